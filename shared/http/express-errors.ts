@@ -1,0 +1,39 @@
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { NotFoundError, PayloadTooLargeError, UpletError, ValidationError } from '../errors/uplet-error';
+import type { Logger } from '../logging/logger';
+
+/** The one place that maps errors to HTTP answers, for every service. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const mapped = toUpletError(err);
+    if (mapped.httpStatus >= 500) {
+      logger.error('request failed', { method: req.method, path: req.path, code: mapped.code, error: (err as Error)?.message, stack: (err as Error)?.stack });
+    }
+    res.status(mapped.httpStatus).json(mapped.toJSON());
+  };
+}
+
+class InternalError extends UpletError {
+  readonly code = 'INTERNAL';
+  readonly httpStatus = 500;
+}
+
+function toUpletError(err: unknown): UpletError {
+  if (err instanceof UpletError) return err;
+  const e = err as { type?: string; status?: number; message?: string; expose?: boolean };
+  // body-parser errors: malformed JSON, too large, wrong charset.
+  if (e?.type === 'entity.too.large') return new PayloadTooLargeError('request body is too large', { details: { where: 'body' } });
+  if (e?.type === 'entity.parse.failed') return new ValidationError(`request body is not valid JSON: ${e.message ?? ''}`.trim(), { details: { where: 'body' } });
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
+    return new ValidationError(e.message ?? 'bad request', { details: { where: 'request' } });
+  }
+  if (err instanceof URIError) return new ValidationError('malformed URL encoding', { details: { where: 'path' } });
+  return new InternalError('internal error');
+}
+
+export function notFoundHandler(): RequestHandler {
+  return (req: Request) => {
+    throw new NotFoundError(`no route ${req.method} ${req.path}`);
+  };
+}
