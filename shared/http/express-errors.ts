@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { NotFoundError, PayloadTooLargeError, UpletError, ValidationError } from '../errors/uplet-error';
+import { DependencyUnavailableError, NotFoundError, PayloadTooLargeError, UpletError, ValidationError } from '../errors/uplet-error';
 import type { Logger } from '../logging/logger';
 
 /** The one place that maps errors to HTTP answers, for every service. */
@@ -27,6 +27,10 @@ function toUpletError(err: unknown): UpletError {
   if (e?.type === 'entity.parse.failed') return new ValidationError(`request body is not valid JSON: ${e.message ?? ''}`.trim(), { details: { where: 'body' } });
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
     return new ValidationError(e.message ?? 'bad request', { details: { where: 'request' } });
+  }
+  // The database is down or unreachable: tell clients to come back, not that they were wrong.
+  if (/^Mongo(Network|ServerSelection|NotConnected|PoolCleared|Topology)/.test((err as Error)?.name ?? '')) {
+    return new DependencyUnavailableError('the database is unavailable; retry later');
   }
   if (err instanceof URIError) return new ValidationError('malformed URL encoding', { details: { where: 'path' } });
   return new InternalError('internal error');

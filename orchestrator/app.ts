@@ -1,0 +1,44 @@
+import express, { type Express } from 'express';
+import type { ApiKeyRegistry } from '../shared/auth/api-keys';
+import { authenticate } from '../shared/http/authenticate';
+import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
+import type { Logger } from '../shared/logging/logger';
+import type { Collections } from './persistence/collections';
+import type { OrchestratorMetrics } from './metrics';
+import { computeRoutes } from './routes/compute-routes';
+import { healthRoutes, type Readiness } from './routes/health-routes';
+import { listingRoutes } from './routes/listing-routes';
+import { registrationRoutes } from './routes/registration-routes';
+import type { Registration } from './work/registration';
+import type { WorkLeases } from './work/work-leases';
+
+export interface OrchestratorAppParts {
+  collections: Collections;
+  registration: Registration;
+  leases: WorkLeases;
+  keys: ApiKeyRegistry;
+  logger: Logger;
+  metrics: OrchestratorMetrics;
+  readiness: Readiness;
+  bodyLimitBytes: number;
+}
+
+/** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
+export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple'); // no nested objects from query strings: `?a[$ne]=1` stays a literal key
+  app.use((req, res, next) => {
+    res.on('finish', () => parts.metrics.requests.inc({ method: req.method, route: req.route?.path ? String(req.route.path) : 'unmatched', status: res.statusCode }));
+    next();
+  });
+  app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections));
+  app.use(express.json({ limit: parts.bodyLimitBytes, strict: true }));
+  app.use(authenticate(parts.keys));
+  app.use(registrationRoutes(parts.registration));
+  app.use(computeRoutes(parts.leases));
+  app.use(listingRoutes(parts.collections));
+  app.use(notFoundHandler());
+  app.use(errorHandler(parts.logger));
+  return app;
+}

@@ -1,0 +1,34 @@
+import Joi from 'joi';
+import { apiKeySettings, brokerSettings, loggingSettings, port, positiveInt, type ApiKeySettings, type BrokerSettings, type LoggingSettings } from '../shared/config/common-settings';
+
+export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, ApiKeySettings {
+  ORCHESTRATOR_HOST: string;
+  ORCHESTRATOR_PORT: number;
+  MONGO_URL: string;
+  MONGO_POOL_SIZE: number;
+  LEASE_SECONDS: number;
+  MAX_ATTEMPTS: number;
+  REAPER_INTERVAL_MS: number;
+  SWEEP_INTERVAL_MS: number;
+  REPUBLISH_AFTER_MS: number;
+  BODY_LIMIT_BYTES: number;
+  SHUTDOWN_GRACE_MS: number;
+}
+
+export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
+  ...loggingSettings,
+  ...brokerSettings,
+  ...apiKeySettings,
+  ORCHESTRATOR_HOST: Joi.string().hostname().default('127.0.0.1'),
+  ORCHESTRATOR_PORT: port(8000),
+  MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }).required()
+    .messages({ 'any.required': 'is required (e.g. mongodb://127.0.0.1:27017/uplet); `npm run demo` or standalone mode starts a local server for you' }),
+  MONGO_POOL_SIZE: positiveInt(10).max(200),
+  LEASE_SECONDS: positiveInt(60).max(86_400),
+  MAX_ATTEMPTS: positiveInt(3).max(100),
+  REAPER_INTERVAL_MS: positiveInt(2_000),
+  SWEEP_INTERVAL_MS: positiveInt(15_000),
+  REPUBLISH_AFTER_MS: positiveInt(60_000),
+  BODY_LIMIT_BYTES: positiveInt(16 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: positiveInt(10_000),
+});

@@ -1,0 +1,86 @@
+/** The documents the orchestrator stores; field names are the seed contract's. `_id` is always `uuid`. */
+export type MetricDirection = 'higher' | 'lower';
+export type UpletStatus = 'waiting' | 'todo' | 'pending' | 'done' | 'failed' | 'canceled';
+export type PerfMap = Record<string, number>;
+
+export interface ProblemDoc {
+  _id: string;
+  uuid: string;
+  workflow: string;
+  test_dataset: string[];
+  size_train_dataset: number;
+  /** Whether a higher perf is better (default) or a lower one (e.g. a loss). */
+  metric_direction: MetricDirection;
+  owner: string;
+  timestamp_upload: Date;
+}
+
+export interface AlgoDoc {
+  _id: string;
+  uuid: string;
+  name: string;
+  problem: string;
+  owner: string;
+  timestamp_upload: Date;
+}
+
+export interface DataDoc {
+  _id: string;
+  uuid: string;
+  problems: string[];
+  owner: string;
+  timestamp_upload: Date;
+  /** Position inside the request that registered it: with the timestamp, the registration order. */
+  upload_index: number;
+}
+
+/** A minibatch of a problem's train data, created once (insert fence on `<problem>/<index>`). */
+export interface MinibatchDoc {
+  _id: string;
+  problem: string;
+  index: number;
+  train_data: string[];
+  timestamp_creation: Date;
+}
+
+interface UpletCommon {
+  _id: string;
+  uuid: string;
+  problem: string;
+  workflow: string;
+  status: UpletStatus;
+  worker: string | null;
+  /** Number of claims so far; the current lease is `<uuid>/<attempt>` in the leases collection. */
+  attempt: number;
+  failure_reason: string | null;
+  /** When it last became `todo`, for the dispatch sweeper and the dispatch-lag metric. */
+  timestamp_todo: Date | null;
+  timestamp_done: Date | null;
+}
+
+export interface LearnupletDoc extends UpletCommon {
+  algo: string;
+  rank: number;
+  train_data: string[];
+  test_data: string[];
+  model_start: string | null;
+  model_end: string;
+  perf: number | null;
+  train_perf: PerfMap | null;
+  test_perf: PerfMap | null;
+  timestamp_creation: Date;
+}
+
+export interface PredupletDoc extends UpletCommon {
+  data: string;
+  model: string;
+  algo: string;
+  /** The learnuplet whose model_end this prediction uses. */
+  learnuplet: string;
+  owner: string;
+  prediction_storage_uuid: string | null;
+  timestamp_request: Date;
+}
+
+export type UpletDoc = LearnupletDoc | PredupletDoc;
+export type UpletKind = 'learnuplet' | 'preduplet';

@@ -1,0 +1,21 @@
+import { v5 as uuidv5 } from 'uuid';
+
+// Fixed namespace: generated ids are a pure function of what they name, so
+// generating the same learnuplet twice (two replicas, a retry) inserts it once.
+const NAMESPACE = '6f1c7c1e-6b53-4c8e-9a8f-2f0d4f3a9b11';
+
+export function learnupletUuid(problem: string, algo: string, rank: number): string {
+  return uuidv5(`learnuplet/${problem}/${algo}/${rank}`, NAMESPACE);
+}
+
+export function modelEndUuid(learnuplet: string): string {
+  return uuidv5(`model/${learnuplet}`, NAMESPACE);
+}
+
+export function predupletUuid(requestId: string, data: string): string {
+  return uuidv5(`preduplet/${requestId}/${data}`, NAMESPACE);
+}
+
+export function minibatchId(problem: string, index: number): string {
+  return `${problem}/${index}`;
+}

@@ -1,0 +1,47 @@
+import type { AmqpBroker } from '../../shared/messaging/amqp-broker';
+import { queueFor, type WorkTopology } from '../../shared/messaging/work-topology';
+import type { Logger } from '../../shared/logging/logger';
+import type { UpletKind } from '../domain/documents';
+import type { Collections } from '../persistence/collections';
+import type { OrchestratorMetrics } from '../metrics';
+
+/** Publishes "this uplet is todo" (type + uuid only); the agent claims it through /worker. */
+export interface WorkDispatcher {
+  dispatch(kind: UpletKind, uuids: readonly string[]): Promise<void>;
+}
+
+export class AmqpWorkDispatcher implements WorkDispatcher {
+  constructor(
+    private readonly broker: AmqpBroker,
+    private readonly topology: WorkTopology,
+    private readonly collections: Collections,
+    private readonly logger: Logger,
+    private readonly metrics?: OrchestratorMetrics,
+  ) {}
+
+  /**
+   * Never throws: a message that could not be published is picked up again by
+   * the sweeper, which republishes todo work nobody has claimed for a while.
+   */
+  async dispatch(kind: UpletKind, uuids: readonly string[]): Promise<void> {
+    if (uuids.length === 0) return;
+    const queue = queueFor(this.topology, kind);
+    const published: string[] = [];
+    try {
+      // Confirms are awaited together: one round of confirms per batch, not per message.
+      await Promise.all(uuids.map(async (uuid) => {
+        await this.broker.publish(queue, { type: kind, uuid });
+        published.push(uuid);
+      }));
+    } catch (err) {
+      this.logger.warn('could not publish work; the sweeper will republish it', { kind, count: uuids.length - published.length, error: (err as Error).message });
+    }
+    this.metrics?.published.inc({ kind }, published.length);
+    if (published.length === 0) return;
+    const now = new Date();
+    await this.collections.dispatches.bulkWrite(
+      published.map((uuid) => ({ updateOne: { filter: { _id: uuid }, update: { $set: { kind, published_at: now } }, upsert: true } })),
+      { ordered: false },
+    ).catch((err: Error) => this.logger.warn('could not record dispatch times', { error: err.message }));
+  }
+}

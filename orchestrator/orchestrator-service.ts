@@ -1,0 +1,89 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiKeyRegistry } from '../shared/auth/api-keys';
+import { connectMongo, type MongoConnection } from '../shared/db/mongo-connection';
+import type { Logger } from '../shared/logging/logger';
+import { AmqpBroker } from '../shared/messaging/amqp-broker';
+import { workTopology } from '../shared/messaging/work-topology';
+import { PeriodicTask } from '../shared/periodic-task';
+import { createOrchestratorApp } from './app';
+import type { OrchestratorSettings } from './config';
+import { reapExpiredLeases } from './messaging/lease-reaper';
+import { TodoSweeper } from './messaging/todo-sweeper';
+import { AmqpWorkDispatcher } from './messaging/work-dispatcher';
+import { OrchestratorMetrics } from './metrics';
+import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
+import { ChainKeeper } from './work/chain-keeper';
+import { Registration } from './work/registration';
+import { WorkLeases } from './work/work-leases';
+
+export interface RunningOrchestrator {
+  url: string;
+  collections: Collections;
+  leases: WorkLeases;
+  sweeper: TodoSweeper;
+  reaper: PeriodicTask;
+  close(): Promise<void>;
+}
+
+/** Wires database, broker, HTTP API, reaper and sweeper; used by main.ts, standalone mode and the tests. */
+export async function startOrchestrator(settings: OrchestratorSettings, logger: Logger): Promise<RunningOrchestrator> {
+  const keys = ApiKeyRegistry.fromSettings(settings);
+  const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
+  const collections = collectionsOf(mongo.db);
+  await ensureIndexes(collections);
+
+  const topology = workTopology(settings.AMQP_PREFIX);
+  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: 'uplet-orchestrator' });
+  await broker.start();
+
+  const metrics = new OrchestratorMetrics();
+  const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
+  const chains = new ChainKeeper(collections, dispatcher, logger);
+  const leases = new WorkLeases(collections, chains, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
+  const registration = new Registration(collections, chains, dispatcher);
+  const sweeper = new TodoSweeper(collections, dispatcher, chains, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
+
+  const readiness = {
+    async check(): Promise<string | null> {
+      if (!broker.isConnected) return 'message broker disconnected';
+      try {
+        await mongo.db.command({ ping: 1 }, { timeoutMS: 2_000 });
+        return null;
+      } catch {
+        return 'database unreachable';
+      }
+    },
+  };
+  const app = createOrchestratorApp({ collections, registration, leases, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.ORCHESTRATOR_PORT, settings.ORCHESTRATOR_HOST, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${settings.ORCHESTRATOR_HOST}:${port}`;
+
+  const reaper = new PeriodicTask('lease reaper', settings.REAPER_INTERVAL_MS, async () => void (await reapExpiredLeases(collections, leases)), logger);
+  const sweep = new PeriodicTask('todo sweeper', settings.SWEEP_INTERVAL_MS, async () => void (await sweeper.sweep()), logger);
+  reaper.start();
+  sweep.start();
+  logger.info('orchestrator listening', { url });
+
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= (async () => {
+    // Stop intake first, then let in-flight requests finish (bounded), then timers, broker, database.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
+    await drained.catch(() => undefined);
+    clearTimeout(timer);
+    await reaper.stop().catch((e: Error) => logger.warn('reaper stop failed', { error: e.message }));
+    await sweep.stop().catch((e: Error) => logger.warn('sweeper stop failed', { error: e.message }));
+    await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
+    await mongo.close().catch((e: Error) => logger.warn('database close failed', { error: e.message }));
+    logger.info('orchestrator stopped');
+  })());
+
+  return { url, collections, leases, sweeper, reaper, close };
+}

@@ -1,0 +1,50 @@
+import { Router } from 'express';
+import { principalOf, requireRole } from '../../shared/http/authenticate';
+import { validate } from '../../shared/http/validate';
+import type { UpletKind } from '../domain/documents';
+import type { WorkLeases, WorkReport } from '../work/work-leases';
+import { kindPath, leaseBody, learndoneBody, preddoneBody, uuidPath, workerBody } from './request-schemas';
+import { publicDocument } from './public-document';
+
+/** The compute nodes' calls: claim, heartbeat, release, and the two reports. */
+export function computeRoutes(leases: WorkLeases): Router {
+  const router = Router();
+  router.use(['/worker', '/learndone', '/preddone'], requireRole('compute'));
+
+  router.post('/worker/:kind/:uuid', async (req, res) => {
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
+    const { worker } = validate(workerBody, req.body, 'body');
+    const grant = await leases.claim(kind, uuid, worker, principalOf(res));
+    res.json({
+      [`${kind}_worker_set`]: publicDocument(grant.uplet),
+      lease: { token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at },
+    });
+  });
+
+  router.post('/worker/:kind/:uuid/heartbeat', async (req, res) => {
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
+    const { lease_token } = validate(leaseBody, req.body, 'body');
+    const lease = await leases.heartbeat(kind, uuid, lease_token);
+    res.json({ lease: { attempt: lease.attempt, expires_at: lease.lease_expires_at } });
+  });
+
+  router.post('/worker/:kind/:uuid/release', async (req, res) => {
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
+    const { lease_token } = validate(leaseBody, req.body, 'body');
+    res.json({ [`released_${kind}`]: publicDocument(await leases.release(kind, uuid, lease_token)) });
+  });
+
+  router.post('/learndone/:uuid', async (req, res) => {
+    const { uuid } = validate(uuidPath, req.params, 'path');
+    const report = validate(learndoneBody, req.body, 'body') as WorkReport;
+    res.json({ updated_learnuplet: publicDocument(await leases.report('learnuplet', uuid, report, principalOf(res))) });
+  });
+
+  router.post('/preddone/:uuid', async (req, res) => {
+    const { uuid } = validate(uuidPath, req.params, 'path');
+    const report = validate(preddoneBody, req.body, 'body') as WorkReport;
+    res.json({ updated_preduplet: publicDocument(await leases.report('preduplet', uuid, report, principalOf(res))) });
+  });
+
+  return router;
+}

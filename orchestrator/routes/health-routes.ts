@@ -1,0 +1,35 @@
+import { Router } from 'express';
+import type { Collections } from '../persistence/collections';
+import type { OrchestratorMetrics } from '../metrics';
+
+export interface Readiness {
+  /** Null when ready; otherwise what is missing. */
+  check(): Promise<string | null>;
+}
+
+/** Unauthenticated probes: liveness, readiness (database and broker), Prometheus metrics. */
+export function healthRoutes(readiness: Readiness, metrics: OrchestratorMetrics, c: Collections): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  router.get('/readyz', async (_req, res) => {
+    const missing = await readiness.check();
+    res.status(missing ? 503 : 200).json(missing ? { status: 'unavailable', reason: missing } : { status: 'ready' });
+  });
+  router.get('/metrics', async (_req, res) => {
+    await refreshStatusGauge(metrics, c).catch(() => undefined);
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  return router;
+}
+
+async function refreshStatusGauge(metrics: OrchestratorMetrics, c: Collections): Promise<void> {
+  const group = [{ $group: { _id: '$status', n: { $sum: 1 } } }];
+  const [learn, pred] = await Promise.all([
+    c.learnuplets.aggregate<{ _id: string; n: number }>(group).toArray(),
+    c.preduplets.aggregate<{ _id: string; n: number }>(group).toArray(),
+  ]);
+  metrics.upletsByStatus.reset();
+  for (const [kind, counts] of [['learnuplet', learn], ['preduplet', pred]] as const) {
+    for (const { _id, n } of counts) metrics.upletsByStatus.set({ kind, status: _id }, n);
+  }
+}

@@ -1,0 +1,37 @@
+import { Router } from 'express';
+import { principalOf, requireRole } from '../../shared/http/authenticate';
+import { validate } from '../../shared/http/validate';
+import type { Registration } from '../work/registration';
+import { algoBody, asList, dataBody, predictionBody, problemBody } from './request-schemas';
+import { publicDocument } from './public-document';
+
+/** POST /problem, /algo, /data (by their roles) and /prediction (any authenticated user). */
+export function registrationRoutes(registration: Registration): Router {
+  const router = Router();
+
+  router.post('/problem', requireRole('organizer'), async (req, res) => {
+    const body = validate(problemBody, req.body, 'body');
+    const problem = await registration.postProblem(body, principalOf(res));
+    res.status(201).json({ new_problem: publicDocument(problem) });
+  });
+
+  router.post('/algo', requireRole('algo-author'), async (req, res) => {
+    const body = validate(algoBody, req.body, 'body');
+    const { algo, newLearnuplets } = await registration.postAlgo(body, principalOf(res));
+    res.status(201).json({ new_algo: publicDocument(algo), new_learnuplets: newLearnuplets });
+  });
+
+  router.post('/data', requireRole('data-provider'), async (req, res) => {
+    const body = validate(dataBody, req.body, 'body');
+    const { datas, newLearnuplets } = await registration.postData({ uuids: asList(body.uuid), problems: asList(body.problems) }, principalOf(res));
+    res.status(201).json({ new_datas: datas.map(publicDocument), new_learnuplets: newLearnuplets });
+  });
+
+  router.post('/prediction', async (req, res) => {
+    const body = validate(predictionBody, req.body, 'body');
+    const preduplets = await registration.requestPrediction({ data: asList(body.data), problem: body.problem }, principalOf(res));
+    res.status(201).json({ new_preduplets: preduplets.length, preduplets: preduplets.map((p) => p.uuid) });
+  });
+
+  return router;
+}

@@ -1,0 +1,119 @@
+import type { Logger } from '../../shared/logging/logger';
+import { nextRankToStart } from '../domain/chain-rules';
+import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain/documents';
+import { planMinibatches } from '../domain/minibatches';
+import { learnupletUuid, minibatchId, modelEndUuid } from '../domain/uplet-ids';
+import { onlyDuplicateKeys, type Collections } from '../persistence/collections';
+import type { WorkDispatcher } from '../messaging/work-dispatcher';
+
+/**
+ * Keeps the learnuplet chains of a problem: cuts new train data into
+ * minibatches, gives every algo one learnuplet per minibatch, and starts the
+ * first not-yet-run rank of each chain. Every step is idempotent (deterministic
+ * ids, conditional updates), so replicas and retries may run it concurrently.
+ */
+export class ChainKeeper {
+  constructor(
+    private readonly c: Collections,
+    private readonly dispatcher: WorkDispatcher,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Brings every chain of the problem up to date; returns how many learnuplets it created. */
+  async extendProblem(problem: ProblemDoc): Promise<number> {
+    await this.cutMinibatches(problem);
+    // Read algos and minibatches after our own writes: a concurrent algo post
+    // reads minibatches after inserting its algo, so one of us sees both.
+    const [algos, batches] = await Promise.all([
+      this.c.algos.find({ problem: problem.uuid }).toArray(),
+      this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray(),
+    ]);
+    const created = await this.ensureLearnuplets(problem, algos, batches);
+    await Promise.all(algos.map((a) => this.advanceChain(problem, a.uuid)));
+    return created;
+  }
+
+  /**
+   * A minibatch is created once: its `_id` is `<problem>/<index>` and inserts are
+   * atomic, so two concurrent cutters cannot both create index k. The loser reads again.
+   */
+  private async cutMinibatches(problem: ProblemDoc): Promise<void> {
+    for (let round = 0; round < 10; round++) {
+      const [batches, registered] = await Promise.all([
+        this.c.minibatches.find({ problem: problem.uuid }, { projection: { index: 1, train_data: 1 } }).toArray(),
+        this.c.datas.find({ problems: problem.uuid }, { projection: { uuid: 1, timestamp_upload: 1, upload_index: 1 } }).toArray(),
+      ]);
+      const batched = new Set(batches.flatMap((b) => b.train_data));
+      const plan = planMinibatches(registered, problem.test_dataset, batched, problem.size_train_dataset);
+      if (plan.batches.length === 0) return;
+      const now = new Date();
+      const docs: MinibatchDoc[] = plan.batches.map((train_data, i) => ({
+        _id: minibatchId(problem.uuid, batches.length + i), problem: problem.uuid, index: batches.length + i, train_data, timestamp_creation: now,
+      }));
+      try {
+        // Ordered: stops at the first index someone else took, so indexes stay consecutive.
+        await this.c.minibatches.insertMany(docs, { ordered: true });
+        return;
+      } catch (err) {
+        if (!onlyDuplicateKeys(err)) throw err;
+        this.logger.debug('minibatch cut raced another writer; reading again', { problem: problem.uuid, round });
+      }
+    }
+    throw new Error(`could not cut minibatches of problem ${problem.uuid} after 10 rounds of contention`);
+  }
+
+  private async ensureLearnuplets(problem: ProblemDoc, algos: readonly AlgoDoc[], batches: readonly MinibatchDoc[]): Promise<number> {
+    if (algos.length === 0 || batches.length === 0) return 0;
+    const existing = new Set((await this.c.learnuplets.find({ problem: problem.uuid }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+    const now = new Date();
+    const missing: LearnupletDoc[] = [];
+    for (const algo of algos) {
+      for (const batch of batches) {
+        const uuid = learnupletUuid(problem.uuid, algo.uuid, batch.index);
+        if (existing.has(uuid)) continue;
+        missing.push({
+          _id: uuid, uuid, problem: problem.uuid, algo: algo.uuid, workflow: problem.workflow, rank: batch.index,
+          train_data: batch.train_data, test_data: problem.test_dataset,
+          model_start: null, model_end: modelEndUuid(uuid),
+          status: 'waiting', worker: null, attempt: 0, failure_reason: null,
+          perf: null, train_perf: null, test_perf: null,
+          timestamp_creation: now, timestamp_todo: null, timestamp_done: null,
+        });
+      }
+    }
+    if (missing.length === 0) return 0;
+    try {
+      return (await this.c.learnuplets.insertMany(missing, { ordered: false })).insertedCount;
+    } catch (err) {
+      // Another writer created some of them first: same ids, same content.
+      if (!onlyDuplicateKeys(err)) throw err;
+      return (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+    }
+  }
+
+  /**
+   * Starts the first not-yet-run rank of a chain, from the model the
+   * "performance increase" rule picks. The values written are a pure function of
+   * the chain's finished ranks, which never change, so concurrent advancers agree.
+   */
+  async advanceChain(problem: ProblemDoc, algo: string): Promise<boolean> {
+    const chain = await this.c.learnuplets
+      .find({ problem: problem.uuid, algo }, { projection: { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } })
+      .toArray();
+    const next = nextRankToStart(chain, algo, problem.metric_direction);
+    if (!next) return false;
+    const res = await this.c.learnuplets.updateOne(
+      { _id: next.uuid, status: 'waiting' },
+      { $set: { status: 'todo', model_start: next.model_start, timestamp_todo: new Date() } },
+    );
+    if (res.modifiedCount === 0) return false;
+    await this.dispatcher.dispatch('learnuplet', [next.uuid]);
+    return true;
+  }
+
+  async advanceChainOf(learnuplet: Pick<LearnupletDoc, 'problem' | 'algo'>): Promise<boolean> {
+    const problem = await this.c.problems.findOne({ _id: learnuplet.problem });
+    return problem ? this.advanceChain(problem, learnuplet.algo) : false;
+  }
+}
+

@@ -1,0 +1,264 @@
+import crypto from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { Collection } from 'mongodb';
+import type { Principal } from '../../shared/auth/api-keys';
+import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
+import type { Logger } from '../../shared/logging/logger';
+import type { LearnupletDoc, UpletDoc, UpletKind } from '../domain/documents';
+import { afterUnsuccessfulAttempt, attemptOfToken, leaseId } from '../domain/lease-rules';
+import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
+import type { WorkDispatcher } from '../messaging/work-dispatcher';
+import type { OrchestratorMetrics } from '../metrics';
+import type { ChainKeeper } from './chain-keeper';
+
+export interface LeaseSettings {
+  leaseMs: number;
+  maxAttempts: number;
+}
+
+export interface LeaseGrant {
+  uplet: UpletDoc;
+  lease_token: string;
+  attempt: number;
+  lease_expires_at: Date;
+}
+
+/** The result a compute node reports for one attempt. */
+export type WorkReport =
+  | { status: 'done'; perf?: number; train_perf?: Record<string, number>; test_perf?: Record<string, number>; prediction_storage_uuid?: string; lease_token?: string }
+  | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
+
+/**
+ * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
+ * insert fences, atomic on MongoDB and FerretDB alike: the lease `<uuid>/<n>`
+ * is the claim of attempt n, and the settlement `<uuid>/<n>` is how attempt n
+ * ended (report, expiry or release), whichever inserts it first. Only the
+ * winner of a fence writes the uplet, conditioned on its attempt.
+ */
+export class WorkLeases {
+  constructor(
+    private readonly c: Collections,
+    private readonly chains: ChainKeeper,
+    private readonly dispatcher: WorkDispatcher,
+    private readonly settings: LeaseSettings,
+    private readonly logger: Logger,
+    private readonly metrics?: OrchestratorMetrics,
+  ) {}
+
+  private uplets(kind: UpletKind): Collection<UpletDoc> {
+    return (kind === 'learnuplet' ? this.c.learnuplets : this.c.preduplets) as unknown as Collection<UpletDoc>;
+  }
+
+  async claim(kind: UpletKind, uuid: string, worker: string, principal: Principal): Promise<LeaseGrant> {
+    const uplet = await this.uplets(kind).findOne({ _id: uuid });
+    if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+    if (uplet.status !== 'todo') {
+      this.metrics?.claims.inc({ kind, outcome: 'not_todo' });
+      throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: 'NOT_CLAIMABLE', details: { status: uplet.status } });
+    }
+    const attempt = uplet.attempt + 1;
+    const now = new Date();
+    const lease: LeaseDoc = {
+      _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt,
+      token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
+      worker, principal: principal.name, claimed_at: now, expires_at: new Date(now.getTime() + this.settings.leaseMs),
+    };
+    try {
+      await this.c.leases.insertOne(lease);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
+      throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: 'ALREADY_CLAIMED' });
+    }
+    await this.uplets(kind).updateOne(
+      { _id: uuid, attempt: uplet.attempt },
+      { $set: { status: 'pending', worker, attempt } },
+    );
+    this.metrics?.claims.inc({ kind, outcome: 'won' });
+    if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
+    return { uplet: { ...uplet, status: 'pending', worker, attempt }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at };
+  }
+
+  /** Extends a live lease; 409 LEASE_LOST tells the agent to stop and discard its work. */
+  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<{ lease_expires_at: Date; attempt: number }> {
+    const lease = await this.liveLease(kind, uuid, token);
+    const expires = new Date(Date.now() + this.settings.leaseMs);
+    // A lease document is written only by heartbeats after its insert, so this rewrite loses nothing.
+    const res = await this.c.leases.updateOne({ _id: lease._id, token }, { $set: { expires_at: expires } });
+    if (res.matchedCount === 0) throw lost(kind, uuid);
+    return { lease_expires_at: expires, attempt: lease.attempt };
+  }
+
+  /** Gives back a lease on shutdown: the uplet is todo again at once, not after the lease expires. */
+  async release(kind: UpletKind, uuid: string, token: string): Promise<UpletDoc> {
+    const lease = await this.liveLease(kind, uuid, token);
+    if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
+    await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
+    await this.c.leases.deleteOne({ _id: lease._id });
+    await this.dispatcher.dispatch(kind, [uuid]);
+    return this.current(kind, uuid);
+  }
+
+  /**
+   * Records a result from the current lease holder only. A report for a
+   * settled attempt is 409, unless it repeats the recorded result exactly
+   * (a retried request), which is answered with the uplet as it stands.
+   */
+  async report(kind: UpletKind, uuid: string, report: WorkReport, principal: Principal): Promise<UpletDoc> {
+    const uplet = await this.uplets(kind).findOne({ _id: uuid });
+    if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+    const attempt = report.lease_token ? attemptOfToken(report.lease_token) : uplet.attempt;
+    if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
+    const id = leaseId(uuid, attempt);
+
+    const settled = await this.c.settlements.findOne({ _id: id });
+    if (settled) return this.answerRepeat(kind, uuid, settled, report, principal);
+
+    const lease = await this.c.leases.findOne({ _id: id });
+    if (!lease || !isHolder(lease, report.lease_token, principal)) throw notHolder(kind, uuid);
+    const status = report.status;
+    if (!(await this.settle(lease, 'report', status, report, principal))) {
+      const winner = await this.c.settlements.findOne({ _id: id });
+      if (winner) return this.answerRepeat(kind, uuid, winner, report, principal);
+      throw notHolder(kind, uuid);
+    }
+    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
+    else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail);
+    await this.c.leases.deleteOne({ _id: id });
+    return this.current(kind, uuid);
+  }
+
+  /** Settles one expired lease; called by the reaper. Returns false when someone settled it first. */
+  async expire(lease: LeaseDoc): Promise<boolean> {
+    // Two-phase check: re-read the lease so a heartbeat that just extended it wins.
+    const fresh = await this.c.leases.findOne({ _id: lease._id });
+    if (!fresh || fresh.expires_at.getTime() > Date.now()) return false;
+    const won = await this.settle(fresh, 'expiry', 'expired', null);
+    if (won) {
+      this.metrics?.leaseExpiries.inc({ kind: fresh.kind });
+      const uplet = await this.uplets(fresh.kind).findOne({ _id: fresh.uplet });
+      if (uplet) await this.afterFailure(fresh.kind, uplet, fresh.attempt, 'expired', `lease of attempt ${fresh.attempt} expired (worker ${fresh.worker})`);
+    }
+    await this.c.leases.deleteOne({ _id: fresh._id });
+    return won;
+  }
+
+  /**
+   * Repairs a pending uplet whose attempt was settled but not applied (the
+   * settling process died in between, or a slow claim write landed after the
+   * settlement). Settlement outcomes are deterministic, so applying twice is harmless.
+   */
+  async reapplySettlement(kind: UpletKind, uuid: string, attempt: number): Promise<boolean> {
+    const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
+    const uplet = await this.uplets(kind).findOne({ _id: uuid });
+    if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
+    const result = (settled.result ?? {}) as Record<string, unknown>;
+    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as Extract<WorkReport, { status: 'done' }>);
+    else if (settled.status === 'released') {
+      await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
+      await this.dispatcher.dispatch(kind, [uuid]);
+    } else {
+      const cause = settled.status === 'expired' ? 'expired' : 'failed';
+      await this.afterFailure(kind, uplet, attempt, cause, typeof result.reason === 'string' ? result.reason : `attempt ${attempt} ${settled.status}`);
+    }
+    await this.c.leases.deleteOne({ _id: settled._id });
+    return true;
+  }
+
+  private async liveLease(kind: UpletKind, uuid: string, token: string): Promise<LeaseDoc> {
+    const attempt = attemptOfToken(token);
+    if (attempt === undefined) throw lost(kind, uuid);
+    const id = leaseId(uuid, attempt);
+    const [lease, settled] = await Promise.all([this.c.leases.findOne({ _id: id }), this.c.settlements.findOne({ _id: id })]);
+    if (!lease || lease.token !== token || lease.kind !== kind || settled) throw lost(kind, uuid);
+    return lease;
+  }
+
+  /** Inserts the settlement fence of an attempt; true for the one caller that wins it. */
+  private async settle(lease: LeaseDoc, by: SettlementDoc['by'], status: SettlementDoc['status'], result: WorkReport | null, principal?: Principal): Promise<boolean> {
+    try {
+      await this.c.settlements.insertOne({
+        _id: lease._id, uplet: lease.uplet, kind: lease.kind, attempt: lease.attempt, by, status,
+        result: result ? { ...stripToken(result), reporter: principal?.name ?? null, token_digest: digest(lease.token) } : null,
+        settled_at: new Date(),
+      });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  private async answerRepeat(kind: UpletKind, uuid: string, settled: SettlementDoc, report: WorkReport, principal: Principal): Promise<UpletDoc> {
+    const recorded = settled.result;
+    const sameHolder = recorded && (report.lease_token ? recorded.token_digest === digest(report.lease_token) : recorded.reporter === principal.name);
+    if (settled.by === 'report' && sameHolder && isDeepStrictEqual(withoutBookkeeping(recorded), stripToken(report))) {
+      return this.current(kind, uuid);
+    }
+    throw new ConflictError(`${kind} ${uuid} attempt ${settled.attempt} is already settled (${settled.by}: ${settled.status}); this report is refused`, {
+      code: 'LEASE_SETTLED', details: { attempt: settled.attempt, settled_by: settled.by },
+    });
+  }
+
+  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: Extract<WorkReport, { status: 'done' }>): Promise<void> {
+    const now = new Date();
+    if (kind === 'learnuplet') {
+      await this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
+        $set: { status: 'done', attempt, perf: report.perf ?? null, train_perf: report.train_perf ?? null, test_perf: report.test_perf ?? null, timestamp_done: now, failure_reason: null },
+      });
+      await this.chains.advanceChainOf(uplet as LearnupletDoc);
+    } else {
+      await this.c.preduplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
+        $set: { status: 'done', attempt, prediction_storage_uuid: report.prediction_storage_uuid ?? null, timestamp_done: now, failure_reason: null },
+      });
+    }
+  }
+
+  /** A failed or expired attempt: retry while attempts remain, else fail for good (a chain then moves on). */
+  private async afterFailure(kind: UpletKind, uplet: UpletDoc, attempt: number, cause: 'expired' | 'failed', reason: string, logTail?: string): Promise<void> {
+    const decision = afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason);
+    const now = new Date();
+    const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
+    if (decision.next === 'todo') {
+      await this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'todo', worker: null, attempt, failure_reason, timestamp_todo: now } });
+      await this.dispatcher.dispatch(kind, [uplet._id]);
+      return;
+    }
+    const finalReason = logTail ? `${decision.reason}\n--- log tail ---\n${logTail}` : decision.reason;
+    this.logger.warn('uplet failed for good', { uplet: uplet._id, kind, reason: decision.reason });
+    await this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } });
+    if (kind === 'learnuplet') await this.chains.advanceChainOf(uplet as LearnupletDoc);
+  }
+
+  private async current(kind: UpletKind, uuid: string): Promise<UpletDoc> {
+    const doc = await this.uplets(kind).findOne({ _id: uuid });
+    if (!doc) throw new NotFoundError(`${kind} ${uuid} does not exist`);
+    return doc;
+  }
+}
+
+function isHolder(lease: LeaseDoc, token: string | undefined, principal: Principal): boolean {
+  return token !== undefined ? lease.token === token : lease.principal === principal.name;
+}
+
+function lost(kind: UpletKind, uuid: string): ConflictError {
+  return new ConflictError(`the lease on ${kind} ${uuid} is no longer held (expired, settled or never granted)`, { code: 'LEASE_LOST' });
+}
+
+function notHolder(kind: UpletKind, uuid: string): ConflictError {
+  return new ConflictError(`only the current lease holder of ${kind} ${uuid} may report its result`, { code: 'NOT_LEASE_HOLDER' });
+}
+
+function stripToken(report: WorkReport): Record<string, unknown> {
+  const { lease_token: _ignored, ...rest } = report;
+  return rest;
+}
+
+function withoutBookkeeping(recorded: Record<string, unknown>): Record<string, unknown> {
+  const { reporter: _r, token_digest: _t, ...rest } = recorded;
+  return rest;
+}
+
+function digest(token: string): string {
+  return crypto.createHash('sha256').update(token).digest('hex');
+}
