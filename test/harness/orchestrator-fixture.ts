@@ -1,0 +1,70 @@
+import { silentLogger } from '../../shared/logging/logger';
+import { orchestratorSettingsSchema, type OrchestratorSettings } from '../../orchestrator/config';
+import { loadConfig } from '../../shared/config/load-config';
+import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/orchestrator-service';
+import { openTestDatabase, type TestDatabase } from './test-database';
+import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
+
+/** One API key per role, as a deployment's UPLET_API_KEYS would hold them. */
+export const TEST_KEYS = {
+  organizer: { name: 'org', key: 'organizer-key-000000000000', roles: ['organizer'] },
+  provider: { name: 'provider-a', key: 'provider-key-000000000000', roles: ['data-provider'] },
+  author: { name: 'author', key: 'author-key-00000000000000', roles: ['algo-author'] },
+  compute: { name: 'node-1', key: 'compute-key-1-00000000000', roles: ['compute'] },
+  compute2: { name: 'node-2', key: 'compute-key-2-00000000000', roles: ['compute'] },
+  reader: { name: 'reader', key: 'reader-key-00000000000000', roles: ['organizer'] },
+  admin: { name: 'admin', key: 'admin-key-000000000000000', roles: ['admin'] },
+} as const;
+export type TestRole = keyof typeof TEST_KEYS;
+
+export interface Reply {
+  status: number;
+  body: any;
+}
+
+export interface TestOrchestrator {
+  orchestrator: RunningOrchestrator;
+  database: TestDatabase;
+  prefix: string;
+  url: string;
+  call(role: TestRole | null, method: string, path: string, body?: unknown): Promise<Reply>;
+  cleanup(): Promise<void>;
+}
+
+export async function startTestOrchestrator(label: string, overrides: Partial<Record<keyof OrchestratorSettings, string>> = {}): Promise<TestOrchestrator> {
+  const database = await openTestDatabase(label);
+  const prefix = testAmqpPrefix(label);
+  const settings = loadConfig(orchestratorSettingsSchema, {
+    MONGO_URL: database.url,
+    MONGO_POOL_SIZE: '6',
+    AMQP_URL: testAmqpUrl(),
+    AMQP_PREFIX: prefix,
+    ORCHESTRATOR_PORT: '0',
+    UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+    LOG_LEVEL: 'error',
+    ...overrides,
+  });
+  const orchestrator = await startOrchestrator(settings, silentLogger());
+  const call = async (role: TestRole | null, method: string, path: string, body?: unknown): Promise<Reply> => {
+    const headers: Record<string, string> = {};
+    if (role) headers['x-api-key'] = TEST_KEYS[role].key;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${orchestrator.url}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed };
+  };
+  return {
+    orchestrator, database, prefix, url: orchestrator.url, call,
+    cleanup: async () => {
+      await orchestrator.close();
+      await database.cleanup();
+      await deleteTestTopology(prefix);
+    },
+  };
+}
