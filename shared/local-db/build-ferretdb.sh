@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${UPLET_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uplet}/ferretdb-v1.24.2"
 bin="$cache/uplet-ferretdb"
-stamp="$(sha256sum "$here/ferretdb/main.go" "$here/ferretdb/go.mod" "$here/ferretdb/go.sum" | sha256sum | cut -c1-16)"
+stamp="$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.mod" "$here/ferretdb/go.sum" | sha256sum | cut -c1-16)"
 
 if [[ -x "$bin" && -f "$cache/source.sha" && "$(cat "$cache/source.sha")" == "$stamp" ]]; then
   echo "$bin"
