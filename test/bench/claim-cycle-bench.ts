@@ -1,0 +1,120 @@
+import crypto from 'node:crypto';
+import type { Db } from 'mongodb';
+import { silentLogger } from '../../shared/logging/logger';
+import { loadConfig } from '../../shared/config/load-config';
+import { orchestratorSettingsSchema } from '../../orchestrator/config';
+import { startOrchestrator } from '../../orchestrator/orchestrator-service';
+import { connectMongo } from '../../shared/db/mongo-connection';
+import { runPool, summarize, type LatencySummary } from './bench-stats';
+
+export interface ClaimCycleResult {
+  uplets: number;
+  workers: number;
+  orchestrator: LatencySummary;
+  rawDriver: LatencySummary;
+  /** orchestrator rate / raw driver rate */
+  ratio: number;
+}
+
+const KEYS = [
+  { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
+  { name: 'node', key: 'bench-compute-key-000000', roles: ['compute'] },
+];
+
+/**
+ * Claim → heartbeat → report over HTTP with N concurrent workers, against the
+ * raw MongoDB driver making the same state changes (the same fences, reads and
+ * updates) directly on the same server: the ratio is the orchestrator's overhead.
+ */
+export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpUrl: string, uplets: number, workers: number): Promise<ClaimCycleResult> {
+  const dbName = `bench_claim_${crypto.randomBytes(3).toString('hex')}`;
+  const prefix = `bench-${dbName}`;
+  const settings = loadConfig(orchestratorSettingsSchema, {
+    MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '10', AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ORCHESTRATOR_PORT: '0',
+    UPLET_API_KEYS: JSON.stringify(KEYS), REAPER_INTERVAL_MS: '3600000', SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '300',
+  });
+  const orch = await startOrchestrator(settings, silentLogger());
+  const call = async (key: string, path: string, body: unknown) => {
+    const res = await fetch(`${orch.url}${path}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = (await res.json()) as any;
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  try {
+    const org = KEYS[0]!.key;
+    const node = KEYS[1]!.key;
+    await call(org, '/problem', { uuid: 'bp', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 1 });
+    await call(org, '/data', { uuid: 'bd', problems: 'bp' });
+    await call(org, '/algo', { uuid: 'ba', name: 'a', problem: 'bp' });
+    const [first] = (await (await fetch(`${orch.url}/learnuplet?problem=bp`, { headers: { 'x-api-key': org } })).json() as any).learnuplets;
+    const c = await call(node, `/worker/learnuplet/${first.uuid}`, { worker: 'w' });
+    await call(node, `/learndone/${first.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: c.lease.token });
+    const requested = await call(org, '/prediction', { data: Array.from({ length: uplets }, (_, i) => `x${i}`), problem: 'bp' });
+    const uuids: string[] = requested.preduplets;
+
+    const httpLatencies: number[] = [];
+    const httpStart = performance.now();
+    await runPool(uuids, workers, async (uuid) => {
+      const t0 = performance.now();
+      const claim = await call(node, `/worker/preduplet/${uuid}`, { worker: 'w' });
+      await call(node, `/worker/preduplet/${uuid}/heartbeat`, { lease_token: claim.lease.token });
+      await call(node, `/preddone/${uuid}`, { status: 'done', prediction_storage_uuid: `p-${uuid}`, lease_token: claim.lease.token });
+      httpLatencies.push(performance.now() - t0);
+    });
+    const orchestrator = summarize(httpLatencies, (performance.now() - httpStart) / 1000);
+
+    // Baseline: the same documents and the same state changes, straight through the driver.
+    const raw = await connectMongo(mongoUrlFor(`${dbName}_raw`), { maxPoolSize: 10 });
+    try {
+      const rawUuids = await seedRawUplets(raw.db, uplets);
+      const rawLatencies: number[] = [];
+      const rawStart = performance.now();
+      await runPool(rawUuids, workers, async (uuid) => {
+        const t0 = performance.now();
+        await rawClaimCycle(raw.db, uuid);
+        rawLatencies.push(performance.now() - t0);
+      });
+      const rawDriver = summarize(rawLatencies, (performance.now() - rawStart) / 1000);
+      return { uplets, workers, orchestrator, rawDriver, ratio: orchestrator.perSecond / rawDriver.perSecond };
+    } finally {
+      await raw.db.dropDatabase().catch(() => undefined);
+      await raw.close();
+    }
+  } finally {
+    await orch.close();
+    const cleanup = await connectMongo(mongoUrlFor(dbName), { maxPoolSize: 1 });
+    await cleanup.db.dropDatabase().catch(() => undefined);
+    await cleanup.close();
+  }
+}
+
+async function seedRawUplets(db: Db, count: number): Promise<string[]> {
+  const now = new Date();
+  const docs = Array.from({ length: count }, (_, i) => ({ _id: `r${i}`, uuid: `r${i}`, status: 'todo', attempt: 0, worker: null, timestamp_todo: now }));
+  await db.collection<{ _id: string }>('preduplets').insertMany(docs);
+  return docs.map((d) => d._id);
+}
+
+/** What the orchestrator does for one claim, heartbeat and report, minus HTTP, auth and validation. */
+async function rawClaimCycle(db: Db, uuid: string): Promise<void> {
+  const uplets = db.collection<{ _id: string; attempt: number; status: string }>('preduplets');
+  const leases = db.collection<{ _id: string; token?: string; expires_at?: Date }>('leases');
+  const settlements = db.collection<{ _id: string }>('settlements');
+  const u = await uplets.findOne({ _id: uuid });
+  if (!u || u.status !== 'todo') throw new Error('not todo');
+  const id = `${uuid}/${u.attempt + 1}`;
+  const token = `${u.attempt + 1}.${crypto.randomBytes(18).toString('base64url')}`;
+  await leases.insertOne({ _id: id, token, expires_at: new Date(Date.now() + 300_000) });
+  await uplets.updateOne({ _id: uuid, attempt: u.attempt }, { $set: { status: 'pending', worker: 'w', attempt: u.attempt + 1 } });
+  // heartbeat
+  await Promise.all([leases.findOne({ _id: id }), settlements.findOne({ _id: id })]);
+  await leases.updateOne({ _id: id, token }, { $set: { expires_at: new Date(Date.now() + 300_000) } });
+  // report
+  await uplets.findOne({ _id: uuid });
+  await settlements.findOne({ _id: id });
+  await leases.findOne({ _id: id });
+  await settlements.insertOne({ _id: id });
+  await uplets.updateOne({ _id: uuid }, { $set: { status: 'done', prediction_storage_uuid: `p-${uuid}`, timestamp_done: new Date() } });
+  await leases.deleteOne({ _id: id });
+  await uplets.findOne({ _id: uuid });
+}

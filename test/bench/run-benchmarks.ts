@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as amqp from 'amqplib';
+import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
+import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
+import { benchClaimCycle } from './claim-cycle-bench';
+import { round } from './bench-stats';
+
+/**
+ * `npm run bench` (or `npm run bench -- --quick`): each scenario beside its
+ * baseline, measured in the same run on the same machine; a table on stdout and
+ * the figures as JSON in test/bench/results/latest.json.
+ */
+interface Row {
+  scenario: string;
+  measure: string;
+  uplet: string;
+  baseline: string;
+  baselineName: string;
+  ratio: string;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+  let server: LocalMongoServer | undefined;
+  let mongoUrlFor: (db: string) => string;
+  if (process.env.MONGO_URL) {
+    const base = new URL(process.env.MONGO_URL);
+    mongoUrlFor = (db) => {
+      const u = new URL(base.toString());
+      u.pathname = `/${db}`;
+      return u.toString();
+    };
+  } else {
+    server = await startLocalMongoServer({ dataDir: path.join(os.tmpdir(), 'uplet-bench'), log, skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1' });
+    mongoUrlFor = (db) => server!.urlFor(db);
+  }
+  const probe = await connectMongo(mongoUrlFor('bench_probe'), { maxPoolSize: 1 });
+  const database = await describeServer(probe.db);
+  await probe.close();
+  const conn = await amqp.connect(amqpUrl);
+  const brokerVersion = String((conn.connection.serverProperties as { version?: string }).version ?? 'unknown');
+  await conn.close();
+
+  const environment = {
+    date: new Date().toISOString(), database, broker: `RabbitMQ ${brokerVersion}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version, quick,
+    note: database.startsWith('FerretDB')
+      ? 'FerretDB is not MongoDB: it scans where MongoDB uses an index and serializes updates through PostgreSQL; figures dominated by the database are FerretDB figures. Set MONGO_URL to run against a real mongod.'
+      : undefined,
+  };
+  log(`environment: ${JSON.stringify(environment)}`);
+
+  const rows: Row[] = [];
+  const results: Record<string, unknown> = {};
+  const want = (name: string) => !only || only.includes(name);
+
+  try {
+    if (want('claim')) {
+      const uplets = quick ? 200 : 1000;
+      for (const workers of quick ? [8] : [1, 8, 16]) {
+        log(`claim cycle: ${uplets} uplets, ${workers} workers`);
+        const r = await benchClaimCycle(mongoUrlFor, amqpUrl, uplets, workers);
+        results[`claim_cycle_${workers}w`] = r;
+        rows.push({
+          scenario: `claim→heartbeat→report, ${workers} workers`, measure: 'cycles/s (p50/p99 ms)',
+          uplet: `${round(r.orchestrator.perSecond, 0)} (${round(r.orchestrator.p50Ms, 1)}/${round(r.orchestrator.p99Ms, 1)})`,
+          baselineName: 'raw driver, same state changes',
+          baseline: `${round(r.rawDriver.perSecond, 0)} (${round(r.rawDriver.p50Ms, 1)}/${round(r.rawDriver.p99Ms, 1)})`,
+          ratio: `${round(r.ratio)}×`,
+        });
+      }
+    }
+  } finally {
+    await server?.stop();
+  }
+
+  printTable(rows);
+  if (environment.note) process.stdout.write(`\nNote: ${environment.note}\n`);
+  // Compiled to dist/test/bench: the figures go to the source tree's test/bench/results.
+  const dir = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../test/bench/results' : 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, quick ? 'latest-quick.json' : 'latest.json'), `${JSON.stringify({ environment, results }, null, 2)}\n`);
+  log(`figures written to ${path.join(dir, quick ? 'latest-quick.json' : 'latest.json')}`);
+}
+
+function printTable(rows: Row[]): void {
+  const header: Row = { scenario: 'scenario', measure: 'measure', uplet: 'uplet', baseline: 'baseline', baselineName: 'baseline is', ratio: 'ratio' };
+  const cols: Array<keyof Row> = ['scenario', 'measure', 'uplet', 'baseline', 'ratio', 'baselineName'];
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[header, ...rows].map((r) => r[c].length))])) as Record<keyof Row, number>;
+  const line = (r: Row) => cols.map((c) => r[c].padEnd(width[c])).join(' | ');
+  process.stdout.write(`${line(header)}\n${cols.map((c) => '-'.repeat(width[c])).join('-|-')}\n${rows.map(line).join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
