@@ -5,6 +5,7 @@ import { loadConfig } from '../../shared/config/load-config';
 import { orchestratorSettingsSchema } from '../../orchestrator/config';
 import { startOrchestrator } from '../../orchestrator/orchestrator-service';
 import { connectMongo } from '../../shared/db/mongo-connection';
+import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
 import { runPool, summarize, type LatencySummary } from './bench-stats';
 
 export interface ClaimCycleResult {
@@ -51,6 +52,8 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     await call(node, `/learndone/${first.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: c.lease.token });
     const requested = await call(org, '/prediction', { data: Array.from({ length: uplets }, (_, i) => `x${i}`), problem: 'bp' });
     const uuids: string[] = requested.preduplets;
+    // The baseline works on the very same documents, with the same indexes.
+    const sameDocs = await orch.collections.preduplets.find({ _id: { $in: uuids } }).toArray();
 
     const httpLatencies: number[] = [];
     const httpStart = performance.now();
@@ -66,7 +69,9 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     // Baseline: the same documents and the same state changes, straight through the driver.
     const raw = await connectMongo(mongoUrlFor(`${dbName}_raw`), { maxPoolSize: 10 });
     try {
-      const rawUuids = await seedRawUplets(raw.db, uplets);
+      await ensureIndexes(collectionsOf(raw.db));
+      await raw.db.collection('preduplets').insertMany(sameDocs as never[]);
+      const rawUuids = sameDocs.map((d) => d._id);
       const rawLatencies: number[] = [];
       const rawStart = performance.now();
       await runPool(rawUuids, workers, async (uuid) => {
@@ -86,13 +91,6 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     await cleanup.db.dropDatabase().catch(() => undefined);
     await cleanup.close();
   }
-}
-
-async function seedRawUplets(db: Db, count: number): Promise<string[]> {
-  const now = new Date();
-  const docs = Array.from({ length: count }, (_, i) => ({ _id: `r${i}`, uuid: `r${i}`, status: 'todo', attempt: 0, worker: null, timestamp_todo: now }));
-  await db.collection<{ _id: string }>('preduplets').insertMany(docs);
-  return docs.map((d) => d._id);
 }
 
 /** What the orchestrator does for one claim, heartbeat and report, minus HTTP, auth and validation. */
