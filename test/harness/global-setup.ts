@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as amqp from 'amqplib';
+import { checkBrokerReachable } from '../../shared/messaging/check-broker';
 import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
 import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
 import { redactUrl } from '../../shared/messaging/amqp-broker';
@@ -18,7 +18,7 @@ export default async function globalSetup(): Promise<void> {
   const log = (line: string) => process.stderr.write(`[test servers] ${line}\n`);
 
   const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-  await checkBroker(amqpUrl);
+  await checkBrokerReachable(amqpUrl);
 
   let mongoUrlTemplate: string;
   let server: LocalMongoServer | undefined;
@@ -49,16 +49,4 @@ export default async function globalSetup(): Promise<void> {
     mongoUrlTemplate, serverDescription, amqpUrl,
     ...(server?.ferret ? { ferret: server.ferret } : {}),
   });
-}
-
-async function checkBroker(url: string): Promise<void> {
-  try {
-    const conn = await amqp.connect(url, { timeout: 5_000 });
-    await conn.close();
-  } catch (err) {
-    throw new Error(
-      `RabbitMQ is not reachable at ${redactUrl(url)} (${(err as Error).message}).\n` +
-        'Start it with `rabbitmq-server -detached` (check with `rabbitmqctl status`), or set AMQP_URL to a running broker.',
-    );
-  }
 }

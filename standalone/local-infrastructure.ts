@@ -1,0 +1,89 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startLocalMongoServer, type LocalMongoServer } from '../shared/local-db/local-mongo-server';
+import { redactUrl } from '../shared/messaging/amqp-broker';
+import { checkBrokerReachable } from '../shared/messaging/check-broker';
+
+/**
+ * The embedded defaults of standalone mode: MONGO_URL or a local
+ * MongoDB-protocol server, AMQP_URL or the local RabbitMQ, and API keys (the
+ * given ones, or a generated set written to the data directory).
+ */
+export interface LocalInfrastructure {
+  mongoUrl: string;
+  mongoDescription: string;
+  amqpUrl: string;
+  apiKeys: StandaloneKeys;
+  apiKeysJson: string;
+  stop(): Promise<void>;
+}
+
+export interface KeyEntry {
+  name: string;
+  key: string;
+  roles: string[];
+}
+
+/** The principals the demo and a first-time user need; each with one role, as in a real deployment. */
+export interface StandaloneKeys {
+  organizer: KeyEntry;
+  providers: KeyEntry[];
+  author: KeyEntry;
+  compute: KeyEntry;
+  analyst: KeyEntry;
+  admin: KeyEntry;
+}
+
+export interface LocalInfrastructureOptions {
+  dataDir: string;
+  log: (line: string) => void;
+  /** A fresh database for this run (the demo), rather than the data directory's persistent one. */
+  ephemeral: boolean;
+}
+
+export async function startLocalInfrastructure(options: LocalInfrastructureOptions): Promise<LocalInfrastructure> {
+  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  await checkBrokerReachable(amqpUrl);
+
+  let server: LocalMongoServer | undefined;
+  let mongoUrl: string;
+  let mongoDescription: string;
+  if (process.env.MONGO_URL) {
+    mongoUrl = process.env.MONGO_URL;
+    mongoDescription = `MONGO_URL (${redactUrl(mongoUrl)})`;
+  } else {
+    server = await startLocalMongoServer({
+      dataDir: options.dataDir,
+      log: options.log,
+      skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1',
+      ...(options.ephemeral ? {} : { postgresDatabase: 'uplet_standalone', keepData: true }),
+    });
+    mongoUrl = server.urlFor('uplet');
+    mongoDescription = `${server.kind}${server.reasons.length ? ` (${server.reasons.join('; ')})` : ''}`;
+  }
+
+  const apiKeys = generatedKeys();
+  const apiKeysJson = JSON.stringify(Object.values(apiKeys).flat());
+  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, stop: async () => void (await server?.stop()) };
+}
+
+function generatedKeys(): StandaloneKeys {
+  const entry = (name: string, roles: string[]): KeyEntry => ({ name, key: `${name}-${crypto.randomBytes(16).toString('hex')}`, roles });
+  return {
+    organizer: entry('organizer', ['organizer']),
+    providers: ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => entry(n, ['data-provider'])),
+    author: entry('algo-author', ['algo-author']),
+    compute: entry('compute-node', ['compute']),
+    analyst: entry('analyst', ['organizer']),
+    admin: entry('admin', ['admin']),
+  };
+}
+
+/** Writes the keys where only this user can read them, so an operator can use the API by hand. */
+export function writeKeysFile(dataDir: string, keys: StandaloneKeys): string {
+  const file = path.join(dataDir, 'api-keys.json');
+  fs.writeFileSync(file, `${JSON.stringify(Object.values(keys).flat(), null, 2)}\n`, { mode: 0o600 });
+  return file;
+}
