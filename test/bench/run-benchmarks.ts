@@ -5,6 +5,7 @@ import * as amqp from 'amqplib';
 import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
 import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
 import { benchClaimCycle } from './claim-cycle-bench';
+import { benchGeneration } from './generation-bench';
 import { round } from './bench-stats';
 
 /**
@@ -75,6 +76,20 @@ async function main(): Promise<void> {
           ratio: `${round(r.ratio)}×`,
         });
       }
+    }
+    if (want('generation')) {
+      const dataItems = quick ? 10_000 : 100_000;
+      log(`generation: ${dataItems} data items, 10 algos, minibatches of 10`);
+      const r = await benchGeneration(mongoUrlFor, dataItems, 10, 10);
+      results.generation = r;
+      rows.push({
+        scenario: `POST /data ${dataItems} items, 10 algos → ${r.learnuplets} learnuplets`, measure: 'seconds',
+        uplet: `${round(r.upletSeconds)}`, baselineName: 'raw insertMany of the same learnuplets', baseline: `${round(r.rawInsertSeconds)}`, ratio: `${round(r.ratio)}×`,
+      });
+      rows.push({
+        scenario: `list learnuplets (filter + page of 100) in ${r.listCollectionSize}`, measure: 'ms p50 / deep page',
+        uplet: `${round(r.listP50Ms, 1)} / ${round(r.listDeepPageMs, 1)}`, baselineName: '—', baseline: '—', ratio: '—',
+      });
     }
   } finally {
     await server?.stop();
