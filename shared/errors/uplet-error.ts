@@ -60,6 +60,11 @@ export class PayloadTooLargeError extends UpletError {
   readonly httpStatus = 413;
 }
 
+export class RangeNotSatisfiableError extends UpletError {
+  readonly code = 'RANGE_NOT_SATISFIABLE';
+  readonly httpStatus = 416;
+}
+
 export class UnprocessableError extends UpletError {
   readonly code: string;
   readonly httpStatus = 422;

@@ -1,0 +1,141 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DEFAULT_RETRY, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
+
+export type BlobKind = 'data' | 'algo' | 'workflow' | 'model' | 'prediction';
+
+export interface BlobMetadata {
+  uuid: string;
+  kind: BlobKind;
+  size: number;
+  sha256: string;
+  owner: string;
+  content_type: string;
+  created: string;
+  readers: string[];
+}
+
+/** A refusal by the gateway (4xx), with its stable code; not retried. */
+export class StorageRequestError extends Error {
+  constructor(message: string, readonly status: number, readonly code: string) {
+    super(message);
+    this.name = 'StorageRequestError';
+  }
+}
+
+export class DigestMismatchError extends Error {
+  readonly code = 'DIGEST_MISMATCH';
+}
+
+export interface UploadOptions {
+  contentType?: string;
+  /** Principals besides compute nodes who may read it (a prediction's requester). */
+  readers?: string[];
+}
+
+/**
+ * The storage gateway's typed client: streams in and out (never a whole blob in
+ * memory), retries what is safe to repeat (uploads under a uuid are idempotent
+ * for identical content), resumes downloads with Range, and checks every
+ * downloaded byte against the blob's sha256.
+ */
+export class StorageClient {
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy> }) {
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /** Uploads a file; its sha256 is computed first and sent, so the gateway refuses a corrupted transfer. */
+  async uploadFile(kind: BlobKind, uuid: string, file: string, options: UploadOptions = {}): Promise<BlobMetadata> {
+    const sha256 = await sha256OfFile(file);
+    const size = (await fs.promises.stat(file)).size;
+    return withRetry(this.retry, async () => {
+      const res = await fetch(this.url(kind, uuid), {
+        method: 'PUT',
+        headers: {
+          ...this.auth(), 'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256,
+          ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
+        },
+        body: Readable.toWeb(fs.createReadStream(file)) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+      return (await this.json(res, `upload ${kind} ${uuid}`)) as BlobMetadata;
+    });
+  }
+
+  async meta(kind: BlobKind, uuid: string): Promise<BlobMetadata> {
+    return withRetry(this.retry, async () => (await this.json(await fetch(`${this.url(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata);
+  }
+
+  /**
+   * Downloads into `dest` (written to `dest.part`, renamed when complete and
+   * verified). A dropped connection resumes where it stopped.
+   */
+  async downloadToFile(kind: BlobKind, uuid: string, dest: string): Promise<BlobMetadata> {
+    const meta = await this.meta(kind, uuid);
+    const part = `${dest}.part`;
+    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+    await fs.promises.rm(part, { force: true });
+    try {
+      await withRetry(this.retry, async () => {
+        // Resume from what actually reached the disk, not from what was received.
+        const onDisk = fs.existsSync(part) ? (await fs.promises.stat(part)).size : 0;
+        if (onDisk >= meta.size) return;
+        const res = await fetch(this.url(kind, uuid), { headers: { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) } });
+        if (onDisk > 0 && res.status !== 206) {
+          await res.body?.cancel();
+          await fs.promises.rm(part, { force: true });
+          throw new RetryableHttpError(`resume of ${kind} ${uuid} was not honoured (status ${res.status}); starting over`);
+        }
+        if (!res.ok) await this.json(res, `download ${kind} ${uuid}`);
+        if (!res.body) throw new RetryableHttpError(`empty response body for ${kind} ${uuid}`);
+        try {
+          await pipeline(Readable.fromWeb(res.body as never), fs.createWriteStream(part, { flags: 'a', mode: 0o600 }));
+        } catch (err) {
+          throw new RetryableHttpError(`download of ${kind} ${uuid} broke off: ${(err as Error).message}`);
+        }
+      });
+      // The digest is taken from the file as written, so a resumed download is checked whole.
+      const digest = await sha256OfFile(part);
+      const size = (await fs.promises.stat(part)).size;
+      if (size !== meta.size || digest !== meta.sha256) {
+        throw new DigestMismatchError(`downloaded ${kind} ${uuid} has sha256 ${digest} (${size} bytes), expected ${meta.sha256} (${meta.size} bytes)`);
+      }
+      await fs.promises.rename(part, dest);
+      return meta;
+    } finally {
+      await fs.promises.rm(part, { force: true });
+    }
+  }
+
+  private url(kind: BlobKind, uuid: string): string {
+    return `${this.options.baseUrl}/blobs/${kind}/${encodeURIComponent(uuid)}`;
+  }
+
+  private auth(): Record<string, string> {
+    return { 'x-api-key': this.options.apiKey };
+  }
+
+  private async json(res: Response, what: string): Promise<unknown> {
+    const text = await res.text();
+    if (res.status >= 500) throw new RetryableHttpError(`${what}: storage gateway answered ${res.status}`, res.status);
+    let body: { error?: { code?: string; message?: string } } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!res.ok) throw new StorageRequestError(`${what}: ${res.status} ${body?.error?.message ?? text.slice(0, 200)}`, res.status, body?.error?.code ?? 'HTTP_ERROR');
+    return body;
+  }
+}
+
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest('hex');
+}

@@ -1,0 +1,27 @@
+import express, { type Express } from 'express';
+import type { ApiKeyRegistry } from '../shared/auth/api-keys';
+import { authenticate } from '../shared/http/authenticate';
+import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
+import type { Logger } from '../shared/logging/logger';
+import type { BlobStore } from './blob-store/blob-store';
+import { blobRoutes } from './routes/blob-routes';
+
+export interface StorageAppParts {
+  store: BlobStore;
+  keys: ApiKeyRegistry;
+  logger: Logger;
+  maxBlobBytes: number;
+}
+
+/** The storage gateway's HTTP API; bodies are streamed to the store, never parsed or buffered. */
+export function createStorageApp(parts: StorageAppParts): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // ETags are the blobs' sha256, set by the routes
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.use(authenticate(parts.keys));
+  app.use(blobRoutes(parts.store, parts.maxBlobBytes));
+  app.use(notFoundHandler());
+  app.use(errorHandler(parts.logger));
+  return app;
+}

@@ -1,0 +1,20 @@
+import Joi from 'joi';
+import { apiKeySettings, loggingSettings, port, positiveInt, type ApiKeySettings, type LoggingSettings } from '../shared/config/common-settings';
+
+export interface StorageSettings extends LoggingSettings, ApiKeySettings {
+  STORAGE_HOST: string;
+  STORAGE_PORT: number;
+  STORAGE_DIR: string;
+  STORAGE_MAX_BLOB_BYTES: number;
+  SHUTDOWN_GRACE_MS: number;
+}
+
+export const storageSettingsSchema = Joi.object<StorageSettings>({
+  ...loggingSettings,
+  ...apiKeySettings,
+  STORAGE_HOST: Joi.string().hostname().default('127.0.0.1'),
+  STORAGE_PORT: port(8100),
+  STORAGE_DIR: Joi.string().min(1).default('./.uplet/blobs'),
+  STORAGE_MAX_BLOB_BYTES: positiveInt(5 * 1024 ** 3),
+  SHUTDOWN_GRACE_MS: positiveInt(10_000),
+});

@@ -1,0 +1,109 @@
+import { Router, type Request, type Response } from 'express';
+import Joi from 'joi';
+import { pipeline } from 'node:stream/promises';
+import { identifier } from '../../shared/contracts/identifiers';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, RangeNotSatisfiableError } from '../../shared/errors/uplet-error';
+import { principalOf } from '../../shared/http/authenticate';
+import { validate } from '../../shared/http/validate';
+import { BLOB_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange } from '../blob-store/blob-store';
+import { mayEverRead, mayRead, mayUpload } from '../access/blob-permissions';
+
+const blobPath = Joi.object({ kind: Joi.string().valid(...BLOB_KINDS).required(), uuid: identifier().required() });
+const uploadHeaders = Joi.object({
+  'x-content-sha256': Joi.string().hex().length(64),
+  'x-uplet-readers': Joi.string().max(2_000).pattern(/^[\x20-\x7e]*$/),
+}).unknown(true);
+
+/** PUT, GET, HEAD of /blobs/{kind}/{uuid}, and its metadata at /blobs/{kind}/{uuid}/meta. */
+export function blobRoutes(store: BlobStore, maxBlobBytes: number): Router {
+  const router = Router();
+
+  router.put('/blobs/:kind/:uuid', async (req, res) => {
+    const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
+    const principal = principalOf(res);
+    if (!mayUpload(principal, kind)) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
+    const headers = validate(uploadHeaders, req.headers, 'header') as Record<string, string | undefined>;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBlobBytes) {
+      res.set('Connection', 'close');
+      throw new PayloadTooLargeError(`Content-Length ${declared} is over the limit of ${maxBlobBytes} bytes`, { details: { where: 'header', field: 'content-length' } });
+    }
+    const readers = (headers['x-uplet-readers'] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+    try {
+      const { meta, created } = await store.put(kind, uuid, req, {
+        owner: principal.name, contentType: req.headers['content-type'] ?? 'application/octet-stream', readers,
+        maxBytes: maxBlobBytes, ...(headers['x-content-sha256'] ? { expectedSha256: headers['x-content-sha256'] } : {}),
+      });
+      res.status(created ? 201 : 200).json(meta);
+    } catch (err) {
+      // The rest of an oversize or refused body is not read: close the connection after answering.
+      if (!req.complete) res.set('Connection', 'close');
+      throw err;
+    }
+  });
+
+  router.get('/blobs/:kind/:uuid/meta', async (req, res) => {
+    const meta = await readableBlob(store, req, res);
+    res.json(meta);
+  });
+
+  router.head('/blobs/:kind/:uuid', async (req, res) => {
+    const meta = await readableBlob(store, req, res);
+    setBlobHeaders(res, meta);
+    res.set('Content-Length', String(meta.size)).status(200).end();
+  });
+
+  router.get('/blobs/:kind/:uuid', async (req, res) => {
+    const meta = await readableBlob(store, req, res);
+    setBlobHeaders(res, meta);
+    const range = parseRange(req.headers.range, meta.size, res);
+    if (range) {
+      res.status(206).set({ 'Content-Range': `bytes ${range.start}-${range.end}/${meta.size}`, 'Content-Length': String(range.end - range.start + 1) });
+    } else {
+      res.status(200).set('Content-Length', String(meta.size));
+    }
+    if (meta.size === 0 || (range && range.end < range.start)) return void res.end();
+    await pipeline(store.open(meta, range), res).catch(() => res.destroy());
+  });
+
+  return router;
+}
+
+async function readableBlob(store: BlobStore, req: Request, res: Response): Promise<BlobMeta> {
+  const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
+  const principal = principalOf(res);
+  // A role that can never read the kind is refused before the lookup, so it learns nothing of what exists.
+  if (!mayEverRead(principal, kind)) throw new ForbiddenError(`your role may not read ${kind} blobs`);
+  const meta = await store.stat(kind, uuid);
+  if (!meta) throw new NotFoundError(`${kind} blob ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+  if (!mayRead(principal, meta)) throw new ForbiddenError(`you may not read ${kind} blob ${uuid}`);
+  return meta;
+}
+
+function setBlobHeaders(res: Response, meta: BlobMeta): void {
+  res.set({ 'Content-Type': meta.content_type, ETag: `"${meta.sha256}"`, 'Accept-Ranges': 'bytes', 'X-Content-SHA256': meta.sha256, 'Cache-Control': 'private, no-store' });
+}
+
+/** One range of `bytes=a-b`, `a-` or `-n`; a range the blob cannot satisfy is 416. */
+function parseRange(header: string | undefined, size: number, res: Response): ByteRange | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const unsatisfiable = () => {
+    res.set('Content-Range', `bytes */${size}`);
+    return new RangeNotSatisfiableError(`range ${header} cannot be served from ${size} bytes`);
+  };
+  if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable();
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw unsatisfiable();
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) throw unsatisfiable();
+  return { start, end };
+}

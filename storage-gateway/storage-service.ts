@@ -1,0 +1,42 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ApiKeyRegistry } from '../shared/auth/api-keys';
+import type { Logger } from '../shared/logging/logger';
+import { createStorageApp } from './app';
+import { FilesystemBlobStore } from './blob-store/filesystem-blob-store';
+import type { StorageSettings } from './config';
+
+export interface RunningStorageGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the gateway on its configured port; used by main.ts, standalone mode and the tests. */
+export async function startStorageGateway(settings: StorageSettings, logger: Logger): Promise<RunningStorageGateway> {
+  const keys = ApiKeyRegistry.fromSettings(settings);
+  const store = new FilesystemBlobStore(path.resolve(settings.STORAGE_DIR));
+  const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES });
+  const server = http.createServer(app);
+  // Large blobs on slow links: no whole-request timeout, but idle sockets still time out.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.STORAGE_PORT, settings.STORAGE_HOST, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${settings.STORAGE_HOST}:${port}`;
+  logger.info('storage gateway listening', { url, dir: path.resolve(settings.STORAGE_DIR) });
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () => (closing ??= (async () => {
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
+      await drained;
+      clearTimeout(timer);
+      logger.info('storage gateway stopped');
+    })()),
+  };
+}

@@ -1,0 +1,37 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../shared/config/load-config';
+import { silentLogger } from '../../shared/logging/logger';
+import { storageSettingsSchema } from '../../storage-gateway/config';
+import { startStorageGateway, type RunningStorageGateway } from '../../storage-gateway/storage-service';
+import { TEST_KEYS } from './orchestrator-fixture';
+
+export interface TestStorage {
+  gateway: RunningStorageGateway;
+  url: string;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+/** A storage gateway of this test file's own, on a fresh directory, with the test API keys. */
+export async function startTestStorage(overrides: Record<string, string> = {}): Promise<TestStorage> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobs-'));
+  const settings = loadConfig(storageSettingsSchema, {
+    STORAGE_DIR: dir, STORAGE_PORT: '0', UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), ...overrides,
+  });
+  const gateway = await startStorageGateway(settings, silentLogger());
+  return {
+    gateway, url: gateway.url, dir,
+    cleanup: async () => {
+      await gateway.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every file under a directory, for "nothing was left behind" checks. */
+export function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
