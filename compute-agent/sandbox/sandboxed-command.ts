@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { OutputTail } from './output-tail';
+import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from './sandbox-limits';
+import type { SandboxCapabilities } from './sandbox-probe';
+
+export interface SandboxMount {
+  hostPath: string;
+  /** Absolute path inside the sandbox, under /task. */
+  sandboxPath: string;
+  writable: boolean;
+}
+
+export interface SandboxedCommand {
+  /** The program and its arguments, as seen inside the sandbox. */
+  argv: string[];
+  /** Working directory inside the sandbox. */
+  cwd: string;
+  mounts: SandboxMount[];
+  limits: SandboxLimits;
+  /** Aborting kills the whole process group (a lost lease, a shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface SandboxResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  aborted: boolean;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+  /** Why it did not succeed, in words; undefined on success. */
+  reason?: string;
+}
+
+const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * Runs one command of the compute contract. With bubblewrap: new network, PID,
+ * IPC and UTS namespaces, a root holding only /usr (read-only), /proc, /dev, a
+ * private /tmp and the task's own mounts; then setpriv drops to nobody with no
+ * capabilities and no new privileges; then prlimit sets the rlimits. The
+ * environment is cleared. Never throws for the command's own failure.
+ */
+export function runSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
+  const argv = buildArgv(command, caps);
+  const started = Date.now();
+  const stdout = new OutputTail(command.limits.logBytes);
+  const stderr = new OutputTail(command.limits.logBytes);
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: caps.bubblewrap ? '/' : command.cwd,
+      env: caps.bubblewrap ? {} : { PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' },
+      detached: true, // its own process group, killed whole
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr.on('data', (d: Buffer) => stderr.push(d));
+    let timedOut = false;
+    let aborted = false;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const stop = () => {
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), 2_000).unref();
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, command.limits.wallClockMs);
+    const onAbort = () => {
+      aborted = true;
+      stop();
+    };
+    command.signal?.addEventListener('abort', onAbort, { once: true });
+    if (command.signal?.aborted) onAbort();
+    child.on('error', (err) => stderr.push(Buffer.from(`\n[sandbox] could not start: ${err.message}\n`)));
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      command.signal?.removeEventListener('abort', onAbort);
+      killGroup('SIGKILL'); // anything left in the group
+      const result: SandboxResult = {
+        exitCode, signal, timedOut, aborted, durationMs: Date.now() - started, stdoutTail: stdout.text(), stderrTail: stderr.text(),
+      };
+      result.reason = explain(result, command);
+      resolve(result);
+    });
+  });
+}
+
+function explain(r: SandboxResult, command: SandboxedCommand): string | undefined {
+  const what = command.argv.slice(0, 2).join(' ');
+  if (r.aborted) return `${what} was stopped (lease lost or agent shutting down)`;
+  if (r.timedOut) return `${what} exceeded its wall-clock limit of ${Math.round(command.limits.wallClockMs / 1000)} s and was killed`;
+  if (r.signal === 'SIGXCPU' || r.signal === 'SIGKILL' && /CPU/i.test(r.stderrTail)) return `${what} exceeded its CPU limit of ${command.limits.cpuSeconds} s`;
+  if (r.signal) return `${what} was killed by ${r.signal}`;
+  // bwrap reports the child's death by signal as 128 + signal number.
+  if (r.exitCode === 128 + 24 || r.exitCode === 128 + 9 && /CPU/i.test(r.stderrTail)) return `${what} exceeded its CPU limit of ${command.limits.cpuSeconds} s`;
+  if (r.exitCode === 128 + 25) return `${what} tried to write a file larger than ${command.limits.maxFileBytes} bytes`;
+  if (r.exitCode !== null && r.exitCode > 128) return `${what} was killed by signal ${r.exitCode - 128}`;
+  if (/MemoryError|Cannot allocate memory|out of memory|heap out of memory|ENOMEM/i.test(r.stderrTail)) return `${what} ran out of memory (limit ${Math.round(command.limits.memoryBytes / 1024 ** 2)} MiB) and exited with code ${r.exitCode}`;
+  if (r.exitCode !== 0) return `${what} exited with code ${r.exitCode}`;
+  return undefined;
+}
+
+function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string[] {
+  const { limits } = command;
+  const rlimits = [
+    '/usr/bin/prlimit', `--cpu=${limits.cpuSeconds}`, `--as=${limits.memoryBytes}`, `--nproc=${limits.maxProcesses}`, `--fsize=${limits.maxFileBytes}`, '--core=0', '--',
+  ];
+  const dropPrivileges = caps.setpriv
+    ? ['/usr/bin/setpriv', `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all']
+    : [];
+  const inner = [...dropPrivileges, ...(caps.prlimit ? rlimits : []), ...command.argv];
+  if (!caps.bubblewrap) return inner;
+
+  const bwrap = [
+    'bwrap', '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--die-with-parent', '--new-session',
+    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
+    '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin',
+    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    // Mount points are created 0755, so the dropped user can walk to its mounts.
+    '--perms', '0755', '--dir', '/task',
+  ];
+  for (const m of command.mounts) bwrap.push(m.writable ? '--bind' : '--ro-bind', m.hostPath, m.sandboxPath);
+  bwrap.push('--chdir', command.cwd, '--clearenv', '--setenv', 'PATH', SANDBOX_PATH, '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8', '--');
+  return [...bwrap, ...inner];
+}
