@@ -1,0 +1,114 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { OrchestratorClient, OrchestratorRequestError, type Lease, type Learnuplet, type Preduplet, type UpletKind } from '../shared/http/orchestrator-client';
+import { StorageClient } from '../shared/http/storage-client';
+import { ConfigError } from '../shared/errors/uplet-error';
+import type { Logger } from '../shared/logging/logger';
+import { AmqpBroker, type Delivery } from '../shared/messaging/amqp-broker';
+import { parseWorkMessage, workTopology } from '../shared/messaging/work-topology';
+import type { AgentSettings } from './config';
+import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
+import type { SandboxLimits } from './sandbox/sandbox-limits';
+import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
+import { WorkSlots } from './work-slots';
+
+export interface RunningAgent {
+  caps: SandboxCapabilities;
+  /** Tasks running now. */
+  running(): number;
+  close(): Promise<void>;
+}
+
+/** How long a delivery may wait for a free slot before it goes back to the queue. */
+const SLOT_WAIT_MS = 60_000;
+
+/**
+ * The compute agent: consumes both work queues, claims each uplet through the
+ * orchestrator, acks the message as soon as the claim is decided (a long
+ * training never holds an unacked delivery), and runs the work in the sandbox.
+ */
+export async function startComputeAgent(settings: AgentSettings, logger: Logger): Promise<RunningAgent> {
+  const apiKey = settings.AGENT_API_KEY ?? fs.readFileSync(settings.AGENT_API_KEY_FILE!, 'utf8').trim();
+  const caps = await probeSandbox();
+  if (caps.missing.length > 0) {
+    if (!settings.SANDBOX_ALLOW_UNSAFE) {
+      throw new ConfigError([`the sandbox is incomplete on this machine, so the agent refuses to run untrusted code:\n    ${caps.missing.join('\n    ')}\n  Fix the above, or set SANDBOX_ALLOW_UNSAFE=true to run without these measures (trusted code only).`]);
+    }
+    logger.warn('SANDBOX_ALLOW_UNSAFE=true: running untrusted code WITHOUT these isolation measures', { missing: caps.missing });
+  } else {
+    logger.info('sandbox ready: network, PID and mount namespaces (bubblewrap), user nobody (setpriv), rlimits (prlimit)');
+  }
+
+  const limits: SandboxLimits = {
+    cpuSeconds: settings.SANDBOX_CPU_SECONDS, memoryBytes: settings.SANDBOX_MEMORY_MB * 1024 ** 2, maxProcesses: settings.SANDBOX_MAX_PROCESSES,
+    maxFileBytes: settings.SANDBOX_MAX_FILE_MB * 1024 ** 2, wallClockMs: settings.SANDBOX_TIMEOUT_SECONDS * 1000, logBytes: settings.SANDBOX_LOG_KB * 1024,
+  };
+  const orchestrator = new OrchestratorClient({ baseUrl: settings.ORCHESTRATOR_URL, apiKey });
+  const storage = new StorageClient({ baseUrl: settings.STORAGE_URL, apiKey });
+  const workDir = path.resolve(settings.AGENT_WORK_DIR);
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger };
+
+  const topology = workTopology(settings.AMQP_PREFIX);
+  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-agent-${settings.AGENT_NAME}`, initialMaxRetries: Infinity });
+  const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
+  const tasks = new Set<RunningTask>();
+  let stopping = false;
+
+  const onDelivery = (kind: UpletKind) => async (delivery: Delivery): Promise<void> => {
+    const message = parseWorkMessage(delivery.content);
+    if (!message || message.type !== kind) {
+      logger.warn('malformed work message sent to the dead-letter queue', { body: delivery.content.toString('utf8').slice(0, 200) });
+      return delivery.deadLetter();
+    }
+    if (stopping || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
+    let claimed: { uplet: Learnuplet | Preduplet; lease: Lease };
+    try {
+      claimed = kind === 'learnuplet'
+        ? await orchestrator.claimLearnuplet(message.uuid, settings.AGENT_NAME)
+        : await orchestrator.claimPreduplet(message.uuid, settings.AGENT_NAME);
+    } catch (err) {
+      slots.release();
+      if (err instanceof OrchestratorRequestError) {
+        // Not todo any more, or someone else won: the message has done its job.
+        logger.debug('claim refused; message dropped', { uplet: message.uuid, code: err.code });
+        return delivery.ack();
+      }
+      // The orchestrator is unreachable: back off, then let the message be redelivered.
+      logger.warn('claim failed; message goes back to the queue', { uplet: message.uuid, error: (err as Error).message });
+      await new Promise((r) => setTimeout(r, 2_000));
+      return delivery.requeue();
+    }
+    delivery.ack();
+    const task = runClaimedTask(ctx, kind, claimed.uplet, claimed.lease);
+    tasks.add(task);
+    void task.done.finally(() => {
+      tasks.delete(task);
+      slots.release();
+    });
+  };
+
+  await broker.start();
+  await broker.consume(topology.learnQueue, settings.AGENT_CONCURRENCY, onDelivery('learnuplet'));
+  await broker.consume(topology.predictQueue, settings.AGENT_CONCURRENCY, onDelivery('preduplet'));
+  logger.info('compute agent ready', { name: settings.AGENT_NAME, concurrency: settings.AGENT_CONCURRENCY, workDir });
+
+  let closing: Promise<void> | undefined;
+  return {
+    caps,
+    running: () => tasks.size,
+    close: () => (closing ??= (async () => {
+      stopping = true;
+      await broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
+      const all = Promise.allSettled([...tasks].map((t) => t.done));
+      const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), settings.SHUTDOWN_GRACE_MS).unref());
+      if ((await Promise.race([all, graceOver])) === 'timeout') {
+        logger.info('grace period over; stopping and giving back unfinished work', { tasks: tasks.size });
+        for (const t of tasks) t.abort();
+        await all;
+      }
+      await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
+      logger.info('compute agent stopped');
+    })()),
+  };
+}

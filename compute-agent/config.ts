@@ -1,0 +1,43 @@
+import os from 'node:os';
+import Joi from 'joi';
+import { brokerSettings, loggingSettings, positiveInt, type BrokerSettings, type LoggingSettings } from '../shared/config/common-settings';
+
+export interface AgentSettings extends LoggingSettings, BrokerSettings {
+  ORCHESTRATOR_URL: string;
+  STORAGE_URL: string;
+  AGENT_API_KEY?: string;
+  AGENT_API_KEY_FILE?: string;
+  AGENT_NAME: string;
+  AGENT_CONCURRENCY: number;
+  AGENT_WORK_DIR: string;
+  HEARTBEAT_INTERVAL_MS: number;
+  SHUTDOWN_GRACE_MS: number;
+  SANDBOX_ALLOW_UNSAFE: boolean;
+  SANDBOX_CPU_SECONDS: number;
+  SANDBOX_MEMORY_MB: number;
+  SANDBOX_MAX_PROCESSES: number;
+  SANDBOX_MAX_FILE_MB: number;
+  SANDBOX_TIMEOUT_SECONDS: number;
+  SANDBOX_LOG_KB: number;
+}
+
+export const agentSettingsSchema = Joi.object<AgentSettings>({
+  ...loggingSettings,
+  ...brokerSettings,
+  ORCHESTRATOR_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8000'),
+  STORAGE_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8100'),
+  AGENT_API_KEY: Joi.string().min(16),
+  AGENT_API_KEY_FILE: Joi.string(),
+  AGENT_NAME: Joi.string().max(200).pattern(/^[\x21-\x7e]+$/).default(os.hostname()),
+  AGENT_CONCURRENCY: positiveInt(1).max(64),
+  AGENT_WORK_DIR: Joi.string().default('./.uplet/agent-work'),
+  HEARTBEAT_INTERVAL_MS: positiveInt(10_000),
+  SHUTDOWN_GRACE_MS: positiveInt(30_000),
+  SANDBOX_ALLOW_UNSAFE: Joi.boolean().default(false),
+  SANDBOX_CPU_SECONDS: positiveInt(600),
+  SANDBOX_MEMORY_MB: positiveInt(2048).min(64),
+  SANDBOX_MAX_PROCESSES: positiveInt(256),
+  SANDBOX_MAX_FILE_MB: positiveInt(1024),
+  SANDBOX_TIMEOUT_SECONDS: positiveInt(900),
+  SANDBOX_LOG_KB: positiveInt(64),
+}).or('AGENT_API_KEY', 'AGENT_API_KEY_FILE').messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });

@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import type { LearnReport, Learnuplet } from '../../shared/http/orchestrator-client';
+import { StorageRequestError } from '../../shared/http/storage-client';
+import type { Logger } from '../../shared/logging/logger';
+import { readScore } from './score-file';
+import type { TaskWorkspace } from './task-workspace';
+
+/**
+ * One learnuplet, in the sandbox, step by step: detarget the data (so the algo
+ * never sees test labels), train from the start model, keep the model, predict
+ * on the detargeted train and test data, score both.
+ */
+export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Logger): Promise<Extract<LearnReport, { status: 'done' }>> {
+  const [algoArchive, workflowArchive] = [await ws.fetchFile('algo.tar.gz', 'algo', l.algo), await ws.fetchFile('workflow.tar.gz', 'workflow', l.workflow)];
+  await ws.fetchInto('train', 'data', l.train_data);
+  await ws.fetchInto('test', 'data', l.test_data);
+  const untrained = l.model_start === l.algo;
+  const modelIn = untrained ? undefined : await ws.fetchFile('model-in', 'model', l.model_start);
+  const algo = await ws.unpack(algoArchive, 'algo');
+  const workflow = await ws.unpack(workflowArchive, 'workflow');
+
+  const detarget = async (from: string) => {
+    const out = await ws.outputDir(`${from}-features`);
+    await ws.run(`detarget ${from}`, {
+      argv: ['./run', 'detarget', '/task/in', '/task/out'], cwd: '/task/workflow',
+      mounts: [ro(workflow, '/task/workflow'), ro(ws.path(from), '/task/in'), rw(out, '/task/out')],
+    });
+    return out;
+  };
+  const trainFeatures = await detarget('train');
+  const testFeatures = await detarget('test');
+
+  const modelOut = await ws.outputDir('model-out');
+  await ws.run('train', {
+    argv: ['./run', 'train', '/task/train', modelIn ? '/task/model-in' : '-', '/task/out/model'], cwd: '/task/algo',
+    mounts: [ro(algo, '/task/algo'), ro(ws.path('train'), '/task/train'), ...(modelIn ? [ro(modelIn, '/task/model-in')] : []), rw(modelOut, '/task/out')],
+  });
+  const model = ws.path('model-out', 'model');
+  if (!fs.existsSync(model)) throw new Error('train: the algo exited 0 but wrote no model to its model_out path');
+  await keepModel(ws, l, model, logger);
+
+  const predict = async (features: string, name: string) => {
+    const out = await ws.outputDir(name);
+    await ws.run(`predict ${name}`, {
+      argv: ['./run', 'predict', '/task/in', '/task/model', '/task/out'], cwd: '/task/algo',
+      mounts: [ro(algo, '/task/algo'), ro(features, '/task/in'), ro(model, '/task/model'), rw(out, '/task/out')],
+    });
+    return out;
+  };
+  const score = async (predictions: string, truth: string, items: readonly string[]) => {
+    const out = await ws.outputDir(`score-${truth}`);
+    await ws.run(`score ${truth}`, {
+      argv: ['./run', 'score', '/task/predictions', '/task/truth', '/task/out/score.json'], cwd: '/task/workflow',
+      mounts: [ro(workflow, '/task/workflow'), ro(predictions, '/task/predictions'), ro(ws.path(truth), '/task/truth'), rw(out, '/task/out')],
+    });
+    return readScore(`${out}/score.json`, items);
+  };
+  const trainScore = await score(await predict(trainFeatures, 'train-predictions'), 'train', l.train_data);
+  const testScore = await score(await predict(testFeatures, 'test-predictions'), 'test', l.test_data);
+  return { status: 'done', perf: testScore.perf, train_perf: trainScore.perfs, test_perf: testScore.perfs };
+}
+
+/**
+ * Uploads the model under model_end. If an earlier attempt of this learnuplet
+ * uploaded one before dying, blobs being immutable, that model is the
+ * learnuplet's: it is fetched and scored instead, so perf always describes the
+ * stored model.
+ */
+async function keepModel(ws: TaskWorkspace, l: Learnuplet, model: string, logger: Logger): Promise<void> {
+  try {
+    await ws.storage.uploadFile('model', l.model_end, model);
+  } catch (err) {
+    if (!(err instanceof StorageRequestError && err.status === 409)) throw err;
+    logger.warn('an earlier attempt stored this model already; scoring that one', { uplet: l.uuid, model: l.model_end });
+    await fs.promises.rm(model, { force: true });
+    await ws.storage.downloadToFile('model', l.model_end, model);
+    await fs.promises.chmod(model, 0o644);
+  }
+}
+
+export const ro = (hostPath: string, sandboxPath: string) => ({ hostPath, sandboxPath, writable: false });
+export const rw = (hostPath: string, sandboxPath: string) => ({ hostPath, sandboxPath, writable: true });

@@ -1,0 +1,37 @@
+import fs from 'node:fs';
+import type { PredReport, Preduplet } from '../../shared/http/orchestrator-client';
+import { StorageRequestError } from '../../shared/http/storage-client';
+import { ro, rw } from './learn-task';
+import type { TaskWorkspace } from './task-workspace';
+
+/** One preduplet: detarget the data item, predict with the chosen model, upload the predictions for the requester. */
+export async function runPredictTask(p: Preduplet, ws: TaskWorkspace): Promise<Extract<PredReport, { status: 'done' }>> {
+  const algoArchive = await ws.fetchFile('algo.tar.gz', 'algo', p.algo);
+  const workflowArchive = await ws.fetchFile('workflow.tar.gz', 'workflow', p.workflow);
+  const model = await ws.fetchFile('model', 'model', p.model);
+  await ws.fetchInto('data', 'data', [p.data]);
+  const algo = await ws.unpack(algoArchive, 'algo');
+  const workflow = await ws.unpack(workflowArchive, 'workflow');
+
+  const features = await ws.outputDir('features');
+  await ws.run('detarget', {
+    argv: ['./run', 'detarget', '/task/in', '/task/out'], cwd: '/task/workflow',
+    mounts: [ro(workflow, '/task/workflow'), ro(ws.path('data'), '/task/in'), rw(features, '/task/out')],
+  });
+  const out = await ws.outputDir('predictions');
+  await ws.run('predict', {
+    argv: ['./run', 'predict', '/task/in', '/task/model', '/task/out'], cwd: '/task/algo',
+    mounts: [ro(algo, '/task/algo'), ro(features, '/task/in'), ro(model, '/task/model'), rw(out, '/task/out')],
+  });
+  const file = ws.path('predictions', p.data);
+  if (!fs.existsSync(file)) throw new Error(`predict: the algo wrote no predictions file named ${p.data}`);
+
+  // Deterministic: a retry after a crash finds its own upload (identical, or an earlier attempt's).
+  const storageUuid = `prediction-${p.uuid}`;
+  try {
+    await ws.storage.uploadFile('prediction', storageUuid, file, { readers: [p.owner], contentType: 'text/csv' });
+  } catch (err) {
+    if (!(err instanceof StorageRequestError && err.status === 409)) throw err;
+  }
+  return { status: 'done', prediction_storage_uuid: storageUuid };
+}

@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BlobKind, StorageClient } from '../../shared/http/storage-client';
+import { runSandboxed, type SandboxMount, type SandboxResult } from '../sandbox/sandboxed-command';
+import type { SandboxLimits } from '../sandbox/sandbox-limits';
+import { SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-limits';
+import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
+
+/** A sandboxed step that failed: the task reports it with the reason and the log tail. */
+export class TaskStepFailed extends Error {
+  constructor(readonly step: string, readonly result: SandboxResult | undefined, reason: string) {
+    super(reason);
+    this.name = 'TaskStepFailed';
+  }
+
+  get logTail(): string {
+    if (!this.result) return '';
+    return [this.result.stderrTail && `stderr:\n${this.result.stderrTail}`, this.result.stdoutTail && `stdout:\n${this.result.stdoutTail}`].filter(Boolean).join('\n').slice(-8_000);
+  }
+}
+
+export interface WorkspaceContext {
+  storage: StorageClient;
+  caps: SandboxCapabilities;
+  limits: SandboxLimits;
+  signal: AbortSignal;
+}
+
+/**
+ * A fresh directory per task attempt, readable only by the agent; what the
+ * sandboxed steps write goes to directories handed to the sandbox user. Removed
+ * whole when the task ends.
+ */
+export class TaskWorkspace {
+  private constructor(readonly root: string, private readonly ctx: WorkspaceContext) {}
+
+  get storage(): StorageClient {
+    return this.ctx.storage;
+  }
+
+  static async create(workDir: string, name: string, ctx: WorkspaceContext): Promise<TaskWorkspace> {
+    await fs.promises.mkdir(workDir, { recursive: true, mode: 0o700 });
+    const root = await fs.promises.mkdtemp(path.join(workDir, `${name}-`));
+    await fs.promises.chmod(root, 0o700);
+    return new TaskWorkspace(root, ctx);
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.root, ...parts);
+  }
+
+  /** A directory the sandbox user may write (the only writable place of a step). */
+  async outputDir(name: string): Promise<string> {
+    const dir = this.path(name);
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o755 });
+    if (this.ctx.caps.setpriv) await fs.promises.chown(dir, SANDBOX_UID, SANDBOX_GID);
+    return dir;
+  }
+
+  /** Downloads blobs into a directory, each file named by its uuid; digests are checked by the client. */
+  async fetchInto(dir: string, kind: BlobKind, uuids: readonly string[]): Promise<void> {
+    await fs.promises.mkdir(this.path(dir), { recursive: true, mode: 0o755 });
+    for (const uuid of uuids) {
+      this.ctx.signal.throwIfAborted();
+      await this.ctx.storage.downloadToFile(kind, uuid, this.path(dir, uuid));
+      await fs.promises.chmod(this.path(dir, uuid), 0o644);
+    }
+  }
+
+  async fetchFile(name: string, kind: BlobKind, uuid: string): Promise<string> {
+    const file = this.path(name);
+    await this.ctx.storage.downloadToFile(kind, uuid, file);
+    await fs.promises.chmod(file, 0o644);
+    return file;
+  }
+
+  /** Unpacks an archive inside the sandbox, as nobody, so a hostile archive can write nowhere else. */
+  async unpack(archive: string, into: string): Promise<string> {
+    const out = await this.outputDir(into);
+    await this.run('unpack', {
+      argv: ['tar', '-xzf', '/task/archive.tar.gz', '-C', '/task/out', '--no-same-owner', '--no-same-permissions', '--delay-directory-restore'],
+      cwd: '/task',
+      mounts: [{ hostPath: archive, sandboxPath: '/task/archive.tar.gz', writable: false }, { hostPath: out, sandboxPath: '/task/out', writable: true }],
+    });
+    const run = path.join(out, 'run');
+    const stat = await fs.promises.lstat(run).catch(() => undefined);
+    if (!stat?.isFile()) throw new TaskStepFailed('unpack', undefined, `the archive ${path.basename(archive)} has no regular file named run at its root`);
+    // tar drops permission bits it was not told to keep; the entry point must stay executable.
+    if (!(stat.mode & 0o111)) await fs.promises.chmod(run, 0o755);
+    return out;
+  }
+
+  /** Runs one step of the contract; a non-zero exit, a kill or a timeout is a TaskStepFailed. */
+  async run(step: string, command: { argv: string[]; cwd: string; mounts: SandboxMount[] }): Promise<SandboxResult> {
+    this.ctx.signal.throwIfAborted();
+    const result = await runSandboxed({ ...command, limits: this.ctx.limits, signal: this.ctx.signal }, this.ctx.caps);
+    if (result.reason) throw new TaskStepFailed(step, result, `${step}: ${result.reason}`);
+    return result;
+  }
+
+  async remove(): Promise<void> {
+    await fs.promises.rm(this.root, { recursive: true, force: true });
+  }
+}

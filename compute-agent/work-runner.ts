@@ -1,0 +1,79 @@
+import type { Lease, LearnReport, Learnuplet, OrchestratorClient, PredReport, Preduplet, UpletKind } from '../shared/http/orchestrator-client';
+import type { StorageClient } from '../shared/http/storage-client';
+import type { Logger } from '../shared/logging/logger';
+import type { SandboxLimits } from './sandbox/sandbox-limits';
+import type { SandboxCapabilities } from './sandbox/sandbox-probe';
+import { LeaseHeartbeat } from './lease-heartbeat';
+import { runLearnTask } from './tasks/learn-task';
+import { runPredictTask } from './tasks/predict-task';
+import { TaskStepFailed, TaskWorkspace } from './tasks/task-workspace';
+
+export interface RunnerContext {
+  orchestrator: OrchestratorClient;
+  storage: StorageClient;
+  caps: SandboxCapabilities;
+  limits: SandboxLimits;
+  workDir: string;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+}
+
+export interface RunningTask {
+  kind: UpletKind;
+  uuid: string;
+  lease: Lease;
+  /** Stops the task's sandbox now (shutdown past its grace period). */
+  abort(): void;
+  done: Promise<void>;
+}
+
+/**
+ * Runs one claimed uplet to its report: heartbeats while it works, reports done
+ * with the scores, or failed with the reason and the log tail. A task whose
+ * lease was lost is not reported (the report would be refused); one stopped by
+ * shutdown is released so it runs again at once elsewhere.
+ */
+export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learnuplet | Preduplet, lease: Lease): RunningTask {
+  const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
+  const heartbeat = new LeaseHeartbeat(ctx.orchestrator, kind, uplet.uuid, lease.token, ctx.heartbeatIntervalMs, logger);
+  const shutdown = new AbortController();
+  const signal = AbortSignal.any([heartbeat.signal, shutdown.signal]);
+
+  const done = (async () => {
+    heartbeat.start();
+    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage, caps: ctx.caps, limits: ctx.limits, signal });
+    const started = Date.now();
+    try {
+      logger.info('task started');
+      const report = kind === 'learnuplet'
+        ? await runLearnTask(uplet as Learnuplet, ws, logger)
+        : await runPredictTask(uplet as Preduplet, ws);
+      heartbeat.stop();
+      if (signal.aborted) throw signal.reason;
+      await send(ctx, kind, uplet.uuid, lease.token, report);
+      logger.info('task done', { seconds: (Date.now() - started) / 1000, ...('perf' in report ? { perf: report.perf } : {}) });
+    } catch (err) {
+      heartbeat.stop();
+      if (heartbeat.signal.aborted) {
+        logger.warn('task abandoned: lease lost', { reason: String(heartbeat.signal.reason) });
+      } else if (shutdown.signal.aborted) {
+        logger.info('task stopped by shutdown; giving the lease back');
+        await ctx.orchestrator.release(kind, uplet.uuid, lease.token).catch((e: Error) => logger.warn('release failed; the lease will expire instead', { error: e.message }));
+      } else {
+        const reason = err instanceof TaskStepFailed ? err.message : `agent error: ${(err as Error).message}`;
+        const logTail = err instanceof TaskStepFailed ? err.logTail : undefined;
+        logger.warn('task failed', { reason });
+        await send(ctx, kind, uplet.uuid, lease.token, { status: 'failed', reason: reason.slice(0, 2_000), ...(logTail ? { log_tail: logTail.slice(-8_000) } : {}) })
+          .catch((e: Error) => logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }));
+      }
+    } finally {
+      await ws.remove().catch(() => undefined);
+    }
+  })();
+  return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), done };
+}
+
+async function send(ctx: RunnerContext, kind: UpletKind, uuid: string, token: string, report: LearnReport | PredReport): Promise<void> {
+  if (kind === 'learnuplet') await ctx.orchestrator.learndone(uuid, token, report as LearnReport);
+  else await ctx.orchestrator.preddone(uuid, token, report as PredReport);
+}

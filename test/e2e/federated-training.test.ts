@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packArchive } from '../../shared/archives/pack-archive';
+import { StorageClient } from '../../shared/http/storage-client';
+import { startTestOrchestrator, TEST_KEYS, type TestOrchestrator } from '../harness/orchestrator-fixture';
+import { startTestStorage, type TestStorage } from '../harness/storage-fixture';
+import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
+
+const EXAMPLE = path.join(__dirname, '../../compute-agent/examples/breast-cancer');
+const item = (uuid: string) => path.join(EXAMPLE, 'data', `${uuid}.csv`);
+
+/**
+ * A reduced demo through the three services over HTTP and RabbitMQ: real data,
+ * a real algo in the real sandbox, a chain trained to the end, predictions
+ * downloaded and scored.
+ */
+describe('a federated training run end to end', () => {
+  let o: TestOrchestrator;
+  let s: TestStorage;
+  let a: TestAgent;
+  let work: string;
+
+  beforeAll(async () => {
+    o = await startTestOrchestrator('e2e', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500' });
+    s = await startTestStorage();
+    a = await startTestAgent(o.url, s.url, o.prefix);
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-e2e-'));
+  });
+  afterAll(async () => {
+    await a?.cleanup();
+    await s?.cleanup();
+    await o?.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a logistic-regression chain trains on three providers’ data and predicts held-out data', async () => {
+    const as = (role: keyof typeof TEST_KEYS) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key });
+    await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'workflow.tar.gz'));
+    await packArchive(path.join(EXAMPLE, 'algo-logreg'), path.join(work, 'logreg.tar.gz'));
+    await as('organizer').uploadFile('workflow', 'bc-workflow', path.join(work, 'workflow.tar.gz'));
+    await as('author').uploadFile('algo', 'bc-logreg', path.join(work, 'logreg.tar.gz'));
+    const train = ['bc-train-00', 'bc-train-01', 'bc-train-02', 'bc-train-03', 'bc-train-04', 'bc-train-05'];
+    const test = ['bc-test-0', 'bc-test-1', 'bc-test-2'];
+    for (const uuid of [...train, ...test, 'bc-predict-0']) await as('provider').uploadFile('data', uuid, item(uuid), { contentType: 'text/csv' });
+
+    expect((await o.call('organizer', 'POST', '/problem', { uuid: 'bc', workflow: 'bc-workflow', test_dataset: test, size_train_dataset: 2 })).status).toBe(201);
+    expect((await o.call('provider', 'POST', '/data', { uuid: train, problems: 'bc' })).status).toBe(201);
+    const algo = await o.call('author', 'POST', '/algo', { uuid: 'bc-logreg', name: 'logistic regression', problem: 'bc' });
+    expect(algo.body.new_learnuplets).toBe(3);
+
+    const chain = await waitFor(async () => {
+      const ls = (await o.call('reader', 'GET', '/learnuplet?problem=bc')).body.learnuplets as any[];
+      return ls.every((l) => l.status === 'done' || l.status === 'failed') ? ls : undefined;
+    }, 90_000);
+    expect(chain.map((l) => l.status)).toEqual(['done', 'done', 'done']);
+    for (const l of chain) {
+      expect(Object.keys(l.test_perf).sort()).toEqual(test);
+      expect(Object.keys(l.train_perf).sort()).toEqual(l.train_data.slice().sort());
+    }
+    // Each rank started from the previous model (perf rose) or the best before it.
+    expect(chain[0].model_start).toBe('bc-logreg');
+    expect([chain[0].model_end]).toContain(chain[1].model_start);
+    // Well above the majority-class rate (63 % benign): only real learning gets there.
+    const best = Math.max(...chain.map((l) => l.perf));
+    expect(best).toBeGreaterThan(0.88);
+    process.stderr.write(`e2e chain perf by rank: ${chain.map((l) => l.perf.toFixed(3)).join(' → ')}\n`);
+
+    // Predictions on held-out data with the best model, downloaded by the requester and scored here.
+    const pred = await o.call('reader', 'POST', '/prediction', { data: ['bc-predict-0'], problem: 'bc' });
+    expect(pred.status).toBe(201);
+    const [puuid] = pred.body.preduplets;
+    const done = await waitFor(async () => {
+      const p = (await o.call('reader', 'GET', `/preduplet/${puuid}`)).body;
+      return p.status === 'done' || p.status === 'failed' ? p : undefined;
+    }, 60_000);
+    expect(done.status).toBe('done');
+    const dest = path.join(work, 'predictions.csv');
+    await as('reader').downloadToFile('prediction', done.prediction_storage_uuid, dest);
+    // Another user may not read them; the algo author may not read the data.
+    await expect(as('author').downloadToFile('prediction', done.prediction_storage_uuid, path.join(work, 'x'))).rejects.toThrow(/403/);
+    await expect(as('author').downloadToFile('data', 'bc-train-00', path.join(work, 'y'))).rejects.toThrow(/403/);
+    const probabilities = fs.readFileSync(dest, 'utf8').trim().split('\n').slice(1).map(Number);
+    const labels = fs.readFileSync(item('bc-predict-0'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',').pop()));
+    expect(probabilities).toHaveLength(labels.length);
+    const accuracy = labels.filter((y, i) => (probabilities[i]! >= 0.5 ? 1 : 0) === y).length / labels.length;
+    process.stderr.write(`e2e prediction accuracy on held-out data: ${accuracy.toFixed(3)}\n`);
+    expect(accuracy).toBeGreaterThan(0.85);
+  }, 180_000);
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
