@@ -16,7 +16,7 @@ export interface LocalInfrastructure {
   amqpUrl: string;
   apiKeys: StandaloneKeys;
   apiKeysJson: string;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface KeyEntry {
@@ -66,7 +66,7 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
 
   const apiKeys = generatedKeys();
   const apiKeysJson = JSON.stringify(Object.values(apiKeys).flat());
-  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, stop: async () => void (await server?.stop()) };
+  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, close: async () => void (await server?.stop()) };
 }
 
 function generatedKeys(): StandaloneKeys {

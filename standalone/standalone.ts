@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../shared/config/load-config';
+import type { Logger } from '../shared/logging/logger';
+import { orchestratorSettingsSchema } from '../orchestrator/config';
+import { startOrchestrator, type RunningOrchestrator } from '../orchestrator/orchestrator-service';
+import { storageSettingsSchema } from '../storage-gateway/config';
+import { startStorageGateway, type RunningStorageGateway } from '../storage-gateway/storage-service';
+import { agentSettingsSchema } from '../compute-agent/config';
+import { startComputeAgent, type RunningAgent } from '../compute-agent/agent-service';
+import { startLocalInfrastructure, type LocalInfrastructure } from './local-infrastructure';
+
+export interface Standalone {
+  infra: LocalInfrastructure;
+  orchestrator: RunningOrchestrator;
+  storage: RunningStorageGateway;
+  agent: RunningAgent;
+  close(): Promise<void>;
+}
+
+export interface StandaloneOptions {
+  dataDir: string;
+  ephemeral: boolean;
+  logger: Logger;
+  /** Progress lines of the local database start-up (FerretDB build, server choice). */
+  log: (line: string) => void;
+  /** Ports: 0 picks free ones (the demo); the defaults otherwise. */
+  ports?: { orchestrator: number; storage: number };
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * All three services in one process on embedded defaults. They still talk to
+ * each other over HTTP and RabbitMQ, exactly as when run separately.
+ */
+export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
+  const env = options.env ?? process.env;
+  const infra = await startLocalInfrastructure({ dataDir: options.dataDir, log: options.log, ephemeral: options.ephemeral });
+  const common = { LOG_LEVEL: env.LOG_LEVEL ?? 'warn', AMQP_URL: infra.amqpUrl, AMQP_PREFIX: env.AMQP_PREFIX ?? (options.ephemeral ? `uplet-demo-${process.pid}` : 'uplet'), UPLET_API_KEYS: infra.apiKeysJson };
+  const started: Array<{ close(): Promise<void> }> = [infra];
+  try {
+    const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
+      ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
+    }), options.logger.child({ service: 'orchestrator' }));
+    started.unshift(orchestrator);
+    const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
+      ...env, ...common, STORAGE_DIR: env.STORAGE_DIR ?? path.join(options.dataDir, 'blobs'), STORAGE_PORT: String(options.ports?.storage ?? env.STORAGE_PORT ?? 8100),
+    }), options.logger.child({ service: 'storage-gateway' }));
+    started.unshift(storage);
+    const agent = await startComputeAgent(loadConfig(agentSettingsSchema, {
+      ...env, ...common, ORCHESTRATOR_URL: orchestrator.url, STORAGE_URL: storage.url, AGENT_API_KEY: infra.apiKeys.compute.key,
+      AGENT_NAME: env.AGENT_NAME ?? 'standalone-agent', AGENT_CONCURRENCY: env.AGENT_CONCURRENCY ?? '2', AGENT_WORK_DIR: env.AGENT_WORK_DIR ?? path.join(options.dataDir, 'agent-work'),
+      HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
+    }), options.logger.child({ service: 'compute-agent' }));
+    started.unshift(agent);
+    let closing: Promise<void> | undefined;
+    return {
+      infra, orchestrator, storage, agent,
+      close: () => (closing ??= (async () => {
+        // Agent first (it gives back its work), then the gateway, the orchestrator, the database.
+        for (const s of started) await s.close().catch((e: Error) => options.logger.warn('shutdown step failed', { error: e.message }));
+        if (options.ephemeral) fs.rmSync(options.dataDir, { recursive: true, force: true });
+      })()),
+    };
+  } catch (err) {
+    for (const s of started) await s.close().catch(() => undefined);
+    throw err;
+  }
+}
