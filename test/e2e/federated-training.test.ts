@@ -22,7 +22,7 @@ describe('a federated training run end to end', () => {
   let work: string;
 
   beforeAll(async () => {
-    o = await startTestOrchestrator('e2e', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500' });
+    o = await startTestOrchestrator('e2e', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500', MAX_ATTEMPTS: '2' });
     s = await startTestStorage();
     a = await startTestAgent(o.url, s.url, o.prefix);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-e2e-'));
@@ -86,6 +86,63 @@ describe('a federated training run end to end', () => {
     const accuracy = labels.filter((y, i) => (probabilities[i]! >= 0.5 ? 1 : 0) === y).length / labels.length;
     process.stderr.write(`e2e prediction accuracy on held-out data: ${accuracy.toFixed(3)}\n`);
     expect(accuracy).toBeGreaterThan(0.85);
+  }, 180_000);
+});
+
+describe('a hostile algo in a real chain', () => {
+  let o: TestOrchestrator;
+  let s: TestStorage;
+  let a: TestAgent;
+  let work: string;
+
+  beforeAll(async () => {
+    o = await startTestOrchestrator('hostile', { MAX_ATTEMPTS: '2' });
+    s = await startTestStorage();
+    a = await startTestAgent(o.url, s.url, o.prefix);
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-hostile-'));
+  });
+  afterAll(async () => {
+    await a?.cleanup();
+    await s?.cleanup();
+    await o?.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('its uplets fail with the reason and the log tail, its chain ends, and the agent keeps serving', async () => {
+    const as = (role: keyof typeof TEST_KEYS) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key });
+    fs.mkdirSync(path.join(work, 'hostile'));
+    fs.writeFileSync(path.join(work, 'hostile', 'run'), `#!/usr/bin/env python3
+import socket, sys
+try:
+    socket.create_connection(('127.0.0.1', 5672), timeout=1)
+except OSError as e:
+    sys.stderr.write('cannot phone home: %s\\n' % e)
+    sys.exit(4)
+`, { mode: 0o755 });
+    await packArchive(path.join(work, 'hostile'), path.join(work, 'hostile.tar.gz'));
+    await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'workflow.tar.gz'));
+    await packArchive(path.join(EXAMPLE, 'algo-logreg'), path.join(work, 'logreg.tar.gz'));
+    await as('organizer').uploadFile('workflow', 'wf', path.join(work, 'workflow.tar.gz'));
+    await as('author').uploadFile('algo', 'hostile', path.join(work, 'hostile.tar.gz'));
+    await as('author').uploadFile('algo', 'logreg', path.join(work, 'logreg.tar.gz'));
+    const train = ['bc-train-06', 'bc-train-07', 'bc-train-08', 'bc-train-09'];
+    for (const uuid of [...train, 'bc-test-0']) await as('provider').uploadFile('data', uuid, item(uuid));
+    await o.call('organizer', 'POST', '/problem', { uuid: 'hp', workflow: 'wf', test_dataset: ['bc-test-0'], size_train_dataset: 2 });
+    await o.call('provider', 'POST', '/data', { uuid: train, problems: 'hp' });
+    await o.call('author', 'POST', '/algo', { uuid: 'hostile', name: 'hostile', problem: 'hp' });
+    await o.call('author', 'POST', '/algo', { uuid: 'logreg', name: 'logreg', problem: 'hp' });
+
+    const all = await waitFor(async () => {
+      const ls = (await o.call('reader', 'GET', '/learnuplet?problem=hp')).body.learnuplets as any[];
+      return ls.every((l) => l.status === 'done' || l.status === 'failed') ? ls : undefined;
+    }, 90_000);
+    const hostile = all.filter((l) => l.algo === 'hostile');
+    expect(hostile.map((l) => l.status)).toEqual(['failed', 'failed']);
+    expect(hostile[0].attempt).toBe(2);
+    expect(hostile[0].failure_reason).toMatch(/failed 2 times; last failure: train: \.\/run train exited with code 4/);
+    expect(hostile[0].failure_reason).toMatch(/cannot phone home/);
+    expect(all.filter((l) => l.algo === 'logreg').map((l) => l.status)).toEqual(['done', 'done']);
+    expect(a.agent.running()).toBe(0);
   }, 180_000);
 });
 

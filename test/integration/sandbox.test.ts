@@ -1,0 +1,196 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runSandboxed, type SandboxResult } from '../../compute-agent/sandbox/sandboxed-command';
+import { probeSandbox, type SandboxCapabilities } from '../../compute-agent/sandbox/sandbox-probe';
+import { DEFAULT_LIMITS, SANDBOX_UID, type SandboxLimits } from '../../compute-agent/sandbox/sandbox-limits';
+
+/**
+ * Algos written to break out, each run in the real sandbox. Every script exits
+ * 3 when its attempt was blocked, and prints ESCAPED if it got through, so a
+ * test tells "contained" from "failed for another reason".
+ */
+describe('the sandbox contains hostile algos', () => {
+  let caps: SandboxCapabilities;
+  let root: string;
+  let secretDir: string;
+  const fakeKey = 'uplet-test-secret-key-0123456789';
+
+  beforeAll(async () => {
+    caps = await probeSandbox();
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-sandbox-'));
+    // World-readable on purpose: what keeps it out of reach is the mount namespace, not its mode.
+    secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-secret-'));
+    fs.chmodSync(secretDir, 0o755);
+    fs.writeFileSync(path.join(secretDir, 'agent-config.json'), JSON.stringify({ AGENT_API_KEY: fakeKey }), { mode: 0o644 });
+    process.env.UPLET_API_KEYS = JSON.stringify([{ name: 'x', key: fakeKey, roles: ['admin'] }]);
+  });
+  afterAll(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(secretDir, { recursive: true, force: true });
+    delete process.env.UPLET_API_KEYS;
+  });
+
+  test('every isolation measure is available here (the agent refuses to run otherwise)', () => {
+    expect(caps.missing).toEqual([]);
+  });
+
+  async function runScript(name: string, script: string, limits: Partial<SandboxLimits> = {}, args: string[] = []): Promise<{ result: SandboxResult; out: string }> {
+    const dir = path.join(root, name);
+    fs.mkdirSync(path.join(dir, 'algo'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'out'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'algo', 'run'), `#!/usr/bin/env python3\n${script}`, { mode: 0o755 });
+    fs.chownSync(path.join(dir, 'out'), SANDBOX_UID, SANDBOX_UID);
+    const result = await runSandboxed({
+      argv: ['./run', ...args], cwd: '/task/algo',
+      mounts: [{ hostPath: path.join(dir, 'algo'), sandboxPath: '/task/algo', writable: false }, { hostPath: path.join(dir, 'out'), sandboxPath: '/task/out', writable: true }],
+      limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000, ...limits },
+    }, caps);
+    return { result, out: path.join(dir, 'out') };
+  }
+
+  const noSandboxProcessesLeft = () => {
+    let out = '';
+    try {
+      out = execFileSync('pgrep', ['-u', String(SANDBOX_UID), '-a'], { encoding: 'utf8' });
+    } catch {
+      /* pgrep exits 1 when nothing matches */
+    }
+    return out.split('\n').filter((l) => l.includes('/task/'));
+  };
+
+  test('opening a network connection fails: no network in the sandbox', async () => {
+    const { result } = await runScript('net', `
+import socket, sys
+for host, port in [('127.0.0.1', 5672), ('127.0.0.1', 5432), ('10.0.0.1', 80)]:
+    try:
+        socket.create_connection((host, port), timeout=1)
+        print('ESCAPED', host, port); sys.exit(0)
+    except OSError as e:
+        print('blocked', host, port, e)
+sys.exit(3)
+`);
+    expect(result.stdoutTail).not.toContain('ESCAPED');
+    expect(result.exitCode).toBe(3);
+    expect(result.reason).toMatch(/exited with code 3/);
+  });
+
+  test('reading outside its task directory fails: other data, the agent configuration, the host', async () => {
+    const { result } = await runScript('read', `
+import sys
+got = []
+for p in sys.argv[1:] + ['/etc/passwd', '/root/.bashrc', '/proc/1/environ']:
+    try:
+        data = open(p).read()
+        if 'uplet-test-secret' in data or p == '/etc/passwd':
+            got.append(p)
+    except OSError as e:
+        print('blocked', p, e)
+print('ESCAPED' if got else 'contained', got)
+sys.exit(0 if got else 3)
+`, {}, [path.join(secretDir, 'agent-config.json')]);
+    expect(result.stdoutTail).not.toContain('ESCAPED');
+    expect(result.exitCode).toBe(3);
+  });
+
+  test('reading the environment finds no keys: it is cleared', async () => {
+    const { result } = await runScript('env', `
+import os, sys
+print(sorted(os.environ.keys()))
+sys.exit(0)
+`);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdoutTail).not.toContain(fakeKey);
+    expect(result.stdoutTail).not.toContain('UPLET');
+    expect(result.stdoutTail.trim()).toMatch(/^\['HOME', 'LANG', 'PATH'(, 'PWD')?\]$/);
+  });
+
+  test('writing outside its output directory fails; its output directory works', async () => {
+    const target = path.join(secretDir, 'planted');
+    const { result, out } = await runScript('write', `
+import sys
+escaped = []
+for p in ['/task/algo/planted', sys.argv[1], '/usr/planted', '/planted']:
+    try:
+        open(p, 'w').write('x'); escaped.append(p)
+    except OSError as e:
+        print('blocked', p, e)
+open('/task/out/result', 'w').write('ok')
+print('ESCAPED' if escaped else 'contained', escaped)
+sys.exit(0 if escaped else 3)
+`, {}, [target]);
+    expect(result.exitCode).toBe(3);
+    expect(fs.existsSync(target)).toBe(false);
+    expect(fs.existsSync(path.join(root, 'write', 'algo', 'planted'))).toBe(false);
+    expect(fs.readFileSync(path.join(out, 'result'), 'utf8')).toBe('ok');
+  });
+
+  test('allocating past the memory limit fails with a memory reason', async () => {
+    const { result } = await runScript('memory', `
+blocks = []
+for i in range(64):
+    blocks.append(bytearray(32 * 1024 * 1024))
+print('ESCAPED allocated', len(blocks) * 32, 'MiB')
+`, { memoryBytes: 256 * 1024 * 1024 });
+    expect(result.stdoutTail).not.toContain('ESCAPED');
+    expect(result.exitCode).not.toBe(0);
+    expect(result.reason).toMatch(/memory/);
+  });
+
+  test('forking without bound is stopped at the process limit, and nothing is left running', async () => {
+    const { result } = await runScript('forkbomb', `
+import os, sys, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        children += 1
+        if children > 500:
+            print('ESCAPED', children); break
+except OSError as e:
+    print('blocked after', children, 'children:', e)
+    sys.exit(3)
+`, { maxProcesses: 32 });
+    expect(result.stdoutTail).not.toContain('ESCAPED');
+    expect(result.exitCode).toBe(3);
+    // The sleeping children die with the sandbox's PID namespace.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(noSandboxProcessesLeft()).toEqual([]);
+  });
+
+  test('looping past the wall-clock limit: the whole process group is killed', async () => {
+    const started = Date.now();
+    const { result } = await runScript('timeout', `
+import os
+if os.fork() == 0:
+    while True: pass
+while True: pass
+`, { wallClockMs: 1_500 });
+    expect(result.timedOut).toBe(true);
+    expect(result.reason).toMatch(/wall-clock limit/);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(noSandboxProcessesLeft()).toEqual([]);
+  });
+
+  test('burning CPU past its CPU limit is stopped', async () => {
+    const { result } = await runScript('cpu', 'while True: pass\n', { cpuSeconds: 1, wallClockMs: 15_000 });
+    expect(result.timedOut).toBe(false);
+    expect(result.exitCode === 0 && result.signal === null).toBe(false);
+    expect(result.reason).toMatch(/CPU limit|killed/);
+  });
+
+  test('the log is captured and capped', async () => {
+    const { result } = await runScript('log', `
+import sys
+for i in range(20000):
+    sys.stderr.write('line %d of a long log\\n' % i)
+sys.exit(1)
+`, { logBytes: 4096 });
+    expect(result.stderrTail.length).toBeLessThan(4096 + 100);
+    expect(result.stderrTail).toContain('line 19999 of a long log');
+    expect(result.stderrTail).toMatch(/earlier bytes dropped/);
+  });
+});
