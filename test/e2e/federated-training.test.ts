@@ -144,6 +144,24 @@ except OSError as e:
     expect(all.filter((l) => l.algo === 'logreg').map((l) => l.status)).toEqual(['done', 'done']);
     expect(a.agent.running()).toBe(0);
   }, 180_000);
+
+  test('the example algo of the README, taken from it as it is, goes through a chain and learns', async () => {
+    const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    const code = /```python\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(code).toBeDefined();
+    fs.mkdirSync(path.join(work, 'readme-algo'));
+    fs.writeFileSync(path.join(work, 'readme-algo', 'run'), code!, { mode: 0o755 });
+    await packArchive(path.join(work, 'readme-algo'), path.join(work, 'readme-algo.tar.gz'));
+    await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.author.key }).uploadFile('algo', 'centroid', path.join(work, 'readme-algo.tar.gz'));
+    await o.call('author', 'POST', '/algo', { uuid: 'centroid', name: 'nearest centroid', problem: 'hp' });
+    const chain = await waitFor(async () => {
+      const ls = (await o.call('reader', 'GET', '/learnuplet?algo=centroid')).body.learnuplets as any[];
+      return ls.length > 0 && ls.every((l) => l.status === 'done' || l.status === 'failed') ? ls : undefined;
+    }, 60_000);
+    expect(chain.map((l) => [l.status, l.failure_reason])).toEqual([['done', null], ['done', null]]);
+    process.stderr.write(`README algo perf by rank: ${chain.map((l) => l.perf.toFixed(3)).join(' → ')}\n`);
+    expect(Math.max(...chain.map((l) => l.perf))).toBeGreaterThan(0.8);
+  }, 120_000);
 });
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
