@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { ApiKeyRegistry } from '../shared/auth/api-keys';
 import { authenticate } from '../shared/http/authenticate';
+import { requestContext } from '../shared/http/request-context';
 import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
 import type { Logger } from '../shared/logging/logger';
 import type { Collections } from './persistence/collections';
@@ -28,6 +29,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple'); // no nested objects from query strings: `?a[$ne]=1` stays a literal key
+  app.use(requestContext(parts.logger));
   app.use((req, res, next) => {
     res.on('finish', () => parts.metrics.requests.inc({ method: req.method, route: req.route?.path ? String(req.route.path) : 'unmatched', status: res.statusCode }));
     next();

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { ApiKeyRegistry } from '../shared/auth/api-keys';
 import { authenticate } from '../shared/http/authenticate';
+import { requestContext } from '../shared/http/request-context';
 import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
 import type { Logger } from '../shared/logging/logger';
 import type { BlobStore } from './blob-store/blob-store';
@@ -18,6 +19,7 @@ export function createStorageApp(parts: StorageAppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are the blobs' sha256, set by the routes
+  app.use(requestContext(parts.logger));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.use(authenticate(parts.keys));
   app.use(blobRoutes(parts.store, parts.maxBlobBytes));

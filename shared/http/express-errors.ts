@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { DependencyUnavailableError, NotFoundError, PayloadTooLargeError, UpletError, ValidationError } from '../errors/uplet-error';
 import type { Logger } from '../logging/logger';
+import { requestLogger } from './request-context';
 
 /** The one place that maps errors to HTTP answers, for every service. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -8,7 +9,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const mapped = toUpletError(err);
     if (mapped.httpStatus >= 500) {
-      logger.error('request failed', { method: req.method, path: req.path, code: mapped.code, error: (err as Error)?.message, stack: (err as Error)?.stack });
+      requestLogger(res, logger).error('request failed', { method: req.method, path: req.path, code: mapped.code, error: (err as Error)?.message, stack: (err as Error)?.stack });
     }
     res.status(mapped.httpStatus).json(mapped.toJSON());
   };
