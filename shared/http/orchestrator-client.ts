@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
+import { DEFAULT_RETRY, parseJsonResponse, withRetry, type RetryPolicy } from './http-retry';
 
 export type UpletKind = 'learnuplet' | 'preduplet';
 
@@ -95,16 +95,7 @@ export class OrchestratorClient {
     return this.parse(res, `POST ${path}`);
   }
 
-  private async parse(res: Response, what: string): Promise<unknown> {
-    const text = await res.text();
-    if (res.status >= 500) throw new RetryableHttpError(`${what}: orchestrator answered ${res.status}`, res.status);
-    let json: { error?: { code?: string; message?: string } } | undefined;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (!res.ok) throw new OrchestratorRequestError(`${what}: ${res.status} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, json?.error?.code ?? 'HTTP_ERROR');
-    return json;
+  private parse(res: Response, what: string): Promise<unknown> {
+    return parseJsonResponse(res, `orchestrator: ${what}`, (message, status, code) => new OrchestratorRequestError(message, status, code));
   }
 }

@@ -3,20 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DEFAULT_RETRY, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
+import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
+import { DEFAULT_RETRY, parseJsonResponse, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
-export type BlobKind = 'data' | 'algo' | 'workflow' | 'model' | 'prediction';
-
-export interface BlobMetadata {
-  uuid: string;
-  kind: BlobKind;
-  size: number;
-  sha256: string;
-  owner: string;
-  content_type: string;
-  created: string;
-  readers: string[];
-}
+export type { BlobKind } from '../contracts/blob-contract';
+export type BlobMetadata = BlobMeta;
 
 /** A refusal by the gateway (4xx), with its stable code; not retried. */
 export class StorageRequestError extends Error {
@@ -120,17 +111,8 @@ export class StorageClient {
     return { 'x-api-key': this.options.apiKey };
   }
 
-  private async json(res: Response, what: string): Promise<unknown> {
-    const text = await res.text();
-    if (res.status >= 500) throw new RetryableHttpError(`${what}: storage gateway answered ${res.status}`, res.status);
-    let body: { error?: { code?: string; message?: string } } | undefined;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (!res.ok) throw new StorageRequestError(`${what}: ${res.status} ${body?.error?.message ?? text.slice(0, 200)}`, res.status, body?.error?.code ?? 'HTTP_ERROR');
-    return body;
+  private json(res: Response, what: string): Promise<unknown> {
+    return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code) => new StorageRequestError(message, status, code));
   }
 }
 

@@ -1,19 +1,8 @@
 import type { Readable } from 'node:stream';
 
-export const BLOB_KINDS = ['data', 'algo', 'workflow', 'model', 'prediction'] as const;
-export type BlobKind = (typeof BLOB_KINDS)[number];
+import type { BlobKind, BlobMeta } from '../../shared/contracts/blob-contract';
 
-export interface BlobMeta {
-  uuid: string;
-  kind: BlobKind;
-  size: number;
-  sha256: string;
-  owner: string;
-  content_type: string;
-  created: string;
-  /** Principals allowed to read it besides compute nodes (the requester of a prediction). */
-  readers: string[];
-}
+export { BLOB_KINDS, type BlobKind, type BlobMeta } from '../../shared/contracts/blob-contract';
 
 export interface PutOptions {
   owner: string;

@@ -1,42 +1,27 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { packArchive } from '../../shared/archives/pack-archive';
-import { StorageClient } from '../../shared/http/storage-client';
-import { startTestOrchestrator, TEST_KEYS, type TestOrchestrator } from '../harness/orchestrator-fixture';
-import { startTestStorage, type TestStorage } from '../harness/storage-fixture';
-import { startTestAgent } from '../harness/agent-fixture';
 import { SANDBOX_UID } from '../../compute-agent/sandbox/sandbox-limits';
-import { execFileSync } from 'node:child_process';
-
-const EXAMPLE = path.join(__dirname, '../../compute-agent/examples/breast-cancer');
+import { startTestAgent } from '../harness/agent-fixture';
+import { EXAMPLE_DIR as EXAMPLE, exampleItem, startTestSystem, type TestSystem } from '../harness/system-fixture';
 
 /** On shutdown the agent stops its sandboxed work and gives the lease back: the uplet is todo at once. */
 describe('compute agent shutdown', () => {
-  let o: TestOrchestrator;
-  let s: TestStorage;
-  let work: string;
-
-  beforeAll(async () => {
-    o = await startTestOrchestrator('shutdown', { LEASE_SECONDS: '300' });
-    s = await startTestStorage();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-shutdown-'));
-  });
-  afterAll(async () => {
-    await s?.cleanup();
-    await o?.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  let sys: TestSystem;
+  beforeAll(async () => void (sys = await startTestSystem('shutdown', { LEASE_SECONDS: '300' }, { agent: false })));
+  afterAll(async () => sys?.cleanup());
 
   test('a task still running after the grace period is stopped and released, not left to its lease', async () => {
+    const { o, s, work } = sys;
+    const as = sys.storageAs;
     fs.mkdirSync(path.join(work, 'slow'));
     fs.writeFileSync(path.join(work, 'slow', 'run'), '#!/usr/bin/env python3\nimport time\ntime.sleep(120)\n', { mode: 0o755 });
     await packArchive(path.join(work, 'slow'), path.join(work, 'slow.tar.gz'));
     await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'wf.tar.gz'));
-    const as = (role: keyof typeof TEST_KEYS) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key });
     await as('organizer').uploadFile('workflow', 'wf', path.join(work, 'wf.tar.gz'));
     await as('author').uploadFile('algo', 'slow', path.join(work, 'slow.tar.gz'));
-    for (const uuid of ['bc-train-10', 'bc-test-1']) await as('provider').uploadFile('data', uuid, path.join(EXAMPLE, 'data', `${uuid}.csv`));
+    for (const uuid of ['bc-train-10', 'bc-test-1']) await as('provider').uploadFile('data', uuid, exampleItem(uuid));
     await o.call('organizer', 'POST', '/problem', { uuid: 'sp', workflow: 'wf', test_dataset: ['bc-test-1'], size_train_dataset: 1 });
     await o.call('provider', 'POST', '/data', { uuid: 'bc-train-10', problems: 'sp' });
     await o.call('author', 'POST', '/algo', { uuid: 'slow', name: 'slow', problem: 'sp' });

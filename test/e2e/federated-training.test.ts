@@ -1,14 +1,7 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { packArchive } from '../../shared/archives/pack-archive';
-import { StorageClient } from '../../shared/http/storage-client';
-import { startTestOrchestrator, TEST_KEYS, type TestOrchestrator } from '../harness/orchestrator-fixture';
-import { startTestStorage, type TestStorage } from '../harness/storage-fixture';
-import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
-
-const EXAMPLE = path.join(__dirname, '../../compute-agent/examples/breast-cancer');
-const item = (uuid: string) => path.join(EXAMPLE, 'data', `${uuid}.csv`);
+import { EXAMPLE_DIR as EXAMPLE, exampleItem as item, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 
 /**
  * A reduced demo through the three services over HTTP and RabbitMQ: real data,
@@ -16,26 +9,13 @@ const item = (uuid: string) => path.join(EXAMPLE, 'data', `${uuid}.csv`);
  * downloaded and scored.
  */
 describe('a federated training run end to end', () => {
-  let o: TestOrchestrator;
-  let s: TestStorage;
-  let a: TestAgent;
-  let work: string;
-
-  beforeAll(async () => {
-    o = await startTestOrchestrator('e2e', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500', MAX_ATTEMPTS: '2' });
-    s = await startTestStorage();
-    a = await startTestAgent(o.url, s.url, o.prefix);
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-e2e-'));
-  });
-  afterAll(async () => {
-    await a?.cleanup();
-    await s?.cleanup();
-    await o?.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  let sys: TestSystem;
+  beforeAll(async () => void (sys = await startTestSystem('e2e', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500', MAX_ATTEMPTS: '2' })));
+  afterAll(async () => sys?.cleanup());
 
   test('a logistic-regression chain trains on three providers’ data and predicts held-out data', async () => {
-    const as = (role: keyof typeof TEST_KEYS) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key });
+    const { o, work } = sys;
+    const as = sys.storageAs;
     await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'workflow.tar.gz'));
     await packArchive(path.join(EXAMPLE, 'algo-logreg'), path.join(work, 'logreg.tar.gz'));
     await as('organizer').uploadFile('workflow', 'bc-workflow', path.join(work, 'workflow.tar.gz'));
@@ -90,26 +70,13 @@ describe('a federated training run end to end', () => {
 });
 
 describe('a hostile algo in a real chain', () => {
-  let o: TestOrchestrator;
-  let s: TestStorage;
-  let a: TestAgent;
-  let work: string;
-
-  beforeAll(async () => {
-    o = await startTestOrchestrator('hostile', { MAX_ATTEMPTS: '2' });
-    s = await startTestStorage();
-    a = await startTestAgent(o.url, s.url, o.prefix);
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-hostile-'));
-  });
-  afterAll(async () => {
-    await a?.cleanup();
-    await s?.cleanup();
-    await o?.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  let sys: TestSystem;
+  beforeAll(async () => void (sys = await startTestSystem('hostile', { MAX_ATTEMPTS: '2' })));
+  afterAll(async () => sys?.cleanup());
 
   test('its uplets fail with the reason and the log tail, its chain ends, and the agent keeps serving', async () => {
-    const as = (role: keyof typeof TEST_KEYS) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key });
+    const { o, work } = sys;
+    const as = sys.storageAs;
     fs.mkdirSync(path.join(work, 'hostile'));
     fs.writeFileSync(path.join(work, 'hostile', 'run'), `#!/usr/bin/env python3
 import socket, sys
@@ -142,17 +109,18 @@ except OSError as e:
     expect(hostile[0].failure_reason).toMatch(/failed 2 times; last failure: train: \.\/run train exited with code 4/);
     expect(hostile[0].failure_reason).toMatch(/cannot phone home/);
     expect(all.filter((l) => l.algo === 'logreg').map((l) => l.status)).toEqual(['done', 'done']);
-    expect(a.agent.running()).toBe(0);
+    expect(sys.a!.agent.running()).toBe(0);
   }, 180_000);
 
   test('the example algo of the README, taken from it as it is, goes through a chain and learns', async () => {
+    const { o, s, work } = sys;
     const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
     const code = /```python\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(code).toBeDefined();
     fs.mkdirSync(path.join(work, 'readme-algo'));
     fs.writeFileSync(path.join(work, 'readme-algo', 'run'), code!, { mode: 0o755 });
     await packArchive(path.join(work, 'readme-algo'), path.join(work, 'readme-algo.tar.gz'));
-    await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.author.key }).uploadFile('algo', 'centroid', path.join(work, 'readme-algo.tar.gz'));
+    await sys.storageAs('author').uploadFile('algo', 'centroid', path.join(work, 'readme-algo.tar.gz'));
     await o.call('author', 'POST', '/algo', { uuid: 'centroid', name: 'nearest centroid', problem: 'hp' });
     const chain = await waitFor(async () => {
       const ls = (await o.call('reader', 'GET', '/learnuplet?algo=centroid')).body.learnuplets as any[];
@@ -163,13 +131,3 @@ except OSError as e:
     expect(Math.max(...chain.map((l) => l.perf))).toBeGreaterThan(0.8);
   }, 120_000);
 });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StorageClient } from '../../shared/http/storage-client';
+import { startTestOrchestrator, TEST_KEYS, type TestOrchestrator, type TestRole } from './orchestrator-fixture';
+import { startTestStorage, type TestStorage } from './storage-fixture';
+import { startTestAgent, type TestAgent } from './agent-fixture';
+
+export const EXAMPLE_DIR = path.join(__dirname, '../../compute-agent/examples/breast-cancer');
+export const exampleItem = (uuid: string) => path.join(EXAMPLE_DIR, 'data', `${uuid}.csv`);
+
+export interface TestSystem {
+  o: TestOrchestrator;
+  s: TestStorage;
+  /** Absent when started with `agent: false` (the test starts its own). */
+  a?: TestAgent;
+  /** A scratch directory of the test's own. */
+  work: string;
+  storageAs(role: TestRole): StorageClient;
+  cleanup(): Promise<void>;
+}
+
+/** The three services of one test file: orchestrator, storage gateway and (by default) a compute agent. */
+export async function startTestSystem(label: string, orchestratorSettings: Record<string, string> = {}, options: { agent?: boolean } = {}): Promise<TestSystem> {
+  const o = await startTestOrchestrator(label, orchestratorSettings);
+  const s = await startTestStorage();
+  const a = options.agent === false ? undefined : await startTestAgent(o.url, s.url, o.prefix);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `uplet-${label}-`));
+  return {
+    o, s, a, work,
+    storageAs: (role) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key }),
+    cleanup: async () => {
+      await a?.cleanup();
+      await s.cleanup();
+      await o.cleanup();
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
