@@ -50,7 +50,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger };
 
   const topology = workTopology(settings.AMQP_PREFIX);
-  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-agent-${settings.AGENT_NAME}`, initialMaxRetries: Infinity });
+  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-agent-${settings.AGENT_NAME}@${settings.AMQP_PREFIX}`, initialMaxRetries: Infinity });
   const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
   let stopping = false;

@@ -34,7 +34,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   await ensureIndexes(collections);
 
   const topology = workTopology(settings.AMQP_PREFIX);
-  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: 'uplet-orchestrator' });
+  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-orchestrator@${settings.AMQP_PREFIX}` });
   await broker.start();
 
   const metrics = new OrchestratorMetrics();
