@@ -41,7 +41,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
 
   const done = (async () => {
     heartbeat.start();
-    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage, caps: ctx.caps, limits: ctx.limits, signal });
+    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(lease.capability), caps: ctx.caps, limits: ctx.limits, signal });
     const started = Date.now();
     try {
       logger.info('task started');

@@ -12,6 +12,7 @@ import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
 import type { Registration } from './work/registration';
 import type { WorkLeases } from './work/work-leases';
+import type { CapabilityIssuer } from './work/task-capabilities';
 
 export interface OrchestratorAppParts {
   collections: Collections;
@@ -22,6 +23,7 @@ export interface OrchestratorAppParts {
   metrics: OrchestratorMetrics;
   readiness: Readiness;
   bodyLimitBytes: number;
+  issueCapability: CapabilityIssuer;
 }
 
 /** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
@@ -38,7 +40,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(express.json({ limit: parts.bodyLimitBytes, strict: true }));
   app.use(authenticate(parts.keys));
   app.use(registrationRoutes(parts.registration));
-  app.use(computeRoutes(parts.leases));
+  app.use(computeRoutes(parts.leases, parts.issueCapability));
   app.use(listingRoutes(parts.collections));
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));

@@ -1,7 +1,10 @@
 import Joi from 'joi';
-import { apiKeySettings, brokerSettings, loggingSettings, port, positiveInt, type ApiKeySettings, type BrokerSettings, type LoggingSettings } from '../shared/config/common-settings';
+import {
+  apiKeySettings, brokerSettings, capabilitySettings, loggingSettings, port, positiveInt,
+  type ApiKeySettings, type BrokerSettings, type CapabilitySettings, type LoggingSettings,
+} from '../shared/config/common-settings';
 
-export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, ApiKeySettings {
+export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, ApiKeySettings, CapabilitySettings {
   ORCHESTRATOR_HOST: string;
   ORCHESTRATOR_PORT: number;
   MONGO_URL: string;
@@ -13,12 +16,16 @@ export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, A
   REPUBLISH_AFTER_MS: number;
   BODY_LIMIT_BYTES: number;
   SHUTDOWN_GRACE_MS: number;
+  /** How long a per-task download capability lasts. */
+  CAPABILITY_SECONDS: number;
 }
 
 export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   ...loggingSettings,
   ...brokerSettings,
   ...apiKeySettings,
+  ...capabilitySettings,
+  CAPABILITY_SECONDS: positiveInt(900).max(86_400),
   ORCHESTRATOR_HOST: Joi.string().hostname().default('127.0.0.1'),
   ORCHESTRATOR_PORT: port(8000),
   MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }).required()

@@ -16,6 +16,7 @@ import { collectionsOf, ensureIndexes, type Collections } from './persistence/co
 import { ChainKeeper } from './work/chain-keeper';
 import { Registration } from './work/registration';
 import { WorkLeases } from './work/work-leases';
+import { capabilityIssuer } from './work/task-capabilities';
 
 export interface RunningOrchestrator {
   url: string;
@@ -55,7 +56,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
       }
     },
   };
-  const app = createOrchestratorApp({ collections, registration, leases, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES });
+  const app = createOrchestratorApp({ collections, registration, leases, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
+  });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -16,6 +16,8 @@ export interface LocalInfrastructure {
   amqpUrl: string;
   apiKeys: StandaloneKeys;
   apiKeysJson: string;
+  /** Signs per-task download capabilities (orchestrator) and checks them (storage gateway). */
+  capabilitySecret: string;
   close(): Promise<void>;
 }
 
@@ -66,7 +68,8 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
 
   const apiKeys = generatedKeys();
   const apiKeysJson = JSON.stringify(Object.values(apiKeys).flat());
-  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, close: async () => void (await server?.stop()) };
+  const capabilitySecret = process.env.UPLET_CAPABILITY_SECRET ?? crypto.randomBytes(32).toString('hex');
+  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, close: async () => void (await server?.stop()) };
 }
 
 function generatedKeys(): StandaloneKeys {

@@ -36,7 +36,7 @@ export interface StandaloneOptions {
 export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
   const env = options.env ?? process.env;
   const infra = await startLocalInfrastructure({ dataDir: options.dataDir, log: options.log, ephemeral: options.ephemeral });
-  const common = { LOG_LEVEL: env.LOG_LEVEL ?? 'warn', AMQP_URL: infra.amqpUrl, AMQP_PREFIX: env.AMQP_PREFIX ?? (options.ephemeral ? `uplet-demo-${process.pid}` : 'uplet'), UPLET_API_KEYS: infra.apiKeysJson };
+  const common = { LOG_LEVEL: env.LOG_LEVEL ?? 'warn', AMQP_URL: infra.amqpUrl, AMQP_PREFIX: env.AMQP_PREFIX ?? (options.ephemeral ? `uplet-demo-${process.pid}` : 'uplet'), UPLET_API_KEYS: infra.apiKeysJson, UPLET_CAPABILITY_SECRET: infra.capabilitySecret };
   const started: Array<{ close(): Promise<void> }> = [infra];
   try {
     const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {

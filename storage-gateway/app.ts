@@ -12,6 +12,7 @@ export interface StorageAppParts {
   keys: ApiKeyRegistry;
   logger: Logger;
   maxBlobBytes: number;
+  capabilitySecret: string;
 }
 
 /** The storage gateway's HTTP API; bodies are streamed to the store, never parsed or buffered. */
@@ -22,7 +23,7 @@ export function createStorageApp(parts: StorageAppParts): Express {
   app.use(requestContext(parts.logger));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.use(authenticate(parts.keys));
-  app.use(blobRoutes(parts.store, parts.maxBlobBytes));
+  app.use(blobRoutes(parts.store, parts.maxBlobBytes, parts.capabilitySecret));
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));
   return app;

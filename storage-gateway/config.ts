@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { apiKeySettings, loggingSettings, port, positiveInt, type ApiKeySettings, type LoggingSettings } from '../shared/config/common-settings';
+import { apiKeySettings, capabilitySettings, loggingSettings, port, positiveInt, type ApiKeySettings, type CapabilitySettings, type LoggingSettings } from '../shared/config/common-settings';
 
-export interface StorageSettings extends LoggingSettings, ApiKeySettings {
+export interface StorageSettings extends LoggingSettings, ApiKeySettings, CapabilitySettings {
   STORAGE_HOST: string;
   STORAGE_PORT: number;
   STORAGE_DIR: string;
@@ -12,6 +12,7 @@ export interface StorageSettings extends LoggingSettings, ApiKeySettings {
 export const storageSettingsSchema = Joi.object<StorageSettings>({
   ...loggingSettings,
   ...apiKeySettings,
+  ...capabilitySettings,
   STORAGE_HOST: Joi.string().hostname().default('127.0.0.1'),
   STORAGE_PORT: port(8100),
   STORAGE_DIR: Joi.string().min(1).default('./.uplet/blobs'),

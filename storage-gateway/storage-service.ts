@@ -16,8 +16,9 @@ export interface RunningStorageGateway {
 export async function startStorageGateway(settings: StorageSettings, logger: Logger): Promise<RunningStorageGateway> {
   const keys = ApiKeyRegistry.fromSettings(settings);
   const store = new FilesystemBlobStore(path.resolve(settings.STORAGE_DIR));
-  const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES });
-  const server = http.createServer(app);
+  const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES, capabilitySecret: settings.UPLET_CAPABILITY_SECRET });
+  // Capabilities name every data blob of a task: allow large headers.
+  const server = http.createServer({ maxHeaderSize: 256 * 1024 }, app);
   // Large blobs on slow links: no whole-request timeout, but idle sockets still time out.
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {

@@ -3,11 +3,12 @@ import { principalOf, requireRole } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
 import type { UpletKind } from '../domain/documents';
 import type { WorkLeases, WorkReport } from '../work/work-leases';
+import type { CapabilityIssuer } from '../work/task-capabilities';
 import { kindPath, leaseBody, learndoneBody, preddoneBody, uuidPath, workerBody } from './request-schemas';
 import { publicDocument } from './public-document';
 
 /** The compute nodes' calls: claim, heartbeat, release, and the two reports. */
-export function computeRoutes(leases: WorkLeases): Router {
+export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIssuer): Router {
   const router = Router();
   router.use(['/worker', '/learndone', '/preddone'], requireRole('compute'));
 
@@ -17,7 +18,11 @@ export function computeRoutes(leases: WorkLeases): Router {
     const grant = await leases.claim(kind, uuid, worker, principalOf(res));
     res.json({
       [`${kind}_worker_set`]: publicDocument(grant.uplet),
-      lease: { token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at },
+      lease: {
+        token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at,
+        // Opens this task's data blobs, and no others, at the storage gateway.
+        capability: issueCapability(kind, grant.uplet, principalOf(res)),
+      },
     });
   });
 

@@ -35,3 +35,13 @@ export const apiKeySettings = {
 
 export const port = (fallback: number) => Joi.number().integer().min(0).max(65535).default(fallback);
 export const positiveInt = (fallback: number) => Joi.number().integer().min(1).default(fallback);
+
+export interface CapabilitySettings {
+  /** Shared by the orchestrator (signs) and the storage gateways (check). */
+  UPLET_CAPABILITY_SECRET: string;
+}
+
+export const capabilitySettings = {
+  UPLET_CAPABILITY_SECRET: Joi.string().min(32).required()
+    .messages({ 'any.required': 'is required: a secret of at least 32 characters shared by the orchestrator and the storage gateways (it signs the per-task download capabilities)', 'string.min': 'must be at least 32 characters' }),
+};

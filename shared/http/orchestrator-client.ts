@@ -14,6 +14,8 @@ export interface Lease {
   token: string;
   attempt: number;
   expires_at: string;
+  /** Opens the task's data blobs at the storage gateway. */
+  capability: string;
 }
 
 export interface Learnuplet {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
+import { CAPABILITY_HEADER } from '../auth/capability-token';
 import { DEFAULT_RETRY, parseJsonResponse, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
 export type { BlobKind } from '../contracts/blob-contract';
@@ -36,8 +37,13 @@ export interface UploadOptions {
 export class StorageClient {
   private readonly retry: RetryPolicy;
 
-  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy> }) {
+  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string }) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /** The same client, presenting a task's capability (needed to read data blobs). */
+  withCapability(capability: string): StorageClient {
+    return new StorageClient({ ...this.options, capability });
   }
 
   /** Uploads a file; its sha256 is computed first and sent, so the gateway refuses a corrupted transfer. */
@@ -108,7 +114,7 @@ export class StorageClient {
   }
 
   private auth(): Record<string, string> {
-    return { 'x-api-key': this.options.apiKey };
+    return { 'x-api-key': this.options.apiKey, ...(this.options.capability ? { [CAPABILITY_HEADER]: this.options.capability } : {}) };
   }
 
   private json(res: Response, what: string): Promise<unknown> {

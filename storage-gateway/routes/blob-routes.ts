@@ -7,6 +7,7 @@ import { principalOf } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
 import { BLOB_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange } from '../blob-store/blob-store';
 import { mayEverRead, mayRead, mayUpload } from '../access/blob-permissions';
+import { CAPABILITY_HEADER, checkCapability } from '../../shared/auth/capability-token';
 
 const blobPath = Joi.object({ kind: Joi.string().valid(...BLOB_KINDS).required(), uuid: identifier().required() });
 const uploadHeaders = Joi.object({
@@ -15,7 +16,7 @@ const uploadHeaders = Joi.object({
 }).unknown(true);
 
 /** PUT, GET, HEAD of /blobs/{kind}/{uuid}, and its metadata at /blobs/{kind}/{uuid}/meta. */
-export function blobRoutes(store: BlobStore, maxBlobBytes: number): Router {
+export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySecret: string): Router {
   const router = Router();
 
   router.put('/blobs/:kind/:uuid', async (req, res) => {
@@ -43,18 +44,18 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number): Router {
   });
 
   router.get('/blobs/:kind/:uuid/meta', async (req, res) => {
-    const meta = await readableBlob(store, req, res);
+    const meta = await readableBlob(store, req, res, capabilitySecret);
     res.json(meta);
   });
 
   router.head('/blobs/:kind/:uuid', async (req, res) => {
-    const meta = await readableBlob(store, req, res);
+    const meta = await readableBlob(store, req, res, capabilitySecret);
     setBlobHeaders(res, meta);
     res.set('Content-Length', String(meta.size)).status(200).end();
   });
 
   router.get('/blobs/:kind/:uuid', async (req, res) => {
-    const meta = await readableBlob(store, req, res);
+    const meta = await readableBlob(store, req, res, capabilitySecret);
     setBlobHeaders(res, meta);
     const range = parseRange(req.headers.range, meta.size, res);
     if (range) {
@@ -69,11 +70,17 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number): Router {
   return router;
 }
 
-async function readableBlob(store: BlobStore, req: Request, res: Response): Promise<BlobMeta> {
+async function readableBlob(store: BlobStore, req: Request, res: Response, capabilitySecret: string): Promise<BlobMeta> {
   const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
   const principal = principalOf(res);
   // A role that can never read the kind is refused before the lookup, so it learns nothing of what exists.
   if (!mayEverRead(principal, kind)) throw new ForbiddenError(`your role may not read ${kind} blobs`);
+  if (kind === 'data') {
+    // Data opens only to the compute node holding a task that needs it.
+    const header = req.headers[CAPABILITY_HEADER];
+    const check = checkCapability(typeof header === 'string' ? header : undefined, capabilitySecret, principal.name, `data/${uuid}`);
+    if (!check.ok) throw new ForbiddenError(`data blob ${uuid}: ${check.reason}`, { details: { where: 'header', field: CAPABILITY_HEADER } });
+  }
   const meta = await store.stat(kind, uuid);
   if (!meta) throw new NotFoundError(`${kind} blob ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
   if (!mayRead(principal, meta)) throw new ForbiddenError(`you may not read ${kind} blob ${uuid}`);

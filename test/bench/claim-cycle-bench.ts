@@ -32,7 +32,7 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
   const prefix = `bench-${dbName}`;
   const settings = loadConfig(orchestratorSettingsSchema, {
     MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '10', AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ORCHESTRATOR_PORT: '0',
-    UPLET_API_KEYS: JSON.stringify(KEYS), REAPER_INTERVAL_MS: '3600000', SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '300',
+    UPLET_API_KEYS: JSON.stringify(KEYS), UPLET_CAPABILITY_SECRET: crypto.randomBytes(24).toString('hex'), REAPER_INTERVAL_MS: '3600000', SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '300',
   });
   const orch = await startOrchestrator(settings, silentLogger());
   const call = async (key: string, path: string, body: unknown) => {

@@ -10,7 +10,7 @@ import {
 import { packArchive } from '../../shared/archives/pack-archive';
 import { MongoClient } from 'mongodb';
 import { StorageClient } from '../../shared/http/storage-client';
-import { TEST_KEYS, type Reply, type TestRole } from './orchestrator-fixture';
+import { TEST_CAPABILITY_SECRET, TEST_KEYS, type Reply, type TestRole } from './orchestrator-fixture';
 import { startServiceProcess, waitForHttp, type ServiceProcess } from './service-process';
 import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
 import { EXAMPLE_DIR, exampleItem } from './system-fixture';
@@ -95,7 +95,7 @@ export class FaultCluster {
   async startOrchestrator(): Promise<void> {
     this.orchestrator = startServiceProcess('orchestrator/main.js', {
       MONGO_URL: mongoUrlFor(this.dbPort, 'uplet'), MONGO_POOL_SIZE: '8', AMQP_URL: testAmqpUrl(), AMQP_PREFIX: this.prefix,
-      ORCHESTRATOR_PORT: String(this.orchestratorPort), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+      ORCHESTRATOR_PORT: String(this.orchestratorPort), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
       LEASE_SECONDS: '3', REAPER_INTERVAL_MS: '300', SWEEP_INTERVAL_MS: '1000', REPUBLISH_AFTER_MS: '3000', MAX_ATTEMPTS: '3', LOG_LEVEL: 'warn',
       ...this.settings,
     });
@@ -104,7 +104,7 @@ export class FaultCluster {
 
   async startStorage(): Promise<void> {
     this.storage = startServiceProcess('storage-gateway/main.js', {
-      STORAGE_PORT: String(this.storagePort), STORAGE_DIR: path.join(this.work, 'blobs'), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), LOG_LEVEL: 'warn',
+      STORAGE_PORT: String(this.storagePort), STORAGE_DIR: path.join(this.work, 'blobs'), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, LOG_LEVEL: 'warn',
     });
     await waitForHttp(`${this.storageUrl}/healthz`, 30_000);
   }

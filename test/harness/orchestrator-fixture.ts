@@ -17,6 +17,9 @@ export const TEST_KEYS = {
 } as const;
 export type TestRole = keyof typeof TEST_KEYS;
 
+/** Shared by the test orchestrators and storage gateways, as in a deployment. */
+export const TEST_CAPABILITY_SECRET = 'test-capability-secret-0123456789abcdef';
+
 export interface Reply {
   status: number;
   body: any;
@@ -41,6 +44,7 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
     AMQP_PREFIX: prefix,
     ORCHESTRATOR_PORT: '0',
     UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+    UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
     LOG_LEVEL: 'error',
     ...overrides,
   });

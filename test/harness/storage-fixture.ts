@@ -5,7 +5,7 @@ import { loadConfig } from '../../shared/config/load-config';
 import { silentLogger } from '../../shared/logging/logger';
 import { storageSettingsSchema } from '../../storage-gateway/config';
 import { startStorageGateway, type RunningStorageGateway } from '../../storage-gateway/storage-service';
-import { TEST_KEYS } from './orchestrator-fixture';
+import { TEST_CAPABILITY_SECRET, TEST_KEYS } from './orchestrator-fixture';
 
 export interface TestStorage {
   gateway: RunningStorageGateway;
@@ -18,7 +18,7 @@ export interface TestStorage {
 export async function startTestStorage(overrides: Record<string, string> = {}): Promise<TestStorage> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobs-'));
   const settings = loadConfig(storageSettingsSchema, {
-    STORAGE_DIR: dir, STORAGE_PORT: '0', UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), ...overrides,
+    STORAGE_DIR: dir, STORAGE_PORT: '0', UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, ...overrides,
   });
   const gateway = await startStorageGateway(settings, silentLogger());
   return {

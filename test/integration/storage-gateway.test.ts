@@ -4,10 +4,15 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { StorageClient } from '../../shared/http/storage-client';
-import { TEST_KEYS, type TestRole } from '../harness/orchestrator-fixture';
+import { signCapability } from '../../shared/auth/capability-token';
+import { TEST_CAPABILITY_SECRET, TEST_KEYS, type TestRole } from '../harness/orchestrator-fixture';
 import { filesUnder, startTestStorage, type TestStorage } from '../harness/storage-fixture';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+/** A capability as the orchestrator would issue it on a claim. */
+const capability = (blobs: string[], holder: TestRole = 'compute', ttlSeconds = 60) =>
+  signCapability({ sub: TEST_KEYS[holder].name, uplet: 'u', blobs: blobs.map((b) => `data/${b}`), exp: Math.floor(Date.now() / 1000) + ttlSeconds }, TEST_CAPABILITY_SECRET);
+const withCap = (blobs: string[]) => ({ 'x-uplet-capability': capability(blobs) });
 
 describe('storage gateway', () => {
   let s: TestStorage;
@@ -48,7 +53,7 @@ describe('storage gateway', () => {
     const res = await put('provider', 'data', 'd-mismatch', Buffer.from('hello'), { 'x-content-sha256': sha(Buffer.from('bye')) });
     expect(res.status).toBe(422);
     expect(((await res.json()) as any).error.code).toBe('DIGEST_MISMATCH');
-    expect((await get('compute', 'data', 'd-mismatch')).status).toBe(404);
+    expect((await get('compute', 'data', 'd-mismatch', withCap(['d-mismatch']))).status).toBe(404);
     expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
   });
 
@@ -64,7 +69,7 @@ describe('storage gateway', () => {
       }, 200);
     });
     await new Promise((r) => setTimeout(r, 300));
-    expect((await get('compute', 'data', 'd-cut')).status).toBe(404);
+    expect((await get('compute', 'data', 'd-cut', withCap(['d-cut']))).status).toBe(404);
     expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
     expect(filesUnder(s.dir).length).toBe(before);
   });
@@ -79,7 +84,7 @@ describe('storage gateway', () => {
     } as RequestInit).catch((e: Error) => e);
     if (!(streamed instanceof Error)) expect(streamed.status).toBe(413);
     await new Promise((r) => setTimeout(r, 100));
-    expect((await get('compute', 'data', 'd-big2')).status).toBe(404);
+    expect((await get('compute', 'data', 'd-big2', withCap(['d-big2']))).status).toBe(404);
     expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
   });
 
@@ -183,13 +188,53 @@ describe('storage gateway permissions', () => {
       });
       expect(res.status).toBe(201);
       for (const role of [...roles, 'reader' as TestRole]) {
-        const got = await fetch(`${s.url}/blobs/${kind}/rd-${kind}`, { headers: role ? { 'x-api-key': TEST_KEYS[role].key } : {} });
+        // Data needs the holder's capability on top of the role: every role gets one here, so the role alone decides.
+        const cap: Record<string, string> = kind === 'data' && role ? { 'x-uplet-capability': capability([`rd-${kind}`], role) } : {};
+        const got = await fetch(`${s.url}/blobs/${kind}/rd-${kind}`, { headers: role ? { 'x-api-key': TEST_KEYS[role].key, ...cap } : {} });
         const expected = role === null ? 401 : mayRead[kind]!.includes(role) ? 200 : 403;
         expect({ kind, role, status: got.status }).toEqual({ kind, role, status: expected });
         const body = await got.text();
         if (expected === 200) expect(body).toBe('secret');
         else expect(body).not.toContain('secret');
       }
+    }
+  });
+});
+
+/** Per-task capabilities: a compute node reads only the data of the work it holds. */
+describe('storage gateway data capabilities', () => {
+  let s: TestStorage;
+  beforeAll(async () => {
+    s = await startTestStorage();
+    for (const uuid of ['mine', 'other']) {
+      const res = await fetch(`${s.url}/blobs/data/${uuid}`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.provider.key }, body: `rows of ${uuid}` });
+      expect(res.status).toBe(201);
+    }
+  });
+  afterAll(async () => s.cleanup());
+
+  const read = (uuid: string, role: TestRole, cap?: string) =>
+    fetch(`${s.url}/blobs/data/${uuid}`, { headers: { 'x-api-key': TEST_KEYS[role].key, ...(cap ? { 'x-uplet-capability': cap } : {}) } });
+
+  test('with the capability of its task a compute node reads the data it names, and nothing else', async () => {
+    const cap = capability(['mine']);
+    const ok = await read('mine', 'compute', cap);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('rows of mine');
+    const cases: Array<[string, TestRole, string | undefined, RegExp]> = [
+      ['other', 'compute', cap, /does not name data\/other/],
+      ['mine', 'compute', undefined, /capability .* is required/],
+      ['mine', 'compute2', cap, /issued to another compute node/],
+      ['mine', 'compute', capability(['mine'], 'compute', -5), /expired/],
+      ['mine', 'compute', `${cap.split('.')[0]}.${'A'.repeat(43)}`, /signature is invalid/],
+      ['mine', 'compute', signCapability({ sub: 'node-1', uplet: 'u', blobs: ['data/mine'], exp: 2e9 }, 'another-secret-of-at-least-32-chars!!'), /signature is invalid/],
+      ['mine', 'compute', 'garbage', /malformed/],
+    ];
+    for (const [uuid, role, c, reason] of cases) {
+      const res = await read(uuid, role, c);
+      const body = (await res.json()) as any;
+      expect({ uuid, role, status: res.status }).toEqual({ uuid, role, status: 403 });
+      expect(body.error.message).toMatch(reason);
     }
   });
 });

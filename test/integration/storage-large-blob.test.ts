@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { freePort } from '../../shared/local-db/ferretdb-process';
-import { TEST_KEYS } from '../harness/orchestrator-fixture';
+import { TEST_CAPABILITY_SECRET, TEST_KEYS } from '../harness/orchestrator-fixture';
 import { startServiceProcess, waitForHttp, type ServiceProcess } from '../harness/service-process';
 
 const GIB = 1024 ** 3;
@@ -22,7 +22,7 @@ describe('storage gateway with a 1 GiB blob', () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     gateway = startServiceProcess('storage-gateway/main.js', {
-      STORAGE_PORT: String(port), STORAGE_DIR: dir, STORAGE_MAX_BLOB_BYTES: String(2 * GIB), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+      STORAGE_PORT: String(port), STORAGE_DIR: dir, STORAGE_MAX_BLOB_BYTES: String(2 * GIB), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
     });
     await waitForHttp(`${url}/healthz`);
   });
