@@ -55,6 +55,8 @@ interface UpletCommon {
   failure_reason: string | null;
   /** When it last became `todo`, for the dispatch sweeper and the dispatch-lag metric. */
   timestamp_todo: Date | null;
+  /** When its current attempt was claimed. */
+  timestamp_claimed: Date | null;
   timestamp_done: Date | null;
 }
 

@@ -77,7 +77,7 @@ export class ChainKeeper {
           model_start: null, model_end: modelEndUuid(uuid),
           status: 'waiting', worker: null, attempt: 0, failure_reason: null,
           perf: null, train_perf: null, test_perf: null,
-          timestamp_creation: now, timestamp_todo: null, timestamp_done: null,
+          timestamp_creation: now, timestamp_todo: null, timestamp_claimed: null, timestamp_done: null,
         });
       }
     }

@@ -82,7 +82,7 @@ export class Registration {
       return {
         _id: uuid, uuid, problem: problem.uuid, workflow: problem.workflow, data, model: best.model_end, algo: best.algo, learnuplet: best.uuid,
         owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
-        timestamp_request: now, timestamp_todo: now, timestamp_done: null,
+        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });

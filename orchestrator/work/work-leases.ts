@@ -72,11 +72,11 @@ export class WorkLeases {
     }
     await this.uplets(kind).updateOne(
       { _id: uuid, attempt: uplet.attempt },
-      { $set: { status: 'pending', worker, attempt } },
+      { $set: { status: 'pending', worker, attempt, timestamp_claimed: now } },
     );
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
-    return { uplet: { ...uplet, status: 'pending', worker, attempt }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at };
+    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at };
   }
 
   /** Extends a live lease; 409 LEASE_LOST tells the agent to stop and discard its work. */

@@ -80,8 +80,9 @@ export class StorageClient {
     try {
       await withRetry(this.retry, async () => {
         // Resume from what actually reached the disk, not from what was received.
-        const onDisk = fs.existsSync(part) ? (await fs.promises.stat(part)).size : 0;
-        if (onDisk >= meta.size) return;
+        const started = fs.existsSync(part);
+        const onDisk = started ? (await fs.promises.stat(part)).size : 0;
+        if (started && onDisk >= meta.size) return;
         const res = await fetch(this.url(kind, uuid), { headers: { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) } });
         if (onDisk > 0 && res.status !== 206) {
           await res.body?.cancel();

@@ -1,11 +1,8 @@
 import crypto from 'node:crypto';
 import type { Db } from 'mongodb';
-import { silentLogger } from '../../shared/logging/logger';
-import { loadConfig } from '../../shared/config/load-config';
-import { orchestratorSettingsSchema } from '../../orchestrator/config';
-import { startOrchestrator } from '../../orchestrator/orchestrator-service';
 import { connectMongo } from '../../shared/db/mongo-connection';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
+import { BENCH_KEYS, startBenchSystem } from './bench-system';
 import { runPool, summarize, type LatencySummary } from './bench-stats';
 
 export interface ClaimCycleResult {
@@ -17,40 +14,30 @@ export interface ClaimCycleResult {
   ratio: number;
 }
 
-const KEYS = [
-  { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
-  { name: 'node', key: 'bench-compute-key-000000', roles: ['compute'] },
-];
-
 /**
  * Claim → heartbeat → report over HTTP with N concurrent workers, against the
  * raw MongoDB driver making the same state changes (the same fences, reads and
  * updates) directly on the same server: the ratio is the orchestrator's overhead.
  */
 export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpUrl: string, uplets: number, workers: number): Promise<ClaimCycleResult> {
-  const dbName = `bench_claim_${crypto.randomBytes(3).toString('hex')}`;
-  const prefix = `bench-${dbName}`;
-  const settings = loadConfig(orchestratorSettingsSchema, {
-    MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '10', AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ORCHESTRATOR_PORT: '0',
-    UPLET_API_KEYS: JSON.stringify(KEYS), UPLET_CAPABILITY_SECRET: crypto.randomBytes(24).toString('hex'), REAPER_INTERVAL_MS: '3600000', SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '300',
-  });
-  const orch = await startOrchestrator(settings, silentLogger());
-  const call = async (key: string, path: string, body: unknown) => {
-    const res = await fetch(`${orch.url}${path}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { orchestrator: { REAPER_INTERVAL_MS: '3600000', LEASE_SECONDS: '300' } });
+  const orch = sys.orchestrator;
+  const rawDbName = `bench_claim_raw_${crypto.randomBytes(3).toString('hex')}`;
+  const node = BENCH_KEYS.node.key;
+  const call = async (key: string, p: string, body: unknown) => {
+    const res = await fetch(`${orch.url}${p}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const json = (await res.json()) as any;
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    if (!res.ok) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
   try {
-    const org = KEYS[0]!.key;
-    const node = KEYS[1]!.key;
-    await call(org, '/problem', { uuid: 'bp', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 1 });
-    await call(org, '/data', { uuid: 'bd', problems: 'bp' });
-    await call(org, '/algo', { uuid: 'ba', name: 'a', problem: 'bp' });
-    const [first] = (await (await fetch(`${orch.url}/learnuplet?problem=bp`, { headers: { 'x-api-key': org } })).json() as any).learnuplets;
+    await sys.call('POST', '/problem', { uuid: 'bp', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 1 });
+    await sys.call('POST', '/data', { uuid: 'bd', problems: 'bp' });
+    await sys.call('POST', '/algo', { uuid: 'ba', name: 'a', problem: 'bp' });
+    const [first] = (await sys.call('GET', '/learnuplet?problem=bp')).learnuplets;
     const c = await call(node, `/worker/learnuplet/${first.uuid}`, { worker: 'w' });
     await call(node, `/learndone/${first.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: c.lease.token });
-    const requested = await call(org, '/prediction', { data: Array.from({ length: uplets }, (_, i) => `x${i}`), problem: 'bp' });
+    const requested = await sys.call('POST', '/prediction', { data: Array.from({ length: uplets }, (_, i) => `x${i}`), problem: 'bp' });
     const uuids: string[] = requested.preduplets;
     // The baseline works on the very same documents, with the same indexes.
     const sameDocs = await orch.collections.preduplets.find({ _id: { $in: uuids } }).toArray();
@@ -67,7 +54,7 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     const orchestrator = summarize(httpLatencies, (performance.now() - httpStart) / 1000);
 
     // Baseline: the same documents and the same state changes, straight through the driver.
-    const raw = await connectMongo(mongoUrlFor(`${dbName}_raw`), { maxPoolSize: 10 });
+    const raw = await connectMongo(mongoUrlFor(rawDbName), { maxPoolSize: 10 });
     try {
       await ensureIndexes(collectionsOf(raw.db));
       await raw.db.collection('preduplets').insertMany(sameDocs as never[]);
@@ -86,10 +73,7 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
       await raw.close();
     }
   } finally {
-    await orch.close();
-    const cleanup = await connectMongo(mongoUrlFor(dbName), { maxPoolSize: 1 });
-    await cleanup.db.dropDatabase().catch(() => undefined);
-    await cleanup.close();
+    await sys.close();
   }
 }
 

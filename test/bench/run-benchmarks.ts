@@ -6,6 +6,10 @@ import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
 import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
 import { benchClaimCycle } from './claim-cycle-bench';
 import { benchGeneration } from './generation-bench';
+import { benchDispatch } from './dispatch-bench';
+import { benchEndToEnd } from './end-to-end-bench';
+import { benchList } from './list-bench';
+import { benchStorage } from './storage-bench';
 import { round } from './bench-stats';
 
 /**
@@ -89,6 +93,64 @@ async function main(): Promise<void> {
       rows.push({
         scenario: `list learnuplets (filter + page of 100) in ${r.listCollectionSize}`, measure: 'ms p50 / deep page',
         uplet: `${round(r.listP50Ms, 1)} / ${round(r.listDeepPageMs, 1)}`, baselineName: '—', baseline: '—', ratio: '—',
+      });
+    }
+    if (want('dispatch')) {
+      const samples = quick ? 30 : 200;
+      log(`dispatch: ${samples} samples, one idle agent`);
+      const r = await benchDispatch(mongoUrlFor, amqpUrl, samples);
+      results.dispatch = r;
+      rows.push({
+        scenario: 'dispatch: todo → an idle agent holds it', measure: 'p50 / p99 ms',
+        uplet: `${round(r.uplet.p50Ms, 1)} / ${round(r.uplet.p99Ms, 1)}`, baselineName: 'amqplib publish (confirmed) → consume',
+        baseline: `${round(r.rawAmqp.p50Ms, 1)} / ${round(r.rawAmqp.p99Ms, 1)}`, ratio: `${round(r.uplet.p50Ms / r.rawAmqp.p50Ms, 1)}× slower (p50)`,
+      });
+    }
+    if (want('e2e')) {
+      const tasks = quick ? 40 : 200;
+      log(`end to end: ${tasks} no-op preduplets, 2 workers`);
+      const r = await benchEndToEnd(mongoUrlFor, amqpUrl, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', tasks, 2);
+      results.end_to_end = r;
+      rows.push({
+        scenario: `no-op tasks end to end, ${r.workers} workers`, measure: 'tasks/s',
+        uplet: `${round(r.upletTasksPerSecond, 1)}`, baselineName: 'BullMQ on local Redis, no-op job', baseline: `${round(r.bullmqJobsPerSecond, 0)}`,
+        ratio: `${round(r.upletTasksPerSecond / r.bullmqJobsPerSecond, 4)}×`,
+      });
+      rows.push({
+        scenario: 'one sandboxed spawn (bwrap+setpriv+prlimit /bin/true)', measure: 'p50 / p99 ms',
+        uplet: `${round(r.sandboxSpawn.p50Ms, 1)} / ${round(r.sandboxSpawn.p99Ms, 1)}`, baselineName: `${r.spawnsPerTask} spawns per no-op task`,
+        baseline: `${round(1000 / (r.sandboxSpawn.p50Ms * r.spawnsPerTask), 1)} tasks/s if spawns were all`, ratio: '—',
+      });
+    }
+    if (want('list')) {
+      const count = quick ? 100_000 : 1_000_000;
+      log(`list: ${count} learnuplets`);
+      const r = await benchList(mongoUrlFor, amqpUrl, count, log);
+      results.list = r;
+      rows.push({
+        scenario: `GET /learnuplet filter + page in ${count}`, measure: 'ms first page p50 / deep page',
+        uplet: `${round(r.httpFirstPageP50Ms, 0)} / ${round(r.httpDeepPageMs, 0)}`, baselineName: 'raw driver, same query',
+        baseline: `${round(r.rawFirstPageP50Ms, 0)} / ${round(r.rawDeepPageMs, 0)}`, ratio: `${round(r.rawFirstPageP50Ms / r.httpFirstPageP50Ms)}×`,
+      });
+    }
+    if (want('storage')) {
+      const megabytes = quick ? 256 : 1024;
+      log(`storage: ${megabytes} MiB`);
+      const r = await benchStorage(megabytes, path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..'));
+      results.storage = r;
+      rows.push({
+        scenario: `storage upload ${megabytes} MiB (gateway process, typed client)`, measure: 'MB/s (peak RSS MB)',
+        uplet: `${round(r.upletUploadMBps, 0)} (${round(r.gatewayPeakRssMB, 0)})`, baselineName: 'plain Node HTTP stream to a file (its RSS)',
+        baseline: `${round(r.plainHttpUploadMBps, 0)} (${round(r.plainHttpPeakRssMB, 0)})`, ratio: `${round(r.upletUploadMBps / r.plainHttpUploadMBps)}×`,
+      });
+      rows.push({
+        scenario: `storage download ${megabytes} MiB`, measure: 'MB/s',
+        uplet: `${round(r.upletDownloadMBps, 0)}`, baselineName: 'plain Node HTTP stream from a file', baseline: `${round(r.plainHttpDownloadMBps, 0)}`,
+        ratio: `${round(r.upletDownloadMBps / r.plainHttpDownloadMBps)}×`,
+      });
+      rows.push({
+        scenario: `cp of the same ${megabytes} MiB file`, measure: 'MB/s', uplet: '—', baselineName: 'cp on the same disk', baseline: `${round(r.copyMBps, 0)}`,
+        ratio: `upload ${round(r.upletUploadMBps / r.copyMBps)}×`,
       });
     }
   } finally {

@@ -49,6 +49,16 @@ describe('storage gateway', () => {
     expect(((await other.json()) as any).error.code).toBe('BLOB_EXISTS');
   });
 
+  test('an empty blob round-trips too', async () => {
+    const src = path.join(work, 'empty.bin');
+    fs.writeFileSync(src, '');
+    const meta = await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key }).uploadFile('model', 'm-empty', src);
+    expect(meta).toMatchObject({ size: 0, sha256: sha(Buffer.alloc(0)) });
+    const dest = path.join(work, 'empty-down.bin');
+    await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key }).downloadToFile('model', 'm-empty', dest);
+    expect(fs.readFileSync(dest).length).toBe(0);
+  });
+
   test('a digest mismatch stores nothing', async () => {
     const res = await put('provider', 'data', 'd-mismatch', Buffer.from('hello'), { 'x-content-sha256': sha(Buffer.from('bye')) });
     expect(res.status).toBe(422);

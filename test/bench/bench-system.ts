@@ -1,0 +1,69 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../shared/config/load-config';
+import { silentLogger } from '../../shared/logging/logger';
+import { orchestratorSettingsSchema } from '../../orchestrator/config';
+import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/orchestrator-service';
+import { storageSettingsSchema } from '../../storage-gateway/config';
+import { startStorageGateway, type RunningStorageGateway } from '../../storage-gateway/storage-service';
+import { agentSettingsSchema } from '../../compute-agent/config';
+import { startComputeAgent, type RunningAgent } from '../../compute-agent/agent-service';
+import { connectMongo } from '../../shared/db/mongo-connection';
+import { StorageClient } from '../../shared/http/storage-client';
+
+export const BENCH_KEYS = {
+  org: { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
+  node: { name: 'node', key: 'bench-compute-key-000000', roles: ['compute'] },
+};
+
+/** The three services in this process, on a database and queues of the benchmark's own. */
+export interface BenchSystem {
+  orchestrator: RunningOrchestrator;
+  storage: RunningStorageGateway;
+  agent?: RunningAgent;
+  dir: string;
+  call(method: string, p: string, body?: unknown): Promise<any>;
+  storageAs(who: keyof typeof BENCH_KEYS): StorageClient;
+  close(): Promise<void>;
+}
+
+export async function startBenchSystem(mongoUrlFor: (db: string) => string, amqpUrl: string, options: { agentConcurrency?: number; orchestrator?: Record<string, string> } = {}): Promise<BenchSystem> {
+  const id = crypto.randomBytes(3).toString('hex');
+  const dbName = `bench_${id}`;
+  const prefix = `bench-${id}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-bench-'));
+  const secret = crypto.randomBytes(24).toString('hex');
+  const keys = JSON.stringify(Object.values(BENCH_KEYS));
+  const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
+    MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '10', AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ORCHESTRATOR_PORT: '0', UPLET_API_KEYS: keys,
+    UPLET_CAPABILITY_SECRET: secret, SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '60', ...options.orchestrator,
+  }), silentLogger());
+  const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
+    STORAGE_DIR: path.join(dir, 'blobs'), STORAGE_PORT: '0', UPLET_API_KEYS: keys, UPLET_CAPABILITY_SECRET: secret,
+  }), silentLogger());
+  const agent = options.agentConcurrency === undefined ? undefined : await startComputeAgent(loadConfig(agentSettingsSchema, {
+    ORCHESTRATOR_URL: orchestrator.url, STORAGE_URL: storage.url, AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, AGENT_API_KEY: BENCH_KEYS.node.key,
+    AGENT_NAME: 'bench-agent', AGENT_CONCURRENCY: String(options.agentConcurrency), AGENT_WORK_DIR: path.join(dir, 'work'), HEARTBEAT_INTERVAL_MS: '10000',
+  }), silentLogger());
+  return {
+    orchestrator, storage, agent, dir,
+    call: async (method, p, body) => {
+      const res = await fetch(`${orchestrator.url}${p}`, { method, headers: { 'x-api-key': BENCH_KEYS.org.key, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const json = (await res.json()) as any;
+      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    },
+    storageAs: (who) => new StorageClient({ baseUrl: storage.url, apiKey: BENCH_KEYS[who].key }),
+    close: async () => {
+      await agent?.close();
+      await storage.close();
+      await orchestrator.close();
+      const db = await connectMongo(mongoUrlFor(dbName), { maxPoolSize: 1 });
+      await db.db.dropDatabase().catch(() => undefined);
+      await db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
