@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Lease, LearnReport, Learnuplet, OrchestratorClient, PredReport, Preduplet, UpletKind } from '../shared/http/orchestrator-client';
 import type { StorageClient } from '../shared/http/storage-client';
 import type { Logger } from '../shared/logging/logger';
@@ -41,7 +42,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
 
   const done = (async () => {
     heartbeat.start();
-    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(lease.capability), caps: ctx.caps, limits: ctx.limits, signal });
+    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(lease.capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
     const started = Date.now();
     try {
       logger.info('task started');

@@ -11,13 +11,12 @@ import type { TaskWorkspace } from './task-workspace';
  * on the detargeted train and test data, score both.
  */
 export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Logger): Promise<Extract<LearnReport, { status: 'done' }>> {
-  const [algoArchive, workflowArchive] = [await ws.fetchFile('algo.tar.gz', 'algo', l.algo), await ws.fetchFile('workflow.tar.gz', 'workflow', l.workflow)];
+  const algo = await ws.archive('algo', l.algo);
+  const workflow = await ws.archive('workflow', l.workflow);
   await ws.fetchInto('train', 'data', l.train_data);
   await ws.fetchInto('test', 'data', l.test_data);
   const untrained = l.model_start === l.algo;
   const modelIn = untrained ? undefined : await ws.fetchFile('model-in', 'model', l.model_start);
-  const algo = await ws.unpack(algoArchive, 'algo');
-  const workflow = await ws.unpack(workflowArchive, 'workflow');
 
   const detarget = async (from: string) => {
     const out = await ws.outputDir(`${from}-features`);

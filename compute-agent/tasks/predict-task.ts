@@ -6,12 +6,10 @@ import type { TaskWorkspace } from './task-workspace';
 
 /** One preduplet: detarget the data item, predict with the chosen model, upload the predictions for the requester. */
 export async function runPredictTask(p: Preduplet, ws: TaskWorkspace): Promise<Extract<PredReport, { status: 'done' }>> {
-  const algoArchive = await ws.fetchFile('algo.tar.gz', 'algo', p.algo);
-  const workflowArchive = await ws.fetchFile('workflow.tar.gz', 'workflow', p.workflow);
+  const algo = await ws.archive('algo', p.algo);
+  const workflow = await ws.archive('workflow', p.workflow);
   const model = await ws.fetchFile('model', 'model', p.model);
   await ws.fetchInto('data', 'data', [p.data]);
-  const algo = await ws.unpack(algoArchive, 'algo');
-  const workflow = await ws.unpack(workflowArchive, 'workflow');
 
   const features = await ws.outputDir('features');
   await ws.run('detarget', {

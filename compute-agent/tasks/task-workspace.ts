@@ -21,6 +21,8 @@ export class TaskStepFailed extends Error {
 
 export interface WorkspaceContext {
   storage: StorageClient;
+  /** Unpacked algo and workflow archives, kept across tasks (blobs never change under a uuid). */
+  archiveCache: string;
   caps: SandboxCapabilities;
   limits: SandboxLimits;
   signal: AbortSignal;
@@ -72,6 +74,26 @@ export class TaskWorkspace {
     await this.ctx.storage.downloadToFile(kind, uuid, file);
     await fs.promises.chmod(file, 0o644);
     return file;
+  }
+
+  /**
+   * The unpacked algo or workflow archive, from the agent's cache, or fetched,
+   * checked and unpacked once: every task of a chain uses the same archives. The
+   * cache entry appears by an atomic rename only when complete, and is only ever
+   * mounted read-only into a sandbox afterwards.
+   */
+  async archive(kind: 'algo' | 'workflow', uuid: string): Promise<string> {
+    const cached = path.join(this.ctx.archiveCache, `${kind}-${uuid}`);
+    if (fs.existsSync(cached)) return cached;
+    const unpacked = await this.unpack(await this.fetchFile(`${kind}.tar.gz`, kind, uuid), kind);
+    await fs.promises.mkdir(this.ctx.archiveCache, { recursive: true, mode: 0o700 });
+    try {
+      await fs.promises.rename(unpacked, cached);
+    } catch (err) {
+      // Another task of this agent cached it first: use that one.
+      if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+    return cached;
   }
 
   /** Unpacks an archive inside the sandbox, as nobody, so a hostile archive can write nowhere else. */

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import http from 'node:http';
+import https from 'node:https';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
 import { CAPABILITY_HEADER } from '../auth/capability-token';
@@ -51,16 +53,11 @@ export class StorageClient {
     const sha256 = await sha256OfFile(file);
     const size = (await fs.promises.stat(file)).size;
     return withRetry(this.retry, async () => {
-      const res = await fetch(this.url(kind, uuid), {
-        method: 'PUT',
-        headers: {
-          ...this.auth(), 'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256,
-          ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
-        },
-        body: Readable.toWeb(fs.createReadStream(file)) as ReadableStream,
-        duplex: 'half',
-      } as RequestInit);
-      return (await this.json(res, `upload ${kind} ${uuid}`)) as BlobMetadata;
+      const res = await streamRequest('PUT', this.url(kind, uuid), {
+        ...this.auth(), 'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256,
+        ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
+      }, fs.createReadStream(file, { highWaterMark: CHUNK }));
+      return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
   }
 
@@ -77,28 +74,36 @@ export class StorageClient {
     const part = `${dest}.part`;
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     await fs.promises.rm(part, { force: true });
+    // Hashed on the way to the disk; after a broken transfer the file is hashed again whole instead.
+    const inline = crypto.createHash('sha256');
+    let broken = false;
     try {
       await withRetry(this.retry, async () => {
         // Resume from what actually reached the disk, not from what was received.
         const started = fs.existsSync(part);
         const onDisk = started ? (await fs.promises.stat(part)).size : 0;
         if (started && onDisk >= meta.size) return;
-        const res = await fetch(this.url(kind, uuid), { headers: { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) } });
-        if (onDisk > 0 && res.status !== 206) {
-          await res.body?.cancel();
+        const res = await streamRequest('GET', this.url(kind, uuid), { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) });
+        if (onDisk > 0 && res.statusCode !== 206) {
+          res.resume();
           await fs.promises.rm(part, { force: true });
-          throw new RetryableHttpError(`resume of ${kind} ${uuid} was not honoured (status ${res.status}); starting over`);
+          throw new RetryableHttpError(`resume of ${kind} ${uuid} was not honoured (status ${res.statusCode}); starting over`);
         }
-        if (!res.ok) await this.json(res, `download ${kind} ${uuid}`);
-        if (!res.body) throw new RetryableHttpError(`empty response body for ${kind} ${uuid}`);
+        if ((res.statusCode ?? 0) >= 300) await this.json(await asResponse(res), `download ${kind} ${uuid}`);
+        const hashing = new Transform({
+          transform(chunk: Buffer, _e, done: TransformCallback) {
+            if (!broken) inline.update(chunk);
+            done(null, chunk);
+          },
+        });
         try {
-          await pipeline(Readable.fromWeb(res.body as never), fs.createWriteStream(part, { flags: 'a', mode: 0o600 }));
+          await pipeline(res, hashing, fs.createWriteStream(part, { flags: 'a', mode: 0o600, highWaterMark: CHUNK }));
         } catch (err) {
+          broken = true;
           throw new RetryableHttpError(`download of ${kind} ${uuid} broke off: ${(err as Error).message}`);
         }
       });
-      // The digest is taken from the file as written, so a resumed download is checked whole.
-      const digest = await sha256OfFile(part);
+      const digest = broken ? await sha256OfFile(part) : inline.digest('hex');
       const size = (await fs.promises.stat(part)).size;
       if (size !== meta.size || digest !== meta.sha256) {
         throw new DigestMismatchError(`downloaded ${kind} ${uuid} has sha256 ${digest} (${size} bytes), expected ${meta.sha256} (${meta.size} bytes)`);
@@ -121,6 +126,35 @@ export class StorageClient {
   private json(res: Response, what: string): Promise<unknown> {
     return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code) => new StorageRequestError(message, status, code));
   }
+}
+
+/** Large transfers move in 1 MiB chunks: fewer, bigger writes and hash updates. */
+const CHUNK = 1024 * 1024;
+
+/**
+ * A streamed request with node:http (bodies are Node streams end to end: no
+ * conversion to web streams on a hot path). Resolves with the response head.
+ */
+function streamRequest(method: string, url: string, headers: Record<string, string>, body?: Readable): Promise<http.IncomingMessage> {
+  const u = new URL(url);
+  const transport = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(u, { method, headers }, resolve);
+    req.on('error', (err) => reject(new RetryableHttpError(`${method} ${u.pathname}: ${err.message}`)));
+    if (body) {
+      body.on('error', (err) => req.destroy(err));
+      body.pipe(req);
+    } else {
+      req.end();
+    }
+  });
+}
+
+/** The response of a streamed request as a fetch Response, for the shared JSON reader. */
+async function asResponse(res: http.IncomingMessage): Promise<Response> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500 });
 }
 
 export async function sha256OfFile(file: string): Promise<string> {

@@ -28,7 +28,7 @@ export class FilesystemBlobStore implements BlobStore {
     const tmp = path.join(this.tmpDir, `${crypto.randomUUID()}.part`);
     const hasher = new HashAndLimit(options.maxBytes);
     try {
-      const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+      const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK });
       await pipeline(body, hasher, out);
       await fsyncFile(tmp);
       const sha256 = hasher.digest();
@@ -78,7 +78,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   open(meta: BlobMeta, range?: ByteRange): Readable {
-    return fs.createReadStream(this.contentPath(meta.sha256), range ? { start: range.start, end: range.end } : {});
+    return fs.createReadStream(this.contentPath(meta.sha256), { highWaterMark: CHUNK, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   private sameOrConflict(existing: BlobMeta, kind: BlobKind, sha256: string): PutResult {
@@ -96,13 +96,16 @@ export class FilesystemBlobStore implements BlobStore {
   }
 }
 
+/** Blobs move in 1 MiB chunks: fewer, bigger writes and hash updates. */
+const CHUNK = 1024 * 1024;
+
 /** Counts, limits and hashes the bytes passing through, never holding more than one chunk. */
 class HashAndLimit extends Transform {
   private readonly hash = crypto.createHash('sha256');
   bytes = 0;
 
   constructor(private readonly maxBytes: number) {
-    super();
+    super({ highWaterMark: CHUNK });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
