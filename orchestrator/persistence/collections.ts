@@ -84,3 +84,10 @@ export function onlyDuplicateKeys(err: unknown): boolean {
   const list = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
   return list.every((e) => e.code === 11000);
 }
+
+/** For insertMany(ordered: false): the positions of the documents that already existed. */
+export function duplicateIndexes(err: unknown): number[] {
+  const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number }> | { index: number; code?: number } })?.writeErrors;
+  const list = writeErrors === undefined ? [] : Array.isArray(writeErrors) ? writeErrors : [writeErrors];
+  return list.filter((e) => e.code === 11000).map((e) => e.index);
+}

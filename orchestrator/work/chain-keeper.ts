@@ -1,10 +1,12 @@
 import type { Logger } from '../../shared/logging/logger';
-import { nextRankToStart } from '../domain/chain-rules';
+import { nextRankToStart, type ChainLink } from '../domain/chain-rules';
 import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain/documents';
 import { planMinibatches } from '../domain/minibatches';
 import { learnupletUuid, minibatchId, modelEndUuid } from '../domain/uplet-ids';
-import { onlyDuplicateKeys, type Collections } from '../persistence/collections';
+import { duplicateIndexes, onlyDuplicateKeys, type Collections } from '../persistence/collections';
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
+
+const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } as const;
 
 /**
  * Keeps the learnuplet chains of a problem: cuts new train data into
@@ -28,9 +30,14 @@ export class ChainKeeper {
       this.c.algos.find({ problem: problem.uuid }).toArray(),
       this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray(),
     ]);
-    const created = await this.ensureLearnuplets(problem, algos, batches);
-    await Promise.all(algos.map((a) => this.advanceChain(problem, a.uuid)));
-    return created;
+    // One read of the problem's chains serves both steps: which ranks are missing,
+    // and, with the new ones, which rank of each chain is runnable next.
+    const links = await this.c.learnuplets.find({ problem: problem.uuid }, { projection: { ...LINK, algo: 1 } }).toArray();
+    const created = await this.ensureLearnuplets(problem, algos, batches, links);
+    const byAlgo = new Map<string, ChainLink[]>(algos.map((a) => [a.uuid, []]));
+    for (const l of [...links, ...created]) byAlgo.get(l.algo)?.push(l);
+    await Promise.all([...byAlgo].map(([algo, chain]) => this.startNextRank(problem, algo, chain)));
+    return created.length;
   }
 
   /**
@@ -62,9 +69,10 @@ export class ChainKeeper {
     throw new Error(`could not cut minibatches of problem ${problem.uuid} after 10 rounds of contention`);
   }
 
-  private async ensureLearnuplets(problem: ProblemDoc, algos: readonly AlgoDoc[], batches: readonly MinibatchDoc[]): Promise<number> {
-    if (algos.length === 0 || batches.length === 0) return 0;
-    const existing = new Set((await this.c.learnuplets.find({ problem: problem.uuid }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+  /** Inserts the learnuplets missing from the chains; returns those this call created. */
+  private async ensureLearnuplets(problem: ProblemDoc, algos: readonly AlgoDoc[], batches: readonly MinibatchDoc[], existingLinks: ReadonlyArray<{ uuid: string }>): Promise<LearnupletDoc[]> {
+    if (algos.length === 0 || batches.length === 0) return [];
+    const existing = new Set(existingLinks.map((l) => l.uuid));
     const now = new Date();
     const missing: LearnupletDoc[] = [];
     for (const algo of algos) {
@@ -81,13 +89,15 @@ export class ChainKeeper {
         });
       }
     }
-    if (missing.length === 0) return 0;
+    if (missing.length === 0) return [];
     try {
-      return (await this.c.learnuplets.insertMany(missing, { ordered: false })).insertedCount;
+      await this.c.learnuplets.insertMany(missing, { ordered: false });
+      return missing;
     } catch (err) {
-      // Another writer created some of them first: same ids, same content.
+      // Another writer created some of them first: same ids, same content. Those are not ours.
       if (!onlyDuplicateKeys(err)) throw err;
-      return (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+      const taken = new Set(duplicateIndexes(err));
+      return missing.filter((_, i) => !taken.has(i));
     }
   }
 
@@ -97,9 +107,12 @@ export class ChainKeeper {
    * the chain's finished ranks, which never change, so concurrent advancers agree.
    */
   async advanceChain(problem: ProblemDoc, algo: string): Promise<boolean> {
-    const chain = await this.c.learnuplets
-      .find({ problem: problem.uuid, algo }, { projection: { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } })
-      .toArray();
+    const chain = await this.c.learnuplets.find({ problem: problem.uuid, algo }, { projection: LINK }).toArray();
+    return this.startNextRank(problem, algo, chain);
+  }
+
+  /** Turns the chain's next runnable rank from waiting to todo, and dispatches it. */
+  private async startNextRank(problem: ProblemDoc, algo: string, chain: readonly ChainLink[]): Promise<boolean> {
     const next = nextRankToStart(chain, algo, problem.metric_direction);
     if (!next) return false;
     const res = await this.c.learnuplets.updateOne(
