@@ -16,10 +16,6 @@ export interface SandboxCapabilities {
   missing: string[];
 }
 
-export function isFullyIsolated(caps: SandboxCapabilities): boolean {
-  return caps.missing.length === 0;
-}
-
 /** Tries each measure for real with a harmless command; takes well under a second. */
 export async function probeSandbox(): Promise<SandboxCapabilities> {
   const missing: string[] = [];

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, startFerretDb, stopFerretDb, waitForExit,
@@ -105,8 +104,4 @@ function ferretServer(kind: LocalMongoServer['kind'], ferret: FerretDbState, rea
 
 function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);
-}
-
-export function defaultDataDir(): string {
-  return path.join(os.tmpdir(), 'uplet');
 }
