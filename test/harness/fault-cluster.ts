@@ -10,7 +10,7 @@ import {
 import { packArchive } from '../../shared/archives/pack-archive';
 import { MongoClient } from 'mongodb';
 import { StorageClient } from '../../shared/http/storage-client';
-import { TEST_CAPABILITY_SECRET, TEST_KEYS, type Reply, type TestRole } from './orchestrator-fixture';
+import { callAs, TEST_CAPABILITY_SECRET, TEST_KEYS, type Reply, type TestRole } from './orchestrator-fixture';
 import { startServiceProcess, waitForHttp, type ServiceProcess } from './service-process';
 import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
 import { EXAMPLE_DIR, exampleItem } from './system-fixture';
@@ -131,18 +131,8 @@ export class FaultCluster {
     return pids.length;
   }
 
-  async call(role: TestRole, method: string, p: string, body?: unknown): Promise<Reply> {
-    const res = await fetch(`${this.orchestratorUrl}${p}`, {
-      method, headers: { 'x-api-key': TEST_KEYS[role].key, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed };
+  call(role: TestRole, method: string, p: string, body?: unknown): Promise<Reply> {
+    return callAs(this.orchestratorUrl, role, method, p, body);
   }
 
   storageAs(role: TestRole): StorageClient {

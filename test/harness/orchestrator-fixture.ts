@@ -34,6 +34,22 @@ export interface TestOrchestrator {
   cleanup(): Promise<void>;
 }
 
+/** One HTTP call to an uplet service with a test role's key (or none); a JSON body is parsed. */
+export async function callAs(baseUrl: string, role: TestRole | null, method: string, path: string, body?: unknown): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (role) headers['x-api-key'] = TEST_KEYS[role].key;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed };
+}
+
 export async function startTestOrchestrator(label: string, overrides: Partial<Record<keyof OrchestratorSettings, string>> = {}): Promise<TestOrchestrator> {
   const database = await openTestDatabase(label);
   const prefix = testAmqpPrefix(label);
@@ -49,20 +65,7 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
     ...overrides,
   });
   const orchestrator = await startOrchestrator(settings, silentLogger());
-  const call = async (role: TestRole | null, method: string, path: string, body?: unknown): Promise<Reply> => {
-    const headers: Record<string, string> = {};
-    if (role) headers['x-api-key'] = TEST_KEYS[role].key;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${orchestrator.url}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed };
-  };
+  const call = (role: TestRole | null, method: string, path: string, body?: unknown) => callAs(orchestrator.url, role, method, path, body);
   return {
     orchestrator, database, prefix, url: orchestrator.url, call,
     cleanup: async () => {
