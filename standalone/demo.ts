@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-demo-'));
   const logger = createLogger({ service: 'demo', level: process.env.LOG_LEVEL ?? 'warn', format: 'pretty' });
   say('uplet demo: starting the orchestrator, the storage gateway and a compute agent (standalone mode)…');
-  const system = await startStandalone({ dataDir, ephemeral: true, logger, log: (l) => say(`  ${l}`), ports: { orchestrator: 0, storage: 0 } });
+  const system = await startStandalone({ dataDir, ephemeral: true, logger, logFormat: 'pretty', log: (l) => say(`  ${l}`), ports: { orchestrator: 0, storage: 0 } });
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;

@@ -16,6 +16,8 @@ export interface LocalInfrastructure {
   amqpUrl: string;
   apiKeys: StandaloneKeys;
   apiKeysJson: string;
+  /** Where the keys are written (persistent standalone only). */
+  keysFile?: string;
   /** Signs per-task download capabilities (orchestrator) and checks them (storage gateway). */
   capabilitySecret: string;
   close(): Promise<void>;
@@ -66,14 +68,19 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
     mongoDescription = `${server.kind}${server.reasons.length ? ` (${server.reasons.join('; ')})` : ''}`;
   }
 
-  const apiKeys = generatedKeys();
+  // A persistent standalone keeps its keys across restarts; the demo makes fresh ones.
+  const keysFile = path.join(options.dataDir, 'api-keys.json');
+  const apiKeys = generatedKeys(options.ephemeral ? [] : readKeysFile(keysFile));
+  if (!options.ephemeral) writeKeysFile(keysFile, apiKeys);
   const apiKeysJson = JSON.stringify(Object.values(apiKeys).flat());
   const capabilitySecret = process.env.UPLET_CAPABILITY_SECRET ?? crypto.randomBytes(32).toString('hex');
-  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, close: async () => void (await server?.stop()) };
+  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, ...(options.ephemeral ? {} : { keysFile }), close: async () => void (await server?.stop()) };
 }
 
-function generatedKeys(): StandaloneKeys {
-  const entry = (name: string, roles: string[]): KeyEntry => ({ name, key: `${name}-${crypto.randomBytes(16).toString('hex')}`, roles });
+/** One key per role of the demo's cast; a key already in `known` under the same name is kept. */
+function generatedKeys(known: readonly KeyEntry[]): StandaloneKeys {
+  const entry = (name: string, roles: string[]): KeyEntry =>
+    ({ name, key: known.find((k) => k.name === name)?.key ?? `${name}-${crypto.randomBytes(16).toString('hex')}`, roles });
   return {
     organizer: entry('organizer', ['organizer']),
     providers: ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => entry(n, ['data-provider'])),
@@ -84,9 +91,15 @@ function generatedKeys(): StandaloneKeys {
   };
 }
 
-/** Writes the keys where only this user can read them, so an operator can use the API by hand. */
-export function writeKeysFile(dataDir: string, keys: StandaloneKeys): string {
-  const file = path.join(dataDir, 'api-keys.json');
+/** Writes the keys where only this user can read them (the UPLET_API_KEYS_FILE format), so an operator can use the API by hand. */
+function writeKeysFile(file: string, keys: StandaloneKeys): void {
   fs.writeFileSync(file, `${JSON.stringify(Object.values(keys).flat(), null, 2)}\n`, { mode: 0o600 });
-  return file;
+}
+
+function readKeysFile(file: string): KeyEntry[] {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as KeyEntry[];
+  } catch {
+    return [];
+  }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../shared/config/load-config';
-import type { Logger } from '../shared/logging/logger';
+import { createLogger, type Logger } from '../shared/logging/logger';
 import { orchestratorSettingsSchema } from '../orchestrator/config';
 import { startOrchestrator, type RunningOrchestrator } from '../orchestrator/orchestrator-service';
 import { storageSettingsSchema } from '../storage-gateway/config';
@@ -18,10 +18,16 @@ export interface Standalone {
   close(): Promise<void>;
 }
 
+/** Each service logs under its own name, at the level and in the format of the standalone logger. */
+function serviceLogger(options: StandaloneOptions, service: string): Logger {
+  return createLogger({ service, level: options.logger.level, format: options.logFormat });
+}
+
 export interface StandaloneOptions {
   dataDir: string;
   ephemeral: boolean;
   logger: Logger;
+  logFormat?: 'json' | 'pretty';
   /** Progress lines of the local database start-up (FerretDB build, server choice). */
   log: (line: string) => void;
   /** Ports: 0 picks free ones (the demo); the defaults otherwise. */
@@ -41,17 +47,17 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   try {
     const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
       ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
-    }), options.logger.child({ service: 'orchestrator' }));
+    }), serviceLogger(options, 'orchestrator'));
     started.unshift(orchestrator);
     const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
       ...env, ...common, STORAGE_DIR: env.STORAGE_DIR ?? path.join(options.dataDir, 'blobs'), STORAGE_PORT: String(options.ports?.storage ?? env.STORAGE_PORT ?? 8100),
-    }), options.logger.child({ service: 'storage-gateway' }));
+    }), serviceLogger(options, 'storage-gateway'));
     started.unshift(storage);
     const agent = await startComputeAgent(loadConfig(agentSettingsSchema, {
       ...env, ...common, ORCHESTRATOR_URL: orchestrator.url, STORAGE_URL: storage.url, AGENT_API_KEY: infra.apiKeys.compute.key,
       AGENT_NAME: env.AGENT_NAME ?? 'standalone-agent', AGENT_CONCURRENCY: env.AGENT_CONCURRENCY ?? '2', AGENT_WORK_DIR: env.AGENT_WORK_DIR ?? path.join(options.dataDir, 'agent-work'),
       HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
-    }), options.logger.child({ service: 'compute-agent' }));
+    }), serviceLogger(options, 'compute-agent'));
     started.unshift(agent);
     let closing: Promise<void> | undefined;
     return {
