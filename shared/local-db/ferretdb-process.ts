@@ -53,8 +53,23 @@ export async function freePort(): Promise<number> {
 /** Creates a PostgreSQL database for one run (UTF8, locale C, as FerretDB needs). */
 export async function createPostgresDatabase(name: string): Promise<FerretBackend> {
   await execFileAsync('createdb', ['-h', '127.0.0.1', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '-T', 'template0', name], { timeout: 15_000 });
-  // The server allows 100 connections; FerretDB deadlocks when concurrent updates exceed half its pool.
-  return { kind: 'postgresql', database: name, url: `postgres://postgres@127.0.0.1:5432/${name}?pool_max_conns=90` };
+  return postgresBackend(name);
+}
+
+/**
+ * PostgreSQL allows 100 connections in all, shared by every FerretDB on the machine (parallel
+ * test runs, a standalone instance): each takes UPLET_FERRETDB_PG_POOL (default 30), so three
+ * fit. FerretDB deadlocks when concurrent updates exceed half its pool, so clients stay small.
+ */
+export function ferretPostgresPoolSize(): number {
+  const raw = process.env.UPLET_FERRETDB_PG_POOL;
+  const n = raw === undefined || raw === '' ? 30 : Number(raw);
+  if (!Number.isInteger(n) || n < 4 || n > 95) throw new Error(`UPLET_FERRETDB_PG_POOL must be an integer from 4 to 95, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function postgresBackend(name: string): FerretBackend {
+  return { kind: 'postgresql', database: name, url: `postgres://postgres@127.0.0.1:5432/${name}?pool_max_conns=${ferretPostgresPoolSize()}` };
 }
 
 export async function dropPostgresDatabase(name: string): Promise<void> {

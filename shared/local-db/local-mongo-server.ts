@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, startFerretDb, stopFerretDb, waitForExit,
+  buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, postgresBackend, startFerretDb, stopFerretDb, waitForExit,
   type FerretDbState,
 } from './ferretdb-process';
 
@@ -82,7 +82,7 @@ async function createOrReusePostgres(name: string, reuse: boolean) {
     return await createPostgresDatabase(name);
   } catch (err) {
     if (reuse && /already exists/.test(String((err as { stderr?: string }).stderr ?? err))) {
-      return { kind: 'postgresql' as const, database: name, url: `postgres://postgres@127.0.0.1:5432/${name}?pool_max_conns=90` };
+      return postgresBackend(name);
     }
     throw err;
   }

@@ -17,7 +17,7 @@ export interface TestDatabase {
 
 /**
  * Pool sizes stay small: on FerretDB every client's pool together must stay
- * under half of its PostgreSQL pool (90), or concurrent updates deadlock it.
+ * under half of its PostgreSQL pool (UPLET_FERRETDB_PG_POOL, 30), or concurrent updates deadlock it.
  */
 export const TEST_POOL_SIZE = 4;
 
