@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { identifier } from '../../shared/contracts/identifiers';
+import { displayText, logText, printableAscii } from '../../shared/contracts/text';
 
 /** Joi schemas of every body, path and query the orchestrator accepts. Unknown fields are refused. */
 const oneOrMany = () => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(100_000).unique());
@@ -15,7 +16,7 @@ export const problemBody = Joi.object({
 
 export const algoBody = Joi.object({
   uuid: identifier().required(),
-  name: Joi.string().min(1).max(200).required(),
+  name: displayText().min(1).max(200).required(),
   problem: identifier().required(),
 });
 
@@ -30,16 +31,17 @@ export const predictionBody = Joi.object({
 });
 
 export const workerBody = Joi.object({
-  worker: Joi.string().min(1).max(200).pattern(/^[\x20-\x7e]+$/).required(),
+  worker: printableAscii().min(1).max(200).required(),
 });
 
-export const leaseBody = Joi.object({ lease_token: Joi.string().max(100).required() });
+export const leaseBody = Joi.object({ lease_token: printableAscii().max(100).required() });
 
 const reportCommon = {
-  lease_token: Joi.string().max(100),
+  lease_token: printableAscii().max(100),
   status: Joi.string().valid('done', 'failed').required(),
-  reason: Joi.string().max(2_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
-  log_tail: Joi.string().max(20_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
+  // Written from an algo's output: sanitised, not refused, so a failure is always recorded.
+  reason: logText().max(2_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
+  log_tail: logText().max(20_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
 };
 
 export const learndoneBody = Joi.object({
@@ -62,11 +64,11 @@ const status = Joi.string().valid('waiting', 'todo', 'pending', 'done', 'failed'
 
 /** Filters per collection: known fields, plain values only (`?status[$ne]=x` is an unknown field). */
 export const listQueries = {
-  problem: Joi.object({ ...paging, uuid: identifier(), workflow: identifier(), owner: Joi.string().max(200) }),
-  algo: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), name: Joi.string().max(200), owner: Joi.string().max(200) }),
-  data: Joi.object({ ...paging, uuid: identifier(), problems: identifier(), owner: Joi.string().max(200) }),
-  learnuplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, rank: Joi.number().integer().min(0), worker: Joi.string().max(200), model_end: identifier() }),
-  preduplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, data: identifier(), worker: Joi.string().max(200), owner: Joi.string().max(200) }),
+  problem: Joi.object({ ...paging, uuid: identifier(), workflow: identifier(), owner: displayText().max(200) }),
+  algo: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), name: displayText().max(200), owner: displayText().max(200) }),
+  data: Joi.object({ ...paging, uuid: identifier(), problems: identifier(), owner: displayText().max(200) }),
+  learnuplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, rank: Joi.number().integer().min(0), worker: displayText().max(200), model_end: identifier() }),
+  preduplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, data: identifier(), worker: displayText().max(200), owner: displayText().max(200) }),
 } as const;
 
 export type CollectionName = keyof typeof listQueries;
