@@ -59,7 +59,11 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const app = createOrchestratorApp({ collections, registration, leases, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
   });
-  const server = http.createServer(app);
+  const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
+  // A stalled request holds a socket and a parser: cut it (408) when headers and body are
+  // not all in after REQUEST_TIMEOUT_MS (Node's defaults held one for 300 s and more).
+  server.requestTimeout = settings.REQUEST_TIMEOUT_MS;
+  server.headersTimeout = Math.min(settings.REQUEST_TIMEOUT_MS, 60_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.ORCHESTRATOR_PORT, settings.ORCHESTRATOR_HOST, resolve);
@@ -89,4 +93,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   })());
 
   return { url, collections, leases, sweeper, reaper, close };
+}
+
+/** Node checks request timeouts only this often (30 s by default): often enough for the timeout to mean what it says. */
+export function checkingInterval(timeoutMs: number): number {
+  return Math.max(50, Math.min(30_000, Math.floor(timeoutMs / 4)));
 }
