@@ -7,6 +7,8 @@ export interface StorageSettings extends LoggingSettings, ApiKeySettings, Capabi
   STORAGE_DIR: string;
   STORAGE_MAX_BLOB_BYTES: number;
   SHUTDOWN_GRACE_MS: number;
+  /** A transfer that moves no byte this long is cut (its temporary file removed). */
+  STORAGE_IDLE_TIMEOUT_MS: number;
 }
 
 export const storageSettingsSchema = Joi.object<StorageSettings>({
@@ -18,4 +20,5 @@ export const storageSettingsSchema = Joi.object<StorageSettings>({
   STORAGE_DIR: Joi.string().min(1).default('./.uplet/blobs'),
   STORAGE_MAX_BLOB_BYTES: positiveInt(5 * 1024 ** 3),
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
+  STORAGE_IDLE_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
 });

@@ -18,9 +18,14 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   const store = new FilesystemBlobStore(path.resolve(settings.STORAGE_DIR));
   const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES, capabilitySecret: settings.UPLET_CAPABILITY_SECRET });
   // Capabilities name every data blob of a task: allow large headers.
-  const server = http.createServer({ maxHeaderSize: 256 * 1024 }, app);
-  // Large blobs on slow links: no whole-request timeout, but idle sockets still time out.
+  const idle = settings.STORAGE_IDLE_TIMEOUT_MS;
+  const server = http.createServer({ maxHeaderSize: 256 * 1024, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(idle / 4))) }, app);
+  // Large blobs on slow links: no whole-request timeout, but a socket on which no byte
+  // moves for STORAGE_IDLE_TIMEOUT_MS is destroyed (Node's default is never), which
+  // fails the upload's pipeline and removes its temporary file.
   server.requestTimeout = 0;
+  server.timeout = idle;
+  server.headersTimeout = Math.min(idle, 60_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.STORAGE_PORT, settings.STORAGE_HOST, resolve);
