@@ -9,6 +9,8 @@ import type { StorageSettings } from './config';
 
 export interface RunningStorageGateway {
   url: string;
+  /** The start-up sweep of orphaned content, running beside the first requests. */
+  orphanSweep: Promise<{ removed: number; bytes: number } | undefined>;
   close(): Promise<void>;
 }
 
@@ -33,15 +35,24 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   const { port } = server.address() as AddressInfo;
   const url = `http://${settings.STORAGE_HOST}:${port}`;
   logger.info('storage gateway listening', { url, dir: path.resolve(settings.STORAGE_DIR) });
+  const orphanSweep = store.sweepOrphans(settings.STORAGE_ORPHAN_GRACE_MS).then(
+    (swept) => {
+      if (swept.removed > 0) logger.info('orphaned content removed', swept);
+      return swept;
+    },
+    (err: Error) => void logger.warn('orphan sweep failed; it runs again at the next start', { error: err.message }),
+  );
   let closing: Promise<void> | undefined;
   return {
     url,
+    orphanSweep,
     close: () => (closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
       await drained;
       clearTimeout(timer);
+      await orphanSweep;
       logger.info('storage gateway stopped');
     })()),
   };

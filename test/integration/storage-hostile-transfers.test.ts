@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { TEST_KEYS, type TestRole } from '../harness/orchestrator-fixture';
 import { filesUnder, startTestStorage, type TestStorage } from '../harness/storage-fixture';
+import os from 'node:os';
 
 /** Transfers that stall, race or carry hostile headers (issue 15, items 6, 8, 9). */
 describe('storage gateway against hostile transfers', () => {
@@ -58,4 +59,64 @@ describe('storage gateway against hostile transfers', () => {
     expect(res.status).toBe(201);
     expect(((await res.json()) as any).size).toBe(chunks * 1000);
   }, 10_000);
+
+  test('8 concurrent uploads of different content to one uuid, 3 times: one winner each, no content file left behind', async () => {
+    const contentBefore = filesUnder(path.join(s.dir, 'content')).length;
+    for (let round = 0; round < 3; round++) {
+      const bodies = Array.from({ length: 8 }, () => crypto.randomBytes(2 * 1024 * 1024));
+      const statuses = await Promise.all(bodies.map(async (b) => (await put('author', 'algo', `race-${round}`, b)).status));
+      expect(statuses.filter((x) => x === 201)).toHaveLength(1);
+      expect(statuses.filter((x) => x === 409)).toHaveLength(7);
+    }
+    const content = filesUnder(path.join(s.dir, 'content'));
+    process.stderr.write(`upload race: ${content.length - contentBefore} content files for 3 uuids\n`);
+    expect(content.length - contentBefore).toBe(3);
+    expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
+  }, 30_000);
+});
+
+describe('storage gateway start-up sweep', () => {
+  test('removes what a crash left: temporary files, and content no metadata links to once past the grace period', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-sweep-'));
+    try {
+      // A first life of the gateway stores one blob.
+      const first = await startTestStorage({ STORAGE_DIR: dir });
+      const kept = Buffer.from('kept content');
+      expect((await fetch(`${first.url}/blobs/algo/kept`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.author.key }, body: kept })).status).toBe(201);
+      await first.gateway.close();
+      // What a crash between the content rename and the metadata link leaves, and a cut upload.
+      const orphan = (name: string, ageMs: number) => {
+        const sha = crypto.createHash('sha256').update(name).digest('hex');
+        const file = path.join(dir, 'content', sha.slice(0, 2), sha.slice(2, 4), sha);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, name);
+        const when = new Date(Date.now() - ageMs);
+        fs.utimesSync(file, when, when);
+        return file;
+      };
+      const old = orphan('old orphan', 2 * 3600_000);
+      const recent = orphan('recent orphan', 1000);
+      fs.writeFileSync(path.join(dir, 'tmp', 'leftover.part'), 'partial');
+      const keptFiles = filesUnder(path.join(dir, 'content')).filter((f) => f !== old && f !== recent);
+      expect(keptFiles).toHaveLength(1);
+
+      const second = await startTestStorage({ STORAGE_DIR: dir, STORAGE_ORPHAN_GRACE_MS: String(3600_000) });
+      try {
+        const swept = await second.gateway.orphanSweep;
+        expect(swept).toMatchObject({ removed: 1, bytes: 'old orphan'.length });
+        expect(fs.existsSync(old)).toBe(false);
+        expect(fs.existsSync(recent)).toBe(true);
+        expect(filesUnder(path.join(dir, 'content')).sort()).toEqual([...keptFiles, recent].sort());
+        expect(filesUnder(path.join(dir, 'tmp'))).toEqual([]);
+        const res = await fetch(`${second.url}/blobs/algo/kept`, { headers: { 'x-api-key': TEST_KEYS.author.key } });
+        expect(Buffer.from(await res.arrayBuffer())).toEqual(kept);
+      } finally {
+        await second.gateway.close();
+        fs.rmSync(second.dir, { recursive: true, force: true });
+      }
+      fs.rmSync(first.dir, { recursive: true, force: true });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
