@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TEST_KEYS, type TestRole } from '../harness/orchestrator-fixture';
 import { filesUnder, startTestStorage, type TestStorage } from '../harness/storage-fixture';
 import os from 'node:os';
+import { StorageClient } from '../../shared/http/storage-client';
 
 /** Transfers that stall, race or carry hostile headers (issue 15, items 6, 8, 9). */
 describe('storage gateway against hostile transfers', () => {
@@ -73,6 +74,65 @@ describe('storage gateway against hostile transfers', () => {
     expect(content.length - contentBefore).toBe(3);
     expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
   }, 30_000);
+});
+
+describe('storage gateway content types', () => {
+  let s: TestStorage;
+  beforeAll(async () => void (s = await startTestStorage()));
+  afterAll(async () => s.cleanup());
+  const put = (uuid: string, contentType: string) =>
+    fetch(`${s.url}/blobs/algo/${uuid}`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.author.key, 'content-type': contentType }, body: '<script>alert(1)</script>' });
+  const get = (uuid: string) => fetch(`${s.url}/blobs/algo/${uuid}`, { headers: { 'x-api-key': TEST_KEYS.author.key } });
+
+  test.each([
+    ['200 KB long', `application/x-${'a'.repeat(200_000)}`],
+    ['201 characters', `application/${'a'.repeat(189)}`],
+    ['not a media type', 'hello'],
+    ['a parameter without a value', 'text/plain; charset'],
+    ['a space in the subtype', 'text/pla in'],
+  ])('a Content-Type %s is refused with 400 naming the header, nothing stored', async (_what, type) => {
+    const before = filesUnder(s.dir).length;
+    const res = await put('ct-bad', type);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ where: 'header', field: 'content-type' })] });
+    expect(filesUnder(s.dir).length).toBe(before);
+    expect((await get('ct-bad')).status).toBe(404);
+  });
+
+  test('a well-formed type with parameters is kept and served as is, with nosniff and attachment', async () => {
+    expect((await put('ct-json', 'application/json; charset="utf-8"')).status).toBe(201);
+    const res = await get('ct-json');
+    expect(res.headers.get('content-type')).toBe('application/json; charset="utf-8"');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="ct-json"');
+    await res.arrayBuffer();
+  });
+
+  test.each(['text/html', 'application/xhtml+xml', 'image/svg+xml', 'text/javascript', 'TEXT/HTML; charset=utf-8'])('%s is stored but served as application/octet-stream', async (type) => {
+    const uuid = `ct-${crypto.createHash('sha256').update(type).digest('hex').slice(0, 8)}`;
+    expect((await put(uuid, type)).status).toBe(201);
+    const res = await get(uuid);
+    expect(res.headers.get('content-type')).toBe('application/octet-stream');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment/);
+    await res.arrayBuffer();
+    const meta = (await (await fetch(`${s.url}/blobs/algo/${uuid}/meta`, { headers: { 'x-api-key': TEST_KEYS.author.key } })).json()) as any;
+    expect(meta.content_type).toBe(type);
+  });
+
+  test('a blob stored with a 200 KB type by an earlier version is still downloadable by the client', async () => {
+    expect((await put('ct-legacy', 'application/octet-stream')).status).toBe(201);
+    const metaFile = filesUnder(path.join(s.dir, 'meta', 'algo')).find((f) => f.endsWith('/ct-legacy.json'))!;
+    const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
+    fs.writeFileSync(metaFile, JSON.stringify({ ...meta, content_type: `application/x-${'a'.repeat(200_000)}` }));
+    const dest = path.join(s.dir, '..', `ct-legacy-${process.pid}`);
+    try {
+      await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.author.key, retry: { retries: 0 } }).downloadToFile('algo', 'ct-legacy', dest);
+      expect(fs.readFileSync(dest, 'utf8')).toBe('<script>alert(1)</script>');
+    } finally {
+      fs.rmSync(dest, { force: true });
+    }
+  });
 });
 
 describe('storage gateway start-up sweep', () => {
