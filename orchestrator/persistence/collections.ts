@@ -12,6 +12,9 @@ export interface LeaseDoc {
   principal: string;
   claimed_at: Date;
   expires_at: Date;
+  /** What this lease's capability opens and authorises (`<kind>/<uuid>`), fixed at the claim and re-signed by heartbeats. */
+  reads?: string[];
+  writes?: string[];
 }
 
 /** How an attempt ended: inserted once, by the report or by the reaper, whichever comes first. */

@@ -20,8 +20,8 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
       [`${kind}_worker_set`]: publicDocument(grant.uplet),
       lease: {
         token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at,
-        // Opens this task's data blobs, and no others, at the storage gateway.
-        capability: issueCapability(kind, grant.uplet, principalOf(res)),
+        // Opens this task's data blobs and authorises writing its outputs, nothing else, until the lease expires.
+        capability: issueCapability(grant.lease), writes: grant.lease.writes ?? [],
       },
     });
   });
@@ -29,14 +29,15 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
   router.post('/worker/:kind/:uuid/heartbeat', async (req, res) => {
     const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
     const { lease_token } = validate(leaseBody, req.body, 'body');
-    const lease = await leases.heartbeat(kind, uuid, lease_token);
-    res.json({ lease: { attempt: lease.attempt, expires_at: lease.lease_expires_at } });
+    const lease = await leases.heartbeat(kind, uuid, lease_token, principalOf(res));
+    // A fresh capability with the extended lease: the claim's expires with the lease it came with.
+    res.json({ lease: { attempt: lease.attempt, expires_at: lease.expires_at, capability: issueCapability(lease), writes: lease.writes ?? [] } });
   });
 
   router.post('/worker/:kind/:uuid/release', async (req, res) => {
     const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
     const { lease_token } = validate(leaseBody, req.body, 'body');
-    res.json({ [`released_${kind}`]: publicDocument(await leases.release(kind, uuid, lease_token)) });
+    res.json({ [`released_${kind}`]: publicDocument(await leases.release(kind, uuid, lease_token, principalOf(res))) });
   });
 
   router.post('/learndone/:uuid', async (req, res) => {

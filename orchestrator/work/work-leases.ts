@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Collection } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
-import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
+import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import type { LearnupletDoc, UpletDoc, UpletKind } from '../domain/documents';
 import { afterUnsuccessfulAttempt, attemptOfToken, leaseId } from '../domain/lease-rules';
@@ -10,6 +11,7 @@ import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } f
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
 import type { ChainKeeper } from './chain-keeper';
+import { taskBlobsOf } from './task-capabilities';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -21,6 +23,8 @@ export interface LeaseGrant {
   lease_token: string;
   attempt: number;
   lease_expires_at: Date;
+  /** The lease document: what its capability opens and authorises. */
+  lease: LeaseDoc;
 }
 
 /** The result a compute node reports for one attempt. */
@@ -57,11 +61,13 @@ export class WorkLeases {
       throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: 'NOT_CLAIMABLE', details: { status: uplet.status } });
     }
     const attempt = uplet.attempt + 1;
+    const blobs = await taskBlobsOf(this.c, kind, uplet, attempt);
     const now = new Date();
     const lease: LeaseDoc = {
       _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt,
       token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
       worker, principal: principal.name, claimed_at: now, expires_at: new Date(now.getTime() + this.settings.leaseMs),
+      reads: blobs.reads, writes: blobs.writes,
     };
     try {
       await this.c.leases.insertOne(lease);
@@ -76,22 +82,26 @@ export class WorkLeases {
     );
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
-    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at };
+    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at, lease };
   }
 
-  /** Extends a live lease; 409 LEASE_LOST tells the agent to stop and discard its work. */
-  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<{ lease_expires_at: Date; attempt: number }> {
-    const lease = await this.liveLease(kind, uuid, token);
+  /**
+   * Extends a live lease held by this principal; 409 LEASE_LOST tells the agent
+   * to stop and discard its work. Returns the extended lease, whose capability
+   * the caller re-signs (capabilities expire with their lease).
+   */
+  async heartbeat(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
+    const lease = await this.liveLease(kind, uuid, token, principal);
     const expires = new Date(Date.now() + this.settings.leaseMs);
     // A lease document is written only by heartbeats after its insert, so this rewrite loses nothing.
     const res = await this.c.leases.updateOne({ _id: lease._id, token }, { $set: { expires_at: expires } });
     if (res.matchedCount === 0) throw lost(kind, uuid);
-    return { lease_expires_at: expires, attempt: lease.attempt };
+    return { ...lease, expires_at: expires };
   }
 
   /** Gives back a lease on shutdown: the uplet is todo again at once, not after the lease expires. */
-  async release(kind: UpletKind, uuid: string, token: string): Promise<UpletDoc> {
-    const lease = await this.liveLease(kind, uuid, token);
+  async release(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<UpletDoc> {
+    const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
     await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
     await this.c.leases.deleteOne({ _id: lease._id });
@@ -116,6 +126,7 @@ export class WorkLeases {
 
     const lease = await this.c.leases.findOne({ _id: id });
     if (!lease || !isHolder(lease, report.lease_token, principal)) throw notHolder(kind, uuid);
+    checkReport(kind, uplet, attempt, report);
     const status = report.status;
     if (!(await this.settle(lease, 'report', status, report, principal))) {
       const winner = await this.c.settlements.findOne({ _id: id });
@@ -165,12 +176,13 @@ export class WorkLeases {
     return true;
   }
 
-  private async liveLease(kind: UpletKind, uuid: string, token: string): Promise<LeaseDoc> {
+  /** The live lease of this token, held by this principal: a token copied to another key is worth nothing. */
+  private async liveLease(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
     const attempt = attemptOfToken(token);
     if (attempt === undefined) throw lost(kind, uuid);
     const id = leaseId(uuid, attempt);
     const [lease, settled] = await Promise.all([this.c.leases.findOne({ _id: id }), this.c.settlements.findOne({ _id: id })]);
-    if (!lease || lease.token !== token || lease.kind !== kind || settled) throw lost(kind, uuid);
+    if (!lease || !isHolder(lease, token, principal) || lease.kind !== kind || settled) throw lost(kind, uuid);
     return lease;
   }
 
@@ -237,8 +249,44 @@ export class WorkLeases {
   }
 }
 
+/**
+ * The holder is the key that claimed; with a token, also the agent that holds
+ * it. Without one (the seed-compatible path), any agent sharing the claiming
+ * key is trusted, so give each agent its own key.
+ */
 function isHolder(lease: LeaseDoc, token: string | undefined, principal: Principal): boolean {
-  return token !== undefined ? lease.token === token : lease.principal === principal.name;
+  return lease.principal === principal.name && (token === undefined || lease.token === token);
+}
+
+/**
+ * A done report must describe this attempt's own work: per-item scores only of
+ * the uplet's own data (train_perf ⊆ train_data, test_perf ⊆ test_data), and a
+ * prediction stored where this lease alone may write. Checked before the
+ * attempt is settled, so a refused report changes nothing.
+ */
+function checkReport(kind: UpletKind, uplet: UpletDoc, attempt: number, report: WorkReport): void {
+  if (report.status !== 'done') return;
+  if (kind === 'learnuplet') {
+    const l = uplet as LearnupletDoc;
+    for (const [field, own] of [['train_perf', l.train_data], ['test_perf', l.test_data]] as const) {
+      const scores = report[field];
+      if (!scores || Array.isArray(scores)) continue;
+      const allowed = new Set(own);
+      const foreign = Object.keys(scores).filter((k) => !allowed.has(k));
+      if (foreign.length > 0) {
+        throw new UnprocessableError(`${field} scores data that is not in this learnuplet's ${field === 'train_perf' ? 'train_data' : 'test_data'}: ${foreign.slice(0, 10).join(', ')}`, {
+          code: 'UNKNOWN_PERF_ITEM', details: { where: 'body', field, items: foreign.slice(0, 100) },
+        });
+      }
+    }
+  } else {
+    const expected = predictionBlobUuid(uplet.uuid, attempt);
+    if (report.prediction_storage_uuid !== undefined && report.prediction_storage_uuid !== expected) {
+      throw new UnprocessableError(`prediction_storage_uuid must be ${expected}, the prediction written under this lease`, {
+        code: 'NOT_TASK_OUTPUT', details: { where: 'body', field: 'prediction_storage_uuid', expected },
+      });
+    }
+  }
 }
 
 function lost(kind: UpletKind, uuid: string): ConflictError {

@@ -14,8 +14,17 @@ export interface Lease {
   token: string;
   attempt: number;
   expires_at: string;
-  /** Opens the task's data blobs at the storage gateway. */
+  /** Opens the task's data blobs and authorises writing its outputs at the storage gateway, until the lease expires. */
   capability: string;
+  /** The outputs (`<kind>/<uuid>`) the capability authorises writing. */
+  writes?: string[];
+}
+
+/** A heartbeat's answer: the extended lease and a fresh capability that expires with it. */
+export interface LeaseRenewal {
+  attempt: number;
+  expires_at: string;
+  capability?: string;
 }
 
 export interface Learnuplet {
@@ -70,8 +79,9 @@ export class OrchestratorClient {
     return { uplet: body.preduplet_worker_set, lease: body.lease };
   }
 
-  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<void> {
-    await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/heartbeat`, { lease_token: token }));
+  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<LeaseRenewal> {
+    const body = (await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/heartbeat`, { lease_token: token }))) as { lease: LeaseRenewal };
+    return body.lease;
   }
 
   async release(kind: UpletKind, uuid: string, token: string): Promise<void> {

@@ -204,7 +204,7 @@ describe('capabilities end with their lease', () => {
   let t: TestOrchestrator;
   let s: TestStorage;
   beforeAll(async () => {
-    t = await startTestOrchestrator('capexp', { LEASE_SECONDS: '3', REAPER_INTERVAL_MS: '600000' });
+    t = await startTestOrchestrator('capexp', { LEASE_SECONDS: '4', REAPER_INTERVAL_MS: '600000' });
     s = await startTestStorage();
     await fetch(`${s.url}/blobs/data/ex-d`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.provider.key }, body: 'rows' });
     await t.call('organizer', 'POST', '/problem', { uuid: 'ep', workflow: 'wf', test_dataset: ['ex-t'], size_train_dataset: 1 });
@@ -225,7 +225,7 @@ describe('capabilities end with their lease', () => {
     const first = claim.body.lease.capability as string;
     expect(expOf(first)).toBeLessThanOrEqual(Math.ceil(new Date(claim.body.lease.expires_at).getTime() / 1000));
     expect(await read(first)).toBe(200);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await new Promise((r) => setTimeout(r, 2_500));
     const hb = await t.call('compute', 'POST', `/worker/learnuplet/${l.uuid}/heartbeat`, { lease_token: claim.body.lease.token });
     expect(hb.status).toBe(200);
     const fresh = hb.body.lease.capability as string;
