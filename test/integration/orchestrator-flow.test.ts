@@ -71,19 +71,22 @@ describe('orchestrator seed flow', () => {
     const board = await t.call('reader', 'GET', '/problem/p1/leaderboard');
     expect(board.body.leaderboard[0]).toMatchObject({ algo: 'a1', best_perf: 0.7, model: chain[0].model_end, rank: 0 });
 
-    // Prediction on the best model, then preddone.
-    const pred = await t.call('reader', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' });
+    // Prediction on the best model, of data its requester registered to no problem, then preddone.
+    expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: [] })).status).toBe(201);
+    const pred = await t.call('provider', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' });
     expect(pred.status).toBe(201);
     expect(pred.body.new_preduplets).toBe(2);
     const preds = (await t.call('reader', 'GET', '/preduplet?problem=p1')).body.preduplets;
     expect(preds.map((p: any) => [p.data, p.model, p.algo, p.status, p.owner]).sort()).toEqual([
-      ['x1', chain[0].model_end, 'a1', 'todo', 'reader'],
-      ['x2', chain[0].model_end, 'a1', 'todo', 'reader'],
+      ['x1', chain[0].model_end, 'a1', 'todo', 'provider-a'],
+      ['x2', chain[0].model_end, 'a1', 'todo', 'provider-a'],
     ]);
     const pc = await t.call('compute', 'POST', `/worker/preduplet/${preds[0].uuid}`, { worker: 'node-1' });
     expect(pc.body.preduplet_worker_set.status).toBe('pending');
-    const pd = await t.call('compute', 'POST', `/preddone/${preds[0].uuid}`, { status: 'done', prediction_storage_uuid: 'pred-blob-1', lease_token: pc.body.lease.token });
-    expect(pd.body.updated_preduplet).toMatchObject({ status: 'done', prediction_storage_uuid: 'pred-blob-1' });
+    // The prediction is the blob this lease may write, and no other.
+    const output = `prediction-${preds[0].uuid}-1`;
+    const pd = await t.call('compute', 'POST', `/preddone/${preds[0].uuid}`, { status: 'done', prediction_storage_uuid: output, lease_token: pc.body.lease.token });
+    expect(pd.body.updated_preduplet).toMatchObject({ status: 'done', prediction_storage_uuid: output });
   });
 
   test('list and get with filters and pagination', async () => {
