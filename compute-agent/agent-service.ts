@@ -9,6 +9,7 @@ import { parseWorkMessage, workTopology } from '../shared/messaging/work-topolog
 import type { AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
+import { privateDirMode } from './tasks/task-workspace';
 import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
 import { WorkSlots } from './work-slots';
 
@@ -46,7 +47,8 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const orchestrator = new OrchestratorClient({ baseUrl: settings.ORCHESTRATOR_URL, apiKey });
   const storage = new StorageClient({ baseUrl: settings.STORAGE_URL, apiKey });
   const workDir = path.resolve(settings.AGENT_WORK_DIR);
-  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(workDir, { recursive: true, mode: privateDirMode(caps) });
+  fs.chmodSync(workDir, privateDirMode(caps));
   const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger };
 
   const topology = workTopology(settings.AMQP_PREFIX);

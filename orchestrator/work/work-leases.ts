@@ -4,8 +4,9 @@ import type { Collection } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
 import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
-import type { LearnupletDoc, UpletDoc, UpletKind } from '../domain/documents';
+import type { LearnupletDoc, PerfMap, UpletDoc, UpletKind } from '../domain/documents';
 import { afterUnsuccessfulAttempt, attemptOfToken, leaseId } from '../domain/lease-rules';
+import { perItemScoreMap } from '../domain/per-item-scores';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
@@ -25,8 +26,11 @@ export interface LeaseGrant {
 
 /** The result a compute node reports for one attempt. */
 export type WorkReport =
-  | { status: 'done'; perf?: number; train_perf?: Record<string, number>; test_perf?: Record<string, number>; prediction_storage_uuid?: string; lease_token?: string }
+  | { status: 'done'; perf?: number; train_perf?: Record<string, number> | number[]; test_perf?: Record<string, number> | number[]; prediction_storage_uuid?: string; lease_token?: string }
   | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
+
+/** A done report once per-file score lists are maps: what is settled and recorded. */
+type RecordedDone = Omit<Extract<WorkReport, { status: 'done' }>, 'train_perf' | 'test_perf'> & { train_perf?: PerfMap; test_perf?: PerfMap };
 
 /**
  * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
@@ -104,9 +108,10 @@ export class WorkLeases {
    * settled attempt is 409, unless it repeats the recorded result exactly
    * (a retried request), which is answered with the uplet as it stands.
    */
-  async report(kind: UpletKind, uuid: string, report: WorkReport, principal: Principal): Promise<UpletDoc> {
+  async report(kind: UpletKind, uuid: string, received: WorkReport, principal: Principal): Promise<UpletDoc> {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+    const report = withScoreMaps(received, uplet);
     const attempt = report.lease_token ? attemptOfToken(report.lease_token) : uplet.attempt;
     if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
     const id = leaseId(uuid, attempt);
@@ -122,7 +127,7 @@ export class WorkLeases {
       if (winner) return this.answerRepeat(kind, uuid, winner, report, principal);
       throw notHolder(kind, uuid);
     }
-    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
+    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report as RecordedDone);
     else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail);
     await this.c.leases.deleteOne({ _id: id });
     return this.current(kind, uuid);
@@ -153,7 +158,7 @@ export class WorkLeases {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
     const result = (settled.result ?? {}) as Record<string, unknown>;
-    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as Extract<WorkReport, { status: 'done' }>);
+    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as RecordedDone);
     else if (settled.status === 'released') {
       await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
       await this.dispatcher.dispatch(kind, [uuid]);
@@ -200,7 +205,7 @@ export class WorkLeases {
     });
   }
 
-  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: Extract<WorkReport, { status: 'done' }>): Promise<void> {
+  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: RecordedDone): Promise<void> {
     const now = new Date();
     if (kind === 'learnuplet') {
       await this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
@@ -235,6 +240,14 @@ export class WorkLeases {
     if (!doc) throw new NotFoundError(`${kind} ${uuid} does not exist`);
     return doc;
   }
+}
+
+/** The seed's per-file score lists become maps keyed by the uplet's own data, so a repeat in either form compares equal. */
+function withScoreMaps(report: WorkReport, uplet: UpletDoc): WorkReport {
+  if (report.status !== 'done' || !('train_data' in uplet)) return report;
+  const train_perf = perItemScoreMap(report.train_perf, uplet.train_data, 'train_perf');
+  const test_perf = perItemScoreMap(report.test_perf, uplet.test_data, 'test_perf');
+  return { ...report, ...(train_perf ? { train_perf } : {}), ...(test_perf ? { test_perf } : {}) };
 }
 
 function isHolder(lease: LeaseDoc, token: string | undefined, principal: Principal): boolean {
