@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runSandboxed, type SandboxResult } from '../../compute-agent/sandbox/sandboxed-command';
 import { probeSandbox, type SandboxCapabilities } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS, SANDBOX_UID, type SandboxLimits } from '../../compute-agent/sandbox/sandbox-limits';
+import { TaskWorkspace } from '../../compute-agent/tasks/task-workspace';
 
 /**
  * Algos written to break out, each run in the real sandbox. Every script exits
@@ -203,7 +204,6 @@ describe('unsafe mode (no bubblewrap)', () => {
     // An ordinary parent (0755); the agent's own directories below it are made by the workspace.
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-unsafe-'));
     fs.chmodSync(workDir, 0o755);
-    const { TaskWorkspace } = await import('../../compute-agent/tasks/task-workspace');
     const ws = await TaskWorkspace.create(path.join(workDir, 'agent-work'), 'unsafe', {
       storage: undefined as never, archiveCache: path.join(workDir, 'archives'), caps, limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000 }, signal: new AbortController().signal,
     });
