@@ -55,13 +55,16 @@ describe('a seed-only compute client', () => {
     expect(await client.trainOnce(rank1.uuid, 0.9)).toBe(rank1.uuid);
 
     // A prediction uses the best model; the seed's preddone answers with the uuid.
-    const pred = await t.call('reader', 'POST', '/prediction', { data: ['sd1'], problem: 'sp' });
+    // (on data its requester registered to no problem: predictions name only the requester's own data)
+    await t.call('provider', 'POST', '/data', { uuid: 'sx1', problems: [] });
+    const pred = await t.call('provider', 'POST', '/prediction', { data: ['sx1'], problem: 'sp' });
     expect(pred.status).toBe(201);
     const [p] = (await client.call('GET', '/preduplet?problem=sp')).body.preduplets;
     expect(p.model).toBe((await client.call('GET', `/learnuplet/${rank1.uuid}`)).body.model_end);
     const pc = await client.call('POST', `/worker/preduplet/${p.uuid}`, { worker: 'morpheo-node' });
     expect(pc.body.preduplet_worker_set).toBe(p.uuid);
-    const pd = await client.call('POST', `/preddone/${p.uuid}`, { status: 'done', prediction_storage_uuid: 'seed-pred-1' });
+    // The one uuid accepted: the prediction blob its lease may write (`prediction-<uuid>-<attempt>`).
+    const pd = await client.call('POST', `/preddone/${p.uuid}`, { status: 'done', prediction_storage_uuid: `prediction-${p.uuid}-1` });
     expect(pd.body.updated_preduplet).toBe(p.uuid);
   });
 

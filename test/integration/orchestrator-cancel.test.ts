@@ -67,7 +67,7 @@ describe('cancellation', () => {
       const [uuid] = await todoPreduplets(t, `cclaim${round}`, 1);
       const [claim, cancel] = await Promise.all([
         t.call('compute', 'POST', `/worker/preduplet/${uuid}`, { worker: 'node-1' }),
-        t.call('reader', 'POST', `/preduplet/${uuid}/cancel`),
+        t.call('provider', 'POST', `/preduplet/${uuid}/cancel`), // its requester (todoPreduplets requests as the data's owner)
       ]);
       expect(cancel.body).toEqual({ canceled_learnuplets: 0, canceled_preduplets: 1 });
       expect(await statusOf(uuid!, 'preduplet')).toBe('canceled');
