@@ -22,7 +22,7 @@ describe('canceling running work', () => {
     await as('author').uploadFile('algo', 'slow', path.join(work, 'slow.tar.gz'));
     for (const uuid of ['bc-train-11', 'bc-test-2']) await as('provider').uploadFile('data', uuid, exampleItem(uuid));
     await o.call('organizer', 'POST', '/problem', { uuid: 'cr', workflow: 'wf', test_dataset: ['bc-test-2'], size_train_dataset: 1 });
-    await o.call('provider', 'POST', '/data', { uuid: 'bc-train-11', problems: 'cr' });
+    await o.call('provider', 'POST', '/data', { uuid: ['bc-train-11', 'bc-test-2'], problems: 'cr' });
     await o.call('author', 'POST', '/algo', { uuid: 'slow', name: 'slow', problem: 'cr' });
 
     const agent = await startTestAgent(o.url, s.url, o.prefix, { HEARTBEAT_INTERVAL_MS: '500' });
