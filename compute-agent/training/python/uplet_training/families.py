@@ -55,7 +55,7 @@ def _random_forest(task_kind, p, seed):
 
 def _linear(task_kind, p, seed):
     if task_kind == "classification":
-        return LogisticRegression(C=p["C"], max_iter=2000, random_state=seed)
+        return LogisticRegression(C=p["C"], max_iter=2000, n_jobs=1, random_state=seed)
     return Ridge(alpha=p["alpha"], random_state=seed)
 
 
