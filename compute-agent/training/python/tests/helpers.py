@@ -1,5 +1,7 @@
 """Shared test helpers: bundled scikit-learn datasets as temporary CSVs, running commands in-process."""
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -33,7 +35,9 @@ class TempDirTest(unittest.TestCase):
         out_name = out_name or f"out-{command}-{len(os.listdir(self.dir))}"
         spec_path = self.write(out_name + ".spec.json", json.dumps(spec))
         out = self.path(out_name)
-        return main([command, "--spec", spec_path, "--out", out]), out
+        with contextlib.redirect_stderr(io.StringIO()):
+            code = main([command, "--spec", spec_path, "--out", out])
+        return code, out
 
     def read_json(self, out, name):
         with open(os.path.join(out, name), encoding="utf-8") as handle:
