@@ -11,18 +11,19 @@ sys.dont_write_bytecode = True  # nothing written beside the (read-only) code
 import os  # noqa: E402
 
 
-def _commands():
-    from .final import run_final
-    from .predict import run_predict
-    from .profile import run_profile
-    from .search import run_propose
-    from .synthetic import run_synthetic
-    from .trial import run_trial
-    from .docs import run_spaces
-    return {
-        "profile": run_profile, "trial": run_trial, "propose": run_propose, "final": run_final,
-        "predict": run_predict, "synthetic": run_synthetic, "spaces": run_spaces,
-    }
+# command -> (module, function); a command imports only what it needs.
+COMMANDS = {
+    "profile": ("profile", "run_profile"), "trial": ("trial", "run_trial"),
+    "propose": ("search", "run_propose"), "final": ("final", "run_final"),
+    "predict": ("predict", "run_predict"), "synthetic": ("synthetic", "run_synthetic"),
+    "spaces": ("docs", "run_spaces"),
+}
+
+
+def _command(name):
+    import importlib
+    module, function = COMMANDS[name]
+    return getattr(importlib.import_module(f"uplet_training.{module}"), function)
 
 
 USAGE = "usage: python3 -m uplet_training <command> --spec spec.json --out outdir"
@@ -55,13 +56,12 @@ def main(argv=None):
     from .errors import BadInput
     from .outputs import write_json
     try:
-        commands = _commands()
-        if command not in commands:
-            raise BadInput("unknown_command", f"unknown command {command!r}; known: {', '.join(commands)}", "command")
+        if command not in COMMANDS:
+            raise BadInput("unknown_command", f"unknown command {command!r}; known: {', '.join(COMMANDS)}", "command")
         if spec_path is None:
             raise BadInput("missing_field", "--spec is required", "spec")
         from .spec import load_spec
-        commands[command](load_spec(spec_path), out_dir)
+        _command(command)(load_spec(spec_path), out_dir)
     except BadInput as err:
         write_json(out_dir, "error.json", err.as_json())
         print(f"{err.code}: {err.message} ({err.field})", file=sys.stderr)
