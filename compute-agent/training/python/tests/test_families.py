@@ -100,7 +100,7 @@ class FamiliesTest(unittest.TestCase):
         X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
         y = ((X["a"] + 0.8 * rng.normal(size=400)) > 1.6).astype(int).to_numpy()
         types = {"a": "numeric", "b": "numeric"}
-        for family_id in ("linear", "xgboost"):  # class_weight, and sample_weight
+        for family_id in ("linear", "xgboost", "neural_network"):  # class_weight, sample_weight, resampling
             family = get_family(family_id)
             params = resolve_family_params(family, "classification", SMALL.get(family_id))
             recalls = []

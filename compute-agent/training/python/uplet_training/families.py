@@ -2,13 +2,16 @@
 
 Every estimator gets `random_state` from the trial seed and runs single-threaded (n_jobs=1; the
 agent decides parallelism). Class weighting "balanced" uses the estimator's class_weight where it
-has one, sample weights (sklearn's compute_sample_weight("balanced")) where it does not, and is
-not applied to neural_network (MLP takes neither; the trial reports class_weight_applied false).
+has one, sample weights (sklearn's compute_sample_weight("balanced")) where it only takes those,
+and, for neural_network (MLP takes neither), a seeded resampling of the fit rows with replacement
+up to equal class counts (every row kept; smaller classes topped up by seeded draws to the
+largest class's count).
 """
 
 from dataclasses import dataclass
 from typing import Callable, Dict, List
 
+import numpy as np
 from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -20,6 +23,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from .errors import BadInput
 from .hyperparams import CATEGORICAL, FLOAT, INT, Param, resolve_params
 from .preprocessing import build_preprocessor
+from .seeds import derive_seed
 
 CLASS_WEIGHTS = (None, "balanced")
 
@@ -31,7 +35,7 @@ class Family:
     spaces: Dict[str, List[Param]]  # task kind -> parameters
     make: Callable  # (task_kind, params, seed) -> estimator
     scale: bool  # standard-scale numeric inputs
-    weighting: str  # "class_weight", "sample_weight" or "none"
+    weighting: str  # "class_weight", "sample_weight" or "resample"
 
     def space(self, task_kind):
         return self.spaces[task_kind]
@@ -103,7 +107,7 @@ FAMILIES = {f.id: f for f in [
         Param("alpha", FLOAT, 1e-4, low=1e-6, high=1e-1, log=True),
         Param("learning_rate_init", FLOAT, 1e-3, low=1e-4, high=1e-1, log=True),
         Param("max_iter", INT, 200, low=50, high=1000, log=True),
-    ]), _neural_network, scale=True, weighting="none"),
+    ]), _neural_network, scale=True, weighting="resample"),
     Family("hist_gradient_boosting", "scikit-learn's histogram gradient boosting.", _both([
         Param("learning_rate", FLOAT, 0.1, low=0.01, high=0.5, log=True),
         Param("max_iter", INT, 100, low=10, high=500, log=True),
@@ -157,16 +161,31 @@ def check_class_weight(class_weight):
 
 
 def class_weight_applied(family, task_kind, class_weight):
-    return bool(task_kind == "classification" and class_weight and family.weighting != "none")
+    return bool(task_kind == "classification" and class_weight)
 
 
 def fit_pipeline(pipeline, family, task_kind, X, y, class_weight=None):
     """Fit, passing balanced sample weights to families that take weights only that way."""
-    if task_kind == "classification" and class_weight and family.weighting == "sample_weight":
+    weighted = task_kind == "classification" and class_weight
+    if weighted and family.weighting == "sample_weight":
         pipeline.fit(X, y, model__sample_weight=compute_sample_weight(class_weight, y))
+    elif weighted and family.weighting == "resample":
+        rows = balanced_resample(y, pipeline.named_steps["model"].random_state)
+        pipeline.fit(X.iloc[rows], y[rows])
     else:
         pipeline.fit(X, y)
     return pipeline
+
+
+def balanced_resample(y, seed):
+    """Row positions with every class as often as the largest: all rows, plus seeded draws."""
+    rng = np.random.RandomState(derive_seed(seed, "resample"))
+    classes, counts = np.unique(y, return_counts=True)
+    rows = []
+    for cls, count in zip(classes, counts):
+        members = np.flatnonzero(y == cls)
+        rows.append(np.concatenate([members, rng.choice(members, size=counts.max() - count, replace=True)]))
+    return np.sort(np.concatenate(rows))
 
 
 def resolve_family_params(family, task_kind, params, field="params"):
