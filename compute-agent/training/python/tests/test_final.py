@@ -63,6 +63,11 @@ class FinalClassificationTest(TempDirTest):
         agreement = np.mean([row["prediction"] == truth for row, truth in zip(rows, self.frame["target"])])
         self.assertGreater(agreement, 0.9)
 
+    def test_report_is_reproducible(self):
+        spec = dict(self.spec, family="xgboost", params={"n_estimators": 10}, seed=3)
+        reports = [self.read_json(self.run_command("final", spec)[1], "report.json") for _ in range(2)]
+        self.assertEqual(reports[0], reports[1])
+
     def test_ensemble_of_trials(self):
         members = []
         for family, params in (("decision_tree", {"max_depth": 2}), ("linear", {"C": 0.01}), ("xgboost", {"n_estimators": 10})):
