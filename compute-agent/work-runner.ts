@@ -41,10 +41,13 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
   const signal = AbortSignal.any([heartbeat.signal, shutdown.signal]);
 
   const done = (async () => {
-    heartbeat.start();
-    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(lease.capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
+    let ws: TaskWorkspace | undefined;
     const started = Date.now();
+    // Everything from the first heartbeat on sits inside the try: a workspace that cannot be
+    // made is a failed attempt, reported, with the heartbeat stopped.
     try {
+      heartbeat.start();
+      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(lease.capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
       logger.info('task started');
       const report = kind === 'learnuplet'
         ? await runLearnTask(uplet as Learnuplet, ws, logger)
@@ -68,7 +71,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
           .catch((e: Error) => logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }));
       }
     } finally {
-      await ws.remove().catch(() => undefined);
+      await ws?.remove().catch(() => undefined);
     }
   })();
   return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), done };

@@ -20,8 +20,8 @@ export interface SettlementDoc {
   uplet: string;
   kind: UpletKind;
   attempt: number;
-  by: 'report' | 'expiry' | 'release';
-  status: 'done' | 'failed' | 'expired' | 'released';
+  by: 'report' | 'expiry' | 'release' | 'cancel';
+  status: 'done' | 'failed' | 'expired' | 'released' | 'canceled';
   /** The report body as received, to answer an identical duplicate idempotently. */
   result: Record<string, unknown> | null;
   settled_at: Date;

@@ -16,8 +16,10 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
     const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
     const { worker } = validate(workerBody, req.body, 'body');
     const grant = await leases.claim(kind, uuid, worker, principalOf(res));
+    // The seed's key carries the uuid; the document and the lease travel beside it.
     res.json({
-      [`${kind}_worker_set`]: publicDocument(grant.uplet),
+      [`${kind}_worker_set`]: grant.uplet.uuid,
+      [kind]: publicDocument(grant.uplet),
       lease: {
         token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at,
         // Opens this task's data blobs, and no others, at the storage gateway.
@@ -36,19 +38,22 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
   router.post('/worker/:kind/:uuid/release', async (req, res) => {
     const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
     const { lease_token } = validate(leaseBody, req.body, 'body');
-    res.json({ [`released_${kind}`]: publicDocument(await leases.release(kind, uuid, lease_token)) });
+    const released = await leases.release(kind, uuid, lease_token);
+    res.json({ [`released_${kind}`]: released.uuid, [kind]: publicDocument(released) });
   });
 
   router.post('/learndone/:uuid', async (req, res) => {
     const { uuid } = validate(uuidPath, req.params, 'path');
     const report = validate(learndoneBody, req.body, 'body') as WorkReport;
-    res.json({ updated_learnuplet: publicDocument(await leases.report('learnuplet', uuid, report, principalOf(res))) });
+    const updated = await leases.report('learnuplet', uuid, report, principalOf(res));
+    res.json({ updated_learnuplet: updated.uuid, learnuplet: publicDocument(updated) });
   });
 
   router.post('/preddone/:uuid', async (req, res) => {
     const { uuid } = validate(uuidPath, req.params, 'path');
     const report = validate(preddoneBody, req.body, 'body') as WorkReport;
-    res.json({ updated_preduplet: publicDocument(await leases.report('preduplet', uuid, report, principalOf(res))) });
+    const updated = await leases.report('preduplet', uuid, report, principalOf(res));
+    res.json({ updated_preduplet: updated.uuid, preduplet: publicDocument(updated) });
   });
 
   return router;

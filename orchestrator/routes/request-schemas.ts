@@ -3,7 +3,11 @@ import { identifier } from '../../shared/contracts/identifiers';
 
 /** Joi schemas of every body, path and query the orchestrator accepts. Unknown fields are refused. */
 const oneOrMany = () => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(100_000).unique());
-const perfMap = () => Joi.object().pattern(identifier(), Joi.number().required()).max(100_000);
+/** Per-file scores: the seed's list (one per data file, in the uplet's order) or a map from data uuid to score. */
+const perfMap = () => Joi.alternatives().try(
+  Joi.object().pattern(identifier(), Joi.number().required()).max(100_000),
+  Joi.array().items(Joi.number().required()).max(100_000),
+);
 
 export const problemBody = Joi.object({
   uuid: identifier().required(),

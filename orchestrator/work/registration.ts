@@ -47,7 +47,7 @@ export class Registration {
   }
 
   async postAlgo(input: NewAlgo, owner: Principal): Promise<{ algo: AlgoDoc; newLearnuplets: number }> {
-    const problem = await this.requireProblem(input.problem, 'problem');
+    const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const doc: AlgoDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.algos.insertOne(doc), 'algo', input.uuid);
     return { algo: doc, newLearnuplets: await this.chains.extendProblem(problem) };
@@ -69,7 +69,7 @@ export class Registration {
 
   /** One preduplet per data item, on the problem's best model so far. */
   async requestPrediction(input: NewPrediction, requester: Principal): Promise<PredupletDoc[]> {
-    const problem = await this.requireProblem(input.problem, 'problem');
+    const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const done = await this.c.learnuplets.find({ problem: problem.uuid, status: 'done' }).toArray();
     const best = bestDoneLink(done, problem.metric_direction);
     if (!best) {
@@ -95,6 +95,13 @@ export class Registration {
     if (!problem) throw new UnprocessableError(`problem ${uuid} does not exist`, { code: 'UNKNOWN_PROBLEM', details: { where: 'body', field } });
     return problem;
   }
+}
+
+function requireNotCanceled(problem: ProblemDoc): ProblemDoc {
+  if (problem.timestamp_canceled) {
+    throw new ConflictError(`problem ${problem.uuid} was canceled and takes no new work`, { code: 'PROBLEM_CANCELED', details: { where: 'body', field: 'problem' } });
+  }
+  return problem;
 }
 
 async function insertOnce(insert: () => Promise<unknown>, what: string, uuid: string): Promise<void> {

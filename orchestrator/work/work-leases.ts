@@ -4,8 +4,10 @@ import type { Collection } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
 import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
-import type { LearnupletDoc, UpletDoc, UpletKind } from '../domain/documents';
+import type { LearnupletDoc, PerfMap, UpletDoc, UpletKind } from '../domain/documents';
 import { afterUnsuccessfulAttempt, attemptOfToken, leaseId } from '../domain/lease-rules';
+import { perItemScoreMap } from '../domain/per-item-scores';
+import { TERMINAL } from '../domain/chain-rules';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
@@ -25,8 +27,11 @@ export interface LeaseGrant {
 
 /** The result a compute node reports for one attempt. */
 export type WorkReport =
-  | { status: 'done'; perf?: number; train_perf?: Record<string, number>; test_perf?: Record<string, number>; prediction_storage_uuid?: string; lease_token?: string }
+  | { status: 'done'; perf?: number; train_perf?: Record<string, number> | number[]; test_perf?: Record<string, number> | number[]; prediction_storage_uuid?: string; lease_token?: string }
   | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
+
+/** A done report once per-file score lists are maps: what is settled and recorded. */
+type RecordedDone = Omit<Extract<WorkReport, { status: 'done' }>, 'train_perf' | 'test_perf'> & { train_perf?: PerfMap; test_perf?: PerfMap };
 
 /**
  * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
@@ -67,6 +72,9 @@ export class WorkLeases {
       await this.c.leases.insertOne(lease);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
+      if (await this.finishCancellation(kind, uuid, attempt)) {
+        throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: 'NOT_CLAIMABLE', details: { status: 'canceled' } });
+      }
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
       throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: 'ALREADY_CLAIMED' });
     }
@@ -104,9 +112,10 @@ export class WorkLeases {
    * settled attempt is 409, unless it repeats the recorded result exactly
    * (a retried request), which is answered with the uplet as it stands.
    */
-  async report(kind: UpletKind, uuid: string, report: WorkReport, principal: Principal): Promise<UpletDoc> {
+  async report(kind: UpletKind, uuid: string, received: WorkReport, principal: Principal): Promise<UpletDoc> {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+    const report = withScoreMaps(received, uplet);
     const attempt = report.lease_token ? attemptOfToken(report.lease_token) : uplet.attempt;
     if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
     const id = leaseId(uuid, attempt);
@@ -122,10 +131,74 @@ export class WorkLeases {
       if (winner) return this.answerRepeat(kind, uuid, winner, report, principal);
       throw notHolder(kind, uuid);
     }
-    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
+    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report as RecordedDone);
     else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail);
     await this.c.leases.deleteOne({ _id: id });
     return this.current(kind, uuid);
+  }
+
+  /**
+   * Cancels one uplet through the same fences as claims and reports, so a cancellation racing
+   * either ends in exactly one outcome. A queued uplet's next attempt is claimed by the
+   * cancellation (a tombstone lease that never expires, so no agent can claim that attempt)
+   * and settled `canceled` at once; a running one's current attempt is settled, and its agent
+   * learns it at its next heartbeat (LEASE_LOST) and stops. True when this call canceled it.
+   */
+  async cancel(kind: UpletKind, uuid: string, reason: string, by: Principal): Promise<boolean> {
+    for (let round = 0; round < 6; round++) {
+      if (round > 0) await new Promise((r) => setTimeout(r, 20 * round));
+      const uplet = await this.uplets(kind).findOne({ _id: uuid });
+      if (!uplet || TERMINAL.has(uplet.status)) return false;
+      const lease = uplet.status === 'pending'
+        ? await this.c.leases.findOne({ _id: leaseId(uuid, uplet.attempt) })
+        : await this.cancellationLease(kind, uuid, uplet.attempt + 1, by);
+      // No lease: the attempt was claimed or settled meanwhile; read again.
+      if (!lease) continue;
+      if (!(await this.settle(lease, 'cancel', 'canceled', null, by))) {
+        if (lease.worker === CANCELLATION_WORKER && (await this.finishCancellation(kind, uuid, lease.attempt))) return true;
+        continue;
+      }
+      await this.applyCanceled(kind, uuid, lease.attempt, reason);
+      // A running attempt's lease goes; a tombstone stays, refusing claims of its attempt.
+      if (lease.worker !== CANCELLATION_WORKER) await this.c.leases.deleteOne({ _id: lease._id });
+      return true;
+    }
+    throw new ConflictError(`${kind} ${uuid} changed state under cancellation 6 times; try again`, { code: 'CANCEL_CONTENDED' });
+  }
+
+  /** The tombstone claim of a queued uplet's next attempt; an existing tombstone (a cancellation that died midway) is reused. */
+  private async cancellationLease(kind: UpletKind, uuid: string, attempt: number, by: Principal): Promise<LeaseDoc | null> {
+    const now = new Date();
+    const tombstone: LeaseDoc = {
+      _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt, token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
+      worker: CANCELLATION_WORKER, principal: by.name, claimed_at: now, expires_at: NEVER,
+    };
+    try {
+      await this.c.leases.insertOne(tombstone);
+      return tombstone;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const existing = await this.c.leases.findOne({ _id: tombstone._id });
+      return existing?.worker === CANCELLATION_WORKER ? existing : null;
+    }
+  }
+
+  /**
+   * Applies a cancellation whose settlement is recorded but whose uplet write was lost or
+   * overwritten (the canceller died, or a concurrent whole-document rewrite won). True if so.
+   */
+  private async finishCancellation(kind: UpletKind, uuid: string, attempt: number): Promise<boolean> {
+    const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
+    if (settled?.status !== 'canceled') return false;
+    await this.applyCanceled(kind, uuid, attempt, 'canceled');
+    return true;
+  }
+
+  private async applyCanceled(kind: UpletKind, uuid: string, attempt: number, reason: string): Promise<void> {
+    await this.uplets(kind).updateOne(
+      { _id: uuid, attempt: { $lte: attempt } },
+      { $set: { status: 'canceled', attempt, worker: null, failure_reason: reason, timestamp_done: new Date() } },
+    );
   }
 
   /** Settles one expired lease; called by the reaper. Returns false when someone settled it first. */
@@ -153,7 +226,8 @@ export class WorkLeases {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
     const result = (settled.result ?? {}) as Record<string, unknown>;
-    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as Extract<WorkReport, { status: 'done' }>);
+    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as RecordedDone);
+    else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {
       await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
       await this.dispatcher.dispatch(kind, [uuid]);
@@ -200,7 +274,7 @@ export class WorkLeases {
     });
   }
 
-  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: Extract<WorkReport, { status: 'done' }>): Promise<void> {
+  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: RecordedDone): Promise<void> {
     const now = new Date();
     if (kind === 'learnuplet') {
       await this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
@@ -236,6 +310,18 @@ export class WorkLeases {
     return doc;
   }
 }
+
+/** The seed's per-file score lists become maps keyed by the uplet's own data, so a repeat in either form compares equal. */
+function withScoreMaps(report: WorkReport, uplet: UpletDoc): WorkReport {
+  if (report.status !== 'done' || !('train_data' in uplet)) return report;
+  const train_perf = perItemScoreMap(report.train_perf, uplet.train_data, 'train_perf');
+  const test_perf = perItemScoreMap(report.test_perf, uplet.test_data, 'test_perf');
+  return { ...report, ...(train_perf ? { train_perf } : {}), ...(test_perf ? { test_perf } : {}) };
+}
+
+/** The `worker` of a cancellation's tombstone lease; such a lease never expires. */
+const CANCELLATION_WORKER = 'uplet:cancellation';
+const NEVER = new Date('9999-12-31T00:00:00Z');
 
 function isHolder(lease: LeaseDoc, token: string | undefined, principal: Principal): boolean {
   return token !== undefined ? lease.token === token : lease.principal === principal.name;

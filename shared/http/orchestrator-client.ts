@@ -61,13 +61,13 @@ export class OrchestratorClient {
   }
 
   async claimLearnuplet(uuid: string, worker: string): Promise<{ uplet: Learnuplet; lease: Lease }> {
-    const body = (await this.post(`/worker/learnuplet/${uuid}`, { worker })) as { learnuplet_worker_set: Learnuplet; lease: Lease };
-    return { uplet: body.learnuplet_worker_set, lease: body.lease };
+    const body = (await this.post(`/worker/learnuplet/${uuid}`, { worker })) as { learnuplet: Learnuplet; lease: Lease };
+    return { uplet: body.learnuplet, lease: body.lease };
   }
 
   async claimPreduplet(uuid: string, worker: string): Promise<{ uplet: Preduplet; lease: Lease }> {
-    const body = (await this.post(`/worker/preduplet/${uuid}`, { worker })) as { preduplet_worker_set: Preduplet; lease: Lease };
-    return { uplet: body.preduplet_worker_set, lease: body.lease };
+    const body = (await this.post(`/worker/preduplet/${uuid}`, { worker })) as { preduplet: Preduplet; lease: Lease };
+    return { uplet: body.preduplet, lease: body.lease };
   }
 
   async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<void> {
