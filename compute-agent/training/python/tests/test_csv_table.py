@@ -1,4 +1,3 @@
-import json
 import os
 
 from uplet_training.csv_table import read_csv_table

@@ -21,7 +21,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.class_weight import compute_sample_weight
 
 from .errors import BadInput
-from .hyperparams import CATEGORICAL, FLOAT, INT, Param, resolve_params
+from .hyperparams import FLOAT, INT, Param, resolve_params
 from .preprocessing import build_preprocessor
 from .seeds import derive_seed
 

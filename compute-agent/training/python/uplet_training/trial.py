@@ -14,6 +14,7 @@ import numpy as np
 
 from . import metrics as M
 from .dataset import load_task_data
+from .errors import BadInput
 from .evaluation import fold_plan, parse_plan, test_split
 from .families import (build_pipeline, check_class_weight, class_weight_applied, fit_pipeline, get_family,
                        resolve_family_params)
@@ -41,11 +42,10 @@ def common_settings(spec, task_kind):
 def trial_params(spec, family, task_kind):
     ask = spec.get("ask")
     if ask is not None:
-        from .search import propose_from_spec
+        from .search import propose_from_spec  # Optuna only when asked
         index = optional_int(ask, "index", 0, low=0)
         proposals = propose_from_spec(dict(ask, family=family.id, task_kind=task_kind), field="ask")
         if index >= len(proposals):
-            from .errors import BadInput
             raise BadInput("invalid_field", "ask.index must be below ask.round_size", "ask.index")
         return resolve_family_params(family, task_kind, proposals[index], "ask")
     return resolve_family_params(family, task_kind, spec.get("params"))
