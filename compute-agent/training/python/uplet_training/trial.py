@@ -43,6 +43,8 @@ def trial_params(spec, family, task_kind):
     ask = spec.get("ask")
     if ask is not None:
         from .search import propose_from_spec  # Optuna only when asked
+        if not isinstance(ask, dict):
+            raise BadInput("invalid_field", "ask must be a propose spec object", "ask")
         index = optional_int(ask, "index", 0, low=0)
         proposals = propose_from_spec(dict(ask, family=family.id, task_kind=task_kind), field="ask")
         if index >= len(proposals):
