@@ -4,7 +4,14 @@ import { displayText, logText, printableAscii } from '../../shared/contracts/tex
 
 /** Joi schemas of every body, path and query the orchestrator accepts. Unknown fields are refused. */
 const oneOrMany = () => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(100_000).unique());
-const perfMap = () => Joi.object().pattern(identifier(), Joi.number().required()).max(100_000);
+/**
+ * Per-file scores: the seed's list (one per data file, in the uplet's order) or a map from data uuid to score.
+ * Any finite score (a diverged loss is a result too): unsafe() lifts Joi's ±2^53 bound; Infinity and NaN stay refused.
+ */
+const perfMap = () => Joi.alternatives().try(
+  Joi.object().pattern(identifier(), Joi.number().unsafe().required()).max(100_000),
+  Joi.array().items(Joi.number().unsafe().required()).max(100_000),
+);
 
 export const problemBody = Joi.object({
   uuid: identifier().required(),
@@ -22,7 +29,8 @@ export const algoBody = Joi.object({
 
 export const dataBody = Joi.object({
   uuid: oneOrMany().required(),
-  problems: oneOrMany().required(),
+  // An empty list registers data to no problem: its owner's, for prediction requests only.
+  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(100_000).unique()).required(),
 });
 
 export const predictionBody = Joi.object({
@@ -46,7 +54,7 @@ const reportCommon = {
 
 export const learndoneBody = Joi.object({
   ...reportCommon,
-  perf: Joi.number().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
+  perf: Joi.number().unsafe().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
   train_perf: perfMap().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
   test_perf: perfMap().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
 });

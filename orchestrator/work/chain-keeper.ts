@@ -26,13 +26,15 @@ export class ChainKeeper {
     await this.cutMinibatches(problem);
     // Read algos and minibatches after our own writes: a concurrent algo post
     // reads minibatches after inserting its algo, so one of us sees both.
-    const [algos, batches] = await Promise.all([
+    const [allAlgos, batches] = await Promise.all([
       this.c.algos.find({ problem: problem.uuid }).toArray(),
       this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray(),
     ]);
     // One read of the problem's chains serves both steps: which ranks are missing,
     // and, with the new ones, which rank of each chain is runnable next.
     const links = await this.c.learnuplets.find({ problem: problem.uuid }, { projection: { ...LINK, algo: 1 } }).toArray();
+    // A canceled algo's chain takes no new ranks and starts none.
+    const algos = allAlgos.filter((a) => !a.timestamp_canceled);
     const created = await this.ensureLearnuplets(problem, algos, batches, links);
     const byAlgo = new Map<string, ChainLink[]>(algos.map((a) => [a.uuid, []]));
     for (const l of [...links, ...created]) byAlgo.get(l.algo)?.push(l);

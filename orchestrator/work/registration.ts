@@ -47,7 +47,7 @@ export class Registration {
   }
 
   async postAlgo(input: NewAlgo, owner: Principal): Promise<{ algo: AlgoDoc; newLearnuplets: number }> {
-    const problem = await this.requireProblem(input.problem, 'problem');
+    const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const doc: AlgoDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.algos.insertOne(doc), 'algo', input.uuid);
     return { algo: doc, newLearnuplets: await this.chains.extendProblem(problem) };
@@ -67,13 +67,26 @@ export class Registration {
     return { datas: docs, newLearnuplets };
   }
 
-  /** One preduplet per data item, on the problem's best model so far. */
+  /**
+   * One preduplet per data item, on the problem's best model so far. Only data
+   * the requester registered may be named: the claim's capability opens it, so
+   * naming someone else's data would open it to any compute node.
+   */
   async requestPrediction(input: NewPrediction, requester: Principal): Promise<PredupletDoc[]> {
-    const problem = await this.requireProblem(input.problem, 'problem');
+    const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const done = await this.c.learnuplets.find({ problem: problem.uuid, status: 'done' }).toArray();
     const best = bestDoneLink(done, problem.metric_direction);
     if (!best) {
       throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, { code: 'NO_TRAINED_MODEL', details: { where: 'body', field: 'problem' } });
+    }
+    // One equality lookup per item ($in scans on FerretDB).
+    const owned = await Promise.all(input.data.map((d) => this.c.datas.findOne({ _id: d, owner: requester.name }, { projection: { _id: 1 } })));
+    const refused = owned.flatMap((doc, i) => (doc ? [] : [i]));
+    if (refused.length > 0) {
+      const field = input.data.length > 1 ? `data.${refused[0]}` : 'data';
+      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours or not registered: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
+        code: 'DATA_NOT_YOURS', details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
+      });
     }
     const requestId = crypto.randomUUID();
     const now = new Date();
@@ -95,6 +108,13 @@ export class Registration {
     if (!problem) throw new UnprocessableError(`problem ${uuid} does not exist`, { code: 'UNKNOWN_PROBLEM', details: { where: 'body', field } });
     return problem;
   }
+}
+
+function requireNotCanceled(problem: ProblemDoc): ProblemDoc {
+  if (problem.timestamp_canceled) {
+    throw new ConflictError(`problem ${problem.uuid} was canceled and takes no new work`, { code: 'PROBLEM_CANCELED', details: { where: 'body', field: 'problem' } });
+  }
+  return problem;
 }
 
 async function insertOnce(insert: () => Promise<unknown>, what: string, uuid: string): Promise<void> {

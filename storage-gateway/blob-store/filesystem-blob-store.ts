@@ -61,7 +61,7 @@ export class FilesystemBlobStore implements BlobStore {
     this.committedDuringSweep?.add(sha256);
     const meta: BlobMeta = {
       uuid, kind, size, sha256, owner: options.owner, content_type: options.contentType,
-      created: new Date().toISOString(), readers: options.readers,
+      created: new Date().toISOString(), readers: options.readers, ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
     };
     const metaPath = this.metaPath(kind, uuid);
     await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
