@@ -2,13 +2,15 @@ import Joi from 'joi';
 import { identifier } from '../../shared/contracts/identifiers';
 
 /** Joi schemas of every body, path and query the orchestrator accepts. Unknown fields are refused. */
-const oneOrMany = () => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(100_000).unique());
+/** Lists in bodies are capped: a request's cost (and the messages it publishes) must stay bounded. */
+export const LIST_CAPS = { dataUuids: 10_000, dataProblems: 100, predictionData: 1_000, testDataset: 10_000 } as const;
+const oneOrMany = (max: number) => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(max).unique());
 const perfMap = () => Joi.object().pattern(identifier(), Joi.number().required()).max(100_000);
 
 export const problemBody = Joi.object({
   uuid: identifier().required(),
   workflow: identifier().required(),
-  test_dataset: Joi.array().items(identifier()).min(1).max(100_000).unique().required(),
+  test_dataset: Joi.array().items(identifier()).min(1).max(LIST_CAPS.testDataset).unique().required(),
   size_train_dataset: Joi.number().integer().min(1).max(1_000_000).required(),
   metric_direction: Joi.string().valid('higher', 'lower').default('higher'),
 });
@@ -20,12 +22,12 @@ export const algoBody = Joi.object({
 });
 
 export const dataBody = Joi.object({
-  uuid: oneOrMany().required(),
-  problems: oneOrMany().required(),
+  uuid: oneOrMany(LIST_CAPS.dataUuids).required(),
+  problems: oneOrMany(LIST_CAPS.dataProblems).required(),
 });
 
 export const predictionBody = Joi.object({
-  data: oneOrMany().required(),
+  data: oneOrMany(LIST_CAPS.predictionData).required(),
   problem: identifier().required(),
 });
 

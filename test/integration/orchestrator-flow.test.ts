@@ -71,7 +71,10 @@ describe('orchestrator seed flow', () => {
     const board = await t.call('reader', 'GET', '/problem/p1/leaderboard');
     expect(board.body.leaderboard[0]).toMatchObject({ algo: 'a1', best_perf: 0.7, model: chain[0].model_end, rank: 0 });
 
-    // Prediction on the best model, then preddone.
+    // Prediction on the best model (its data must exist), then preddone.
+    expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: 'p-pool' })).status).toBe(422);
+    await t.call('organizer', 'POST', '/problem', { uuid: 'p-pool', workflow: 'wf1', test_dataset: ['t1'], size_train_dataset: 5 });
+    expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: 'p-pool' })).status).toBe(201);
     const pred = await t.call('reader', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' });
     expect(pred.status).toBe(201);
     expect(pred.body.new_preduplets).toBe(2);
@@ -110,7 +113,7 @@ describe('orchestrator seed flow', () => {
       ['organizer', '/problem', '{"uuid": "p2", ', 400, /JSON/],
       ['author', '/algo', { uuid: 'a2', name: 'x', problem: 'nope' }, 422, /problem nope does not exist/],
       ['author', '/algo', { uuid: '../etc', name: 'x', problem: 'p1' }, 400, /uuid/],
-      ['provider', '/data', { uuid: ['d1', 'new'], problems: 'p1' }, 409, /d1/],
+      ['provider2', '/data', { uuid: ['new', 'd1'], problems: 'p1' }, 403, /d1.*another provider/],
       ['provider', '/data', { uuid: 'new', problems: ['p1', 'nope'] }, 422, /nope/],
       ['provider', '/data', { uuid: ['a', 'a'], problems: 'p1' }, 400, /duplicate/],
       ['reader', '/prediction', { data: 'x', problem: 'nope' }, 422, /nope/],
@@ -133,7 +136,7 @@ describe('orchestrator seed flow', () => {
 
   test('a problem with no trained model refuses predictions with the reason', async () => {
     await t.call('organizer', 'POST', '/problem', { uuid: 'p-empty', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 5 });
-    const reply = await t.call('reader', 'POST', '/prediction', { data: ['x'], problem: 'p-empty' });
+    const reply = await t.call('reader', 'POST', '/prediction', { data: ['x1'], problem: 'p-empty' });
     expect(reply.status).toBe(422);
     expect(reply.body.error.code).toBe('NO_TRAINED_MODEL');
   });
@@ -154,7 +157,7 @@ describe('orchestrator seed flow', () => {
 
 async function countAll(t: TestOrchestrator): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const name of ['problems', 'algos', 'datas', 'learnuplets', 'preduplets', 'minibatches', 'leases', 'settlements']) {
+  for (const name of ['problems', 'algos', 'datas', 'learnuplets', 'preduplets', 'minibatches', 'leases', 'settlements', 'memberships', 'train_log']) {
     out[name] = await t.database.db.collection(name).countDocuments();
   }
   return out;
