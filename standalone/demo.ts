@@ -99,6 +99,8 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     say(`   accuracy rose from rank 0 (${first.map((p) => p.toFixed(3)).join(', ')}) to the best above: the chains learned from each hospital's data in turn.`);
 
     say('\n6. An analyst requests predictions on held-out data with the best model.');
+    // Prediction data is registered by its provider, to no problem: it is not train data.
+    for (const i of predictItems) await api(providerKey(i.provider), 'POST', '/data', { uuid: i.uuid, problems: [] });
     const pred = await api(keys.analyst, 'POST', '/prediction', { data: predictItems.map((i) => i.uuid), problem: PROBLEM });
     const done = await waitForPreduplets(analystGet, pred.preduplets as string[], interrupted);
     let correct = 0;

@@ -23,7 +23,8 @@ export const algoBody = Joi.object({
 
 export const dataBody = Joi.object({
   uuid: oneOrMany(LIST_CAPS.dataUuids).required(),
-  problems: oneOrMany(LIST_CAPS.dataProblems).required(),
+  // An empty list registers data for predictions only: it joins no problem, so it never becomes train data.
+  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(0).max(LIST_CAPS.dataProblems).unique()).required(),
 });
 
 export const predictionBody = Joi.object({

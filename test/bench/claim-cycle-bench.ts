@@ -37,7 +37,9 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     const [first] = (await sys.call('GET', '/learnuplet?problem=bp')).learnuplets;
     const c = await call(node, `/worker/learnuplet/${first.uuid}`, { worker: 'w' });
     await call(node, `/learndone/${first.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: c.lease.token });
-    const requested = await sys.call('POST', '/prediction', { data: Array.from({ length: uplets }, (_, i) => `x${i}`), problem: 'bp' });
+    const predictData = Array.from({ length: uplets }, (_, i) => `x${i}`);
+    await sys.call('POST', '/data', { uuid: predictData, problems: [] });
+    const requested = await sys.call('POST', '/prediction', { data: predictData, problem: 'bp' });
     const uuids: string[] = requested.preduplets;
     // The baseline works on the very same documents, with the same indexes.
     const sameDocs = await orch.collections.preduplets.find({ _id: { $in: uuids } }).toArray();

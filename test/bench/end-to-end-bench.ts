@@ -56,6 +56,7 @@ export async function benchEndToEnd(mongoUrlFor: (db: string) => string, amqpUrl
     });
 
     const started = performance.now();
+    await sys.call('POST', '/data', { uuid: items.slice(2), problems: [] });
     const { preduplets } = await sys.call('POST', '/prediction', { data: items.slice(2), problem: 'np' });
     await waitUntil(async () => {
       const failed = (await sys.call('GET', '/preduplet?problem=np&status=failed&limit=1')).preduplets;

@@ -47,6 +47,8 @@ describe('a federated training run end to end', () => {
     process.stderr.write(`e2e chain perf by rank: ${chain.map((l) => l.perf.toFixed(3)).join(' → ')}\n`);
 
     // Predictions on held-out data with the best model, downloaded by the requester and scored here.
+    // Prediction data is registered first, to no problem (it is not train data).
+    expect((await o.call('provider', 'POST', '/data', { uuid: 'bc-predict-0', problems: [] })).status).toBe(201);
     const pred = await o.call('reader', 'POST', '/prediction', { data: ['bc-predict-0'], problem: 'bc' });
     expect(pred.status).toBe(201);
     const [puuid] = pred.body.preduplets;

@@ -10,9 +10,8 @@ export async function todoPreduplets(t: TestOrchestrator, problem: string, count
   const claim = await t.call('compute', 'POST', `/worker/learnuplet/${rank0.uuid}`, { worker: 'seed' });
   await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, { status: 'done', perf: 0.5, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token });
   const data = Array.from({ length: count }, (_, i) => `${problem}-x${i}`);
-  // Prediction data must exist: registered to a problem of their own, so they make no learnuplets here.
-  await t.call('organizer', 'POST', '/problem', { uuid: `${problem}-pool`, workflow: 'wf', test_dataset: ['t1'], size_train_dataset: 1 });
-  const posted = await t.call('provider', 'POST', '/data', { uuid: data, problems: `${problem}-pool` });
+  // Prediction data must exist: registered to no problem, so they are not train data.
+  const posted = await t.call('provider', 'POST', '/data', { uuid: data, problems: [] });
   if (posted.status !== 201) throw new Error(`prediction data post failed: ${JSON.stringify(posted.body)}`);
   const pred = await t.call('reader', 'POST', '/prediction', { data, problem });
   if (pred.status !== 201) throw new Error(`prediction failed: ${JSON.stringify(pred.body)}`);

@@ -72,9 +72,9 @@ describe('orchestrator seed flow', () => {
     expect(board.body.leaderboard[0]).toMatchObject({ algo: 'a1', best_perf: 0.7, model: chain[0].model_end, rank: 0 });
 
     // Prediction on the best model (its data must exist), then preddone.
-    expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: 'p-pool' })).status).toBe(422);
-    await t.call('organizer', 'POST', '/problem', { uuid: 'p-pool', workflow: 'wf1', test_dataset: ['t1'], size_train_dataset: 5 });
-    expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: 'p-pool' })).status).toBe(201);
+    expect((await t.call('reader', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' })).status).toBe(422);
+    // Registered to no problem: prediction data only, not train data.
+    expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: [] })).status).toBe(201);
     const pred = await t.call('reader', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' });
     expect(pred.status).toBe(201);
     expect(pred.body.new_preduplets).toBe(2);
