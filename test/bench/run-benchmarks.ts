@@ -136,9 +136,11 @@ async function main(): Promise<void> {
     }
     if (want('growth')) {
       // Quick mode uses smaller databases (1k/10k data, 1k/10k/50k uplets) and says so in the table.
-      const dataSizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
-      const upletSizes = quick ? [1_000, 10_000, 50_000] : [10_000, 100_000, 1_000_000];
-      const pg = server?.ferret?.backend.kind === 'postgresql' ? server.ferret.backend.database : undefined;
+      // UPLET_GROWTH_DATA / UPLET_GROWTH_UPLETS (comma-separated) override the sizes; UPLET_BENCH_NO_GIN=1 measures without the GIN indexes.
+      const sizes = (env: string | undefined, fallback: number[]) => (env ? env.split(',').map(Number) : fallback);
+      const dataSizes = sizes(process.env.UPLET_GROWTH_DATA, quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]);
+      const upletSizes = sizes(process.env.UPLET_GROWTH_UPLETS, quick ? [1_000, 10_000, 50_000] : [10_000, 100_000, 1_000_000]);
+      const pg = server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1' ? server.ferret.backend.database : undefined;
       log(`growth: POST /data at ${dataSizes.join('/')} data, sweep and reap at ${upletSizes.join('/')} uplets${pg ? ' (GIN indexes added in PostgreSQL)' : ''}`);
       const r = await benchGrowth(mongoUrlFor, amqpUrl, dataSizes, upletSizes, pg ? ferretGinIndexes(pg) : undefined, log);
       results.growth = r;
