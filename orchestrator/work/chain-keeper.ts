@@ -34,7 +34,7 @@ export class ChainKeeper {
     const train = data.filter((d) => !test.has(d));
     if (train.length === 0) return 0;
     const placed = await this.appendToLog(problem.uuid, train, problem.size_train_dataset);
-    const end = Math.max(...placed.keys()) + 1;
+    const end = lastKey(placed) + 1;
     return this.cutAndExtend(problem, placed, Math.floor(end / problem.size_train_dataset));
   }
 
@@ -68,14 +68,14 @@ export class ChainKeeper {
         rest = [];
       } catch (err) {
         if (!onlyDuplicateKeys(err)) throw err;
-        const taken = Math.min(...duplicateIndexes(err));
+        const taken = duplicateIndexes(err).reduce((a, b) => Math.min(a, b), docs.length);
         for (const d of docs.slice(0, taken)) placed.set(d.pos, d.data);
         rest = rest.slice(taken);
         pos = await this.logEnd(problem, pos + taken + 1);
         this.logger.debug('train log append raced another post; appending after it', { problem, round });
       }
     }
-    await this.hint(problem, { next_pos: Math.max(...placed.keys()) + 1 });
+    await this.hint(problem, { next_pos: lastKey(placed) + 1 });
     return placed;
   }
 
@@ -239,4 +239,11 @@ export async function firstMissing(from: number, exists: (pos: number) => Promis
     else hi = mid;
   }
   return hi;
+}
+
+/** The largest key, without spreading (a post may place 10,000+ entries). */
+function lastKey(placed: ReadonlyMap<number, string>): number {
+  let last = -1;
+  for (const k of placed.keys()) if (k > last) last = k;
+  return last;
 }
