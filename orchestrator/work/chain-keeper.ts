@@ -68,10 +68,12 @@ export class ChainKeeper {
         rest = [];
       } catch (err) {
         if (!onlyDuplicateKeys(err)) throw err;
-        const taken = duplicateIndexes(err).reduce((a, b) => Math.min(a, b), docs.length);
+        // Ordered: everything before the first duplicate was inserted, nothing after it.
+        const dups = duplicateIndexes(err);
+        const taken = dups.length > 0 ? dups.reduce((a, b) => Math.min(a, b), docs.length) : 0;
         for (const d of docs.slice(0, taken)) placed.set(d.pos, d.data);
         rest = rest.slice(taken);
-        pos = await this.logEnd(problem, pos + taken + 1);
+        pos = await this.logEnd(problem, pos + taken);
         this.logger.debug('train log append raced another post; appending after it', { problem, round });
       }
     }
