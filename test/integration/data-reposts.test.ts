@@ -76,6 +76,28 @@ describe('POST /data re-posts, races and POST /prediction refusals', () => {
     }
   });
 
+  test('concurrent posts to one problem: each item takes one train log position, every minibatch is cut once', async () => {
+    await t.call('organizer', 'POST', '/problem', { uuid: 'conc', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 10 });
+    await t.call('author', 'POST', '/algo', { uuid: 'conc-a', name: 'a', problem: 'conc' });
+    const posts = Array.from({ length: 8 }, (_, p) => Array.from({ length: 25 }, (_, i) => `conc-${p}-${i}`));
+    const replies = await Promise.all(posts.map((uuid) => t.call('provider', 'POST', '/data', { uuid, problems: 'conc' })));
+    expect(replies.map((r) => r.status)).toEqual(posts.map(() => 201));
+    expect(replies.reduce((n, r) => n + r.body.new_learnuplets, 0)).toBe(20);
+    const log = await t.database.db.collection('train_log').find({ problem: 'conc' }).toArray();
+    expect(log.map((e) => e.pos).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(new Set(log.map((e) => e.data)).size).toBe(200);
+    const minibatches = await t.database.db.collection('minibatches').find({ problem: 'conc' }).toArray();
+    expect(minibatches).toHaveLength(20);
+    expect(new Set(minibatches.flatMap((m) => m.train_data)).size).toBe(200);
+    // Each post's items keep their order inside the log.
+    for (const post of posts) {
+      const positions = post.map((u) => log.find((e) => e.data === u)!.pos);
+      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    }
+    const chain = (await t.call('reader', 'GET', '/learnuplet?problem=conc&limit=100')).body.learnuplets;
+    expect(chain.map((l: any) => l.status)).toEqual(['todo', ...Array(19).fill('waiting')]);
+  });
+
   test('list caps: 10,000 data uuids per post, 1,000 per prediction (400 naming the field)', async () => {
     const before = await counts();
     const tooMany = await t.call('provider', 'POST', '/data', { uuid: Array.from({ length: 10_001 }, (_, i) => `cap${i}`), problems: 'rp1' });
