@@ -9,11 +9,14 @@ import { parseWorkMessage, workTopology } from '../shared/messaging/work-topolog
 import type { AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
+import { privateDirMode } from './tasks/task-workspace';
 import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
 import { WorkSlots } from './work-slots';
 
 export interface RunningAgent {
   caps: SandboxCapabilities;
+  /** Not ready when the orchestrator refused this agent's key: it consumes nothing until restarted with a good one. */
+  health(): { ready: boolean; reason?: string };
   /** Tasks running now. */
   running(): number;
   close(): Promise<void>;
@@ -27,8 +30,19 @@ const SLOT_WAIT_MS = 60_000;
  * orchestrator, acks the message as soon as the claim is decided (a long
  * training never holds an unacked delivery), and runs the work in the sandbox.
  */
+function readKeyFile(file: string): string {
+  let key: string;
+  try {
+    key = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError([`AGENT_API_KEY_FILE ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+  }
+  if (key.length < 16) throw new ConfigError([`AGENT_API_KEY_FILE ${file} holds ${key.length === 0 ? 'no key' : 'a key shorter than 16 characters'}`]);
+  return key;
+}
+
 export async function startComputeAgent(settings: AgentSettings, logger: Logger): Promise<RunningAgent> {
-  const apiKey = settings.AGENT_API_KEY ?? fs.readFileSync(settings.AGENT_API_KEY_FILE!, 'utf8').trim();
+  const apiKey = settings.AGENT_API_KEY ?? readKeyFile(settings.AGENT_API_KEY_FILE!);
   const caps = await probeSandbox();
   if (caps.missing.length > 0) {
     if (!settings.SANDBOX_ALLOW_UNSAFE) {
@@ -46,7 +60,8 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const orchestrator = new OrchestratorClient({ baseUrl: settings.ORCHESTRATOR_URL, apiKey });
   const storage = new StorageClient({ baseUrl: settings.STORAGE_URL, apiKey });
   const workDir = path.resolve(settings.AGENT_WORK_DIR);
-  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(workDir, { recursive: true, mode: privateDirMode(caps) });
+  fs.chmodSync(workDir, privateDirMode(caps));
   const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger };
 
   const topology = workTopology(settings.AMQP_PREFIX);
@@ -54,6 +69,18 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
   let stopping = false;
+  let refusedKey: string | undefined;
+
+  /**
+   * A refused key (401/403) is a configuration fault, not a verdict on the work: dropping the
+   * message would silently drain the queues. Stop consuming and keep every message queued.
+   */
+  const refuseToContinue = (err: OrchestratorRequestError): void => {
+    if (refusedKey) return;
+    refusedKey = `the orchestrator refused this agent's key (${err.status} ${err.code}): ${err.message}`;
+    logger.error('claim refused for the agent\'s key; no longer consuming work, messages stay queued. Fix AGENT_API_KEY (a key with the compute role) and restart', { status: err.status, code: err.code });
+    void broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
+  };
 
   const onDelivery = (kind: UpletKind) => async (delivery: Delivery): Promise<void> => {
     const message = parseWorkMessage(delivery.content);
@@ -61,7 +88,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       logger.warn('malformed work message sent to the dead-letter queue', { body: delivery.content.toString('utf8').slice(0, 200) });
       return delivery.deadLetter();
     }
-    if (stopping || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
+    if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
     let claimed: { uplet: Learnuplet | Preduplet; lease: Lease };
     try {
       claimed = kind === 'learnuplet'
@@ -69,6 +96,10 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         : await orchestrator.claimPreduplet(message.uuid, settings.AGENT_NAME);
     } catch (err) {
       slots.release();
+      if (err instanceof OrchestratorRequestError && (err.status === 401 || err.status === 403)) {
+        refuseToContinue(err);
+        return delivery.requeue();
+      }
       if (err instanceof OrchestratorRequestError) {
         // Not todo any more, or someone else won: the message has done its job.
         logger.debug('claim refused; message dropped', { uplet: message.uuid, code: err.code });
@@ -96,6 +127,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   let closing: Promise<void> | undefined;
   return {
     caps,
+    health: () => (refusedKey ? { ready: false, reason: refusedKey } : { ready: true }),
     running: () => tasks.size,
     close: () => (closing ??= (async () => {
       stopping = true;

@@ -1,9 +1,9 @@
 import type { Logger } from '../shared/logging/logger';
-import { OrchestratorRequestError, type UpletKind } from '../shared/http/orchestrator-client';
+import { OrchestratorRequestError, type LeaseRenewal, type UpletKind } from '../shared/http/orchestrator-client';
 
 /** What the heartbeat needs of the orchestrator client. */
 export interface HeartbeatPort {
-  heartbeat(kind: UpletKind, uuid: string, token: string): Promise<void>;
+  heartbeat(kind: UpletKind, uuid: string, token: string): Promise<LeaseRenewal | void>;
 }
 
 /**
@@ -22,6 +22,8 @@ export class LeaseHeartbeat {
     private readonly token: string,
     private readonly intervalMs: number,
     private readonly logger: Logger,
+    /** Called with each renewal: its fresh capability replaces the one that expires with the old lease term. */
+    private readonly onRenew: (renewal: LeaseRenewal) => void = () => undefined,
   ) {}
 
   /** Aborted when the lease is lost. */
@@ -40,7 +42,8 @@ export class LeaseHeartbeat {
 
   private async beat(): Promise<void> {
     try {
-      await this.port.heartbeat(this.kind, this.uuid, this.token);
+      const renewal = await this.port.heartbeat(this.kind, this.uuid, this.token);
+      if (renewal) this.onRenew(renewal);
     } catch (err) {
       if (err instanceof OrchestratorRequestError && err.status === 409) {
         this.logger.warn('lease lost; stopping the task', { uplet: this.uuid, code: err.code });

@@ -36,19 +36,26 @@ export interface RunningTask {
  */
 export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learnuplet | Preduplet, lease: Lease): RunningTask {
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
-  const heartbeat = new LeaseHeartbeat(ctx.orchestrator, kind, uplet.uuid, lease.token, ctx.heartbeatIntervalMs, logger);
+  // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
+  let capability = lease.capability;
+  const heartbeat = new LeaseHeartbeat(ctx.orchestrator, kind, uplet.uuid, lease.token, ctx.heartbeatIntervalMs, logger, (renewal) => {
+    if (renewal.capability) capability = renewal.capability;
+  });
   const shutdown = new AbortController();
   const signal = AbortSignal.any([heartbeat.signal, shutdown.signal]);
 
   const done = (async () => {
-    heartbeat.start();
-    const ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(lease.capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
+    let ws: TaskWorkspace | undefined;
     const started = Date.now();
+    // Everything from the first heartbeat on sits inside the try: a workspace that cannot be
+    // made is a failed attempt, reported, with the heartbeat stopped.
     try {
+      heartbeat.start();
+      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(() => capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
       logger.info('task started');
       const report = kind === 'learnuplet'
         ? await runLearnTask(uplet as Learnuplet, ws, logger)
-        : await runPredictTask(uplet as Preduplet, ws);
+        : await runPredictTask(uplet as Preduplet, lease.attempt, ws);
       heartbeat.stop();
       if (signal.aborted) throw signal.reason;
       await send(ctx, kind, uplet.uuid, lease.token, report);
@@ -68,7 +75,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
           .catch((e: Error) => logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }));
       }
     } finally {
-      await ws.remove().catch(() => undefined);
+      await ws?.remove().catch(() => undefined);
     }
   })();
   return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), done };

@@ -6,10 +6,12 @@ import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
 import type { Logger } from '../shared/logging/logger';
 import type { Collections } from './persistence/collections';
 import type { OrchestratorMetrics } from './metrics';
+import { cancelRoutes } from './routes/cancel-routes';
 import { computeRoutes } from './routes/compute-routes';
 import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
+import type { Cancellation } from './work/cancellation';
 import type { Registration } from './work/registration';
 import type { WorkLeases } from './work/work-leases';
 import type { CapabilityIssuer } from './work/task-capabilities';
@@ -18,6 +20,7 @@ export interface OrchestratorAppParts {
   collections: Collections;
   registration: Registration;
   leases: WorkLeases;
+  cancellation: Cancellation;
   keys: ApiKeyRegistry;
   logger: Logger;
   metrics: OrchestratorMetrics;
@@ -41,6 +44,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(authenticate(parts.keys));
   app.use(registrationRoutes(parts.registration));
   app.use(computeRoutes(parts.leases, parts.issueCapability));
+  app.use(cancelRoutes(parts.cancellation));
   app.use(listingRoutes(parts.collections));
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));

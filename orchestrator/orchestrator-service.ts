@@ -14,6 +14,7 @@ import { AmqpWorkDispatcher } from './messaging/work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
 import { ChainKeeper } from './work/chain-keeper';
+import { Cancellation } from './work/cancellation';
 import { Registration } from './work/registration';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
@@ -56,7 +57,8 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
       }
     },
   };
-  const app = createOrchestratorApp({ collections, registration, leases, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+  const cancellation = new Cancellation(collections, leases);
+  const app = createOrchestratorApp({ collections, registration, leases, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
   });
   const server = http.createServer(app);

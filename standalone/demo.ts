@@ -98,11 +98,15 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     const first = rows.map((r) => r.perfs.find((p) => p !== null) ?? NaN);
     say(`   accuracy rose from rank 0 (${first.map((p) => p.toFixed(3)).join(', ')}) to the best above: the chains learned from each hospital's data in turn.`);
 
-    say('\n6. An analyst requests predictions on held-out data with the best model.');
-    // Prediction data is registered by its provider, to no problem: it is not train data.
-    for (const i of predictItems) await api(providerKey(i.provider), 'POST', '/data', { uuid: i.uuid, problems: [] });
-    const pred = await api(keys.analyst, 'POST', '/prediction', { data: predictItems.map((i) => i.uuid), problem: PROBLEM });
-    const done = await waitForPreduplets(analystGet, pred.preduplets as string[], interrupted);
+    say('\n6. The hospitals holding held-out data request predictions on it with the best model.');
+    // Predictions name only the requester's own data, registered to no problem (so it never trains).
+    const requested: string[] = [];
+    for (const owner of [...new Set(predictItems.map((i) => i.provider))]) {
+      const mine = predictItems.filter((i) => i.provider === owner).map((i) => i.uuid);
+      await api(providerKey(owner), 'POST', '/data', { uuid: mine, problems: [] });
+      requested.push(...((await api(providerKey(owner), 'POST', '/prediction', { data: mine, problem: PROBLEM })).preduplets as string[]));
+    }
+    const done = await waitForPreduplets(analystGet, requested, interrupted);
     let correct = 0;
     let total = 0;
     for (const p of done) {
@@ -111,7 +115,7 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
         continue;
       }
       const file = path.join(scratch, `${p.data}.predictions.csv`);
-      await storageAs(keys.analyst).downloadToFile('prediction', p.prediction_storage_uuid, file);
+      await storageAs(providerKey(manifest.items.find((i) => i.uuid === p.data)!.provider)).downloadToFile('prediction', p.prediction_storage_uuid, file);
       const probabilities = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1).map(Number);
       // The labels are the hospital's own, kept aside: here the demo plays that hospital checking the result.
       const item = manifest.items.find((i) => i.uuid === p.data)!;

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { OutputTail } from './output-tail';
 import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from './sandbox-limits';
 import type { SandboxCapabilities } from './sandbox-probe';
@@ -42,7 +45,32 @@ const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
  * capabilities and no new privileges; then prlimit sets the rlimits. The
  * environment is cleared. Never throws for the command's own failure.
  */
-export function runSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
+export async function runSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
+  if (caps.bubblewrap) return spawnSandboxed(command, caps);
+  // Without bubblewrap (SANDBOX_ALLOW_UNSAFE) there is no mount namespace to put the task's
+  // files at /task: a directory of links stands in for it, and /task paths are rewritten to it.
+  const view = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'uplet-task-view-'));
+  try {
+    await fs.promises.chmod(view, 0o755);
+    for (const m of command.mounts) {
+      const at = inView(view, m.sandboxPath);
+      await fs.promises.mkdir(path.dirname(at), { recursive: true, mode: 0o755 });
+      await fs.promises.symlink(m.hostPath, at);
+    }
+    return await spawnSandboxed({ ...command, argv: command.argv.map((a) => inView(view, a)), cwd: inView(view, command.cwd) }, caps);
+  } finally {
+    await fs.promises.rm(view, { recursive: true, force: true });
+  }
+}
+
+/** Maps `/task` and paths under it into the stand-in directory; leaves every other argument alone. */
+function inView(view: string, arg: string): string {
+  return arg === TASK_ROOT || arg.startsWith(`${TASK_ROOT}/`) ? path.join(view, arg.slice(TASK_ROOT.length)) : arg;
+}
+
+const TASK_ROOT = '/task';
+
+function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
   const argv = buildArgv(command, caps);
   const started = Date.now();
   const stdout = new OutputTail(command.limits.logBytes);

@@ -3,7 +3,7 @@ import type { LearnReport, Learnuplet } from '../../shared/http/orchestrator-cli
 import { StorageRequestError } from '../../shared/http/storage-client';
 import type { Logger } from '../../shared/logging/logger';
 import { readScore } from './score-file';
-import type { TaskWorkspace } from './task-workspace';
+import { TaskStepFailed, type TaskWorkspace } from './task-workspace';
 
 /**
  * One learnuplet, in the sandbox, step by step: detarget the data (so the algo
@@ -60,17 +60,25 @@ export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Log
 }
 
 /**
- * Uploads the model under model_end. If an earlier attempt of this learnuplet
- * uploaded one before dying, blobs being immutable, that model is the
- * learnuplet's: it is fetched and scored instead, so perf always describes the
- * stored model.
+ * Uploads the model under model_end (the lease's capability authorises exactly
+ * that). If an earlier attempt of this learnuplet uploaded one before dying,
+ * blobs being immutable, that model is the learnuplet's: it is fetched and
+ * scored instead, so perf always describes the stored model. Only a model the
+ * gateway recorded as written under one of this learnuplet's own leases is
+ * adopted; any other (stored by hand, or before writes needed a lease) fails
+ * the attempt rather than become this learnuplet's result.
  */
 async function keepModel(ws: TaskWorkspace, l: Learnuplet, model: string, logger: Logger): Promise<void> {
   try {
     await ws.storage.uploadFile('model', l.model_end, model);
   } catch (err) {
     if (!(err instanceof StorageRequestError && err.status === 409)) throw err;
-    logger.warn('an earlier attempt stored this model already; scoring that one', { uplet: l.uuid, model: l.model_end });
+    const stored = await ws.storage.meta('model', l.model_end);
+    const under = stored.written_under;
+    if (!under || under.kind !== 'learnuplet' || under.uplet !== l.uuid) {
+      throw new TaskStepFailed('store model', undefined, `store model: model ${l.model_end} already exists and was not written under a lease of learnuplet ${l.uuid}; it is not adopted`);
+    }
+    logger.warn('an earlier attempt stored this model already; scoring that one', { uplet: l.uuid, model: l.model_end, attempt: under.attempt });
     await fs.promises.rm(model, { force: true });
     await ws.storage.downloadToFile('model', l.model_end, model);
     await fs.promises.chmod(model, 0o644);

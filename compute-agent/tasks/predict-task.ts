@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import type { PredReport, Preduplet } from '../../shared/http/orchestrator-client';
+import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import { ro, rw } from './learn-task';
 import type { TaskWorkspace } from './task-workspace';
 
 /** One preduplet: detarget the data item, predict with the chosen model, upload the predictions for the requester. */
-export async function runPredictTask(p: Preduplet, ws: TaskWorkspace): Promise<Extract<PredReport, { status: 'done' }>> {
+export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWorkspace): Promise<Extract<PredReport, { status: 'done' }>> {
   const algo = await ws.archive('algo', p.algo);
   const workflow = await ws.archive('workflow', p.workflow);
   const model = await ws.fetchFile('model', 'model', p.model);
@@ -24,12 +25,15 @@ export async function runPredictTask(p: Preduplet, ws: TaskWorkspace): Promise<E
   const file = ws.path('predictions', p.data);
   if (!fs.existsSync(file)) throw new Error(`predict: the algo wrote no predictions file named ${p.data}`);
 
-  // Deterministic: a retry after a crash finds its own upload (identical, or an earlier attempt's).
-  const storageUuid = `prediction-${p.uuid}`;
+  // One blob per attempt, the one this lease's capability may write; the orchestrator accepts no other uuid.
+  const storageUuid = predictionBlobUuid(p.uuid, attempt);
   try {
     await ws.storage.uploadFile('prediction', storageUuid, file, { readers: [p.owner], contentType: 'text/csv' });
   } catch (err) {
     if (!(err instanceof StorageRequestError && err.status === 409)) throw err;
+    // Only this attempt can have written it (a retried upload whose answer was lost): keep that one.
+    const under = (await ws.storage.meta('prediction', storageUuid)).written_under;
+    if (!under || under.uplet !== p.uuid || under.attempt !== attempt) throw err;
   }
   return { status: 'done', prediction_storage_uuid: storageUuid };
 }

@@ -6,6 +6,15 @@ import type { SandboxLimits } from '../sandbox/sandbox-limits';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-limits';
 import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
 
+/**
+ * The agent's own directories are 0700; bubblewrap mounts what a step needs past them. Without
+ * bubblewrap (unsafe mode) the dropped user reaches its files through the host's paths, so it
+ * must be able to traverse (never list) the directories above them.
+ */
+export function privateDirMode(caps: SandboxCapabilities): number {
+  return caps.bubblewrap ? 0o700 : 0o711;
+}
+
 /** A sandboxed step that failed: the task reports it with the reason and the log tail. */
 export class TaskStepFailed extends Error {
   constructor(readonly step: string, readonly result: SandboxResult | undefined, reason: string) {
@@ -41,9 +50,10 @@ export class TaskWorkspace {
   }
 
   static async create(workDir: string, name: string, ctx: WorkspaceContext): Promise<TaskWorkspace> {
-    await fs.promises.mkdir(workDir, { recursive: true, mode: 0o700 });
+    const mode = privateDirMode(ctx.caps);
+    await fs.promises.mkdir(workDir, { recursive: true, mode });
     const root = await fs.promises.mkdtemp(path.join(workDir, `${name}-`));
-    await fs.promises.chmod(root, 0o700);
+    await fs.promises.chmod(root, mode);
     return new TaskWorkspace(root, ctx);
   }
 
@@ -86,7 +96,7 @@ export class TaskWorkspace {
     const cached = path.join(this.ctx.archiveCache, `${kind}-${uuid}`);
     if (fs.existsSync(cached)) return cached;
     const unpacked = await this.unpack(await this.fetchFile(`${kind}.tar.gz`, kind, uuid), kind);
-    await fs.promises.mkdir(this.ctx.archiveCache, { recursive: true, mode: 0o700 });
+    await fs.promises.mkdir(this.ctx.archiveCache, { recursive: true, mode: privateDirMode(this.ctx.caps) });
     try {
       await fs.promises.rename(unpacked, cached);
     } catch (err) {

@@ -13,6 +13,8 @@ export interface ProblemDoc {
   metric_direction: MetricDirection;
   owner: string;
   timestamp_upload: Date;
+  /** Set by cancellation: its queued work is withdrawn and it takes no new algos or predictions. */
+  timestamp_canceled?: Date;
 }
 
 export interface AlgoDoc {
@@ -22,6 +24,8 @@ export interface AlgoDoc {
   problem: string;
   owner: string;
   timestamp_upload: Date;
+  /** Set by cancellation: its chain's remaining ranks are canceled and new data adds none. */
+  timestamp_canceled?: Date;
 }
 
 export interface DataDoc {

@@ -12,8 +12,14 @@ export interface LeaseDoc {
   principal: string;
   claimed_at: Date;
   expires_at: Date;
-  /** Minute of expires_at: the reaper reads due minutes by equality, never a range over all leases. */
-  expiry_minute: number;
+  /**
+   * Minute of expires_at: the reaper reads due minutes by equality, never a
+   * range over all leases. Absent on a cancellation tombstone, which never expires.
+   */
+  expiry_minute?: number;
+  /** What this lease's capability opens and authorises (`<kind>/<uuid>`), fixed at the claim and re-signed by heartbeats. */
+  reads?: string[];
+  writes?: string[];
 }
 
 /** How an attempt ended: inserted once, by the report or by the reaper, whichever comes first. */
@@ -22,8 +28,8 @@ export interface SettlementDoc {
   uplet: string;
   kind: UpletKind;
   attempt: number;
-  by: 'report' | 'expiry' | 'release';
-  status: 'done' | 'failed' | 'expired' | 'released';
+  by: 'report' | 'expiry' | 'release' | 'cancel';
+  status: 'done' | 'failed' | 'expired' | 'released' | 'canceled';
   /** The report body as received, to answer an identical duplicate idempotently. */
   result: Record<string, unknown> | null;
   settled_at: Date;

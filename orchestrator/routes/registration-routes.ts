@@ -5,7 +5,7 @@ import type { Registration } from '../work/registration';
 import { algoBody, asList, dataBody, predictionBody, problemBody } from './request-schemas';
 import { publicDocument } from './public-document';
 
-/** POST /problem, /algo, /data (by their roles) and /prediction (any authenticated user). */
+/** POST /problem, /algo, /data (by their roles) and /prediction (any user but a compute node). */
 export function registrationRoutes(registration: Registration): Router {
   const router = Router();
 
@@ -28,7 +28,8 @@ export function registrationRoutes(registration: Registration): Router {
     res.status(changed ? 201 : 200).json({ new_datas: datas.map(publicDocument), new_learnuplets: newLearnuplets });
   });
 
-  router.post('/prediction', async (req, res) => {
+  // Compute nodes run predictions; they do not request them (a request names data its capability would open).
+  router.post('/prediction', requireRole('organizer', 'data-provider', 'algo-author'), async (req, res) => {
     const body = validate(predictionBody, req.body, 'body');
     const preduplets = await registration.requestPrediction({ data: asList(body.data), problem: body.problem }, principalOf(res));
     res.status(201).json({ new_preduplets: preduplets.length, preduplets: preduplets.map((p) => p.uuid) });

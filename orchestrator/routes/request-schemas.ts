@@ -5,7 +5,14 @@ import { identifier } from '../../shared/contracts/identifiers';
 /** Lists in bodies are capped: a request's cost (and the messages it publishes) must stay bounded. */
 export const LIST_CAPS = { dataUuids: 10_000, dataProblems: 100, predictionData: 1_000, testDataset: 10_000 } as const;
 const oneOrMany = (max: number) => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(max).unique());
-const perfMap = () => Joi.object().pattern(identifier(), Joi.number().required()).max(100_000);
+/**
+ * Per-file scores: the seed's list (one per data file, in the uplet's order) or a map from data uuid to score.
+ * Any finite score (a diverged loss is a result too): unsafe() lifts Joi's ±2^53 bound; Infinity and NaN stay refused.
+ */
+const perfMap = () => Joi.alternatives().try(
+  Joi.object().pattern(identifier(), Joi.number().unsafe().required()).max(100_000),
+  Joi.array().items(Joi.number().unsafe().required()).max(100_000),
+);
 
 export const problemBody = Joi.object({
   uuid: identifier().required(),
@@ -23,8 +30,8 @@ export const algoBody = Joi.object({
 
 export const dataBody = Joi.object({
   uuid: oneOrMany(LIST_CAPS.dataUuids).required(),
-  // An empty list registers data for predictions only: it joins no problem, so it never becomes train data.
-  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(0).max(LIST_CAPS.dataProblems).unique()).required(),
+  // An empty list registers data to no problem: its owner's, for prediction requests only (never train data).
+  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(LIST_CAPS.dataProblems).unique()).required(),
 });
 
 export const predictionBody = Joi.object({
@@ -47,7 +54,7 @@ const reportCommon = {
 
 export const learndoneBody = Joi.object({
   ...reportCommon,
-  perf: Joi.number().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
+  perf: Joi.number().unsafe().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
   train_perf: perfMap().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
   test_perf: perfMap().when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() }),
 });

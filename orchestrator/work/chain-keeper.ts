@@ -118,7 +118,8 @@ export class ChainKeeper {
       // Some were cut already (same content): insert the others one by one.
       for (const b of batches) await this.c.minibatches.insertOne(b).catch((e: unknown) => { if (!isDuplicateKey(e)) throw e; });
     }
-    const algos = await this.c.algos.find({ problem: problem.uuid }).toArray();
+    // A canceled algo's chain takes no new ranks and starts none.
+    const algos = (await this.c.algos.find({ problem: problem.uuid }).toArray()).filter((a) => !a.timestamp_canceled);
     const created = await this.ensureLearnuplets(problem, algos, batches);
     await Promise.all(algos.map((a) => this.startAfterAppend(problem, a.uuid, from)));
     await this.hint(problem.uuid, { next_batch: upTo });

@@ -56,7 +56,7 @@ export class Registration {
   }
 
   async postAlgo(input: NewAlgo, owner: Principal): Promise<{ algo: AlgoDoc; newLearnuplets: number }> {
-    const problem = await this.requireProblem(input.problem, 'problem');
+    const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const doc: AlgoDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.algos.insertOne(doc), 'algo', input.uuid);
     return { algo: doc, newLearnuplets: await this.chains.extendForAlgo(problem, doc) };
@@ -115,20 +115,33 @@ export class Registration {
     await this.c.datas.bulkWrite(created.map((d) => ({ deleteOne: { filter: { _id: d._id } } })), { ordered: false });
   }
 
-  /** One preduplet per data item, on the problem's best model so far. Unknown data is refused before anything is written. */
+  /**
+   * One preduplet per data item, on the problem's best model so far. Only data
+   * the requester registered may be named: the claim's capability opens it, so
+   * naming someone else's data would open it to any compute node. Unknown or
+   * foreign data is refused before anything is written.
+   */
   async requestPrediction(input: NewPrediction, requester: Principal): Promise<PredupletDoc[]> {
-    const problem = await this.requireProblem(input.problem, 'problem');
-    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { _id: 1 } }));
-    const unknown = input.data.filter((_, i) => found[i] === null);
-    if (unknown.length > 0) {
-      throw new UnprocessableError(`${unknown.length} data item(s) do not exist: ${listed(unknown)}`, {
-        code: 'UNKNOWN_DATA', details: { where: 'body', field: 'data', uuids: unknown.slice(0, 20), count: unknown.length },
-      });
-    }
+    const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const done = await this.c.learnuplets.find({ problem: problem.uuid, status: 'done' }).toArray();
     const best = bestDoneLink(done, problem.metric_direction);
     if (!best) {
       throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, { code: 'NO_TRAINED_MODEL', details: { where: 'body', field: 'problem' } });
+    }
+    // One equality lookup per item, a few at a time: `$in` scans on FerretDB, and 1,000 at once would queue on the pool.
+    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1 } }));
+    const unknown = input.data.filter((_, i) => found[i] === null);
+    if (unknown.length > 0) {
+      throw new UnprocessableError(`${unknown.length} data item(s) are not registered (POST /data): ${listed(unknown)}`, {
+        code: 'UNKNOWN_DATA', details: { where: 'body', field: 'data', uuids: unknown.slice(0, 20), count: unknown.length },
+      });
+    }
+    const refused = found.flatMap((doc, i) => (doc!.owner === requester.name ? [] : [i]));
+    if (refused.length > 0) {
+      const field = input.data.length > 1 ? `data.${refused[0]}` : 'data';
+      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
+        code: 'DATA_NOT_YOURS', details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
+      });
     }
     const requestId = crypto.randomUUID();
     const now = new Date();
@@ -167,6 +180,13 @@ async function insertEach<T extends { _id: string }>(collection: Collection<T>, 
     if (!onlyDuplicateKeys(err)) throw err;
     return duplicateIndexes(err);
   }
+}
+
+function requireNotCanceled(problem: ProblemDoc): ProblemDoc {
+  if (problem.timestamp_canceled) {
+    throw new ConflictError(`problem ${problem.uuid} was canceled and takes no new work`, { code: 'PROBLEM_CANCELED', details: { where: 'body', field: 'problem' } });
+  }
+  return problem;
 }
 
 async function insertOnce(insert: () => Promise<unknown>, what: string, uuid: string): Promise<void> {

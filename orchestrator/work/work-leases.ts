@@ -2,14 +2,18 @@ import crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Collection } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
-import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
+import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
-import type { LearnupletDoc, UpletDoc, UpletKind } from '../domain/documents';
+import type { LearnupletDoc, PerfMap, UpletDoc, UpletKind } from '../domain/documents';
 import { afterUnsuccessfulAttempt, attemptOfToken, leaseId, minuteOf } from '../domain/lease-rules';
+import { perItemScoreMap } from '../domain/per-item-scores';
+import { TERMINAL } from '../domain/chain-rules';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
 import type { ChainKeeper } from './chain-keeper';
+import { taskBlobsOf } from './task-capabilities';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -21,12 +25,17 @@ export interface LeaseGrant {
   lease_token: string;
   attempt: number;
   lease_expires_at: Date;
+  /** The lease document: what its capability opens and authorises. */
+  lease: LeaseDoc;
 }
 
 /** The result a compute node reports for one attempt. */
 export type WorkReport =
-  | { status: 'done'; perf?: number; train_perf?: Record<string, number>; test_perf?: Record<string, number>; prediction_storage_uuid?: string; lease_token?: string }
+  | { status: 'done'; perf?: number; train_perf?: Record<string, number> | number[]; test_perf?: Record<string, number> | number[]; prediction_storage_uuid?: string; lease_token?: string }
   | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
+
+/** A done report once per-file score lists are maps: what is settled and recorded. */
+type RecordedDone = Omit<Extract<WorkReport, { status: 'done' }>, 'train_perf' | 'test_perf'> & { train_perf?: PerfMap; test_perf?: PerfMap };
 
 /**
  * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
@@ -57,17 +66,22 @@ export class WorkLeases {
       throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: 'NOT_CLAIMABLE', details: { status: uplet.status } });
     }
     const attempt = uplet.attempt + 1;
+    const blobs = await taskBlobsOf(this.c, kind, uplet, attempt);
     const now = new Date();
     const expires = new Date(now.getTime() + this.settings.leaseMs);
     const lease: LeaseDoc = {
       _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt,
       token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
       worker, principal: principal.name, claimed_at: now, expires_at: expires, expiry_minute: minuteOf(expires),
+      reads: blobs.reads, writes: blobs.writes,
     };
     try {
       await this.c.leases.insertOne(lease);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
+      if (await this.finishCancellation(kind, uuid, attempt)) {
+        throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: 'NOT_CLAIMABLE', details: { status: 'canceled' } });
+      }
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
       throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: 'ALREADY_CLAIMED' });
     }
@@ -77,22 +91,26 @@ export class WorkLeases {
     );
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
-    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at };
+    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at, lease };
   }
 
-  /** Extends a live lease; 409 LEASE_LOST tells the agent to stop and discard its work. */
-  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<{ lease_expires_at: Date; attempt: number }> {
-    const lease = await this.liveLease(kind, uuid, token);
+  /**
+   * Extends a live lease held by this principal; 409 LEASE_LOST tells the agent
+   * to stop and discard its work. Returns the extended lease, whose capability
+   * the caller re-signs (capabilities expire with their lease).
+   */
+  async heartbeat(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
+    const lease = await this.liveLease(kind, uuid, token, principal);
     const expires = new Date(Date.now() + this.settings.leaseMs);
     // A lease document is written only by heartbeats after its insert, so this rewrite loses nothing.
     const res = await this.c.leases.updateOne({ _id: lease._id, token }, { $set: { expires_at: expires, expiry_minute: minuteOf(expires) } });
     if (res.matchedCount === 0) throw lost(kind, uuid);
-    return { lease_expires_at: expires, attempt: lease.attempt };
+    return { ...lease, expires_at: expires };
   }
 
   /** Gives back a lease on shutdown: the uplet is todo again at once, not after the lease expires. */
-  async release(kind: UpletKind, uuid: string, token: string): Promise<UpletDoc> {
-    const lease = await this.liveLease(kind, uuid, token);
+  async release(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<UpletDoc> {
+    const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
     await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
     await this.c.leases.deleteOne({ _id: lease._id });
@@ -105,9 +123,10 @@ export class WorkLeases {
    * settled attempt is 409, unless it repeats the recorded result exactly
    * (a retried request), which is answered with the uplet as it stands.
    */
-  async report(kind: UpletKind, uuid: string, report: WorkReport, principal: Principal): Promise<UpletDoc> {
+  async report(kind: UpletKind, uuid: string, received: WorkReport, principal: Principal): Promise<UpletDoc> {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+    const report = withScoreMaps(received, uplet);
     const attempt = report.lease_token ? attemptOfToken(report.lease_token) : uplet.attempt;
     if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
     const id = leaseId(uuid, attempt);
@@ -117,16 +136,81 @@ export class WorkLeases {
 
     const lease = await this.c.leases.findOne({ _id: id });
     if (!lease || !isHolder(lease, report.lease_token, principal)) throw notHolder(kind, uuid);
+    checkReport(kind, uplet, attempt, report);
     const status = report.status;
     if (!(await this.settle(lease, 'report', status, report, principal))) {
       const winner = await this.c.settlements.findOne({ _id: id });
       if (winner) return this.answerRepeat(kind, uuid, winner, report, principal);
       throw notHolder(kind, uuid);
     }
-    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
+    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report as RecordedDone);
     else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail);
     await this.c.leases.deleteOne({ _id: id });
     return this.current(kind, uuid);
+  }
+
+  /**
+   * Cancels one uplet through the same fences as claims and reports, so a cancellation racing
+   * either ends in exactly one outcome. A queued uplet's next attempt is claimed by the
+   * cancellation (a tombstone lease that never expires, so no agent can claim that attempt)
+   * and settled `canceled` at once; a running one's current attempt is settled, and its agent
+   * learns it at its next heartbeat (LEASE_LOST) and stops. True when this call canceled it.
+   */
+  async cancel(kind: UpletKind, uuid: string, reason: string, by: Principal): Promise<boolean> {
+    for (let round = 0; round < 6; round++) {
+      if (round > 0) await new Promise((r) => setTimeout(r, 20 * round));
+      const uplet = await this.uplets(kind).findOne({ _id: uuid });
+      if (!uplet || TERMINAL.has(uplet.status)) return false;
+      const lease = uplet.status === 'pending'
+        ? await this.c.leases.findOne({ _id: leaseId(uuid, uplet.attempt) })
+        : await this.cancellationLease(kind, uuid, uplet.attempt + 1, by);
+      // No lease: the attempt was claimed or settled meanwhile; read again.
+      if (!lease) continue;
+      if (!(await this.settle(lease, 'cancel', 'canceled', null, by))) {
+        if (lease.worker === CANCELLATION_WORKER && (await this.finishCancellation(kind, uuid, lease.attempt))) return true;
+        continue;
+      }
+      await this.applyCanceled(kind, uuid, lease.attempt, reason);
+      // A running attempt's lease goes; a tombstone stays, refusing claims of its attempt.
+      if (lease.worker !== CANCELLATION_WORKER) await this.c.leases.deleteOne({ _id: lease._id });
+      return true;
+    }
+    throw new ConflictError(`${kind} ${uuid} changed state under cancellation 6 times; try again`, { code: 'CANCEL_CONTENDED' });
+  }
+
+  /** The tombstone claim of a queued uplet's next attempt; an existing tombstone (a cancellation that died midway) is reused. */
+  private async cancellationLease(kind: UpletKind, uuid: string, attempt: number, by: Principal): Promise<LeaseDoc | null> {
+    const now = new Date();
+    const tombstone: LeaseDoc = {
+      _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt, token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
+      worker: CANCELLATION_WORKER, principal: by.name, claimed_at: now, expires_at: NEVER,
+    };
+    try {
+      await this.c.leases.insertOne(tombstone);
+      return tombstone;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const existing = await this.c.leases.findOne({ _id: tombstone._id });
+      return existing?.worker === CANCELLATION_WORKER ? existing : null;
+    }
+  }
+
+  /**
+   * Applies a cancellation whose settlement is recorded but whose uplet write was lost or
+   * overwritten (the canceller died, or a concurrent whole-document rewrite won). True if so.
+   */
+  private async finishCancellation(kind: UpletKind, uuid: string, attempt: number): Promise<boolean> {
+    const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
+    if (settled?.status !== 'canceled') return false;
+    await this.applyCanceled(kind, uuid, attempt, 'canceled');
+    return true;
+  }
+
+  private async applyCanceled(kind: UpletKind, uuid: string, attempt: number, reason: string): Promise<void> {
+    await this.uplets(kind).updateOne(
+      { _id: uuid, attempt: { $lte: attempt } },
+      { $set: { status: 'canceled', attempt, worker: null, failure_reason: reason, timestamp_done: new Date() } },
+    );
   }
 
   /** Settles one expired lease; called by the reaper. Returns false when someone settled it first. */
@@ -154,7 +238,8 @@ export class WorkLeases {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
     const result = (settled.result ?? {}) as Record<string, unknown>;
-    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as Extract<WorkReport, { status: 'done' }>);
+    if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as RecordedDone);
+    else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {
       await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
       await this.dispatcher.dispatch(kind, [uuid]);
@@ -166,12 +251,13 @@ export class WorkLeases {
     return true;
   }
 
-  private async liveLease(kind: UpletKind, uuid: string, token: string): Promise<LeaseDoc> {
+  /** The live lease of this token, held by this principal: a token copied to another key is worth nothing. */
+  private async liveLease(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
     const attempt = attemptOfToken(token);
     if (attempt === undefined) throw lost(kind, uuid);
     const id = leaseId(uuid, attempt);
     const [lease, settled] = await Promise.all([this.c.leases.findOne({ _id: id }), this.c.settlements.findOne({ _id: id })]);
-    if (!lease || lease.token !== token || lease.kind !== kind || settled) throw lost(kind, uuid);
+    if (!lease || !isHolder(lease, token, principal) || lease.kind !== kind || settled) throw lost(kind, uuid);
     return lease;
   }
 
@@ -201,7 +287,7 @@ export class WorkLeases {
     });
   }
 
-  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: Extract<WorkReport, { status: 'done' }>): Promise<void> {
+  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: RecordedDone): Promise<void> {
     const now = new Date();
     if (kind === 'learnuplet') {
       await this.chains.finishRank(uplet as LearnupletDoc, attempt, () => this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
@@ -238,8 +324,56 @@ export class WorkLeases {
   }
 }
 
+/** The seed's per-file score lists become maps keyed by the uplet's own data, so a repeat in either form compares equal. */
+function withScoreMaps(report: WorkReport, uplet: UpletDoc): WorkReport {
+  if (report.status !== 'done' || !('train_data' in uplet)) return report;
+  const train_perf = perItemScoreMap(report.train_perf, uplet.train_data, 'train_perf');
+  const test_perf = perItemScoreMap(report.test_perf, uplet.test_data, 'test_perf');
+  return { ...report, ...(train_perf ? { train_perf } : {}), ...(test_perf ? { test_perf } : {}) };
+}
+
+/** The `worker` of a cancellation's tombstone lease; such a lease never expires. */
+const CANCELLATION_WORKER = 'uplet:cancellation';
+const NEVER = new Date('9999-12-31T00:00:00Z');
+
+/**
+ * The holder is the key that claimed; with a token, also the agent that holds
+ * it. Without one (the seed-compatible path), any agent sharing the claiming
+ * key is trusted, so give each agent its own key.
+ */
 function isHolder(lease: LeaseDoc, token: string | undefined, principal: Principal): boolean {
-  return token !== undefined ? lease.token === token : lease.principal === principal.name;
+  return lease.principal === principal.name && (token === undefined || lease.token === token);
+}
+
+/**
+ * A done report must describe this attempt's own work: per-item scores only of
+ * the uplet's own data (train_perf ⊆ train_data, test_perf ⊆ test_data), and a
+ * prediction stored where this lease alone may write. Checked before the
+ * attempt is settled, so a refused report changes nothing.
+ */
+function checkReport(kind: UpletKind, uplet: UpletDoc, attempt: number, report: WorkReport): void {
+  if (report.status !== 'done') return;
+  if (kind === 'learnuplet') {
+    const l = uplet as LearnupletDoc;
+    for (const [field, own] of [['train_perf', l.train_data], ['test_perf', l.test_data]] as const) {
+      const scores = report[field];
+      if (!scores || Array.isArray(scores)) continue;
+      const allowed = new Set(own);
+      const foreign = Object.keys(scores).filter((k) => !allowed.has(k));
+      if (foreign.length > 0) {
+        throw new UnprocessableError(`${field} scores data that is not in this learnuplet's ${field === 'train_perf' ? 'train_data' : 'test_data'}: ${foreign.slice(0, 10).join(', ')}`, {
+          code: 'UNKNOWN_PERF_ITEM', details: { where: 'body', field, items: foreign.slice(0, 100) },
+        });
+      }
+    }
+  } else {
+    const expected = predictionBlobUuid(uplet.uuid, attempt);
+    if (report.prediction_storage_uuid !== undefined && report.prediction_storage_uuid !== expected) {
+      throw new UnprocessableError(`prediction_storage_uuid must be ${expected}, the prediction written under this lease`, {
+        code: 'NOT_TASK_OUTPUT', details: { where: 'body', field: 'prediction_storage_uuid', expected },
+      });
+    }
+  }
 }
 
 function lost(kind: UpletKind, uuid: string): ConflictError {

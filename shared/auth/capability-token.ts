@@ -1,21 +1,31 @@
 import crypto from 'node:crypto';
 
 /**
- * A short-lived, signed permission to download exactly the blobs one uplet
- * needs, issued by the orchestrator when a compute node claims the uplet and
- * checked by the storage gateway: a compute node can read only the data of the
- * work it holds. HMAC-SHA256 over the payload with a secret both services share.
+ * A short-lived, signed permission to read exactly the data one uplet needs
+ * and to write exactly its outputs, issued by the orchestrator with each lease
+ * (claim and heartbeat) and checked by the storage gateway: a compute node can
+ * read only the data of the work it holds, and write only that work's outputs.
+ * It expires with the lease it was issued for. HMAC-SHA256 over the payload
+ * with a secret both services share.
  */
 export interface CapabilityPayload {
   /** The principal (compute node key name) it was issued to. */
   sub: string;
-  /** The uplet it serves, for the logs. */
+  /** The uplet it serves: the gateway records it on every blob written with it. */
   uplet: string;
-  /** `<kind>/<uuid>` of every blob it opens. */
+  /** `learnuplet` or `preduplet` (absent in capabilities issued before outputs were gated). */
+  kind?: string;
+  /** The attempt (lease) it was issued for. */
+  attempt?: number;
+  /** `<kind>/<uuid>` of every blob it opens for reading. */
   blobs: string[];
+  /** `<kind>/<uuid>` of every blob it may write: the task's own outputs. */
+  writes?: string[];
   /** Expiry, in seconds since the epoch. */
   exp: number;
 }
+
+export type CapabilityAccess = 'read' | 'write';
 
 export const CAPABILITY_HEADER = 'x-uplet-capability';
 
@@ -26,8 +36,8 @@ export function signCapability(payload: CapabilityPayload, secret: string): stri
 
 export type CapabilityCheck = { ok: true; payload: CapabilityPayload } | { ok: false; reason: string };
 
-/** Checks the signature, the expiry, the holder and that the blob is named. */
-export function checkCapability(token: string | undefined, secret: string, principal: string, blob: string, nowSeconds = Date.now() / 1000): CapabilityCheck {
+/** Checks the signature, the expiry, the holder and that the blob is named for that access. */
+export function checkCapability(token: string | undefined, secret: string, principal: string, blob: string, access: CapabilityAccess = 'read', nowSeconds = Date.now() / 1000): CapabilityCheck {
   if (!token) return { ok: false, reason: `a capability (${CAPABILITY_HEADER}) issued for this task is required` };
   const [body, signature, extra] = token.split('.');
   if (!body || !signature || extra !== undefined) return { ok: false, reason: 'the capability is malformed' };
@@ -42,7 +52,8 @@ export function checkCapability(token: string | undefined, secret: string, princ
   }
   if (typeof payload.exp !== 'number' || payload.exp < nowSeconds) return { ok: false, reason: 'the capability has expired' };
   if (payload.sub !== principal) return { ok: false, reason: 'the capability was issued to another compute node' };
-  if (!Array.isArray(payload.blobs) || !payload.blobs.includes(blob)) return { ok: false, reason: `the capability does not name ${blob}` };
+  const named = access === 'read' ? payload.blobs : payload.writes;
+  if (!Array.isArray(named) || !named.includes(blob)) return { ok: false, reason: access === 'read' ? `the capability does not name ${blob}` : `the capability does not authorise writing ${blob}` };
   return { ok: true, payload };
 }
 

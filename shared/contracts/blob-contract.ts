@@ -12,4 +12,28 @@ export interface BlobMeta {
   created: string;
   /** Principals allowed to read it besides compute nodes (the requester of a prediction). */
   readers: string[];
+  /**
+   * The lease a task output (model, prediction) was written under, from the
+   * capability that authorised the write; absent for other kinds, and for
+   * outputs stored before writes were gated (never adopted by an agent).
+   */
+  written_under?: WrittenUnder;
+}
+
+export interface WrittenUnder {
+  kind: string;
+  uplet: string;
+  attempt: number;
+  principal: string;
+}
+
+/** Kinds that are task outputs: written only with the capability of a lease of the task that produces them. */
+export const OUTPUT_KINDS: readonly BlobKind[] = ['model', 'prediction'];
+
+/**
+ * Where attempt n of a preduplet stores its predictions: one blob per attempt,
+ * so the uuid reported in /preddone is always the one written under that lease.
+ */
+export function predictionBlobUuid(preduplet: string, attempt: number): string {
+  return `prediction-${preduplet}-${attempt}`;
 }

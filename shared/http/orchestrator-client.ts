@@ -14,8 +14,17 @@ export interface Lease {
   token: string;
   attempt: number;
   expires_at: string;
-  /** Opens the task's data blobs at the storage gateway. */
+  /** Opens the task's data blobs and authorises writing its outputs at the storage gateway, until the lease expires. */
   capability: string;
+  /** The outputs (`<kind>/<uuid>`) the capability authorises writing. */
+  writes?: string[];
+}
+
+/** A heartbeat's answer: the extended lease and a fresh capability that expires with it. */
+export interface LeaseRenewal {
+  attempt: number;
+  expires_at: string;
+  capability?: string;
 }
 
 export interface Learnuplet {
@@ -61,17 +70,18 @@ export class OrchestratorClient {
   }
 
   async claimLearnuplet(uuid: string, worker: string): Promise<{ uplet: Learnuplet; lease: Lease }> {
-    const body = (await this.post(`/worker/learnuplet/${uuid}`, { worker })) as { learnuplet_worker_set: Learnuplet; lease: Lease };
-    return { uplet: body.learnuplet_worker_set, lease: body.lease };
+    const body = (await this.post(`/worker/learnuplet/${uuid}`, { worker })) as { learnuplet: Learnuplet; lease: Lease };
+    return { uplet: body.learnuplet, lease: body.lease };
   }
 
   async claimPreduplet(uuid: string, worker: string): Promise<{ uplet: Preduplet; lease: Lease }> {
-    const body = (await this.post(`/worker/preduplet/${uuid}`, { worker })) as { preduplet_worker_set: Preduplet; lease: Lease };
-    return { uplet: body.preduplet_worker_set, lease: body.lease };
+    const body = (await this.post(`/worker/preduplet/${uuid}`, { worker })) as { preduplet: Preduplet; lease: Lease };
+    return { uplet: body.preduplet, lease: body.lease };
   }
 
-  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<void> {
-    await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/heartbeat`, { lease_token: token }));
+  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<LeaseRenewal> {
+    const body = (await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/heartbeat`, { lease_token: token }))) as { lease: LeaseRenewal };
+    return body.lease;
   }
 
   async release(kind: UpletKind, uuid: string, token: string): Promise<void> {

@@ -39,12 +39,16 @@ export interface UploadOptions {
 export class StorageClient {
   private readonly retry: RetryPolicy;
 
-  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string }) {
+  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string | (() => string | undefined) }) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  /** The same client, presenting a task's capability (needed to read data blobs). */
-  withCapability(capability: string): StorageClient {
+  /**
+   * The same client, presenting a task's capability (needed to read data blobs
+   * and to write the task's outputs). A function is asked at each request, so a
+   * capability renewed by a heartbeat is used from then on, retries included.
+   */
+  withCapability(capability: string | (() => string | undefined)): StorageClient {
     return new StorageClient({ ...this.options, capability });
   }
 
@@ -120,7 +124,9 @@ export class StorageClient {
   }
 
   private auth(): Record<string, string> {
-    return { 'x-api-key': this.options.apiKey, ...(this.options.capability ? { [CAPABILITY_HEADER]: this.options.capability } : {}) };
+    const c = this.options.capability;
+    const capability = typeof c === 'function' ? c() : c;
+    return { 'x-api-key': this.options.apiKey, ...(capability ? { [CAPABILITY_HEADER]: capability } : {}) };
   }
 
   private json(res: Response, what: string): Promise<unknown> {

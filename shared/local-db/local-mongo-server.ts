@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {
   buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, postgresBackend, startFerretDb, stopFerretDb, waitForExit,
@@ -39,20 +40,13 @@ export async function startLocalMongoServer(options: LocalMongoOptions): Promise
   fs.mkdirSync(options.dataDir, { recursive: true });
 
   if (!options.skipMemoryServer) {
-    try {
-      const { MongoMemoryServer } = await import('mongodb-memory-server');
-      log('trying mongodb-memory-server');
-      const mongod = await MongoMemoryServer.create();
-      const port = Number(new URL(mongod.getUri()).port);
-      return {
-        port, kind: 'mongodb-memory-server', reasons,
-        urlFor: (db) => `mongodb://127.0.0.1:${port}/${db}?directConnection=true`,
-        stop: async () => void (await mongod.stop()),
-      };
-    } catch (err) {
-      reasons.push(`mongodb-memory-server unavailable: ${firstLine(err)}`);
-      log(reasons[reasons.length - 1]!);
+    const memoryServer = await tryMemoryServer();
+    if ('server' in memoryServer) {
+      log('mongodb-memory-server: started');
+      return { ...memoryServer.server, reasons };
     }
+    reasons.push(`mongodb-memory-server skipped: ${memoryServer.skipped}`);
+    log(reasons[reasons.length - 1]!);
   }
 
   const binary = await buildFerretDb(log);
@@ -74,6 +68,50 @@ export async function startLocalMongoServer(options: LocalMongoOptions): Promise
   const ferret = await startFerretDb(binary, { kind: 'sqlite', directory }, port, logFile);
   return ferretServer('ferretdb-sqlite', ferret, reasons, async () => {
     if (!options.keepData) fs.rmSync(directory, { recursive: true, force: true });
+  });
+}
+
+/**
+ * mongodb-memory-server needs a mongod: one it finds on disk, or one it downloads. An air-gapped
+ * machine cannot download, so a quick look at the download host decides whether to try at all
+ * (its own attempt spends about 7 s in three retries before failing).
+ */
+async function tryMemoryServer(): Promise<{ server: Omit<LocalMongoServer, 'reasons'> } | { skipped: string }> {
+  const { DryMongoBinary, MongoMemoryServer } = await import('mongodb-memory-server');
+  const cached = await DryMongoBinary.locateBinary(DryMongoBinary.getEnsuredOptions()).catch(() => undefined);
+  if (!cached) {
+    const mirror = process.env.MONGOMS_DOWNLOAD_MIRROR ?? 'https://fastdl.mongodb.org';
+    const reachable = await canConnect(mirror, 2_000);
+    if (reachable !== true) return { skipped: `no mongod on this machine and its download host ${new URL(mirror).host} is unreachable (${reachable})` };
+  }
+  try {
+    const mongod = await MongoMemoryServer.create();
+    const port = Number(new URL(mongod.getUri()).port);
+    return {
+      server: {
+        port, kind: 'mongodb-memory-server',
+        urlFor: (db) => `mongodb://127.0.0.1:${port}/${db}?directConnection=true`,
+        stop: async () => void (await mongod.stop()),
+      },
+    };
+  } catch (err) {
+    return { skipped: firstLine(err) };
+  }
+}
+
+/** True when a TCP connection to the URL's host and port opens within the timeout; else why not. */
+async function canConnect(url: string, timeoutMs: number): Promise<true | string> {
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol === 'http:' ? 80 : 443));
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port, timeout: timeoutMs });
+    const done = (result: true | string) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(`no answer within ${timeoutMs} ms`));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
   });
 }
 

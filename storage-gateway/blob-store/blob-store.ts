@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 
-import type { BlobKind, BlobMeta } from '../../shared/contracts/blob-contract';
+import type { BlobKind, BlobMeta, WrittenUnder } from '../../shared/contracts/blob-contract';
 
-export { BLOB_KINDS, type BlobKind, type BlobMeta } from '../../shared/contracts/blob-contract';
+export { BLOB_KINDS, OUTPUT_KINDS, type BlobKind, type BlobMeta, type WrittenUnder } from '../../shared/contracts/blob-contract';
 
 export interface PutOptions {
   owner: string;
@@ -11,6 +11,8 @@ export interface PutOptions {
   /** The digest the client expects; a mismatch stores nothing. */
   expectedSha256?: string;
   maxBytes: number;
+  /** The lease a task output is written under, recorded in its metadata. */
+  writtenUnder?: WrittenUnder;
 }
 
 export interface PutResult {

@@ -43,7 +43,7 @@ export class FilesystemBlobStore implements BlobStore {
       await fs.promises.rename(tmp, contentPath);
       const meta: BlobMeta = {
         uuid, kind, size: hasher.bytes, sha256, owner: options.owner, content_type: options.contentType,
-        created: new Date().toISOString(), readers: options.readers,
+        created: new Date().toISOString(), readers: options.readers, ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
       };
       const metaPath = this.metaPath(kind, uuid);
       await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });

@@ -5,7 +5,7 @@ import { identifier } from '../../shared/contracts/identifiers';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, RangeNotSatisfiableError } from '../../shared/errors/uplet-error';
 import { principalOf } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
-import { BLOB_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange } from '../blob-store/blob-store';
+import { BLOB_KINDS, OUTPUT_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange, type WrittenUnder } from '../blob-store/blob-store';
 import { mayEverRead, mayRead, mayUpload } from '../access/blob-permissions';
 import { CAPABILITY_HEADER, checkCapability } from '../../shared/auth/capability-token';
 
@@ -24,6 +24,14 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
     const principal = principalOf(res);
     if (!mayUpload(principal, kind)) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
     const headers = validate(uploadHeaders, req.headers, 'header') as Record<string, string | undefined>;
+    let writtenUnder: WrittenUnder | undefined;
+    try {
+      writtenUnder = OUTPUT_KINDS.includes(kind) ? outputLease(req, kind, uuid, principal.name, capabilitySecret) : undefined;
+    } catch (err) {
+      // The refused body is not read: close the connection after answering.
+      res.set('Connection', 'close');
+      throw err;
+    }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBlobBytes) {
       res.set('Connection', 'close');
@@ -34,6 +42,7 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
       const { meta, created } = await store.put(kind, uuid, req, {
         owner: principal.name, contentType: req.headers['content-type'] ?? 'application/octet-stream', readers,
         maxBytes: maxBlobBytes, ...(headers['x-content-sha256'] ? { expectedSha256: headers['x-content-sha256'] } : {}),
+        ...(writtenUnder ? { writtenUnder } : {}),
       });
       res.status(created ? 201 : 200).json(meta);
     } catch (err) {
@@ -68,6 +77,20 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
   });
 
   return router;
+}
+
+/**
+ * A task output (model, prediction) is written only with the capability of a
+ * lease of the task that produces it, so nobody can plant a result before it is
+ * computed; the lease is recorded on the blob, which is what an agent checks
+ * before it adopts an output it finds already stored.
+ */
+function outputLease(req: Request, kind: BlobKind, uuid: string, principal: string, capabilitySecret: string): WrittenUnder {
+  const header = req.headers[CAPABILITY_HEADER];
+  const check = checkCapability(typeof header === 'string' ? header : undefined, capabilitySecret, principal, `${kind}/${uuid}`, 'write');
+  if (!check.ok) throw new ForbiddenError(`${kind} blob ${uuid}: ${check.reason}`, { details: { where: 'header', field: CAPABILITY_HEADER } });
+  const p = check.payload;
+  return { kind: String(p.kind ?? ''), uplet: p.uplet, attempt: Number(p.attempt ?? 0), principal };
 }
 
 async function readableBlob(store: BlobStore, req: Request, res: Response, capabilitySecret: string): Promise<BlobMeta> {

@@ -37,9 +37,10 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     const [first] = (await sys.call('GET', '/learnuplet?problem=bp')).learnuplets;
     const c = await call(node, `/worker/learnuplet/${first.uuid}`, { worker: 'w' });
     await call(node, `/learndone/${first.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: c.lease.token });
-    const predictData = Array.from({ length: uplets }, (_, i) => `x${i}`);
-    await sys.call('POST', '/data', { uuid: predictData, problems: [] });
-    const requested = await sys.call('POST', '/prediction', { data: predictData, problem: 'bp' });
+    // Predictions name only data their requester registered (to no problem here).
+    const items = Array.from({ length: uplets }, (_, i) => `x${i}`);
+    await sys.call('POST', '/data', { uuid: items, problems: [] });
+    const requested = await sys.call('POST', '/prediction', { data: items, problem: 'bp' });
     const uuids: string[] = requested.preduplets;
     // The baseline works on the very same documents, with the same indexes.
     const sameDocs = await orch.collections.preduplets.find({ _id: { $in: uuids } }).toArray();
@@ -50,7 +51,7 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
       const t0 = performance.now();
       const claim = await call(node, `/worker/preduplet/${uuid}`, { worker: 'w' });
       await call(node, `/worker/preduplet/${uuid}/heartbeat`, { lease_token: claim.lease.token });
-      await call(node, `/preddone/${uuid}`, { status: 'done', prediction_storage_uuid: `p-${uuid}`, lease_token: claim.lease.token });
+      await call(node, `/preddone/${uuid}`, { status: 'done', prediction_storage_uuid: `prediction-${uuid}-${claim.lease.attempt}`, lease_token: claim.lease.token });
       httpLatencies.push(performance.now() - t0);
     });
     const orchestrator = summarize(httpLatencies, (performance.now() - httpStart) / 1000);

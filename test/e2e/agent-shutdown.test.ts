@@ -22,7 +22,7 @@ describe('compute agent shutdown', () => {
     await as('author').uploadFile('algo', 'slow', path.join(work, 'slow.tar.gz'));
     for (const uuid of ['bc-train-10', 'bc-test-1']) await as('provider').uploadFile('data', uuid, exampleItem(uuid));
     await o.call('organizer', 'POST', '/problem', { uuid: 'sp', workflow: 'wf', test_dataset: ['bc-test-1'], size_train_dataset: 1 });
-    await o.call('provider', 'POST', '/data', { uuid: 'bc-train-10', problems: 'sp' });
+    await o.call('provider', 'POST', '/data', { uuid: ['bc-train-10', 'bc-test-1'], problems: 'sp' });
     await o.call('author', 'POST', '/algo', { uuid: 'slow', name: 'slow', problem: 'sp' });
 
     const agent = await startTestAgent(o.url, s.url, o.prefix, { SHUTDOWN_GRACE_MS: '500' });

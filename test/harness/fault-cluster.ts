@@ -154,7 +154,8 @@ export class FaultCluster {
     // Data uuids are per problem, so scenarios never share a blob.
     for (const item of items) await this.storageAs('provider').uploadFile('data', `${problem}-${item}`, exampleItem(item));
     const created = await this.call('organizer', 'POST', '/problem', { uuid: problem, workflow: `${problem}-wf`, test_dataset: [`${problem}-bc-test-0`], size_train_dataset: 1 });
-    const data = await this.call('provider', 'POST', '/data', { uuid: items.slice(0, -1).map((t) => `${problem}-${t}`), problems: problem });
+    // The test item too (it stays out of the minibatches): capabilities open test data only once its provider registered it to the problem.
+    const data = await this.call('provider', 'POST', '/data', { uuid: items.map((t) => `${problem}-${t}`), problems: problem });
     const algo = await this.call('author', 'POST', '/algo', { uuid: `${problem}-algo`, name: 'slow logreg', problem });
     for (const r of [created, data, algo]) if (r.status !== 201) throw new Error(`seeding ${problem}: ${JSON.stringify(r.body)}`);
   }

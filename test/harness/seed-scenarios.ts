@@ -10,10 +10,9 @@ export async function todoPreduplets(t: TestOrchestrator, problem: string, count
   const claim = await t.call('compute', 'POST', `/worker/learnuplet/${rank0.uuid}`, { worker: 'seed' });
   await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, { status: 'done', perf: 0.5, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token });
   const data = Array.from({ length: count }, (_, i) => `${problem}-x${i}`);
-  // Prediction data must exist: registered to no problem, so they are not train data.
-  const posted = await t.call('provider', 'POST', '/data', { uuid: data, problems: [] });
-  if (posted.status !== 201) throw new Error(`prediction data post failed: ${JSON.stringify(posted.body)}`);
-  const pred = await t.call('reader', 'POST', '/prediction', { data, problem });
+  // Predictions name only data their requester registered (here to no problem).
+  await t.call('provider', 'POST', '/data', { uuid: data, problems: [] });
+  const pred = await t.call('provider', 'POST', '/prediction', { data, problem });
   if (pred.status !== 201) throw new Error(`prediction failed: ${JSON.stringify(pred.body)}`);
   return pred.body.preduplets as string[];
 }

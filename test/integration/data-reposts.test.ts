@@ -120,11 +120,12 @@ describe('POST /data re-posts, races and POST /prediction refusals', () => {
 
     const before = await counts();
     const unknown = Array.from({ length: 30 }, (_, i) => `ghost${i}`);
-    const reply = await t.call('reader', 'POST', '/prediction', { data: ['pp-x1', ...unknown], problem: 'pp' });
+    // Requested by the data's owner: predictions name only the requester's own data.
+    const reply = await t.call('provider', 'POST', '/prediction', { data: ['pp-x1', ...unknown], problem: 'pp' });
     expect(reply.status).toBe(422);
     expect(reply.body.error).toMatchObject({ code: 'UNKNOWN_DATA', details: { where: 'body', field: 'data', count: 30 } });
     expect(reply.body.error.details.uuids).toEqual(unknown.slice(0, 20));
     expect(await counts()).toEqual(before);
-    expect((await t.call('reader', 'POST', '/prediction', { data: ['pp-x1'], problem: 'pp' })).status).toBe(201);
+    expect((await t.call('provider', 'POST', '/prediction', { data: ['pp-x1'], problem: 'pp' })).status).toBe(201);
   });
 });

@@ -40,7 +40,8 @@ describe('orchestrator seed flow', () => {
     // Claim → pending, with a lease beside the seed's key.
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${chain[0].uuid}`, { worker: 'node-1' });
     expect(claim.status).toBe(200);
-    expect(claim.body.learnuplet_worker_set).toMatchObject({ status: 'pending', worker: 'node-1', attempt: 1 });
+    expect(claim.body.learnuplet_worker_set).toBe(chain[0].uuid);
+    expect(claim.body.learnuplet).toMatchObject({ status: 'pending', worker: 'node-1', attempt: 1 });
     expect(claim.body.lease.token).toMatch(/^1\./);
     expect((await t.call('compute2', 'POST', `/worker/learnuplet/${chain[0].uuid}`, { worker: 'node-2' })).status).toBe(409);
 
@@ -50,7 +51,8 @@ describe('orchestrator seed flow', () => {
     const result = { status: 'done', perf: 0.7, train_perf: { d1: 0.8, d2: 0.9 }, test_perf: { t1: 0.6, t2: 0.8 }, lease_token: claim.body.lease.token };
     const done = await t.call('compute', 'POST', `/learndone/${chain[0].uuid}`, result);
     expect(done.status).toBe(200);
-    expect(done.body.updated_learnuplet).toMatchObject({ status: 'done', perf: 0.7, test_perf: { t1: 0.6, t2: 0.8 } });
+    expect(done.body.updated_learnuplet).toBe(chain[0].uuid);
+    expect(done.body.learnuplet).toMatchObject({ status: 'done', perf: 0.7, test_perf: { t1: 0.6, t2: 0.8 } });
     // The identical report again is answered idempotently; a different one is refused.
     expect((await t.call('compute', 'POST', `/learndone/${chain[0].uuid}`, result)).status).toBe(200);
     expect((await t.call('compute', 'POST', `/learndone/${chain[0].uuid}`, { ...result, perf: 0.1 })).status).toBe(409);
@@ -71,22 +73,22 @@ describe('orchestrator seed flow', () => {
     const board = await t.call('reader', 'GET', '/problem/p1/leaderboard');
     expect(board.body.leaderboard[0]).toMatchObject({ algo: 'a1', best_perf: 0.7, model: chain[0].model_end, rank: 0 });
 
-    // Prediction on the best model (its data must exist), then preddone.
-    expect((await t.call('reader', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' })).status).toBe(422);
-    // Registered to no problem: prediction data only, not train data.
+    // Prediction on the best model, of data its requester registered to no problem, then preddone.
     expect((await t.call('provider', 'POST', '/data', { uuid: ['x1', 'x2'], problems: [] })).status).toBe(201);
-    const pred = await t.call('reader', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' });
+    const pred = await t.call('provider', 'POST', '/prediction', { data: ['x1', 'x2'], problem: 'p1' });
     expect(pred.status).toBe(201);
     expect(pred.body.new_preduplets).toBe(2);
     const preds = (await t.call('reader', 'GET', '/preduplet?problem=p1')).body.preduplets;
     expect(preds.map((p: any) => [p.data, p.model, p.algo, p.status, p.owner]).sort()).toEqual([
-      ['x1', chain[0].model_end, 'a1', 'todo', 'reader'],
-      ['x2', chain[0].model_end, 'a1', 'todo', 'reader'],
+      ['x1', chain[0].model_end, 'a1', 'todo', 'provider-a'],
+      ['x2', chain[0].model_end, 'a1', 'todo', 'provider-a'],
     ]);
     const pc = await t.call('compute', 'POST', `/worker/preduplet/${preds[0].uuid}`, { worker: 'node-1' });
-    expect(pc.body.preduplet_worker_set.status).toBe('pending');
-    const pd = await t.call('compute', 'POST', `/preddone/${preds[0].uuid}`, { status: 'done', prediction_storage_uuid: 'pred-blob-1', lease_token: pc.body.lease.token });
-    expect(pd.body.updated_preduplet).toMatchObject({ status: 'done', prediction_storage_uuid: 'pred-blob-1' });
+    expect(pc.body.preduplet.status).toBe('pending');
+    // The prediction is the blob this lease may write, and no other.
+    const output = `prediction-${preds[0].uuid}-1`;
+    const pd = await t.call('compute', 'POST', `/preddone/${preds[0].uuid}`, { status: 'done', prediction_storage_uuid: output, lease_token: pc.body.lease.token });
+    expect(pd.body.preduplet).toMatchObject({ status: 'done', prediction_storage_uuid: output });
   });
 
   test('list and get with filters and pagination', async () => {

@@ -53,7 +53,7 @@ describe('leases on the real database', () => {
       const [uuid] = await todoLearnuplets(t, 'pr', 1);
       const claim = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' });
       const released = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}/release`, { lease_token: claim.body.lease.token });
-      expect(released.body.released_learnuplet).toMatchObject({ status: 'todo', attempt: 1 });
+      expect(released.body.learnuplet).toMatchObject({ status: 'todo', attempt: 1 });
       expect((await t.call('compute2', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-2' })).body.lease.attempt).toBe(2);
     });
   });
@@ -91,7 +91,7 @@ describe('leases on the real database', () => {
       expect(ok).toHaveLength(1);
       expect(replies.filter((r) => r.status === 409)).toHaveLength(19);
       expect(await t.database.db.collection('settlements').countDocuments({ uplet: uuid })).toBe(1);
-      expect((await t.call('reader', 'GET', `/learnuplet/${uuid}`)).body.perf).toBe(ok[0]!.body.updated_learnuplet.perf);
+      expect((await t.call('reader', 'GET', `/learnuplet/${uuid}`)).body.perf).toBe(ok[0]!.body.learnuplet.perf);
     });
 
     test('a report racing the reaper on an expiring lease ends in exactly one of the two outcomes', async () => {

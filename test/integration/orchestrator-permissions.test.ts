@@ -17,7 +17,7 @@ describe('orchestrator permission matrix', () => {
     ['POST', '/problem', ['organizer', 'reader', 'admin']],
     ['POST', '/algo', ['author', 'admin']],
     ['POST', '/data', ['provider', 'admin']],
-    ['POST', '/prediction', ANY],
+    ['POST', '/prediction', ['organizer', 'provider', 'author', 'reader', 'admin']],
     ['POST', '/worker/learnuplet/x', ['compute', 'compute2', 'admin']],
     ['POST', '/worker/preduplet/x', ['compute', 'compute2', 'admin']],
     ['POST', '/worker/learnuplet/x/heartbeat', ['compute', 'compute2', 'admin']],

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runSandboxed, type SandboxResult } from '../../compute-agent/sandbox/sandboxed-command';
 import { probeSandbox, type SandboxCapabilities } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS, SANDBOX_UID, type SandboxLimits } from '../../compute-agent/sandbox/sandbox-limits';
+import { TaskWorkspace } from '../../compute-agent/tasks/task-workspace';
 
 /**
  * Algos written to break out, each run in the real sandbox. Every script exits
@@ -193,5 +194,33 @@ sys.exit(1)
     expect(result.stderrTail.length).toBeLessThan(4096 + 100);
     expect(result.stderrTail).toContain('line 19999 of a long log');
     expect(result.stderrTail).toMatch(/earlier bytes dropped/);
+  });
+});
+
+/** SANDBOX_ALLOW_UNSAFE without bubblewrap: the same /task paths reach the task's files, still as nobody, still limited. */
+describe('unsafe mode (no bubblewrap)', () => {
+  test('a step runs with the compute contract\'s /task paths and writes only where it may', async () => {
+    const caps: SandboxCapabilities = { bubblewrap: false, setpriv: true, prlimit: true, missing: ['bubblewrap (test)'] };
+    // An ordinary parent (0755); the agent's own directories below it are made by the workspace.
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-unsafe-'));
+    fs.chmodSync(workDir, 0o755);
+    const ws = await TaskWorkspace.create(path.join(workDir, 'agent-work'), 'unsafe', {
+      storage: undefined as never, archiveCache: path.join(workDir, 'archives'), caps, limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000 }, signal: new AbortController().signal,
+    });
+    try {
+      const algo = await ws.outputDir('algo');
+      fs.writeFileSync(path.join(algo, 'run'), '#!/bin/sh\nset -e\nread v < "$1"\necho "$v $(id -u)" > "$2"\n', { mode: 0o755 });
+      const input = await ws.outputDir('in');
+      fs.writeFileSync(path.join(input, 'x.txt'), 'hello\n', { mode: 0o644 });
+      const out = await ws.outputDir('out');
+      await ws.run('train', {
+        argv: ['./run', '/task/in/x.txt', '/task/out/y.txt'], cwd: '/task/algo',
+        mounts: [{ hostPath: algo, sandboxPath: '/task/algo', writable: false }, { hostPath: input, sandboxPath: '/task/in', writable: false }, { hostPath: out, sandboxPath: '/task/out', writable: true }],
+      });
+      expect(fs.readFileSync(path.join(out, 'y.txt'), 'utf8')).toBe(`hello ${SANDBOX_UID}\n`);
+    } finally {
+      await ws.remove();
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,6 +13,9 @@ const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const capability = (blobs: string[], holder: TestRole = 'compute', ttlSeconds = 60) =>
   signCapability({ sub: TEST_KEYS[holder].name, uplet: 'u', blobs: blobs.map((b) => `data/${b}`), exp: Math.floor(Date.now() / 1000) + ttlSeconds }, TEST_CAPABILITY_SECRET);
 const withCap = (blobs: string[]) => ({ 'x-uplet-capability': capability(blobs) });
+/** A capability authorising a task's outputs (`<kind>/<uuid>`), as a claim issues it: models and predictions need one to be written. */
+const writeCap = (outputs: string[], holder: TestRole = 'compute', ttlSeconds = 60) =>
+  signCapability({ sub: TEST_KEYS[holder].name, uplet: 'u', kind: 'learnuplet', attempt: 1, blobs: [], writes: outputs, exp: Math.floor(Date.now() / 1000) + ttlSeconds }, TEST_CAPABILITY_SECRET);
 
 describe('storage gateway', () => {
   let s: TestStorage;
@@ -52,7 +55,7 @@ describe('storage gateway', () => {
   test('an empty blob round-trips too', async () => {
     const src = path.join(work, 'empty.bin');
     fs.writeFileSync(src, '');
-    const meta = await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key }).uploadFile('model', 'm-empty', src);
+    const meta = await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key, capability: writeCap(['model/m-empty']) }).uploadFile('model', 'm-empty', src);
     expect(meta).toMatchObject({ size: 0, sha256: sha(Buffer.alloc(0)) });
     const dest = path.join(work, 'empty-down.bin');
     await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key }).downloadToFile('model', 'm-empty', dest);
@@ -115,7 +118,7 @@ describe('storage gateway', () => {
 
   test('a download cut off is resumed by the client and verified', async () => {
     const content = crypto.randomBytes(6 * 1024 * 1024);
-    expect((await put('compute', 'model', 'm-resume', content)).status).toBe(201);
+    expect((await put('compute', 'model', 'm-resume', content, { 'x-uplet-capability': writeCap(['model/m-resume']) })).status).toBe(201);
     // A proxy that drops the first connection after ~1 MiB.
     let first = true;
     const proxy = http.createServer((req, res) => {
@@ -181,10 +184,14 @@ describe('storage gateway permissions', () => {
     data: ['compute'], algo: ['author', 'compute', 'admin'], workflow: ['organizer', 'compute', 'admin'], model: ['compute', 'admin'], prediction: ['reader', 'compute', 'admin'],
   };
 
+  const outputKinds = ['model', 'prediction'];
   test('uploads: 401 without a key, 403 for the wrong role, 201 for the right one', async () => {
     for (const kind of Object.keys(uploader)) {
       for (const role of roles) {
-        const res = await fetch(`${s.url}/blobs/${kind}/up-${kind}-${role ?? 'anon'}`, { method: 'PUT', headers: role ? { 'x-api-key': TEST_KEYS[role].key } : {}, body: 'x' });
+        const uuid = `up-${kind}-${role ?? 'anon'}`;
+        // Outputs need the writer's capability on top of the role: every role gets one here, so the role alone decides.
+        const cap: Record<string, string> = outputKinds.includes(kind) && role ? { 'x-uplet-capability': writeCap([`${kind}/${uuid}`], role) } : {};
+        const res = await fetch(`${s.url}/blobs/${kind}/${uuid}`, { method: 'PUT', headers: role ? { 'x-api-key': TEST_KEYS[role].key, ...cap } : {}, body: 'x' });
         const expected = role === null ? 401 : mayUpload[kind]!.includes(role) ? 201 : 403;
         expect({ kind, role, status: res.status }).toEqual({ kind, role, status: expected });
       }
@@ -194,7 +201,10 @@ describe('storage gateway permissions', () => {
   test('downloads: data only to compute; algos and workflows to compute and their owner; predictions to their requester', async () => {
     for (const kind of Object.keys(uploader)) {
       const res = await fetch(`${s.url}/blobs/${kind}/rd-${kind}`, {
-        method: 'PUT', body: 'secret', headers: { 'x-api-key': TEST_KEYS[uploader[kind]!].key, ...(kind === 'prediction' ? { 'x-uplet-readers': 'reader' } : {}) },
+        method: 'PUT', body: 'secret', headers: {
+          'x-api-key': TEST_KEYS[uploader[kind]!].key, ...(kind === 'prediction' ? { 'x-uplet-readers': 'reader' } : {}),
+          ...(outputKinds.includes(kind) ? { 'x-uplet-capability': writeCap([`${kind}/rd-${kind}`], uploader[kind]!) } : {}),
+        },
       });
       expect(res.status).toBe(201);
       for (const role of [...roles, 'reader' as TestRole]) {
@@ -211,7 +221,7 @@ describe('storage gateway permissions', () => {
   });
 });
 
-/** Per-task capabilities: a compute node reads only the data of the work it holds. */
+/** Per-task capabilities: a compute node reads only the data of the work it holds, and writes only its outputs. */
 describe('storage gateway data capabilities', () => {
   let s: TestStorage;
   beforeAll(async () => {
@@ -239,6 +249,8 @@ describe('storage gateway data capabilities', () => {
       ['mine', 'compute', `${cap.split('.')[0]}.${'A'.repeat(43)}`, /signature is invalid/],
       ['mine', 'compute', signCapability({ sub: 'node-1', uplet: 'u', blobs: ['data/mine'], exp: 2e9 }, 'another-secret-of-at-least-32-chars!!'), /signature is invalid/],
       ['mine', 'compute', 'garbage', /malformed/],
+      // A capability authorising writes opens nothing for reading.
+      ['mine', 'compute', writeCap(['data/mine']), /does not name data\/mine/],
     ];
     for (const [uuid, role, c, reason] of cases) {
       const res = await read(uuid, role, c);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { freePort } from '../../shared/local-db/ferretdb-process';
+import { signCapability } from '../../shared/auth/capability-token';
 import { TEST_CAPABILITY_SECRET, TEST_KEYS } from '../harness/orchestrator-fixture';
 import { startServiceProcess, waitForHttp, type ServiceProcess } from '../harness/service-process';
 
@@ -47,7 +48,14 @@ describe('storage gateway with a 1 GiB blob', () => {
     });
     const t0 = Date.now();
     const uploaded = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(`${url}/blobs/model/big-model`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.compute.key, 'content-length': String(GIB) } }, (res) => {
+      const req = http.request(`${url}/blobs/model/big-model`, {
+        method: 'PUT',
+        headers: {
+          'x-api-key': TEST_KEYS.compute.key, 'content-length': String(GIB),
+          // A model is written only under its task's lease: the capability a claim would issue.
+          'x-uplet-capability': signCapability({ sub: TEST_KEYS.compute.name, uplet: 'u', kind: 'learnuplet', attempt: 1, blobs: [], writes: ['model/big-model'], exp: Math.floor(Date.now() / 1000) + 3600 }, TEST_CAPABILITY_SECRET),
+        },
+      }, (res) => {
         let body = '';
         res.on('data', (d) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));

@@ -11,7 +11,8 @@ import { agentSettingsSchema } from '../../compute-agent/config';
  * No Docker engine here: the compose file is parsed, and every uplet service's
  * environment is validated against that service's own configuration schema.
  */
-const compose = parse(fs.readFileSync(path.join(__dirname, '../../docker-compose.yml'), 'utf8')) as {
+// merge: compose applies YAML merge keys (`<<: *anchor`), so the test does too.
+const compose = parse(fs.readFileSync(path.join(__dirname, '../../docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, { environment?: Record<string, string>; healthcheck?: unknown; volumes?: string[]; secrets?: string[]; command?: string[] }>;
   volumes: Record<string, unknown>;
 };
@@ -27,13 +28,25 @@ function envOf(service: string): NodeJS.ProcessEnv {
   return env;
 }
 
-const schemas: Record<string, Joi.ObjectSchema> = { orchestrator: orchestratorSettingsSchema, 'storage-gateway': storageSettingsSchema, 'compute-agent': agentSettingsSchema };
+const agents = Object.keys(compose.services).filter((name) => name.startsWith('compute-agent'));
+const schemas: Record<string, Joi.ObjectSchema> = {
+  orchestrator: orchestratorSettingsSchema, 'storage-gateway': storageSettingsSchema, ...Object.fromEntries(agents.map((a) => [a, agentSettingsSchema])),
+};
 
 describe('docker-compose.yml', () => {
   test('has the production services, with health checks and volumes', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['compute-agent', 'mongo', 'orchestrator', 'rabbitmq', 'storage-gateway']);
+    expect(Object.keys(compose.services).sort()).toEqual(['compute-agent-1', 'compute-agent-2', 'mongo', 'orchestrator', 'rabbitmq', 'storage-gateway']);
     for (const name of ['mongo', 'rabbitmq', 'orchestrator', 'storage-gateway']) expect(compose.services[name]!.healthcheck).toBeDefined();
-    expect(Object.keys(compose.volumes).sort()).toEqual(['agent-work', 'blob-data', 'mongo-data', 'rabbitmq-data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['agent-1-work', 'agent-2-work', 'blob-data', 'mongo-data', 'rabbitmq-data']);
+  });
+
+  test('each compute agent has a key, a name and a work directory of its own', () => {
+    // A lease is bound to the key that claimed it: agents sharing a key could heartbeat, release or report each other's work.
+    const of = (pick: (a: (typeof compose.services)[string]) => unknown) => agents.map((a) => JSON.stringify(pick(compose.services[a]!)));
+    expect(agents.length).toBeGreaterThan(1);
+    for (const values of [of((a) => a.secrets), of((a) => a.environment?.AGENT_API_KEY_FILE), of((a) => a.environment?.AGENT_NAME), of((a) => a.volumes)]) {
+      expect(new Set(values).size).toBe(agents.length);
+    }
   });
 
   test.each(Object.keys(schemas))('the %s environment matches its configuration schema', (service) => {
@@ -45,7 +58,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('every uplet service runs a built entry point that exists in the source tree', () => {
-    for (const name of ['orchestrator', 'storage-gateway', 'compute-agent']) {
+    for (const name of ['orchestrator', 'storage-gateway', ...agents]) {
       const entry = compose.services[name]!.command![1]!;
       expect(fs.existsSync(path.join(__dirname, '../..', entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
     }

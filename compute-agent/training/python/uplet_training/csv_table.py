@@ -1,0 +1,116 @@
+"""Reading a CSV file into a table of strings, refusing what is not a well-formed CSV.
+
+Dialects: UTF-8 (an optional byte-order mark is dropped), a header row is required, the
+delimiter is comma, semicolon or tab (sniffed: the candidate that splits the first lines into
+the same number of fields, more than one, wins; ties go to comma, then semicolon, then tab;
+a one-column file is read with comma), double quotes quote fields ("" is a quote inside).
+"""
+
+import csv
+import io
+import os
+
+from .errors import BadInput
+
+DELIMITERS = (",", ";", "\t")
+SNIFF_LINES = 50
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+class Table:
+    """A header and rows of strings, every row as long as the header."""
+
+    def __init__(self, header, rows, delimiter):
+        self.header = header
+        self.rows = rows
+        self.delimiter = delimiter
+
+    def column(self, index):
+        return [row[index] for row in self.rows]
+
+
+def read_csv_table(path, max_bytes=DEFAULT_MAX_BYTES, field="dataset"):
+    """Read and check the CSV at `path`; raise BadInput naming `field` when it is unusable."""
+    text = _read_text(path, max_bytes, field)
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadInput("empty_file", "the file holds no lines", field)
+    _check_header(header, field)
+    rows = []
+    for line_number, row in enumerate(reader, start=2):
+        if not row:
+            continue  # blank lines are not rows
+        if len(row) != len(header):
+            raise BadInput(
+                "ragged_rows",
+                f"row {line_number} has {len(row)} fields, the header has {len(header)}",
+                field,
+            )
+        rows.append(row)
+    return Table([name.strip() for name in header], rows, delimiter)
+
+
+def _read_text(path, max_bytes, field):
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        raise BadInput("file_not_found", f"cannot read the file: {err.strerror}", field)
+    if max_bytes is not None and size > max_bytes:
+        raise BadInput("file_too_large", f"the file has {size} bytes, more than max_bytes {max_bytes}", field)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if b"\x00" in data:
+        raise BadInput("binary_content", "the file holds NUL bytes: not a text CSV", field)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BadInput("invalid_encoding", f"the file is not valid UTF-8 (byte {err.start})", field)
+    if not text.strip():
+        raise BadInput("empty_file", "the file is empty", field)
+    return text
+
+
+def sniff_delimiter(text):
+    """Comma, semicolon or tab: the one giving the same field count (>1) on the first lines, most fields."""
+    sample_lines = [line for line in text.splitlines()[:SNIFF_LINES] if line.strip()]
+    sample = "\n".join(sample_lines)
+    best, best_width = ",", 1
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar='"'))
+        widths = {len(row) for row in rows if row}
+        if len(widths) == 1:
+            width = widths.pop()
+            if width > best_width:
+                best, best_width = delimiter, width
+    if best_width == 1:
+        # No consistent split: take the delimiter the header uses most (ragged rows are reported later).
+        header = sample_lines[0] if sample_lines else ""
+        counts = [(header.count(d), -i, d) for i, d in enumerate(DELIMITERS)]
+        top = max(counts)
+        if top[0] > 0:
+            best = top[2]
+    return best
+
+
+def _check_header(header, field):
+    names = [name.strip() for name in header]
+    if any(name == "" for name in names):
+        raise BadInput("no_header", "the first line has an empty column name: a header row is required", field)
+    if all(_looks_numeric(name) for name in names):
+        raise BadInput("no_header", "the first line holds only numbers: a header row is required", field)
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise BadInput("duplicate_column", f"column name {name!r} appears twice in the header", field)
+        seen.add(name)
+
+
+def _looks_numeric(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

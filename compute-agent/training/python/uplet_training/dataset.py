@@ -1,0 +1,104 @@
+"""A task's data: the CSV typed by its profile, filtered, split into features and label."""
+
+import numpy as np
+import pandas as pd
+
+from . import column_types as ct
+from .csv_table import DEFAULT_MAX_BYTES, read_csv_table
+from .errors import BadInput
+from .filters import apply_filters, check_filters, normalise_filters
+from .profile import column_types_of
+from .spec import load_profile, optional_int, optional_list, require_choice, require_string
+
+TASK_KINDS = ("classification", "regression")
+MAX_CLASSES = 100
+
+
+class TaskData:
+    """Features X (typed DataFrame), label y (class codes 0..k-1 or floats), class names, types."""
+
+    def __init__(self, X, y, label, task_kind, classes, feature_types, label_type):
+        self.X = X
+        self.y = y
+        self.label = label
+        self.task_kind = task_kind
+        self.classes = classes
+        self.feature_types = feature_types
+        self.label_type = label_type
+
+    @property
+    def n_rows(self):
+        return len(self.y)
+
+
+def read_typed_frame(path, column_types, max_bytes=DEFAULT_MAX_BYTES, field="dataset", require_all=True):
+    """The CSV at `path` as a DataFrame typed by {column: type}; its header must hold those columns."""
+    table = read_csv_table(path, max_bytes, field)
+    index = {name: i for i, name in enumerate(table.header)}
+    missing = [name for name in column_types if name not in index]
+    if missing and require_all:
+        raise BadInput("schema_mismatch", f"the file lacks column(s) {', '.join(missing)}", field)
+    columns = {
+        name: ct.coerce_column(table.column(index[name]), kind)
+        for name, kind in column_types.items() if name in index
+    }
+    return pd.DataFrame(columns)
+
+
+def load_task_data(spec):
+    """Read the spec's dataset, profile, filters, label_column, task_kind and ignore_fields."""
+    profile = load_profile(spec)
+    types = column_types_of(profile)
+    label = require_string(spec, "label_column")
+    if label not in types:
+        raise BadInput("unknown_column", f"no column named {label!r} in the dataset", "label_column")
+    task_kind = require_choice(spec, "task_kind", TASK_KINDS)
+    ignore = optional_list(spec, "ignore_fields")
+    for name in ignore:
+        if name not in types:
+            raise BadInput("unknown_column", f"no column named {name!r} in the dataset", "ignore_fields")
+    filters = normalise_filters(spec.get("filters", spec.get("filter")))
+    check_filters(filters, types)
+    _check_label_kind(label, types[label], task_kind)
+
+    frame = read_typed_frame(require_string(spec, "dataset"), types, optional_int(spec, "max_bytes", DEFAULT_MAX_BYTES, low=1))
+    frame = apply_filters(frame, filters, types)
+    frame = frame.loc[frame[label].notna()].reset_index(drop=True)
+    features = [name for name in types if name != label and name not in ignore]
+    if not features:
+        raise BadInput("no_features", "no input field is left once the label and ignore_fields are removed", "ignore_fields")
+    X = frame[features]
+    feature_types = {name: types[name] for name in features}
+    if task_kind == "regression":
+        return TaskData(X, frame[label].to_numpy(dtype=float), label, task_kind, None, feature_types, types[label])
+    names = [class_name(v) for v in frame[label]]
+    classes = sorted(set(names), key=lambda c: _class_sort_key(c, types[label]))
+    if len(classes) < 2:
+        raise BadInput("label_kind", f"the label {label} has fewer than two classes in the (filtered) rows", "label_column")
+    if len(classes) > MAX_CLASSES:
+        raise BadInput("label_kind", f"the label {label} has {len(classes)} classes, more than {MAX_CLASSES}", "label_column")
+    code = {name: i for i, name in enumerate(classes)}
+    y = np.array([code[n] for n in names], dtype=np.int64)
+    return TaskData(X, y, label, task_kind, classes, feature_types, types[label])
+
+
+def class_name(value):
+    """A class's name: the label value as text (integral numbers without a decimal point)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return ct.iso(value)
+    return str(value)
+
+
+def _class_sort_key(name, label_type):
+    if label_type == ct.NUMERIC:
+        return (float(name), name)
+    return (0.0, name)
+
+
+def _check_label_kind(label, kind, task_kind):
+    if task_kind == "regression" and kind != ct.NUMERIC:
+        raise BadInput("label_kind", f"regression needs a numeric label, {label} is {kind}", "label_column")
+    if task_kind == "classification" and kind in (ct.TEXT, ct.TIMESTAMP):
+        raise BadInput("label_kind", f"classification needs a category, boolean or numeric label, {label} is {kind}", "label_column")
