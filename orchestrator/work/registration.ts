@@ -130,10 +130,15 @@ export class Registration {
     }
     // One equality lookup per item, a few at a time: `$in` scans on FerretDB, and 1,000 at once would queue on the pool.
     const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1 } }));
-    const unknown = input.data.filter((_, i) => found[i] === null);
-    if (unknown.length > 0) {
+    const unknownAt = found.flatMap((doc, i) => (doc === null ? [i] : []));
+    if (unknownAt.length > 0) {
+      const unknown = unknownAt.map((i) => input.data[i]!);
+      // `fields` gives their positions, as DATA_NOT_YOURS names its field, for clients that point at the item.
       throw new UnprocessableError(`${unknown.length} data item(s) are not registered (POST /data): ${listed(unknown)}`, {
-        code: 'UNKNOWN_DATA', details: { where: 'body', field: 'data', uuids: unknown.slice(0, 20), count: unknown.length },
+        code: 'UNKNOWN_DATA', details: {
+          where: 'body', field: 'data', uuids: unknown.slice(0, 20), count: unknown.length,
+          fields: unknownAt.slice(0, 20).map((i) => (input.data.length > 1 ? `data.${i}` : 'data')),
+        },
       });
     }
     const refused = found.flatMap((doc, i) => (doc!.owner === requester.name ? [] : [i]));
