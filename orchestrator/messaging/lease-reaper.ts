@@ -43,3 +43,15 @@ export async function reapExpiredLeases(c: Collections, leases: WorkLeases, batc
   }
   return reaped;
 }
+
+/**
+ * Leases claimed before `expiry_minute` existed would never be read by the
+ * reaper: give them theirs once, at start-up. This one query scans the leases
+ * (only live claims, a small collection); no periodic path does.
+ */
+export async function backfillExpiryMinutes(c: Collections): Promise<number> {
+  const old = await c.leases.find({ expiry_minute: { $exists: false } }, { projection: { expires_at: 1 } }).toArray();
+  if (old.length === 0) return 0;
+  await c.leases.bulkWrite(old.map((l) => ({ updateOne: { filter: { _id: l._id }, update: { $set: { expiry_minute: minuteOf(l.expires_at) } } } })), { ordered: false });
+  return old.length;
+}
