@@ -8,7 +8,7 @@ import { workTopology } from '../shared/messaging/work-topology';
 import { PeriodicTask } from '../shared/periodic-task';
 import { createOrchestratorApp } from './app';
 import type { OrchestratorSettings } from './config';
-import { reapExpiredLeases } from './messaging/lease-reaper';
+import { backfillExpiryMinutes, reapExpiredLeases } from './messaging/lease-reaper';
 import { TodoSweeper } from './messaging/todo-sweeper';
 import { AmqpWorkDispatcher } from './messaging/work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
@@ -34,6 +34,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
   const collections = collectionsOf(mongo.db);
   await ensureIndexes(collections);
+  await backfillExpiryMinutes(collections);
 
   const topology = workTopology(settings.AMQP_PREFIX);
   const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-orchestrator@${settings.AMQP_PREFIX}` });

@@ -3,7 +3,9 @@ import { identifier } from '../../shared/contracts/identifiers';
 import { displayText, logText, printableAscii } from '../../shared/contracts/text';
 
 /** Joi schemas of every body, path and query the orchestrator accepts. Unknown fields are refused. */
-const oneOrMany = () => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(100_000).unique());
+/** Lists in bodies are capped: a request's cost (and the messages it publishes) must stay bounded. */
+export const LIST_CAPS = { dataUuids: 10_000, dataProblems: 100, predictionData: 1_000, testDataset: 10_000 } as const;
+const oneOrMany = (max: number) => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(max).unique());
 /**
  * Per-file scores: the seed's list (one per data file, in the uplet's order) or a map from data uuid to score.
  * Any finite score (a diverged loss is a result too): unsafe() lifts Joi's ±2^53 bound; Infinity and NaN stay refused.
@@ -16,7 +18,7 @@ const perfMap = () => Joi.alternatives().try(
 export const problemBody = Joi.object({
   uuid: identifier().required(),
   workflow: identifier().required(),
-  test_dataset: Joi.array().items(identifier()).min(1).max(100_000).unique().required(),
+  test_dataset: Joi.array().items(identifier()).min(1).max(LIST_CAPS.testDataset).unique().required(),
   size_train_dataset: Joi.number().integer().min(1).max(1_000_000).required(),
   metric_direction: Joi.string().valid('higher', 'lower').default('higher'),
 });
@@ -28,13 +30,13 @@ export const algoBody = Joi.object({
 });
 
 export const dataBody = Joi.object({
-  uuid: oneOrMany().required(),
-  // An empty list registers data to no problem: its owner's, for prediction requests only.
-  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(100_000).unique()).required(),
+  uuid: oneOrMany(LIST_CAPS.dataUuids).required(),
+  // An empty list registers data to no problem: its owner's, for prediction requests only (never train data).
+  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(LIST_CAPS.dataProblems).unique()).required(),
 });
 
 export const predictionBody = Joi.object({
-  data: oneOrMany().required(),
+  data: oneOrMany(LIST_CAPS.predictionData).required(),
   problem: identifier().required(),
 });
 
