@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { OrchestratorClient, OrchestratorRequestError, type Lease, type Learnuplet, type Preduplet, type UpletKind } from '../shared/http/orchestrator-client';
+import { parseWorkMessage, TASK_KINDS, type AnyTask, type Lease, type TaskKind } from '../shared/contracts/work-contract';
+import { OrchestratorClient, OrchestratorRequestError } from '../shared/http/orchestrator-client';
 import { StorageClient } from '../shared/http/storage-client';
 import { ConfigError } from '../shared/errors/uplet-error';
 import type { Logger } from '../shared/logging/logger';
 import { AmqpBroker, type Delivery } from '../shared/messaging/amqp-broker';
-import { parseWorkMessage, workTopology } from '../shared/messaging/work-topology';
+import { queueFor, workTopology } from '../shared/messaging/work-topology';
 import type { AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
@@ -82,18 +83,16 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     void broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
   };
 
-  const onDelivery = (kind: UpletKind) => async (delivery: Delivery): Promise<void> => {
+  const onDelivery = (kind: TaskKind) => async (delivery: Delivery): Promise<void> => {
     const message = parseWorkMessage(delivery.content);
     if (!message || message.type !== kind) {
       logger.warn('malformed work message sent to the dead-letter queue', { body: delivery.content.toString('utf8').slice(0, 200) });
       return delivery.deadLetter();
     }
     if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
-    let claimed: { uplet: Learnuplet | Preduplet; lease: Lease };
+    let claimed: { task: AnyTask; lease: Lease };
     try {
-      claimed = kind === 'learnuplet'
-        ? await orchestrator.claimLearnuplet(message.uuid, settings.AGENT_NAME)
-        : await orchestrator.claimPreduplet(message.uuid, settings.AGENT_NAME);
+      claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME);
     } catch (err) {
       slots.release();
       if (err instanceof OrchestratorRequestError && (err.status === 401 || err.status === 403)) {
@@ -111,7 +110,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       return delivery.requeue();
     }
     delivery.ack();
-    const task = runClaimedTask(ctx, kind, claimed.uplet, claimed.lease);
+    const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease);
     tasks.add(task);
     void task.done.finally(() => {
       tasks.delete(task);
@@ -120,8 +119,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   };
 
   await broker.start();
-  await broker.consume(topology.learnQueue, settings.AGENT_CONCURRENCY, onDelivery('learnuplet'));
-  await broker.consume(topology.predictQueue, settings.AGENT_CONCURRENCY, onDelivery('preduplet'));
+  for (const kind of TASK_KINDS) await broker.consume(queueFor(topology, kind), settings.AGENT_CONCURRENCY, onDelivery(kind));
   logger.info('compute agent ready', { name: settings.AGENT_NAME, concurrency: settings.AGENT_CONCURRENCY, workDir });
 
   let closing: Promise<void> | undefined;

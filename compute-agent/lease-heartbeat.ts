@@ -1,9 +1,10 @@
 import type { Logger } from '../shared/logging/logger';
-import { OrchestratorRequestError, type LeaseRenewal, type UpletKind } from '../shared/http/orchestrator-client';
+import type { LeaseTerms, TaskKind } from '../shared/contracts/work-contract';
+import { OrchestratorRequestError } from '../shared/http/orchestrator-client';
 
 /** What the heartbeat needs of the orchestrator client. */
 export interface HeartbeatPort {
-  heartbeat(kind: UpletKind, uuid: string, token: string): Promise<LeaseRenewal | void>;
+  heartbeat(kind: TaskKind, uuid: string, token: string): Promise<LeaseTerms | void>;
 }
 
 /**
@@ -17,13 +18,13 @@ export class LeaseHeartbeat {
 
   constructor(
     private readonly port: HeartbeatPort,
-    private readonly kind: UpletKind,
+    private readonly kind: TaskKind,
     private readonly uuid: string,
     private readonly token: string,
     private readonly intervalMs: number,
     private readonly logger: Logger,
     /** Called with each renewal: its fresh capability replaces the one that expires with the old lease term. */
-    private readonly onRenew: (renewal: LeaseRenewal) => void = () => undefined,
+    private readonly onRenew: (renewal: LeaseTerms) => void = () => undefined,
   ) {}
 
   /** Aborted when the lease is lost. */

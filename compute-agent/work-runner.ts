@@ -1,13 +1,13 @@
 import path from 'node:path';
-import { OrchestratorRequestError, type Lease, type LearnReport, type Learnuplet, type OrchestratorClient, type PredReport, type Preduplet, type UpletKind } from '../shared/http/orchestrator-client';
+import type { AnyTask, DoneReport, FailedReport, Lease, TaskKind } from '../shared/contracts/work-contract';
+import { OrchestratorRequestError, type OrchestratorClient } from '../shared/http/orchestrator-client';
 import { sanitizeLogText } from '../shared/contracts/text';
 import type { StorageClient } from '../shared/http/storage-client';
 import type { Logger } from '../shared/logging/logger';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
 import type { SandboxCapabilities } from './sandbox/sandbox-probe';
 import { LeaseHeartbeat } from './lease-heartbeat';
-import { runLearnTask } from './tasks/learn-task';
-import { runPredictTask } from './tasks/predict-task';
+import { runnerOf } from './task-runners';
 import { TaskStepFailed, TaskWorkspace } from './tasks/task-workspace';
 
 export interface RunnerContext {
@@ -21,7 +21,7 @@ export interface RunnerContext {
 }
 
 export interface RunningTask {
-  kind: UpletKind;
+  kind: TaskKind;
   uuid: string;
   lease: Lease;
   /** Stops the task's sandbox now (shutdown past its grace period). */
@@ -35,7 +35,7 @@ export interface RunningTask {
  * lease was lost is not reported (the report would be refused); one stopped by
  * shutdown is released so it runs again at once elsewhere.
  */
-export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learnuplet | Preduplet, lease: Lease): RunningTask {
+export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTask, lease: Lease): RunningTask {
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
   // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
   let capability = lease.capability;
@@ -54,12 +54,10 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
       heartbeat.start();
       ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(() => capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
       logger.info('task started');
-      const report = kind === 'learnuplet'
-        ? await runLearnTask(uplet as Learnuplet, ws, logger)
-        : await runPredictTask(uplet as Preduplet, lease.attempt, ws);
+      const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
       heartbeat.stop();
       if (signal.aborted) throw signal.reason;
-      await send(ctx, kind, uplet.uuid, lease.token, report);
+      await ctx.orchestrator.report(kind, uplet.uuid, lease.token, report);
       logger.info('task done', { seconds: (Date.now() - started) / 1000, ...('perf' in report ? { perf: report.perf } : {}) });
     } catch (err) {
       heartbeat.stop();
@@ -82,13 +80,8 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
   return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), done };
 }
 
-async function send(ctx: RunnerContext, kind: UpletKind, uuid: string, token: string, report: LearnReport | PredReport): Promise<void> {
-  await sendTo(ctx.orchestrator, kind, uuid, token, report);
-}
-
-async function sendTo(orchestrator: OrchestratorClient, kind: UpletKind, uuid: string, token: string, report: LearnReport | PredReport): Promise<void> {
-  if (kind === 'learnuplet') await orchestrator.learndone(uuid, token, report as LearnReport);
-  else await orchestrator.preddone(uuid, token, report as PredReport);
+async function sendTo(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, report: DoneReport | FailedReport): Promise<void> {
+  await orchestrator.report(kind, uuid, token, report);
 }
 
 /**
@@ -96,7 +89,7 @@ async function sendTo(orchestrator: OrchestratorClient, kind: UpletKind, uuid: s
  * refused as invalid (400) is sent once more with a minimal ASCII reason: a failure
  * report that fails would leave the uplet to its lease, and its real reason lost.
  */
-export async function reportFailure(orchestrator: OrchestratorClient, kind: UpletKind, uuid: string, token: string, reason: string, logTail: string | undefined, logger: Logger): Promise<void> {
+export async function reportFailure(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, reason: string, logTail: string | undefined, logger: Logger): Promise<void> {
   // Cut first, then sanitise: a cut through a surrogate pair is repaired too.
   const safeReason = sanitizeLogText(reason.slice(0, 2_000));
   try {

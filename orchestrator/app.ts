@@ -13,6 +13,7 @@ import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
 import type { Cancellation } from './work/cancellation';
 import type { Registration } from './work/registration';
+import type { TaskKindTable } from './work/task-kinds';
 import type { WorkLeases } from './work/work-leases';
 import type { CapabilityIssuer } from './work/task-capabilities';
 
@@ -20,6 +21,7 @@ export interface OrchestratorAppParts {
   collections: Collections;
   registration: Registration;
   leases: WorkLeases;
+  kinds: TaskKindTable;
   cancellation: Cancellation;
   keys: ApiKeyRegistry;
   logger: Logger;
@@ -39,7 +41,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
     res.on('finish', () => parts.metrics.requests.inc({ method: req.method, route: req.route?.path ? String(req.route.path) : 'unmatched', status: res.statusCode }));
     next();
   });
-  app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections));
+  app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections, parts.kinds));
   // The key is checked before a byte of the body is read, and bodies are never inflated:
   // a caller without a key costs no parsing, one with a key at most BODY_LIMIT_BYTES of it.
   app.use(authenticate(parts.keys));

@@ -8,14 +8,15 @@ import { workTopology } from '../shared/messaging/work-topology';
 import { PeriodicTask } from '../shared/periodic-task';
 import { createOrchestratorApp } from './app';
 import type { OrchestratorSettings } from './config';
-import { backfillExpiryMinutes, reapExpiredLeases } from './messaging/lease-reaper';
-import { TodoSweeper } from './messaging/todo-sweeper';
-import { AmqpWorkDispatcher } from './messaging/work-dispatcher';
+import { backfillExpiryMinutes, reapExpiredLeases } from './periodic/lease-reaper';
+import { TodoSweeper } from './periodic/todo-sweeper';
+import { AmqpWorkDispatcher } from './messaging/amqp-work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
 import { ChainKeeper } from './work/chain-keeper';
 import { Cancellation } from './work/cancellation';
 import { Registration } from './work/registration';
+import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
 
@@ -43,9 +44,10 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const metrics = new OrchestratorMetrics();
   const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
   const chains = new ChainKeeper(collections, dispatcher, logger);
-  const leases = new WorkLeases(collections, chains, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
+  const kinds = taskKindTable(collections, chains);
+  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
   const registration = new Registration(collections, chains, dispatcher);
-  const sweeper = new TodoSweeper(collections, dispatcher, chains, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
+  const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
   const readiness = {
     async check(): Promise<string | null> {
@@ -59,7 +61,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     },
   };
   const cancellation = new Cancellation(collections, leases);
-  const app = createOrchestratorApp({ collections, registration, leases, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { LearnReport, Learnuplet } from '../../shared/http/orchestrator-client';
+import type { LearnDone, Learnuplet } from '../../shared/contracts/work-contract';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import type { Logger } from '../../shared/logging/logger';
 import { readScore } from './score-file';
@@ -10,7 +10,7 @@ import { TaskStepFailed, type TaskWorkspace } from './task-workspace';
  * never sees test labels), train from the start model, keep the model, predict
  * on the detargeted train and test data, score both.
  */
-export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Logger): Promise<Extract<LearnReport, { status: 'done' }>> {
+export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Logger): Promise<LearnDone> {
   const algo = await ws.archive('algo', l.algo);
   const workflow = await ws.archive('workflow', l.workflow);
   await ws.fetchInto('train', 'data', l.train_data);

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import type { PredReport, Preduplet } from '../../shared/http/orchestrator-client';
+import type { PredDone, Preduplet } from '../../shared/contracts/work-contract';
 import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import { ro, rw } from './learn-task';
 import type { TaskWorkspace } from './task-workspace';
 
 /** One preduplet: detarget the data item, predict with the chosen model, upload the predictions for the requester. */
-export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWorkspace): Promise<Extract<PredReport, { status: 'done' }>> {
+export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWorkspace): Promise<PredDone> {
   const algo = await ws.archive('algo', p.algo);
   const workflow = await ws.archive('workflow', p.workflow);
   const model = await ws.fetchFile('model', 'model', p.model);

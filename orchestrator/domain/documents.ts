@@ -1,3 +1,5 @@
+import type { TaskKind } from '../../shared/contracts/work-contract';
+
 /** The documents the orchestrator stores; field names are the seed contract's. `_id` is always `uuid`. */
 export type MetricDirection = 'higher' | 'lower';
 export type UpletStatus = 'waiting' | 'todo' | 'pending' | 'done' | 'failed' | 'canceled';
@@ -47,11 +49,10 @@ export interface MinibatchDoc {
   timestamp_creation: Date;
 }
 
-interface UpletCommon {
+/** What every leased task document has, whatever its kind: the lease machinery reads only these. */
+export interface TaskCommon {
   _id: string;
   uuid: string;
-  problem: string;
-  workflow: string;
   status: UpletStatus;
   worker: string | null;
   /** Number of claims so far; the current lease is `<uuid>/<attempt>` in the leases collection. */
@@ -62,6 +63,11 @@ interface UpletCommon {
   /** When its current attempt was claimed. */
   timestamp_claimed: Date | null;
   timestamp_done: Date | null;
+}
+
+interface UpletCommon extends TaskCommon {
+  problem: string;
+  workflow: string;
 }
 
 export interface LearnupletDoc extends UpletCommon {
@@ -88,5 +94,10 @@ export interface PredupletDoc extends UpletCommon {
   timestamp_request: Date;
 }
 
-export type UpletDoc = LearnupletDoc | PredupletDoc;
-export type UpletKind = 'learnuplet' | 'preduplet';
+/** The document of each task kind; the per-kind table (work/task-kinds.ts) says where each lives. */
+export interface TaskDocOfKind {
+  learnuplet: LearnupletDoc;
+  preduplet: PredupletDoc;
+}
+export type TaskDoc = TaskDocOfKind[TaskKind];
+export type { TaskKind };

@@ -1,11 +1,11 @@
 import type { Collection, Db } from 'mongodb';
-import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, UpletKind } from '../domain/documents';
+import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, TaskKind } from '../domain/documents';
 
 /** A claim of one attempt: inserted once (its `_id` is `<uplet>/<attempt>`); only heartbeats update it. */
 export interface LeaseDoc {
   _id: string;
   uplet: string;
-  kind: UpletKind;
+  kind: TaskKind;
   attempt: number;
   token: string;
   worker: string;
@@ -26,7 +26,7 @@ export interface LeaseDoc {
 export interface SettlementDoc {
   _id: string;
   uplet: string;
-  kind: UpletKind;
+  kind: TaskKind;
   attempt: number;
   by: 'report' | 'expiry' | 'release' | 'cancel';
   status: 'done' | 'failed' | 'expired' | 'released' | 'canceled';
@@ -38,7 +38,7 @@ export interface SettlementDoc {
 /** When the dispatcher last published an uplet; kept apart so it never rewrites an uplet. */
 export interface DispatchDoc {
   _id: string;
-  kind: UpletKind;
+  kind: TaskKind;
   published_at: Date;
 }
 

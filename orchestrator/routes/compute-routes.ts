@@ -1,24 +1,25 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { claimAnswerKey, reportAnswerKey } from '../../shared/contracts/work-contract';
 import { principalOf, requireRole } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
-import type { UpletKind } from '../domain/documents';
+import type { TaskKind } from '../domain/documents';
 import type { WorkLeases, WorkReport } from '../work/work-leases';
 import type { CapabilityIssuer } from '../work/task-capabilities';
-import { kindPath, leaseBody, learndoneBody, preddoneBody, uuidPath, workerBody } from './request-schemas';
+import { kindPath, leaseBody, reportBodies, uuidPath, workerBody } from './request-schemas';
 import { publicDocument } from './public-document';
 
-/** The compute nodes' calls: claim, heartbeat, release, and the two reports. */
+/** The compute nodes' calls for every task kind: claim, heartbeat, release, report (shapes in shared/contracts/work-contract.ts). */
 export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIssuer): Router {
   const router = Router();
   router.use(['/worker', '/learndone', '/preddone'], requireRole('compute'));
 
   router.post('/worker/:kind/:uuid', async (req, res) => {
-    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: TaskKind; uuid: string };
     const { worker } = validate(workerBody, req.body, 'body');
     const grant = await leases.claim(kind, uuid, worker, principalOf(res));
     // The seed's key carries the uuid; the document and the lease travel beside it.
     res.json({
-      [`${kind}_worker_set`]: grant.uplet.uuid,
+      [claimAnswerKey(kind)]: grant.uplet.uuid,
       [kind]: publicDocument(grant.uplet),
       lease: {
         token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at,
@@ -29,7 +30,7 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
   });
 
   router.post('/worker/:kind/:uuid/heartbeat', async (req, res) => {
-    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: TaskKind; uuid: string };
     const { lease_token } = validate(leaseBody, req.body, 'body');
     const lease = await leases.heartbeat(kind, uuid, lease_token, principalOf(res));
     // A fresh capability with the extended lease: the claim's expires with the lease it came with.
@@ -37,24 +38,22 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
   });
 
   router.post('/worker/:kind/:uuid/release', async (req, res) => {
-    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: UpletKind; uuid: string };
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: TaskKind; uuid: string };
     const { lease_token } = validate(leaseBody, req.body, 'body');
     const released = await leases.release(kind, uuid, lease_token, principalOf(res));
     res.json({ [`released_${kind}`]: released.uuid, [kind]: publicDocument(released) });
   });
 
-  router.post('/learndone/:uuid', async (req, res) => {
-    const { uuid } = validate(uuidPath, req.params, 'path');
-    const report = validate(learndoneBody, req.body, 'body') as WorkReport;
-    const updated = await leases.report('learnuplet', uuid, report, principalOf(res));
-    res.json({ updated_learnuplet: updated.uuid, learnuplet: publicDocument(updated) });
-  });
-
-  router.post('/preddone/:uuid', async (req, res) => {
-    const { uuid } = validate(uuidPath, req.params, 'path');
-    const report = validate(preddoneBody, req.body, 'body') as WorkReport;
-    const updated = await leases.report('preduplet', uuid, report, principalOf(res));
-    res.json({ updated_preduplet: updated.uuid, preduplet: publicDocument(updated) });
+  // The seed's report paths, and the same report for any kind at /worker/{kind}/{uuid}/report.
+  const report = (kind: TaskKind, uuid: string, body: unknown, res: Response) => async () => {
+    const updated = await leases.report(kind, uuid, validate(reportBodies[kind], body, 'body') as WorkReport, principalOf(res));
+    res.json({ [reportAnswerKey(kind)]: updated.uuid, [kind]: publicDocument(updated) });
+  };
+  router.post('/learndone/:uuid', async (req, res) => report('learnuplet', validate(uuidPath, req.params, 'path').uuid, req.body, res)());
+  router.post('/preddone/:uuid', async (req, res) => report('preduplet', validate(uuidPath, req.params, 'path').uuid, req.body, res)());
+  router.post('/worker/:kind/:uuid/report', async (req, res) => {
+    const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: TaskKind; uuid: string };
+    await report(kind, uuid, req.body, res)();
   });
 
   return router;

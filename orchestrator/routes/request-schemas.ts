@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { TASK_KINDS, type TaskKind } from '../../shared/contracts/work-contract';
 import { identifier } from '../../shared/contracts/identifiers';
 import { displayText, logText, printableAscii } from '../../shared/contracts/text';
 
@@ -67,7 +68,10 @@ export const preddoneBody = Joi.object({
 });
 
 export const uuidPath = Joi.object({ uuid: identifier().required() });
-export const kindPath = Joi.object({ kind: Joi.string().valid('learnuplet', 'preduplet').required(), uuid: identifier().required() });
+export const kindPath = Joi.object({ kind: Joi.string().valid(...TASK_KINDS).required(), uuid: identifier().required() });
+
+/** Each task kind's report body; a new kind adds its row here. */
+export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = { learnuplet: learndoneBody, preduplet: preddoneBody };
 
 const paging = { limit: Joi.number().integer().min(1).max(1000).default(100), offset: Joi.number().integer().min(0).max(10_000_000).default(0) };
 const status = Joi.string().valid('waiting', 'todo', 'pending', 'done', 'failed', 'canceled');

@@ -1,7 +1,7 @@
 import type { Principal } from '../../shared/auth/api-keys';
 import { ForbiddenError, NotFoundError } from '../../shared/errors/uplet-error';
 import { TERMINAL } from '../domain/chain-rules';
-import type { UpletKind } from '../domain/documents';
+import type { TaskKind } from '../domain/documents';
 import type { Collections } from '../persistence/collections';
 import type { WorkLeases } from './work-leases';
 
@@ -58,7 +58,7 @@ export class Cancellation {
     return this.cancelEach('learnuplet', links.sort((a, b) => b.rank - a.rank), reason, by);
   }
 
-  private async cancelEach(kind: UpletKind, uplets: ReadonlyArray<{ _id: string; status: string }>, reason: string, by: Principal): Promise<number> {
+  private async cancelEach(kind: TaskKind, uplets: ReadonlyArray<{ _id: string; status: string }>, reason: string, by: Principal): Promise<number> {
     let canceled = 0;
     for (const u of uplets) {
       if (TERMINAL.has(u.status as never)) continue;

@@ -3,7 +3,7 @@ import { nextRankToStart, TERMINAL, type ChainLink } from '../domain/chain-rules
 import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain/documents';
 import { learnupletUuid, logId, minibatchId, modelEndUuid, trainCursor } from '../domain/uplet-ids';
 import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections, type TrainLogDoc } from '../persistence/collections';
-import type { WorkDispatcher } from '../messaging/work-dispatcher';
+import type { WorkDispatcher } from './work-dispatcher';
 
 const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } as const;
 
@@ -216,6 +216,20 @@ export class ChainKeeper {
     await write();
     await this.advanceChainOf(learnuplet);
     await this.c.chainAdvances.deleteOne({ _id });
+  }
+
+  /**
+   * Chains whose advance was interrupted: the markers `finishRank` leaves when it does not get
+   * to the end. Only markers older than `olderThan`, so an advance still in flight is not taken
+   * over (and its marker not removed before its write lands). Returns how many chains moved.
+   */
+  async advanceStalledChains(olderThan: Date, batch: number): Promise<number> {
+    const markers = (await this.c.chainAdvances.find({}).limit(batch).toArray()).filter((m) => m.at.getTime() < olderThan.getTime());
+    const chains = new Map(markers.map((m) => [`${m.problem}/${m.algo}`, m]));
+    let advanced = 0;
+    for (const chain of chains.values()) if (await this.advanceChainOf(chain)) advanced++;
+    for (const m of markers) await this.c.chainAdvances.deleteOne({ _id: m._id });
+    return advanced;
   }
 
   async advanceChainOf(learnuplet: Pick<LearnupletDoc, 'problem' | 'algo'>): Promise<boolean> {

@@ -6,7 +6,7 @@ import { bestDoneLink } from '../domain/chain-rules';
 import type { AlgoDoc, DataDoc, MetricDirection, PredupletDoc, ProblemDoc } from '../domain/documents';
 import { membershipId, predupletUuid } from '../domain/uplet-ids';
 import { duplicateIndexes, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, onlyDuplicateKeys, type Collections, type MembershipDoc } from '../persistence/collections';
-import type { WorkDispatcher } from '../messaging/work-dispatcher';
+import type { WorkDispatcher } from './work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
 
 export interface NewProblem {

@@ -1,19 +1,16 @@
 import crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { Collection } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
-import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
-import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
+import { WORK_ERROR_CODES } from '../../shared/contracts/work-contract';
+import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
-import type { LearnupletDoc, PerfMap, UpletDoc, UpletKind } from '../domain/documents';
+import type { TaskDoc, TaskKind } from '../domain/documents';
 import { afterUnsuccessfulAttempt, attemptOfToken, leaseId, minuteOf } from '../domain/lease-rules';
-import { perItemScoreMap } from '../domain/per-item-scores';
 import { TERMINAL } from '../domain/chain-rules';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
-import type { WorkDispatcher } from '../messaging/work-dispatcher';
+import type { WorkDispatcher } from './work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
-import type { ChainKeeper } from './chain-keeper';
-import { taskBlobsOf } from './task-capabilities';
+import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTable } from './task-kinds';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -21,7 +18,7 @@ export interface LeaseSettings {
 }
 
 export interface LeaseGrant {
-  uplet: UpletDoc;
+  uplet: TaskDoc;
   lease_token: string;
   attempt: number;
   lease_expires_at: Date;
@@ -29,13 +26,8 @@ export interface LeaseGrant {
   lease: LeaseDoc;
 }
 
-/** The result a compute node reports for one attempt. */
-export type WorkReport =
-  | { status: 'done'; perf?: number; train_perf?: Record<string, number> | number[]; test_perf?: Record<string, number> | number[]; prediction_storage_uuid?: string; lease_token?: string }
-  | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
-
-/** A done report once per-file score lists are maps: what is settled and recorded. */
-type RecordedDone = Omit<Extract<WorkReport, { status: 'done' }>, 'train_perf' | 'test_perf'> & { train_perf?: PerfMap; test_perf?: PerfMap };
+/** The result a compute node reports for one attempt, as validated by the kind's report schema. */
+export type WorkReport = ReceivedDone | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
 
 /**
  * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
@@ -47,26 +39,26 @@ type RecordedDone = Omit<Extract<WorkReport, { status: 'done' }>, 'train_perf' |
 export class WorkLeases {
   constructor(
     private readonly c: Collections,
-    private readonly chains: ChainKeeper,
+    private readonly kinds: TaskKindTable,
     private readonly dispatcher: WorkDispatcher,
     private readonly settings: LeaseSettings,
     private readonly logger: Logger,
     private readonly metrics?: OrchestratorMetrics,
   ) {}
 
-  private uplets(kind: UpletKind): Collection<UpletDoc> {
-    return (kind === 'learnuplet' ? this.c.learnuplets : this.c.preduplets) as unknown as Collection<UpletDoc>;
+  private uplets(kind: TaskKind) {
+    return tasksOf(this.kinds, this.c, kind);
   }
 
-  async claim(kind: UpletKind, uuid: string, worker: string, principal: Principal): Promise<LeaseGrant> {
+  async claim(kind: TaskKind, uuid: string, worker: string, principal: Principal): Promise<LeaseGrant> {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
     if (uplet.status !== 'todo') {
       this.metrics?.claims.inc({ kind, outcome: 'not_todo' });
-      throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: 'NOT_CLAIMABLE', details: { status: uplet.status } });
+      throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: uplet.status } });
     }
     const attempt = uplet.attempt + 1;
-    const blobs = await taskBlobsOf(this.c, kind, uplet, attempt);
+    const blobs = await rulesOf(this.kinds, kind).blobs(uplet, attempt);
     const now = new Date();
     const expires = new Date(now.getTime() + this.settings.leaseMs);
     const lease: LeaseDoc = {
@@ -80,10 +72,10 @@ export class WorkLeases {
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       if (await this.finishCancellation(kind, uuid, attempt)) {
-        throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: 'NOT_CLAIMABLE', details: { status: 'canceled' } });
+        throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: 'canceled' } });
       }
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
-      throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: 'ALREADY_CLAIMED' });
+      throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: WORK_ERROR_CODES.ALREADY_CLAIMED });
     }
     await this.uplets(kind).updateOne(
       { _id: uuid, attempt: uplet.attempt },
@@ -99,7 +91,7 @@ export class WorkLeases {
    * to stop and discard its work. Returns the extended lease, whose capability
    * the caller re-signs (capabilities expire with their lease).
    */
-  async heartbeat(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
+  async heartbeat(kind: TaskKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
     const lease = await this.liveLease(kind, uuid, token, principal);
     const expires = new Date(Date.now() + this.settings.leaseMs);
     // A lease document is written only by heartbeats after its insert, so this rewrite loses nothing.
@@ -109,7 +101,7 @@ export class WorkLeases {
   }
 
   /** Gives back a lease on shutdown: the uplet is todo again at once, not after the lease expires. */
-  async release(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<UpletDoc> {
+  async release(kind: TaskKind, uuid: string, token: string, principal: Principal): Promise<TaskDoc> {
     const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
     await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
@@ -123,27 +115,27 @@ export class WorkLeases {
    * settled attempt is 409, unless it repeats the recorded result exactly
    * (a retried request), which is answered with the uplet as it stands.
    */
-  async report(kind: UpletKind, uuid: string, received: WorkReport, principal: Principal): Promise<UpletDoc> {
+  async report(kind: TaskKind, uuid: string, received: WorkReport, principal: Principal): Promise<TaskDoc> {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
-    const report = withScoreMaps(received, uplet);
-    const attempt = report.lease_token ? attemptOfToken(report.lease_token) : uplet.attempt;
+    const attempt = received.lease_token ? attemptOfToken(received.lease_token) : uplet.attempt;
     if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
     const id = leaseId(uuid, attempt);
+    // Normalised before the repeat check, so a repeat in either score form compares equal.
+    const report: WorkReport = received.status === 'done' ? { ...rulesOf(this.kinds, kind).acceptDone(uplet, attempt, received), ...(received.lease_token ? { lease_token: received.lease_token } : {}) } : received;
 
     const settled = await this.c.settlements.findOne({ _id: id });
     if (settled) return this.answerRepeat(kind, uuid, settled, report, principal);
 
     const lease = await this.c.leases.findOne({ _id: id });
     if (!lease || !isHolder(lease, report.lease_token, principal)) throw notHolder(kind, uuid);
-    checkReport(kind, uplet, attempt, report);
     const status = report.status;
     if (!(await this.settle(lease, 'report', status, report, principal))) {
       const winner = await this.c.settlements.findOne({ _id: id });
       if (winner) return this.answerRepeat(kind, uuid, winner, report, principal);
       throw notHolder(kind, uuid);
     }
-    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report as RecordedDone);
+    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
     else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail);
     await this.c.leases.deleteOne({ _id: id });
     return this.current(kind, uuid);
@@ -156,7 +148,7 @@ export class WorkLeases {
    * and settled `canceled` at once; a running one's current attempt is settled, and its agent
    * learns it at its next heartbeat (LEASE_LOST) and stops. True when this call canceled it.
    */
-  async cancel(kind: UpletKind, uuid: string, reason: string, by: Principal): Promise<boolean> {
+  async cancel(kind: TaskKind, uuid: string, reason: string, by: Principal): Promise<boolean> {
     for (let round = 0; round < 6; round++) {
       if (round > 0) await new Promise((r) => setTimeout(r, 20 * round));
       const uplet = await this.uplets(kind).findOne({ _id: uuid });
@@ -175,11 +167,11 @@ export class WorkLeases {
       if (lease.worker !== CANCELLATION_WORKER) await this.c.leases.deleteOne({ _id: lease._id });
       return true;
     }
-    throw new ConflictError(`${kind} ${uuid} changed state under cancellation 6 times; try again`, { code: 'CANCEL_CONTENDED' });
+    throw new ConflictError(`${kind} ${uuid} changed state under cancellation 6 times; try again`, { code: WORK_ERROR_CODES.CANCEL_CONTENDED });
   }
 
   /** The tombstone claim of a queued uplet's next attempt; an existing tombstone (a cancellation that died midway) is reused. */
-  private async cancellationLease(kind: UpletKind, uuid: string, attempt: number, by: Principal): Promise<LeaseDoc | null> {
+  private async cancellationLease(kind: TaskKind, uuid: string, attempt: number, by: Principal): Promise<LeaseDoc | null> {
     const now = new Date();
     const tombstone: LeaseDoc = {
       _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt, token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
@@ -199,14 +191,14 @@ export class WorkLeases {
    * Applies a cancellation whose settlement is recorded but whose uplet write was lost or
    * overwritten (the canceller died, or a concurrent whole-document rewrite won). True if so.
    */
-  private async finishCancellation(kind: UpletKind, uuid: string, attempt: number): Promise<boolean> {
+  private async finishCancellation(kind: TaskKind, uuid: string, attempt: number): Promise<boolean> {
     const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
     if (settled?.status !== 'canceled') return false;
     await this.applyCanceled(kind, uuid, attempt, 'canceled');
     return true;
   }
 
-  private async applyCanceled(kind: UpletKind, uuid: string, attempt: number, reason: string): Promise<void> {
+  private async applyCanceled(kind: TaskKind, uuid: string, attempt: number, reason: string): Promise<void> {
     await this.uplets(kind).updateOne(
       { _id: uuid, attempt: { $lte: attempt } },
       { $set: { status: 'canceled', attempt, worker: null, failure_reason: reason, timestamp_done: new Date() } },
@@ -233,7 +225,7 @@ export class WorkLeases {
    * settling process died in between, or a slow claim write landed after the
    * settlement). Settlement outcomes are deterministic, so applying twice is harmless.
    */
-  async reapplySettlement(kind: UpletKind, uuid: string, attempt: number): Promise<boolean> {
+  async reapplySettlement(kind: TaskKind, uuid: string, attempt: number): Promise<boolean> {
     const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
@@ -252,7 +244,7 @@ export class WorkLeases {
   }
 
   /** The live lease of this token, held by this principal: a token copied to another key is worth nothing. */
-  private async liveLease(kind: UpletKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
+  private async liveLease(kind: TaskKind, uuid: string, token: string, principal: Principal): Promise<LeaseDoc> {
     const attempt = attemptOfToken(token);
     if (attempt === undefined) throw lost(kind, uuid);
     const id = leaseId(uuid, attempt);
@@ -276,32 +268,27 @@ export class WorkLeases {
     }
   }
 
-  private async answerRepeat(kind: UpletKind, uuid: string, settled: SettlementDoc, report: WorkReport, principal: Principal): Promise<UpletDoc> {
+  private async answerRepeat(kind: TaskKind, uuid: string, settled: SettlementDoc, report: WorkReport, principal: Principal): Promise<TaskDoc> {
     const recorded = settled.result;
     const sameHolder = recorded && (report.lease_token ? recorded.token_digest === digest(report.lease_token) : recorded.reporter === principal.name);
     if (settled.by === 'report' && sameHolder && isDeepStrictEqual(withoutBookkeeping(recorded), stripToken(report))) {
       return this.current(kind, uuid);
     }
     throw new ConflictError(`${kind} ${uuid} attempt ${settled.attempt} is already settled (${settled.by}: ${settled.status}); this report is refused`, {
-      code: 'LEASE_SETTLED', details: { attempt: settled.attempt, settled_by: settled.by },
+      code: WORK_ERROR_CODES.LEASE_SETTLED, details: { attempt: settled.attempt, settled_by: settled.by },
     });
   }
 
-  private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: RecordedDone): Promise<void> {
+  private async recordDone(kind: TaskKind, uplet: TaskDoc, attempt: number, report: RecordedDone): Promise<void> {
+    const rules = rulesOf(this.kinds, kind);
     const now = new Date();
-    if (kind === 'learnuplet') {
-      await this.chains.finishRank(uplet as LearnupletDoc, attempt, () => this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
-        $set: { status: 'done', attempt, perf: report.perf ?? null, train_perf: report.train_perf ?? null, test_perf: report.test_perf ?? null, timestamp_done: now, failure_reason: null },
-      }));
-    } else {
-      await this.c.preduplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
-        $set: { status: 'done', attempt, prediction_storage_uuid: report.prediction_storage_uuid ?? null, timestamp_done: now, failure_reason: null },
-      });
-    }
+    await rules.finish(uplet, attempt, () => this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
+      $set: { ...rules.doneFields(report), status: 'done', attempt, timestamp_done: now, failure_reason: null },
+    }));
   }
 
   /** A failed or expired attempt: retry while attempts remain, else fail for good (a chain then moves on). */
-  private async afterFailure(kind: UpletKind, uplet: UpletDoc, attempt: number, cause: 'expired' | 'failed', reason: string, logTail?: string): Promise<void> {
+  private async afterFailure(kind: TaskKind, uplet: TaskDoc, attempt: number, cause: 'expired' | 'failed', reason: string, logTail?: string): Promise<void> {
     const decision = afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason);
     const now = new Date();
     const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
@@ -312,24 +299,17 @@ export class WorkLeases {
     }
     const finalReason = logTail ? `${decision.reason}\n--- log tail ---\n${logTail}` : decision.reason;
     this.logger.warn('uplet failed for good', { uplet: uplet._id, kind, reason: decision.reason });
-    const fail = () => this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } });
-    if (kind === 'learnuplet') await this.chains.finishRank(uplet as LearnupletDoc, attempt, fail);
-    else await fail();
+    await rulesOf(this.kinds, kind).finish(uplet, attempt, () => this.uplets(kind).updateOne(
+      { _id: uplet._id, attempt: { $lte: attempt } },
+      { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } },
+    ));
   }
 
-  private async current(kind: UpletKind, uuid: string): Promise<UpletDoc> {
+  private async current(kind: TaskKind, uuid: string): Promise<TaskDoc> {
     const doc = await this.uplets(kind).findOne({ _id: uuid });
     if (!doc) throw new NotFoundError(`${kind} ${uuid} does not exist`);
     return doc;
   }
-}
-
-/** The seed's per-file score lists become maps keyed by the uplet's own data, so a repeat in either form compares equal. */
-function withScoreMaps(report: WorkReport, uplet: UpletDoc): WorkReport {
-  if (report.status !== 'done' || !('train_data' in uplet)) return report;
-  const train_perf = perItemScoreMap(report.train_perf, uplet.train_data, 'train_perf');
-  const test_perf = perItemScoreMap(report.test_perf, uplet.test_data, 'test_perf');
-  return { ...report, ...(train_perf ? { train_perf } : {}), ...(test_perf ? { test_perf } : {}) };
 }
 
 /** The `worker` of a cancellation's tombstone lease; such a lease never expires. */
@@ -345,43 +325,12 @@ function isHolder(lease: LeaseDoc, token: string | undefined, principal: Princip
   return lease.principal === principal.name && (token === undefined || lease.token === token);
 }
 
-/**
- * A done report must describe this attempt's own work: per-item scores only of
- * the uplet's own data (train_perf ⊆ train_data, test_perf ⊆ test_data), and a
- * prediction stored where this lease alone may write. Checked before the
- * attempt is settled, so a refused report changes nothing.
- */
-function checkReport(kind: UpletKind, uplet: UpletDoc, attempt: number, report: WorkReport): void {
-  if (report.status !== 'done') return;
-  if (kind === 'learnuplet') {
-    const l = uplet as LearnupletDoc;
-    for (const [field, own] of [['train_perf', l.train_data], ['test_perf', l.test_data]] as const) {
-      const scores = report[field];
-      if (!scores || Array.isArray(scores)) continue;
-      const allowed = new Set(own);
-      const foreign = Object.keys(scores).filter((k) => !allowed.has(k));
-      if (foreign.length > 0) {
-        throw new UnprocessableError(`${field} scores data that is not in this learnuplet's ${field === 'train_perf' ? 'train_data' : 'test_data'}: ${foreign.slice(0, 10).join(', ')}`, {
-          code: 'UNKNOWN_PERF_ITEM', details: { where: 'body', field, items: foreign.slice(0, 100) },
-        });
-      }
-    }
-  } else {
-    const expected = predictionBlobUuid(uplet.uuid, attempt);
-    if (report.prediction_storage_uuid !== undefined && report.prediction_storage_uuid !== expected) {
-      throw new UnprocessableError(`prediction_storage_uuid must be ${expected}, the prediction written under this lease`, {
-        code: 'NOT_TASK_OUTPUT', details: { where: 'body', field: 'prediction_storage_uuid', expected },
-      });
-    }
-  }
+function lost(kind: TaskKind, uuid: string): ConflictError {
+  return new ConflictError(`the lease on ${kind} ${uuid} is no longer held (expired, settled or never granted)`, { code: WORK_ERROR_CODES.LEASE_LOST });
 }
 
-function lost(kind: UpletKind, uuid: string): ConflictError {
-  return new ConflictError(`the lease on ${kind} ${uuid} is no longer held (expired, settled or never granted)`, { code: 'LEASE_LOST' });
-}
-
-function notHolder(kind: UpletKind, uuid: string): ConflictError {
-  return new ConflictError(`only the current lease holder of ${kind} ${uuid} may report its result`, { code: 'NOT_LEASE_HOLDER' });
+function notHolder(kind: TaskKind, uuid: string): ConflictError {
+  return new ConflictError(`only the current lease holder of ${kind} ${uuid} may report its result`, { code: WORK_ERROR_CODES.NOT_LEASE_HOLDER });
 }
 
 function stripToken(report: WorkReport): Record<string, unknown> {

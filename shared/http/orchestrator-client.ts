@@ -1,61 +1,18 @@
+import {
+  reportPath, type ClaimAnswer, type ClaimRequest, type DoneReportOfKind, type FailedReport, type HeartbeatAnswer, type Lease, type LeaseRequest, type LeaseTerms,
+  type TaskKind, type TaskOfKind, type WorkReport,
+} from '../contracts/work-contract';
 import { DEFAULT_RETRY, parseJsonResponse, withRetry, type RetryPolicy } from './http-retry';
 
-export type UpletKind = 'learnuplet' | 'preduplet';
+export type { Lease, LeaseTerms, Learnuplet, Preduplet, TaskKind } from '../contracts/work-contract';
 
-/** A refusal by the orchestrator (4xx) with its stable code, e.g. NOT_CLAIMABLE or LEASE_LOST. */
+/** A refusal by the orchestrator (4xx) with its stable code, e.g. NOT_CLAIMABLE or LEASE_LOST (WORK_ERROR_CODES). */
 export class OrchestratorRequestError extends Error {
   constructor(message: string, readonly status: number, readonly code: string) {
     super(message);
     this.name = 'OrchestratorRequestError';
   }
 }
-
-export interface Lease {
-  token: string;
-  attempt: number;
-  expires_at: string;
-  /** Opens the task's data blobs and authorises writing its outputs at the storage gateway, until the lease expires. */
-  capability: string;
-  /** The outputs (`<kind>/<uuid>`) the capability authorises writing. */
-  writes?: string[];
-}
-
-/** A heartbeat's answer: the extended lease and a fresh capability that expires with it. */
-export interface LeaseRenewal {
-  attempt: number;
-  expires_at: string;
-  capability?: string;
-}
-
-export interface Learnuplet {
-  uuid: string;
-  problem: string;
-  algo: string;
-  workflow: string;
-  rank: number;
-  train_data: string[];
-  test_data: string[];
-  model_start: string;
-  model_end: string;
-  attempt: number;
-}
-
-export interface Preduplet {
-  uuid: string;
-  problem: string;
-  workflow: string;
-  algo: string;
-  model: string;
-  data: string;
-  owner: string;
-  attempt: number;
-}
-
-export type LearnReport =
-  | { status: 'done'; perf: number; train_perf: Record<string, number>; test_perf: Record<string, number> }
-  | { status: 'failed'; reason: string; log_tail?: string };
-
-export type PredReport = { status: 'done'; prediction_storage_uuid: string } | { status: 'failed'; reason: string; log_tail?: string };
 
 /**
  * The compute nodes' client of the orchestrator. Heartbeats, releases and
@@ -69,31 +26,26 @@ export class OrchestratorClient {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  async claimLearnuplet(uuid: string, worker: string): Promise<{ uplet: Learnuplet; lease: Lease }> {
-    const body = (await this.post(`/worker/learnuplet/${uuid}`, { worker })) as { learnuplet: Learnuplet; lease: Lease };
-    return { uplet: body.learnuplet, lease: body.lease };
+  async claim<K extends TaskKind>(kind: K, uuid: string, worker: string): Promise<{ task: TaskOfKind[K]; lease: Lease }> {
+    const request: ClaimRequest = { worker };
+    const body = (await this.post(`/worker/${kind}/${uuid}`, request)) as ClaimAnswer<K>;
+    return { task: (body as unknown as Record<K, TaskOfKind[K]>)[kind], lease: body.lease };
   }
 
-  async claimPreduplet(uuid: string, worker: string): Promise<{ uplet: Preduplet; lease: Lease }> {
-    const body = (await this.post(`/worker/preduplet/${uuid}`, { worker })) as { preduplet: Preduplet; lease: Lease };
-    return { uplet: body.preduplet, lease: body.lease };
-  }
-
-  async heartbeat(kind: UpletKind, uuid: string, token: string): Promise<LeaseRenewal> {
-    const body = (await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/heartbeat`, { lease_token: token }))) as { lease: LeaseRenewal };
+  async heartbeat(kind: TaskKind, uuid: string, token: string): Promise<LeaseTerms> {
+    const request: LeaseRequest = { lease_token: token };
+    const body = (await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/heartbeat`, request))) as HeartbeatAnswer;
     return body.lease;
   }
 
-  async release(kind: UpletKind, uuid: string, token: string): Promise<void> {
-    await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/release`, { lease_token: token }));
+  async release(kind: TaskKind, uuid: string, token: string): Promise<void> {
+    const request: LeaseRequest = { lease_token: token };
+    await withRetry(this.retry, () => this.post(`/worker/${kind}/${uuid}/release`, request));
   }
 
-  async learndone(uuid: string, token: string, report: LearnReport): Promise<void> {
-    await withRetry(this.retry, () => this.post(`/learndone/${uuid}`, { ...report, lease_token: token }));
-  }
-
-  async preddone(uuid: string, token: string, report: PredReport): Promise<void> {
-    await withRetry(this.retry, () => this.post(`/preddone/${uuid}`, { ...report, lease_token: token }));
+  async report<K extends TaskKind>(kind: K, uuid: string, token: string, report: DoneReportOfKind[K] | FailedReport): Promise<void> {
+    const body: WorkReport<K> = { ...report, lease_token: token };
+    await withRetry(this.retry, () => this.post(reportPath(kind, uuid), body));
   }
 
   async get<T>(path: string): Promise<T> {

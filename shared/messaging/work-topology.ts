@@ -1,59 +1,34 @@
 import type { Channel } from 'amqplib';
+import { TASK_KINDS, type TaskKind } from '../contracts/work-contract';
 
 /**
  * The whole RabbitMQ topology of uplet, declared in one place and re-applied on
- * every (re)connect. Messages carry only a reference (uplet type + uuid).
+ * every (re)connect: one durable queue per task kind, `<prefix>.<kind>`, whose
+ * rejected (malformed) messages go to `<prefix>.dead-letter`. Messages carry only
+ * a reference (task kind + uuid), see shared/contracts/work-contract.ts.
  */
-export type UpletType = 'learnuplet' | 'preduplet';
-
-export interface WorkMessage {
-  type: UpletType;
-  uuid: string;
-}
-
 export interface WorkTopology {
-  learnQueue: string;
-  predictQueue: string;
+  queues: Readonly<Record<TaskKind, string>>;
   deadLetterExchange: string;
   deadLetterQueue: string;
 }
 
 export function workTopology(prefix: string): WorkTopology {
   return {
-    learnQueue: `${prefix}.learnuplet`,
-    predictQueue: `${prefix}.preduplet`,
+    queues: Object.fromEntries(TASK_KINDS.map((kind) => [kind, `${prefix}.${kind}`])) as Record<TaskKind, string>,
     deadLetterExchange: `${prefix}.dead-letter`,
     deadLetterQueue: `${prefix}.dead-letter`,
   };
 }
 
-export function queueFor(topology: WorkTopology, type: UpletType): string {
-  return type === 'learnuplet' ? topology.learnQueue : topology.predictQueue;
+export function queueFor(topology: WorkTopology, kind: TaskKind): string {
+  return topology.queues[kind];
 }
 
 export async function declareWorkTopology(channel: Channel, topology: WorkTopology): Promise<void> {
   await channel.assertExchange(topology.deadLetterExchange, 'fanout', { durable: true });
   await channel.assertQueue(topology.deadLetterQueue, { durable: true });
   await channel.bindQueue(topology.deadLetterQueue, topology.deadLetterExchange, '');
-  // Rejected (malformed) work goes to the dead-letter queue instead of looping.
   const workQueueArgs = { durable: true, arguments: { 'x-dead-letter-exchange': topology.deadLetterExchange } };
-  await channel.assertQueue(topology.learnQueue, workQueueArgs);
-  await channel.assertQueue(topology.predictQueue, workQueueArgs);
-}
-
-const UUID_LIKE = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Parses a delivery body; returns undefined for anything that is not a well-formed work reference. */
-export function parseWorkMessage(content: Buffer): WorkMessage | undefined {
-  try {
-    const parsed: unknown = JSON.parse(content.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { type, uuid } = parsed as Record<string, unknown>;
-    if ((type === 'learnuplet' || type === 'preduplet') && typeof uuid === 'string' && UUID_LIKE.test(uuid)) {
-      return { type, uuid };
-    }
-  } catch {
-    /* not JSON: malformed */
-  }
-  return undefined;
+  for (const queue of Object.values(topology.queues)) await channel.assertQueue(queue, workQueueArgs);
 }

@@ -4,7 +4,7 @@ import { silentLogger } from '../../shared/logging/logger';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { Registration } from '../../orchestrator/work/registration';
-import type { WorkDispatcher } from '../../orchestrator/messaging/work-dispatcher';
+import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import type { Principal } from '../../shared/auth/api-keys';
 
 export interface GenerationResult {

@@ -9,11 +9,12 @@ import { startOrchestrator } from '../../orchestrator/orchestrator-service';
 import { minuteOf } from '../../orchestrator/domain/lease-rules';
 import type { DataDoc, LearnupletDoc, MinibatchDoc } from '../../orchestrator/domain/documents';
 import { learnupletUuid, logId, minibatchId, modelEndUuid, trainCursor } from '../../orchestrator/domain/uplet-ids';
-import { reapExpiredLeases } from '../../orchestrator/messaging/lease-reaper';
-import { TodoSweeper } from '../../orchestrator/messaging/todo-sweeper';
-import type { WorkDispatcher } from '../../orchestrator/messaging/work-dispatcher';
+import { reapExpiredLeases } from '../../orchestrator/periodic/lease-reaper';
+import { TodoSweeper } from '../../orchestrator/periodic/todo-sweeper';
+import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import { collectionsOf, ensureIndexes, type Collections, type DispatchDoc, type LeaseDoc, type SettlementDoc, type TrainLogDoc } from '../../orchestrator/persistence/collections';
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
+import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
 import { percentile } from './bench-stats';
 
@@ -201,8 +202,8 @@ async function cyclesAt(mongoUrlFor: (db: string) => string, n: number, addIndex
     let published = 0;
     const dispatcher: WorkDispatcher = { dispatch: async (_k, uuids) => void (published += uuids.length) };
     const chains = new ChainKeeper(c, dispatcher, silentLogger());
-    const leases = new WorkLeases(c, chains, dispatcher, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
-    const sweeper = new TodoSweeper(c, dispatcher, chains, leases, { republishAfterMs: 60_000, batch: 1000 }, silentLogger());
+    const leases = new WorkLeases(c, taskKindTable(c, chains), dispatcher, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
+    const sweeper = new TodoSweeper(c, dispatcher, taskKindTable(c, chains), leases, { republishAfterMs: 60_000, batch: 1000 }, silentLogger());
 
     const sweeps: number[] = [];
     await sweeper.sweep();

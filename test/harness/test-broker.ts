@@ -26,7 +26,7 @@ export async function deleteTestTopology(prefix: string): Promise<void> {
   const conn = await amqp.connect(testAmqpUrl());
   try {
     const ch = await conn.createChannel();
-    for (const q of [t.learnQueue, t.predictQueue, t.deadLetterQueue]) await ch.deleteQueue(q);
+    for (const q of [...Object.values(t.queues), t.deadLetterQueue]) await ch.deleteQueue(q);
     await ch.deleteExchange(t.deadLetterExchange);
     await ch.close();
   } finally {

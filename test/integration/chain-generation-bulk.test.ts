@@ -3,7 +3,7 @@ import { silentLogger } from '../../shared/logging/logger';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { Registration } from '../../orchestrator/work/registration';
-import type { WorkDispatcher } from '../../orchestrator/messaging/work-dispatcher';
+import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import { openTestDatabase, TEST_POOL_SIZE, type TestDatabase } from '../harness/test-database';
 
 /** Posting 10,000 data items creates their learnuplets with bulk writes, not a round trip each. */

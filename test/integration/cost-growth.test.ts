@@ -1,12 +1,13 @@
 import { MongoClient } from 'mongodb';
 import { silentLogger } from '../../shared/logging/logger';
 import { minuteOf } from '../../orchestrator/domain/lease-rules';
-import { reapExpiredLeases } from '../../orchestrator/messaging/lease-reaper';
-import { TodoSweeper } from '../../orchestrator/messaging/todo-sweeper';
-import type { WorkDispatcher } from '../../orchestrator/messaging/work-dispatcher';
+import { reapExpiredLeases } from '../../orchestrator/periodic/lease-reaper';
+import { TodoSweeper } from '../../orchestrator/periodic/todo-sweeper';
+import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import { collectionsOf, ensureIndexes, type Collections, type LeaseDoc } from '../../orchestrator/persistence/collections';
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { Registration } from '../../orchestrator/work/registration';
+import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
 import type { LearnupletDoc } from '../../orchestrator/domain/documents';
 import { openTestDatabase, TEST_POOL_SIZE, type TestDatabase } from '../harness/test-database';
@@ -44,9 +45,9 @@ describe('costs independent of collection size', () => {
     const dispatcher: WorkDispatcher = { dispatch: async () => undefined };
     const chains = new ChainKeeper(c, dispatcher, silentLogger());
     registration = new Registration(c, chains, dispatcher);
-    leases = new WorkLeases(c, chains, dispatcher, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
+    leases = new WorkLeases(c, taskKindTable(c, chains), dispatcher, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
     // republishAfterMs 0: every todo uplet is due, so the republish path runs in full.
-    sweeper = new TodoSweeper(c, dispatcher, chains, leases, { republishAfterMs: 0, batch: 1000 }, silentLogger());
+    sweeper = new TodoSweeper(c, dispatcher, taskKindTable(c, chains), leases, { republishAfterMs: 0, batch: 1000 }, silentLogger());
 
     await registration.postProblem({ uuid: 'cp', workflow: 'wf', test_dataset: ['t0'], size_train_dataset: 10, metric_direction: 'higher' }, owner);
     await registration.postAlgo({ uuid: 'ca', name: 'a', problem: 'cp' }, owner);

@@ -38,13 +38,13 @@ describe('test harness against real servers', () => {
     try {
       const received: string[] = [];
       const done = new Promise<void>((resolve) => {
-        void broker.consume(workTopology(prefix).learnQueue, 1, async (d) => {
+        void broker.consume(workTopology(prefix).queues.learnuplet, 1, async (d) => {
           received.push(d.content.toString());
           d.ack();
           resolve();
         });
       });
-      await broker.publish(workTopology(prefix).learnQueue, { type: 'learnuplet', uuid: 'u-1' });
+      await broker.publish(workTopology(prefix).queues.learnuplet, { type: 'learnuplet', uuid: 'u-1' });
       await done;
       expect(received).toEqual([JSON.stringify({ type: 'learnuplet', uuid: 'u-1' })]);
     } finally {
@@ -54,7 +54,7 @@ describe('test harness against real servers', () => {
     const check = new AmqpBroker({ url: testAmqpUrl(), topology: workTopology(prefix), logger: silentLogger() });
     await check.start();
     const left: string[] = [];
-    await check.consume(workTopology(prefix).learnQueue, 1, async (d) => void left.push(d.content.toString()));
+    await check.consume(workTopology(prefix).queues.learnuplet, 1, async (d) => void left.push(d.content.toString()));
     await new Promise((r) => setTimeout(r, 300));
     await check.close();
     expect(left).toEqual([]);
@@ -65,19 +65,19 @@ describe('test harness against real servers', () => {
     const broker = new AmqpBroker({ url: testAmqpUrl(), topology: workTopology(prefix), logger: silentLogger(), connectionName: name, initialDelayMs: 100, maxDelayMs: 500 });
     await broker.start();
     const received: string[] = [];
-    await broker.consume(workTopology(prefix).predictQueue, 5, async (d) => {
+    await broker.consume(workTopology(prefix).queues.preduplet, 5, async (d) => {
       received.push(JSON.parse(d.content.toString()).uuid);
       d.ack();
     });
     try {
-      await broker.publish(workTopology(prefix).predictQueue, { type: 'preduplet', uuid: 'before' });
+      await broker.publish(workTopology(prefix).queues.preduplet, { type: 'preduplet', uuid: 'before' });
       await waitFor(() => received.includes('before'));
 
       const reconnected = new Promise((r) => broker.once('connected', r));
       closeConnectionsNamed(name);
       await reconnected;
 
-      await broker.publish(workTopology(prefix).predictQueue, { type: 'preduplet', uuid: 'after' });
+      await broker.publish(workTopology(prefix).queues.preduplet, { type: 'preduplet', uuid: 'after' });
       await waitFor(() => received.includes('after'));
       expect(received).toEqual(['before', 'after']);
     } finally {

@@ -1,7 +1,7 @@
 import { startTestOrchestrator, type TestOrchestrator } from '../harness/orchestrator-fixture';
 import { todoLearnuplets, todoPreduplets } from '../harness/seed-scenarios';
 import { readState } from '../harness/test-servers-state';
-import { reapExpiredLeases } from '../../orchestrator/messaging/lease-reaper';
+import { reapExpiredLeases } from '../../orchestrator/periodic/lease-reaper';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,14 +1,10 @@
 import type { AmqpBroker } from '../../shared/messaging/amqp-broker';
 import { queueFor, type WorkTopology } from '../../shared/messaging/work-topology';
 import type { Logger } from '../../shared/logging/logger';
-import type { UpletKind } from '../domain/documents';
+import type { TaskKind } from '../domain/documents';
 import type { Collections } from '../persistence/collections';
 import type { OrchestratorMetrics } from '../metrics';
-
-/** Publishes "this uplet is todo" (type + uuid only); the agent claims it through /worker. */
-export interface WorkDispatcher {
-  dispatch(kind: UpletKind, uuids: readonly string[]): Promise<void>;
-}
+import type { WorkDispatcher } from '../work/work-dispatcher';
 
 export class AmqpWorkDispatcher implements WorkDispatcher {
   constructor(
@@ -23,7 +19,7 @@ export class AmqpWorkDispatcher implements WorkDispatcher {
    * Never throws: a message that could not be published is picked up again by
    * the sweeper, which republishes todo work nobody has claimed for a while.
    */
-  async dispatch(kind: UpletKind, uuids: readonly string[]): Promise<void> {
+  async dispatch(kind: TaskKind, uuids: readonly string[]): Promise<void> {
     if (uuids.length === 0) return;
     const queue = queueFor(this.topology, kind);
     const published: string[] = [];

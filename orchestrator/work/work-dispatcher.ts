@@ -1,0 +1,11 @@
+import type { TaskKind } from '../domain/documents';
+
+/**
+ * Publishes "this task is todo" (kind + uuid only); an agent then claims it through /worker.
+ * Implemented over RabbitMQ by messaging/amqp-work-dispatcher.ts; the work modules depend on
+ * this port only, so they can be tested with an in-memory one.
+ */
+export interface WorkDispatcher {
+  /** Never throws: what could not be published is republished by the sweeper. */
+  dispatch(kind: TaskKind, uuids: readonly string[]): Promise<void>;
+}

@@ -1,0 +1,173 @@
+import Joi from 'joi';
+
+/**
+ * What crosses the wire between the orchestrator and compute agents: the task kinds, the work
+ * message, the claim / heartbeat / release / report bodies and answers, and the stable error
+ * codes. The orchestrator's routes and the agents' client both import this module, so the two
+ * sides cannot drift apart; `test/integration/work-contract.test.ts` checks real answers against
+ * the answer schemas below.
+ */
+
+/** Every kind of leased task. A new kind is a row of the orchestrator's and the agent's per-kind tables. */
+export const TASK_KINDS = ['learnuplet', 'preduplet'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+export function isTaskKind(value: unknown): value is TaskKind {
+  return typeof value === 'string' && (TASK_KINDS as readonly string[]).includes(value);
+}
+
+/** The stable codes of the work API's refusals; clients match on these, never on messages. */
+export const WORK_ERROR_CODES = Object.freeze({
+  /** The task is not `todo` (claimed, finished or canceled): the message has done its job. */
+  NOT_CLAIMABLE: 'NOT_CLAIMABLE',
+  /** Another agent won this attempt's claim. */
+  ALREADY_CLAIMED: 'ALREADY_CLAIMED',
+  /** The lease expired, was settled or was never this caller's: stop and discard the work. */
+  LEASE_LOST: 'LEASE_LOST',
+  /** The attempt is settled already; a different report is refused. */
+  LEASE_SETTLED: 'LEASE_SETTLED',
+  /** Only the lease holder may report. */
+  NOT_LEASE_HOLDER: 'NOT_LEASE_HOLDER',
+  /** A reported output is not the blob this lease may write. */
+  NOT_TASK_OUTPUT: 'NOT_TASK_OUTPUT',
+  /** Per-item scores of data that is not the task's own. */
+  UNKNOWN_PERF_ITEM: 'UNKNOWN_PERF_ITEM',
+  /** A cancellation kept losing races; retry it. */
+  CANCEL_CONTENDED: 'CANCEL_CONTENDED',
+});
+export type WorkErrorCode = (typeof WORK_ERROR_CODES)[keyof typeof WORK_ERROR_CODES];
+
+/** A RabbitMQ work message: a reference only, never the task itself. */
+export interface WorkMessage {
+  type: TaskKind;
+  uuid: string;
+}
+
+const MESSAGE_UUID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Parses a delivery body; undefined for anything that is not a well-formed work reference. */
+export function parseWorkMessage(content: Buffer): WorkMessage | undefined {
+  try {
+    const parsed: unknown = JSON.parse(content.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { type, uuid } = parsed as Record<string, unknown>;
+    if (isTaskKind(type) && typeof uuid === 'string' && MESSAGE_UUID.test(uuid)) return { type, uuid };
+  } catch {
+    /* not JSON: malformed */
+  }
+  return undefined;
+}
+
+/** A learnuplet as an agent receives it. */
+export interface Learnuplet {
+  uuid: string;
+  problem: string;
+  algo: string;
+  workflow: string;
+  rank: number;
+  train_data: string[];
+  test_data: string[];
+  model_start: string;
+  model_end: string;
+  attempt: number;
+}
+
+/** A preduplet as an agent receives it. */
+export interface Preduplet {
+  uuid: string;
+  problem: string;
+  workflow: string;
+  algo: string;
+  model: string;
+  data: string;
+  owner: string;
+  attempt: number;
+}
+
+/** The task document each kind's claim answer carries. */
+export interface TaskOfKind {
+  learnuplet: Learnuplet;
+  preduplet: Preduplet;
+}
+export type AnyTask = TaskOfKind[TaskKind];
+
+/** What a claim, a heartbeat and a release tell the agent about its lease. */
+export interface LeaseTerms {
+  attempt: number;
+  expires_at: string;
+  /** Signed by the orchestrator: opens the task's data blobs and authorises its outputs at the storage gateway, until the lease ends. */
+  capability: string;
+  /** The blobs (`<kind>/<uuid>`) this lease may write. */
+  writes: string[];
+}
+
+export interface Lease extends LeaseTerms {
+  token: string;
+}
+
+export interface ClaimRequest {
+  worker: string;
+}
+
+export interface LeaseRequest {
+  lease_token: string;
+}
+
+/** The seed's key (`learnuplet_worker_set`) carries the uuid; the document and the lease travel beside it. */
+export function claimAnswerKey(kind: TaskKind): `${TaskKind}_worker_set` {
+  return `${kind}_worker_set`;
+}
+
+export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & { lease: Lease };
+export interface HeartbeatAnswer {
+  lease: LeaseTerms;
+}
+
+/** Reports. Per-file scores: the seed's lists (one per data file, in the task's order) or maps from data uuid to score. */
+export type PerItemScores = Record<string, number> | number[];
+export interface FailedReport {
+  status: 'failed';
+  reason: string;
+  log_tail?: string;
+}
+export type LearnDone = { status: 'done'; perf: number; train_perf: PerItemScores; test_perf: PerItemScores };
+export type PredDone = { status: 'done'; prediction_storage_uuid: string };
+export interface DoneReportOfKind {
+  learnuplet: LearnDone;
+  preduplet: PredDone;
+}
+export type DoneReport = DoneReportOfKind[TaskKind];
+export type WorkReport<K extends TaskKind = TaskKind> = (DoneReportOfKind[K] | FailedReport) & { lease_token?: string };
+
+/** Where each kind's report goes: the seed's `/learndone` and `/preddone`, `/worker/{kind}/{uuid}/report` for the others. */
+export function reportPath(kind: TaskKind, uuid: string): string {
+  if (kind === 'learnuplet') return `/learndone/${uuid}`;
+  if (kind === 'preduplet') return `/preddone/${uuid}`;
+  return `/worker/${kind}/${uuid}/report`;
+}
+
+/** The seed's answer key of each kind's report: `updated_learnuplet`, `updated_preduplet`, `updated_<kind>`. */
+export function reportAnswerKey(kind: TaskKind): `updated_${TaskKind}` {
+  return `updated_${kind}`;
+}
+
+const isoDate = () => Joi.alternatives().try(Joi.date().iso(), Joi.string().isoDate());
+const leaseTermsSchema = {
+  attempt: Joi.number().integer().min(1).required(),
+  expires_at: isoDate().required(),
+  capability: Joi.string().required(),
+  writes: Joi.array().items(Joi.string()).required(),
+};
+
+/** Schemas of the answers, for the contract test (and any client that wants to check). */
+export const answerSchemas = {
+  claim: (kind: TaskKind) => Joi.object({
+    [claimAnswerKey(kind)]: Joi.string().required(),
+    [kind]: Joi.object({ uuid: Joi.string().required(), attempt: Joi.number().integer().min(1).required(), status: Joi.string().valid('pending').required() }).unknown(true).required(),
+    lease: Joi.object({ token: Joi.string().required(), ...leaseTermsSchema }).required(),
+  }),
+  heartbeat: Joi.object({ lease: Joi.object(leaseTermsSchema).required() }),
+  release: (kind: TaskKind) => Joi.object({ [`released_${kind}`]: Joi.string().required(), [kind]: Joi.object({ status: Joi.string().valid('todo').required() }).unknown(true).required() }),
+  report: (kind: TaskKind) => Joi.object({ [reportAnswerKey(kind)]: Joi.string().required(), [kind]: Joi.object({ uuid: Joi.string().required() }).unknown(true).required() }),
+  refusal: Joi.object({ error: Joi.object({ code: Joi.string().required(), message: Joi.string().required(), details: Joi.any() }).required() }),
+};
