@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { packArchive } from '../shared/archives/pack-archive';
+import { packArchive } from './pack-archive';
 import { ConfigError, DependencyUnavailableError } from '../shared/errors/uplet-error';
 import { StorageClient } from '../shared/http/storage-client';
 import { createLogger } from '../shared/logging/logger';

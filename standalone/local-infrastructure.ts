@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLocalMongoServer, type LocalMongoServer } from '../shared/local-db/local-mongo-server';
+import { startLocalMongoServer, type LocalMongoServer } from './local-db/local-mongo-server';
 import { redactUrl } from '../shared/messaging/amqp-broker';
-import { checkBrokerReachable } from '../shared/messaging/check-broker';
+import { checkBrokerReachable } from './check-broker';
 
 /**
  * The embedded defaults of standalone mode: MONGO_URL or a local

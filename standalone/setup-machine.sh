@@ -82,7 +82,7 @@ fi
 
 database="MONGO_URL"
 if [ -z "${MONGO_URL:-}" ]; then
-  bash "$here/../shared/local-db/build-ferretdb.sh" >/dev/null || { say "FerretDB could not be built (see above); set MONGO_URL to use another server"; exit 69; }
+  bash "$here/local-db/build-ferretdb.sh" >/dev/null || { say "FerretDB could not be built (see above); set MONGO_URL to use another server"; exit 69; }
   database="FerretDB"
 fi
 say "ready: bubblewrap, scientific Python, message broker, $database"

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import { packArchive } from '../../shared/archives/pack-archive';
+import { packArchive } from '../../standalone/pack-archive';
 import { runSandboxed } from '../../compute-agent/sandbox/sandboxed-command';
 import { probeSandbox } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';

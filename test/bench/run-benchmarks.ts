@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as amqp from 'amqplib';
 import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
-import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
+import { startLocalMongoServer, type LocalMongoServer } from '../../standalone/local-db/local-mongo-server';
 import { benchClaimCycle } from './claim-cycle-bench';
 import { benchGeneration } from './generation-bench';
 import { benchGrowth, ferretGinIndexes } from './growth-bench';

@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { freePort } from '../../shared/local-db/ferretdb-process';
+import { freePort } from '../../standalone/local-db/ferretdb-process';
 import { StorageClient } from '../../shared/http/storage-client';
 
 export interface StorageResult {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { packArchive } from '../../shared/archives/pack-archive';
+import { packArchive } from '../../standalone/pack-archive';
 import { startTestAgent } from '../harness/agent-fixture';
 import { EXAMPLE_DIR as EXAMPLE, exampleItem, startTestSystem, type TestSystem } from '../harness/system-fixture';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { packArchive } from '../../shared/archives/pack-archive';
+import { packArchive } from '../../standalone/pack-archive';
 import { EXAMPLE_DIR as EXAMPLE, exampleItem as item, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 
 /**

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sha256OfFile } from '../../shared/http/storage-client';
 import { FilesystemBlobStore } from '../../storage-gateway/blob-store/filesystem-blob-store';
-import { packArchive } from '../../shared/archives/pack-archive';
+import { packArchive } from '../../standalone/pack-archive';
 import { startTestAgent } from '../harness/agent-fixture';
 import { EXAMPLE_DIR, exampleItem, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 

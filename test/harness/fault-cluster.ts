@@ -6,8 +6,8 @@ import path from 'node:path';
 import {
   buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, startFerretDb, stopFerretDb, waitForExit,
   type FerretBackend, type FerretDbState,
-} from '../../shared/local-db/ferretdb-process';
-import { packArchive } from '../../shared/archives/pack-archive';
+} from '../../standalone/local-db/ferretdb-process';
+import { packArchive } from '../../standalone/pack-archive';
 import { MongoClient } from 'mongodb';
 import { StorageClient } from '../../shared/http/storage-client';
 import { callAs, TEST_CAPABILITY_SECRET, TEST_KEYS, type Reply, type TestRole } from './orchestrator-fixture';

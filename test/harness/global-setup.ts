@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkBrokerReachable } from '../../shared/messaging/check-broker';
-import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
+import { checkBrokerReachable } from '../../standalone/check-broker';
+import { startLocalMongoServer, type LocalMongoServer } from '../../standalone/local-db/local-mongo-server';
 import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
 import { redactUrl } from '../../shared/messaging/amqp-broker';
 import { STATE_ENV, writeState } from './test-servers-state';

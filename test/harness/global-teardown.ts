@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LocalMongoServer } from '../../shared/local-db/local-mongo-server';
-import { stopFerretDb, waitForExit } from '../../shared/local-db/ferretdb-process';
+import type { LocalMongoServer } from '../../standalone/local-db/local-mongo-server';
+import { stopFerretDb, waitForExit } from '../../standalone/local-db/ferretdb-process';
 import { readState, STATE_ENV } from './test-servers-state';
 
 /** Stops the servers global setup started (a worker may have restarted FerretDB: the state file knows its pid). */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db, MongoClient } from 'mongodb';
 import { connectMongo } from '../../shared/db/mongo-connection';
-import { pingMongo, startFerretDb, stopFerretDb, waitForExit } from '../../shared/local-db/ferretdb-process';
+import { pingMongo, startFerretDb, stopFerretDb, waitForExit } from '../../standalone/local-db/ferretdb-process';
 import { readState, writeState, STATE_ENV } from './test-servers-state';
 
 export interface TestDatabase {

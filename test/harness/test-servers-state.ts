@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { FerretDbState } from '../../shared/local-db/ferretdb-process';
+import type { FerretDbState } from '../../standalone/local-db/ferretdb-process';
 
 /** What global setup started, shared with test workers through a file named in the environment. */
 export interface TestServersState {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { freePort } from '../../shared/local-db/ferretdb-process';
+import { freePort } from '../../standalone/local-db/ferretdb-process';
 import { signCapability } from '../../shared/auth/capability-token';
 import { TEST_CAPABILITY_SECRET, TEST_KEYS } from '../harness/orchestrator-fixture';
 import { startServiceProcess, waitForHttp, type ServiceProcess } from '../harness/service-process';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import {
   buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, pingMongo, startFerretDb, stopFerretDb, waitForExit,
   type FerretDbState,
-} from '../../shared/local-db/ferretdb-process';
+} from '../../standalone/local-db/ferretdb-process';
 import { ensureServerResponsive } from '../harness/test-database';
 import { readState, STATE_ENV, type TestServersState } from '../harness/test-servers-state';
 

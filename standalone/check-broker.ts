@@ -1,6 +1,6 @@
 import * as amqp from 'amqplib';
-import { DependencyUnavailableError } from '../errors/uplet-error';
-import { redactUrl } from './amqp-broker';
+import { DependencyUnavailableError } from '../shared/errors/uplet-error';
+import { redactUrl } from '../shared/messaging/amqp-broker';
 
 /** Fails fast, with how to start one, when no RabbitMQ answers at `url`. */
 export async function checkBrokerReachable(url: string): Promise<void> {

@@ -33,9 +33,9 @@ export async function buildFerretDb(log: (line: string) => void = () => undefine
 
 /** build-ferretdb.sh sits beside this file's source, also when running from dist/. */
 function sourceDir(): string {
-  const candidates = [__dirname, path.resolve(__dirname, '../../../shared/local-db')];
+  const candidates = [__dirname, path.resolve(__dirname, '../../../standalone/local-db')];
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'build-ferretdb.sh')));
-  if (!found) throw new Error('shared/local-db/build-ferretdb.sh not found');
+  if (!found) throw new Error('standalone/local-db/build-ferretdb.sh not found');
   return found;
 }
 
