@@ -59,7 +59,7 @@ export const akkioTrainBody = Joi.object({
   extra_attention: Joi.boolean().default(false),
   force: Joi.boolean().default(false),
   ignore_fields: Joi.array().items(columnName()).max(10_000).unique().default([]),
-}).unknown(true);
+}).prefs({ stripUnknown: true });
 
 /** FastAPI-style `type` of a Joi error (`value_error.missing`, `type_error.integer`, …). */
 function akkioType(detail: Joi.ValidationErrorItem): string {
