@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Lease, LearnReport, Learnuplet, OrchestratorClient, PredReport, Preduplet, UpletKind } from '../shared/http/orchestrator-client';
+import { OrchestratorRequestError, type Lease, type LearnReport, type Learnuplet, type OrchestratorClient, type PredReport, type Preduplet, type UpletKind } from '../shared/http/orchestrator-client';
+import { sanitizeLogText } from '../shared/contracts/text';
 import type { StorageClient } from '../shared/http/storage-client';
 import type { Logger } from '../shared/logging/logger';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
@@ -71,7 +72,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
         const reason = err instanceof TaskStepFailed ? err.message : `agent error: ${(err as Error).message}`;
         const logTail = err instanceof TaskStepFailed ? err.logTail : undefined;
         logger.warn('task failed', { reason });
-        await send(ctx, kind, uplet.uuid, lease.token, { status: 'failed', reason: reason.slice(0, 2_000), ...(logTail ? { log_tail: logTail.slice(-8_000) } : {}) })
+        await reportFailure(ctx.orchestrator, kind, uplet.uuid, lease.token, reason, logTail, logger)
           .catch((e: Error) => logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }));
       }
     } finally {
@@ -82,6 +83,28 @@ export function runClaimedTask(ctx: RunnerContext, kind: UpletKind, uplet: Learn
 }
 
 async function send(ctx: RunnerContext, kind: UpletKind, uuid: string, token: string, report: LearnReport | PredReport): Promise<void> {
-  if (kind === 'learnuplet') await ctx.orchestrator.learndone(uuid, token, report as LearnReport);
-  else await ctx.orchestrator.preddone(uuid, token, report as PredReport);
+  await sendTo(ctx.orchestrator, kind, uuid, token, report);
+}
+
+async function sendTo(orchestrator: OrchestratorClient, kind: UpletKind, uuid: string, token: string, report: LearnReport | PredReport): Promise<void> {
+  if (kind === 'learnuplet') await orchestrator.learndone(uuid, token, report as LearnReport);
+  else await orchestrator.preddone(uuid, token, report as PredReport);
+}
+
+/**
+ * Reports a failed attempt with its reason and log tail, made safe to store. A report
+ * refused as invalid (400) is sent once more with a minimal ASCII reason: a failure
+ * report that fails would leave the uplet to its lease, and its real reason lost.
+ */
+export async function reportFailure(orchestrator: OrchestratorClient, kind: UpletKind, uuid: string, token: string, reason: string, logTail: string | undefined, logger: Logger): Promise<void> {
+  // Cut first, then sanitise: a cut through a surrogate pair is repaired too.
+  const safeReason = sanitizeLogText(reason.slice(0, 2_000));
+  try {
+    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: safeReason, ...(logTail ? { log_tail: sanitizeLogText(logTail.slice(-8_000)) } : {}) });
+  } catch (err) {
+    if (!(err instanceof OrchestratorRequestError && err.status === 400)) throw err;
+    logger.warn('failure report refused; sending a minimal one', { error: err.message });
+    const minimal = safeReason.replace(/[^\x20-\x7e]/g, '?').slice(0, 500) || 'the task failed';
+    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: minimal });
+  }
 }

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import type { ApiKeyRegistry } from '../shared/auth/api-keys';
 import { authenticate } from '../shared/http/authenticate';
 import { requestContext } from '../shared/http/request-context';
-import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
+import { errorHandler, notFoundHandler, refuseEncodedBodies } from '../shared/http/express-errors';
 import type { Logger } from '../shared/logging/logger';
 import type { Collections } from './persistence/collections';
 import type { OrchestratorMetrics } from './metrics';
@@ -40,8 +40,11 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
     next();
   });
   app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections));
-  app.use(express.json({ limit: parts.bodyLimitBytes, strict: true }));
+  // The key is checked before a byte of the body is read, and bodies are never inflated:
+  // a caller without a key costs no parsing, one with a key at most BODY_LIMIT_BYTES of it.
   app.use(authenticate(parts.keys));
+  app.use(refuseEncodedBodies());
+  app.use(express.json({ limit: parts.bodyLimitBytes, strict: true, inflate: false }));
   app.use(registrationRoutes(parts.registration));
   app.use(computeRoutes(parts.leases, parts.issueCapability));
   app.use(cancelRoutes(parts.cancellation));

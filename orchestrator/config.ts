@@ -15,6 +15,8 @@ export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, A
   SWEEP_INTERVAL_MS: number;
   REPUBLISH_AFTER_MS: number;
   BODY_LIMIT_BYTES: number;
+  /** How long a client may take to send a whole request (headers and body). */
+  REQUEST_TIMEOUT_MS: number;
   SHUTDOWN_GRACE_MS: number;
   /** How long a per-task download capability lasts. */
   CAPABILITY_SECONDS: number;
@@ -37,5 +39,6 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   SWEEP_INTERVAL_MS: positiveInt(15_000),
   REPUBLISH_AFTER_MS: positiveInt(60_000),
   BODY_LIMIT_BYTES: positiveInt(16 * 1024 * 1024),
+  REQUEST_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
 });

@@ -8,7 +8,7 @@ import { workTopology } from '../shared/messaging/work-topology';
 import { PeriodicTask } from '../shared/periodic-task';
 import { createOrchestratorApp } from './app';
 import type { OrchestratorSettings } from './config';
-import { reapExpiredLeases } from './messaging/lease-reaper';
+import { backfillExpiryMinutes, reapExpiredLeases } from './messaging/lease-reaper';
 import { TodoSweeper } from './messaging/todo-sweeper';
 import { AmqpWorkDispatcher } from './messaging/work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
@@ -34,6 +34,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
   const collections = collectionsOf(mongo.db);
   await ensureIndexes(collections);
+  await backfillExpiryMinutes(collections);
 
   const topology = workTopology(settings.AMQP_PREFIX);
   const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-orchestrator@${settings.AMQP_PREFIX}` });
@@ -61,7 +62,11 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const app = createOrchestratorApp({ collections, registration, leases, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
   });
-  const server = http.createServer(app);
+  const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
+  // A stalled request holds a socket and a parser: cut it (408) when headers and body are
+  // not all in after REQUEST_TIMEOUT_MS (Node's defaults held one for 300 s and more).
+  server.requestTimeout = settings.REQUEST_TIMEOUT_MS;
+  server.headersTimeout = Math.min(settings.REQUEST_TIMEOUT_MS, 60_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.ORCHESTRATOR_PORT, settings.ORCHESTRATOR_HOST, resolve);
@@ -91,4 +96,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   })());
 
   return { url, collections, leases, sweeper, reaper, close };
+}
+
+/** Node checks request timeouts only this often (30 s by default): often enough for the timeout to mean what it says. */
+export function checkingInterval(timeoutMs: number): number {
+  return Math.max(50, Math.min(30_000, Math.floor(timeoutMs / 4)));
 }

@@ -62,10 +62,11 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
       dataDir: options.dataDir,
       log: options.log,
       skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1',
-      ...(options.ephemeral ? {} : { postgresDatabase: 'uplet_standalone', keepData: true }),
+      ...(options.ephemeral ? {} : { postgresDatabase: standaloneDatabaseName(options.dataDir), keepData: true }),
     });
     mongoUrl = server.urlFor('uplet');
-    mongoDescription = `${server.kind}${server.reasons.length ? ` (${server.reasons.join('; ')})` : ''}`;
+    const where = !options.ephemeral && server.kind === 'ferretdb-postgresql' ? `, PostgreSQL database ${standaloneDatabaseName(options.dataDir)}` : '';
+    mongoDescription = `${server.kind}${where}${server.reasons.length ? ` (${server.reasons.join('; ')})` : ''}`;
   }
 
   // A persistent standalone keeps its keys across restarts; the demo makes fresh ones.
@@ -75,6 +76,16 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
   const apiKeysJson = JSON.stringify(Object.values(apiKeys).flat());
   const capabilitySecret = process.env.UPLET_CAPABILITY_SECRET ?? crypto.randomBytes(32).toString('hex');
   return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, ...(options.ephemeral ? {} : { keysFile }), close: async () => void (await server?.stop()) };
+}
+
+/**
+ * The PostgreSQL database of a persistent standalone: one per data directory (a short
+ * hash of its real path), so two instances never share one, and a restart of the same
+ * directory finds its data again.
+ */
+export function standaloneDatabaseName(dataDir: string): string {
+  const real = fs.realpathSync(path.resolve(dataDir));
+  return `uplet_sa_${crypto.createHash('sha256').update(real).digest('hex').slice(0, 12)}`;
 }
 
 /** One key per role of the demo's cast; a key already in `known` under the same name is kept. */

@@ -7,6 +7,10 @@ export interface StorageSettings extends LoggingSettings, ApiKeySettings, Capabi
   STORAGE_DIR: string;
   STORAGE_MAX_BLOB_BYTES: number;
   SHUTDOWN_GRACE_MS: number;
+  /** A transfer that moves no byte this long is cut (its temporary file removed). */
+  STORAGE_IDLE_TIMEOUT_MS: number;
+  /** Content no metadata links to is removed at start once this old. */
+  STORAGE_ORPHAN_GRACE_MS: number;
 }
 
 export const storageSettingsSchema = Joi.object<StorageSettings>({
@@ -18,4 +22,6 @@ export const storageSettingsSchema = Joi.object<StorageSettings>({
   STORAGE_DIR: Joi.string().min(1).default('./.uplet/blobs'),
   STORAGE_MAX_BLOB_BYTES: positiveInt(5 * 1024 ** 3),
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
+  STORAGE_IDLE_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
+  STORAGE_ORPHAN_GRACE_MS: Joi.number().integer().min(0).default(3_600_000),
 });

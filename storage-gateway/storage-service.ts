@@ -9,6 +9,8 @@ import type { StorageSettings } from './config';
 
 export interface RunningStorageGateway {
   url: string;
+  /** The start-up sweep of orphaned content, running beside the first requests. */
+  orphanSweep: Promise<{ removed: number; bytes: number } | undefined>;
   close(): Promise<void>;
 }
 
@@ -18,9 +20,14 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   const store = new FilesystemBlobStore(path.resolve(settings.STORAGE_DIR));
   const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES, capabilitySecret: settings.UPLET_CAPABILITY_SECRET });
   // Capabilities name every data blob of a task: allow large headers.
-  const server = http.createServer({ maxHeaderSize: 256 * 1024 }, app);
-  // Large blobs on slow links: no whole-request timeout, but idle sockets still time out.
+  const idle = settings.STORAGE_IDLE_TIMEOUT_MS;
+  const server = http.createServer({ maxHeaderSize: 256 * 1024, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(idle / 4))) }, app);
+  // Large blobs on slow links: no whole-request timeout, but a socket on which no byte
+  // moves for STORAGE_IDLE_TIMEOUT_MS is destroyed (Node's default is never), which
+  // fails the upload's pipeline and removes its temporary file.
   server.requestTimeout = 0;
+  server.timeout = idle;
+  server.headersTimeout = Math.min(idle, 60_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.STORAGE_PORT, settings.STORAGE_HOST, resolve);
@@ -28,15 +35,24 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   const { port } = server.address() as AddressInfo;
   const url = `http://${settings.STORAGE_HOST}:${port}`;
   logger.info('storage gateway listening', { url, dir: path.resolve(settings.STORAGE_DIR) });
+  const orphanSweep = store.sweepOrphans(settings.STORAGE_ORPHAN_GRACE_MS).then(
+    (swept) => {
+      if (swept.removed > 0) logger.info('orphaned content removed', swept);
+      return swept;
+    },
+    (err: Error) => void logger.warn('orphan sweep failed; it runs again at the next start', { error: err.message }),
+  );
   let closing: Promise<void> | undefined;
   return {
     url,
+    orphanSweep,
     close: () => (closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
       await drained;
       clearTimeout(timer);
+      await orphanSweep;
       logger.info('storage gateway stopped');
     })()),
   };

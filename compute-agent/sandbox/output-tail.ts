@@ -1,3 +1,5 @@
+import { sanitizeLogText } from '../../shared/contracts/text';
+
 /** Keeps the last `limit` bytes of a stream of chunks, and how much was dropped. */
 export class OutputTail {
   private chunks: Buffer[] = [];
@@ -24,8 +26,9 @@ export class OutputTail {
     }
   }
 
+  /** The tail as text, with control characters other than newline and tab replaced (an algo's output is not trusted). */
   text(): string {
-    const body = Buffer.concat(this.chunks).toString('utf8');
+    const body = sanitizeLogText(Buffer.concat(this.chunks).toString('utf8'));
     return this.dropped > 0 ? `[… ${this.dropped} earlier bytes dropped]\n${body}` : body;
   }
 }

@@ -22,3 +22,8 @@ export function attemptOfToken(token: string): number | undefined {
   const m = /^(\d{1,6})\.[A-Za-z0-9_-]{16,64}$/.exec(token);
   return m ? Number(m[1]) : undefined;
 }
+
+/** The minute a lease expires in: the reaper reads due minutes by equality (FerretDB scans a range). */
+export function minuteOf(at: Date): number {
+  return Math.floor(at.getTime() / 60_000);
+}

@@ -19,3 +19,17 @@ export function predupletUuid(requestId: string, data: string): string {
 export function minibatchId(problem: string, index: number): string {
   return `${problem}/${index}`;
 }
+
+/** Position `pos` of a problem's train log (registration order of its train data). */
+export function logId(problem: string, pos: number): string {
+  return `${problem}#${pos}`;
+}
+
+/** The cursor document of a problem's train log and minibatches. */
+export function trainCursor(problem: string): string {
+  return `train/${problem}`;
+}
+
+export function membershipId(problem: string, data: string): string {
+  return `${problem}/${data}`;
+}

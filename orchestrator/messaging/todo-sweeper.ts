@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/logging/logger';
 import type { UpletKind } from '../domain/documents';
-import type { Collections } from '../persistence/collections';
+import { LOOKUP_CONCURRENCY, mapBounded, type Collections } from '../persistence/collections';
 import type { ChainKeeper } from '../work/chain-keeper';
 import type { WorkLeases } from '../work/work-leases';
 import type { WorkDispatcher } from './work-dispatcher';
@@ -44,13 +44,18 @@ export class TodoSweeper {
     return { republished, repaired, chainsAdvanced };
   }
 
+  /**
+   * Todo work nobody claimed for a while. The query leads with the equality
+   * `status: 'todo'` (FerretDB pushes only equality down, and scans a range
+   * alone); the last publish of each is then read by `_id`, not with `$in`.
+   */
   private async republish(kind: UpletKind): Promise<number> {
     const cutoff = new Date(Date.now() - this.settings.republishAfterMs);
     const collection = kind === 'learnuplet' ? this.c.learnuplets : this.c.preduplets;
-    const stale = await collection.find({ status: 'todo', timestamp_todo: { $lt: cutoff } }, { projection: { _id: 1 } }).limit(this.settings.batch).toArray();
+    const stale: Array<{ _id: string }> = await collection.find({ status: 'todo', timestamp_todo: { $lt: cutoff } }, { projection: { _id: 1 } }).limit(this.settings.batch).toArray();
     if (stale.length === 0) return 0;
-    const recent = new Set((await this.c.dispatches.find({ _id: { $in: stale.map((d) => d._id) }, published_at: { $gte: cutoff } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
-    const due = stale.map((d) => d._id).filter((id) => !recent.has(id));
+    const published = await mapBounded(stale, LOOKUP_CONCURRENCY, (d) => this.c.dispatches.findOne({ _id: d._id }, { projection: { published_at: 1 } }));
+    const due = stale.filter((_, i) => !(published[i] && (published[i] as { published_at: Date }).published_at >= cutoff)).map((d) => d._id);
     await this.dispatcher.dispatch(kind, due);
     this.metrics?.republished.inc({ kind }, due.length);
     return due.length;
@@ -64,11 +69,19 @@ export class TodoSweeper {
     return repaired;
   }
 
+  /**
+   * Chains whose advance was interrupted: the markers `finishRank` leaves when
+   * it does not get to the end. Only markers older than the republish delay, so
+   * an advance still in flight is not taken over (and its marker not removed
+   * before its write lands).
+   */
   private async advanceStalledChains(): Promise<number> {
-    const waiting = await this.c.learnuplets.find({ status: 'waiting' }, { projection: { problem: 1, algo: 1 } }).limit(this.settings.batch * 10).toArray();
-    const chains = new Map(waiting.map((w) => [`${w.problem}/${w.algo}`, w]));
+    const cutoff = Date.now() - this.settings.republishAfterMs;
+    const markers = (await this.c.chainAdvances.find({}).limit(this.settings.batch).toArray()).filter((m) => m.at.getTime() < cutoff);
+    const chains = new Map(markers.map((m) => [`${m.problem}/${m.algo}`, m]));
     let advanced = 0;
     for (const chain of chains.values()) if (await this.chains.advanceChainOf(chain)) advanced++;
+    for (const m of markers) await this.c.chainAdvances.deleteOne({ _id: m._id });
     return advanced;
   }
 }

@@ -12,6 +12,11 @@ export interface LeaseDoc {
   principal: string;
   claimed_at: Date;
   expires_at: Date;
+  /**
+   * Minute of expires_at: the reaper reads due minutes by equality, never a
+   * range over all leases. Absent on a cancellation tombstone, which never expires.
+   */
+  expiry_minute?: number;
   /** What this lease's capability opens and authorises (`<kind>/<uuid>`), fixed at the claim and re-signed by heartbeats. */
   reads?: string[];
   writes?: string[];
@@ -37,6 +42,56 @@ export interface DispatchDoc {
   published_at: Date;
 }
 
+/**
+ * Data `data` joined problem `problem` after its creation (a re-post): inserted
+ * once, `_id` `<problem>/<data>`. The problems a data item was created with need
+ * no such fence: its own insert was theirs.
+ */
+export interface MembershipDoc {
+  _id: string;
+  problem: string;
+  data: string;
+  joined_at: Date;
+}
+
+/**
+ * A problem's train data in registration order: position `pos` holds `data`,
+ * `_id` `<problem>#<pos>` (an insert fence, so two posts never take one position
+ * and positions stay a gap-free prefix). Minibatch k is positions
+ * [k·size, (k+1)·size), found by the equality `batch: '<problem>/<k>'`.
+ */
+export interface TrainLogDoc {
+  _id: string;
+  problem: string;
+  pos: number;
+  data: string;
+  batch: string;
+}
+
+/**
+ * Hints, never the truth: where a problem's train log ends and the first
+ * minibatch whose learnuplets may be missing; the reaper's oldest undone
+ * minute. Written best-effort; readers probe forward from them by `_id`.
+ */
+export interface CursorDoc {
+  _id: string;
+  next_pos?: number;
+  next_batch?: number;
+  minute?: number;
+}
+
+/**
+ * A chain that must be advanced: inserted before a rank is recorded done or
+ * failed, deleted after its chain was advanced. What a crash in between leaves
+ * is what the sweeper advances, so it never reads the waiting learnuplets.
+ */
+export interface ChainAdvanceDoc {
+  _id: string;
+  problem: string;
+  algo: string;
+  at: Date;
+}
+
 export interface Collections {
   problems: Collection<ProblemDoc>;
   algos: Collection<AlgoDoc>;
@@ -47,6 +102,10 @@ export interface Collections {
   leases: Collection<LeaseDoc>;
   settlements: Collection<SettlementDoc>;
   dispatches: Collection<DispatchDoc>;
+  memberships: Collection<MembershipDoc>;
+  trainLog: Collection<TrainLogDoc>;
+  cursors: Collection<CursorDoc>;
+  chainAdvances: Collection<ChainAdvanceDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -60,6 +119,10 @@ export function collectionsOf(db: Db): Collections {
     leases: db.collection('leases'),
     settlements: db.collection('settlements'),
     dispatches: db.collection('dispatches'),
+    memberships: db.collection('memberships'),
+    trainLog: db.collection('train_log'),
+    cursors: db.collection('cursors'),
+    chainAdvances: db.collection('chain_advances'),
   };
 }
 
@@ -72,9 +135,26 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.learnuplets.createIndex({ problem: 1, algo: 1, rank: 1 }),
     c.learnuplets.createIndex({ status: 1, timestamp_todo: 1 }),
     c.preduplets.createIndex({ status: 1, timestamp_todo: 1 }),
-    c.leases.createIndex({ expires_at: 1 }),
+    c.leases.createIndex({ expiry_minute: 1 }),
+    c.trainLog.createIndex({ batch: 1 }),
   ]);
 }
+
+/** Runs `work` on every item, at most `limit` at a time (equality lookups instead of one `$in` scan). */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]!, i);
+    }
+  }));
+  return out;
+}
+
+/** How many equality lookups one request or job keeps in flight: well under a test pool's size. */
+export const LOOKUP_CONCURRENCY = 4;
 
 export function isDuplicateKey(err: unknown): boolean {
   return (err as { code?: number })?.code === 11000;

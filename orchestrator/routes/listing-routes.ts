@@ -4,7 +4,8 @@ import { NotFoundError } from '../../shared/errors/uplet-error';
 import { validate } from '../../shared/http/validate';
 import { bestDoneLink } from '../domain/chain-rules';
 import type { LearnupletDoc, ProblemDoc } from '../domain/documents';
-import { planMinibatches } from '../domain/minibatches';
+import { logId, minibatchId, trainCursor } from '../domain/uplet-ids';
+import { firstMissing } from '../work/chain-keeper';
 import type { Collections } from '../persistence/collections';
 import { listQueries, uuidPath, type CollectionName } from './request-schemas';
 import { publicDocument } from './public-document';
@@ -40,7 +41,7 @@ export function listingRoutes(c: Collections): Router {
       const doc = await collections[name].findOne({ _id: uuid });
       if (!doc) throw new NotFoundError(`${name} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
       if (name !== 'problem') return void res.json(publicDocument(doc));
-      res.json({ ...publicDocument(doc), ...(await trainDataState(c, uuid, (doc as unknown as ProblemDoc).test_dataset)) });
+      res.json({ ...publicDocument(doc), ...(await trainDataState(c, doc as unknown as ProblemDoc)) });
     });
   }
 
@@ -67,12 +68,22 @@ export function listingRoutes(c: Collections): Router {
   return router;
 }
 
-/** How many minibatches the problem has and which train data still wait for a full one. */
-async function trainDataState(c: Collections, problem: string, testDataset: string[]): Promise<{ minibatches: number; train_data_waiting: string[] }> {
-  const [batches, registered] = await Promise.all([
-    c.minibatches.find({ problem }, { projection: { train_data: 1 } }).toArray(),
-    c.datas.find({ problems: problem }, { projection: { uuid: 1, timestamp_upload: 1, upload_index: 1 } }).toArray(),
+/**
+ * How many minibatches the problem has and which train data still wait for a
+ * full one: read from the train log's end and the minibatch cursor by `_id`,
+ * then the unbatched entries by the equality `batch`, never all of its data.
+ */
+async function trainDataState(c: Collections, problem: ProblemDoc): Promise<{ minibatches: number; train_data_waiting: string[] }> {
+  const cursor = await c.cursors.findOne({ _id: trainCursor(problem.uuid) });
+  const exists = async (coll: Collection<{ _id: string }>, id: string) => (await coll.findOne({ _id: id }, { projection: { _id: 1 } })) !== null;
+  const [end, minibatches] = await Promise.all([
+    firstMissing(cursor?.next_pos ?? 0, (pos) => exists(c.trainLog as never, logId(problem.uuid, pos))),
+    firstMissing(cursor?.next_batch ?? 0, (k) => exists(c.minibatches as never, minibatchId(problem.uuid, k))),
   ]);
-  const plan = planMinibatches(registered, testDataset, new Set(batches.flatMap((b) => b.train_data)), Number.MAX_SAFE_INTEGER);
-  return { minibatches: batches.length, train_data_waiting: plan.waiting };
+  const waiting: string[] = [];
+  for (let k = minibatches; k * problem.size_train_dataset < end; k++) {
+    const entries = await c.trainLog.find({ batch: minibatchId(problem.uuid, k) }, { projection: { pos: 1, data: 1 } }).toArray();
+    waiting.push(...entries.sort((a, b) => a.pos - b.pos).map((e) => e.data));
+  }
+  return { minibatches, train_data_waiting: waiting };
 }

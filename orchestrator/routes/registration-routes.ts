@@ -23,8 +23,9 @@ export function registrationRoutes(registration: Registration): Router {
 
   router.post('/data', requireRole('data-provider'), async (req, res) => {
     const body = validate(dataBody, req.body, 'body');
-    const { datas, newLearnuplets } = await registration.postData({ uuids: asList(body.uuid), problems: asList(body.problems) }, principalOf(res));
-    res.status(201).json({ new_datas: datas.map(publicDocument), new_learnuplets: newLearnuplets });
+    const { datas, newLearnuplets, changed } = await registration.postData({ uuids: asList(body.uuid), problems: asList(body.problems) }, principalOf(res));
+    // The same data and problems again is not an error, and creates nothing: 200.
+    res.status(changed ? 201 : 200).json({ new_datas: datas.map(publicDocument), new_learnuplets: newLearnuplets });
   });
 
   // Compute nodes run predictions; they do not request them (a request names data its capability would open).

@@ -1,8 +1,11 @@
 import Joi from 'joi';
 import { identifier } from '../../shared/contracts/identifiers';
+import { displayText, logText, printableAscii } from '../../shared/contracts/text';
 
 /** Joi schemas of every body, path and query the orchestrator accepts. Unknown fields are refused. */
-const oneOrMany = () => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(100_000).unique());
+/** Lists in bodies are capped: a request's cost (and the messages it publishes) must stay bounded. */
+export const LIST_CAPS = { dataUuids: 10_000, dataProblems: 100, predictionData: 1_000, testDataset: 10_000 } as const;
+const oneOrMany = (max: number) => Joi.alternatives().try(identifier(), Joi.array().items(identifier()).min(1).max(max).unique());
 /**
  * Per-file scores: the seed's list (one per data file, in the uplet's order) or a map from data uuid to score.
  * Any finite score (a diverged loss is a result too): unsafe() lifts Joi's ±2^53 bound; Infinity and NaN stay refused.
@@ -15,39 +18,40 @@ const perfMap = () => Joi.alternatives().try(
 export const problemBody = Joi.object({
   uuid: identifier().required(),
   workflow: identifier().required(),
-  test_dataset: Joi.array().items(identifier()).min(1).max(100_000).unique().required(),
+  test_dataset: Joi.array().items(identifier()).min(1).max(LIST_CAPS.testDataset).unique().required(),
   size_train_dataset: Joi.number().integer().min(1).max(1_000_000).required(),
   metric_direction: Joi.string().valid('higher', 'lower').default('higher'),
 });
 
 export const algoBody = Joi.object({
   uuid: identifier().required(),
-  name: Joi.string().min(1).max(200).required(),
+  name: displayText().min(1).max(200).required(),
   problem: identifier().required(),
 });
 
 export const dataBody = Joi.object({
-  uuid: oneOrMany().required(),
-  // An empty list registers data to no problem: its owner's, for prediction requests only.
-  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(100_000).unique()).required(),
+  uuid: oneOrMany(LIST_CAPS.dataUuids).required(),
+  // An empty list registers data to no problem: its owner's, for prediction requests only (never train data).
+  problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(LIST_CAPS.dataProblems).unique()).required(),
 });
 
 export const predictionBody = Joi.object({
-  data: oneOrMany().required(),
+  data: oneOrMany(LIST_CAPS.predictionData).required(),
   problem: identifier().required(),
 });
 
 export const workerBody = Joi.object({
-  worker: Joi.string().min(1).max(200).pattern(/^[\x20-\x7e]+$/).required(),
+  worker: printableAscii().min(1).max(200).required(),
 });
 
-export const leaseBody = Joi.object({ lease_token: Joi.string().max(100).required() });
+export const leaseBody = Joi.object({ lease_token: printableAscii().max(100).required() });
 
 const reportCommon = {
-  lease_token: Joi.string().max(100),
+  lease_token: printableAscii().max(100),
   status: Joi.string().valid('done', 'failed').required(),
-  reason: Joi.string().max(2_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
-  log_tail: Joi.string().max(20_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
+  // Written from an algo's output: sanitised, not refused, so a failure is always recorded.
+  reason: logText().max(2_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
+  log_tail: logText().max(20_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
 };
 
 export const learndoneBody = Joi.object({
@@ -70,11 +74,11 @@ const status = Joi.string().valid('waiting', 'todo', 'pending', 'done', 'failed'
 
 /** Filters per collection: known fields, plain values only (`?status[$ne]=x` is an unknown field). */
 export const listQueries = {
-  problem: Joi.object({ ...paging, uuid: identifier(), workflow: identifier(), owner: Joi.string().max(200) }),
-  algo: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), name: Joi.string().max(200), owner: Joi.string().max(200) }),
-  data: Joi.object({ ...paging, uuid: identifier(), problems: identifier(), owner: Joi.string().max(200) }),
-  learnuplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, rank: Joi.number().integer().min(0), worker: Joi.string().max(200), model_end: identifier() }),
-  preduplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, data: identifier(), worker: Joi.string().max(200), owner: Joi.string().max(200) }),
+  problem: Joi.object({ ...paging, uuid: identifier(), workflow: identifier(), owner: displayText().max(200) }),
+  algo: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), name: displayText().max(200), owner: displayText().max(200) }),
+  data: Joi.object({ ...paging, uuid: identifier(), problems: identifier(), owner: displayText().max(200) }),
+  learnuplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, rank: Joi.number().integer().min(0), worker: displayText().max(200), model_end: identifier() }),
+  preduplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, data: identifier(), worker: displayText().max(200), owner: displayText().max(200) }),
 } as const;
 
 export type CollectionName = keyof typeof listQueries;

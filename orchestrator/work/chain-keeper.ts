@@ -1,18 +1,19 @@
 import type { Logger } from '../../shared/logging/logger';
-import { nextRankToStart, type ChainLink } from '../domain/chain-rules';
+import { nextRankToStart, TERMINAL, type ChainLink } from '../domain/chain-rules';
 import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain/documents';
-import { planMinibatches } from '../domain/minibatches';
-import { learnupletUuid, minibatchId, modelEndUuid } from '../domain/uplet-ids';
-import { duplicateIndexes, onlyDuplicateKeys, type Collections } from '../persistence/collections';
+import { learnupletUuid, logId, minibatchId, modelEndUuid, trainCursor } from '../domain/uplet-ids';
+import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections, type TrainLogDoc } from '../persistence/collections';
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
 
 const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } as const;
 
 /**
- * Keeps the learnuplet chains of a problem: cuts new train data into
- * minibatches, gives every algo one learnuplet per minibatch, and starts the
- * first not-yet-run rank of each chain. Every step is idempotent (deterministic
- * ids, conditional updates), so replicas and retries may run it concurrently.
+ * Keeps the learnuplet chains of a problem: appends new train data to the
+ * problem's train log, cuts what became full into minibatches, gives every algo
+ * one learnuplet per minibatch, and starts the first not-yet-run rank of each
+ * chain. Every step is idempotent (deterministic ids, insert fences,
+ * conditional updates), so replicas and retries may run it concurrently, and
+ * each costs what is new, not what the problem already holds.
  */
 export class ChainKeeper {
   constructor(
@@ -21,66 +22,140 @@ export class ChainKeeper {
     private readonly logger: Logger,
   ) {}
 
-  /** Brings every chain of the problem up to date; returns how many learnuplets it created. */
-  async extendProblem(problem: ProblemDoc): Promise<number> {
-    await this.cutMinibatches(problem);
-    // Read algos and minibatches after our own writes: a concurrent algo post
-    // reads minibatches after inserting its algo, so one of us sees both.
-    const [allAlgos, batches] = await Promise.all([
-      this.c.algos.find({ problem: problem.uuid }).toArray(),
-      this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray(),
-    ]);
-    // One read of the problem's chains serves both steps: which ranks are missing,
-    // and, with the new ones, which rank of each chain is runnable next.
-    const links = await this.c.learnuplets.find({ problem: problem.uuid }, { projection: { ...LINK, algo: 1 } }).toArray();
-    // A canceled algo's chain takes no new ranks and starts none.
-    const algos = allAlgos.filter((a) => !a.timestamp_canceled);
-    const created = await this.ensureLearnuplets(problem, algos, batches, links);
-    const byAlgo = new Map<string, ChainLink[]>(algos.map((a) => [a.uuid, []]));
-    for (const l of [...links, ...created]) byAlgo.get(l.algo)?.push(l);
-    await Promise.all([...byAlgo].map(([algo, chain]) => this.startNextRank(problem, algo, chain)));
-    return created.length;
+  /**
+   * Appends train data to the problem's train log (registration order), cuts the
+   * minibatches that became full and extends every algo's chain with them.
+   * Reads only what is new: the log's end and the minibatches from the cursor
+   * on, by `_id` or by the equality `batch`, never the problem's whole data.
+   * Returns how many learnuplets this call created.
+   */
+  async addTrainData(problem: ProblemDoc, data: readonly string[]): Promise<number> {
+    const test = new Set(problem.test_dataset);
+    const train = data.filter((d) => !test.has(d));
+    if (train.length === 0) return 0;
+    const placed = await this.appendToLog(problem.uuid, train, problem.size_train_dataset);
+    const end = lastKey(placed) + 1;
+    return this.cutAndExtend(problem, placed, Math.floor(end / problem.size_train_dataset));
+  }
+
+  /** A new algo: one learnuplet per minibatch cut so far, then its rank 0 starts. */
+  async extendForAlgo(problem: ProblemDoc, algo: AlgoDoc): Promise<number> {
+    // Read after the algo's insert: a concurrent data post reads the algos after
+    // inserting its minibatches, so one of us sees both.
+    const batches = await this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray();
+    const created = await this.ensureLearnuplets(problem, [algo], batches);
+    await this.advanceChain(problem, algo.uuid);
+    return created;
   }
 
   /**
-   * A minibatch is created once: its `_id` is `<problem>/<index>` and inserts are
-   * atomic, so two concurrent cutters cannot both create index k. The loser reads again.
+   * Takes the next free positions of the log, in order. A position is an insert
+   * fence, so two posts never share one; when another post took a position
+   * first, the rest goes after the new end. Returns position → data.
    */
-  private async cutMinibatches(problem: ProblemDoc): Promise<void> {
-    for (let round = 0; round < 10; round++) {
-      const [batches, registered] = await Promise.all([
-        this.c.minibatches.find({ problem: problem.uuid }, { projection: { index: 1, train_data: 1 } }).toArray(),
-        this.c.datas.find({ problems: problem.uuid }, { projection: { uuid: 1, timestamp_upload: 1, upload_index: 1 } }).toArray(),
-      ]);
-      const batched = new Set(batches.flatMap((b) => b.train_data));
-      const plan = planMinibatches(registered, problem.test_dataset, batched, problem.size_train_dataset);
-      if (plan.batches.length === 0) return;
-      const now = new Date();
-      const docs: MinibatchDoc[] = plan.batches.map((train_data, i) => ({
-        _id: minibatchId(problem.uuid, batches.length + i), problem: problem.uuid, index: batches.length + i, train_data, timestamp_creation: now,
-      }));
+  private async appendToLog(problem: string, data: readonly string[], size: number): Promise<Map<number, string>> {
+    const placed = new Map<number, string>();
+    const cursor = await this.c.cursors.findOne({ _id: trainCursor(problem) });
+    let pos = await this.logEnd(problem, cursor?.next_pos ?? 0);
+    let rest = data;
+    for (let round = 0; rest.length > 0; round++) {
+      if (round >= 100) throw new Error(`could not append to the train log of problem ${problem} after 100 rounds of contention`);
+      const docs: TrainLogDoc[] = rest.map((d, i) => ({ _id: logId(problem, pos + i), problem, pos: pos + i, data: d, batch: minibatchId(problem, Math.floor((pos + i) / size)) }));
       try {
-        // Ordered: stops at the first index someone else took, so indexes stay consecutive.
-        await this.c.minibatches.insertMany(docs, { ordered: true });
-        return;
+        // Ordered: stops at the first position someone else took, so positions stay a gap-free prefix.
+        await this.c.trainLog.insertMany(docs, { ordered: true });
+        for (const d of docs) placed.set(d.pos, d.data);
+        rest = [];
       } catch (err) {
         if (!onlyDuplicateKeys(err)) throw err;
-        this.logger.debug('minibatch cut raced another writer; reading again', { problem: problem.uuid, round });
+        // Ordered: everything before the first duplicate was inserted, nothing after it.
+        const dups = duplicateIndexes(err);
+        const taken = dups.length > 0 ? dups.reduce((a, b) => Math.min(a, b), docs.length) : 0;
+        for (const d of docs.slice(0, taken)) placed.set(d.pos, d.data);
+        rest = rest.slice(taken);
+        pos = await this.logEnd(problem, pos + taken);
+        this.logger.debug('train log append raced another post; appending after it', { problem, round });
       }
     }
-    throw new Error(`could not cut minibatches of problem ${problem.uuid} after 10 rounds of contention`);
+    await this.hint(problem, { next_pos: lastKey(placed) + 1 });
+    return placed;
   }
 
-  /** Inserts the learnuplets missing from the chains; returns those this call created. */
-  private async ensureLearnuplets(problem: ProblemDoc, algos: readonly AlgoDoc[], batches: readonly MinibatchDoc[], existingLinks: ReadonlyArray<{ uuid: string }>): Promise<LearnupletDoc[]> {
-    if (algos.length === 0 || batches.length === 0) return [];
-    const existing = new Set(existingLinks.map((l) => l.uuid));
+  /** The first free log position at or after `from` (whose predecessor exists): gallop, then bisect. */
+  private async logEnd(problem: string, from: number): Promise<number> {
+    const exists = async (pos: number) => (await this.c.trainLog.findOne({ _id: logId(problem, pos) }, { projection: { _id: 1 } })) !== null;
+    return firstMissing(from, exists);
+  }
+
+  /**
+   * Cuts minibatches [cursor, upTo) (each `<problem>/<index>`, an insert fence;
+   * its content is fixed by the log, so concurrent cutters agree) and gives
+   * every algo its learnuplets for them. The cursor moves on only after, so a
+   * crash in between is redone by the next post.
+   */
+  private async cutAndExtend(problem: ProblemDoc, placed: ReadonlyMap<number, string>, upTo: number): Promise<number> {
+    const size = problem.size_train_dataset;
+    const cursor = await this.c.cursors.findOne({ _id: trainCursor(problem.uuid) });
+    const from = Math.min(cursor?.next_batch ?? 0, upTo);
+    if (from >= upTo) return 0;
+    const now = new Date();
+    const batches: MinibatchDoc[] = [];
+    for (let k = from; k < upTo; k++) {
+      const positions = Array.from({ length: size }, (_, i) => k * size + i);
+      let train_data = positions.map((p) => placed.get(p));
+      if (train_data.some((d) => d === undefined)) {
+        // Part of it was appended by another post: one equality read of this minibatch's entries.
+        const entries = await this.c.trainLog.find({ batch: minibatchId(problem.uuid, k) }, { projection: { pos: 1, data: 1 } }).toArray();
+        train_data = entries.sort((a, b) => a.pos - b.pos).map((e) => e.data);
+        if (train_data.length !== size) throw new Error(`minibatch ${k} of problem ${problem.uuid} has ${train_data.length} log entries, expected ${size}`);
+      }
+      batches.push({ _id: minibatchId(problem.uuid, k), problem: problem.uuid, index: k, train_data: train_data as string[], timestamp_creation: now });
+    }
+    try {
+      await this.c.minibatches.insertMany(batches, { ordered: true });
+    } catch (err) {
+      if (!onlyDuplicateKeys(err)) throw err;
+      // Some were cut already (same content): insert the others one by one.
+      for (const b of batches) await this.c.minibatches.insertOne(b).catch((e: unknown) => { if (!isDuplicateKey(e)) throw e; });
+    }
+    // A canceled algo's chain takes no new ranks and starts none.
+    const algos = (await this.c.algos.find({ problem: problem.uuid }).toArray()).filter((a) => !a.timestamp_canceled);
+    const created = await this.ensureLearnuplets(problem, algos, batches);
+    await Promise.all(algos.map((a) => this.startAfterAppend(problem, a.uuid, from)));
+    await this.hint(problem.uuid, { next_batch: upTo });
+    return created;
+  }
+
+  /**
+   * Rank `first` and later were just added to the chain. Rank 0 starts at once;
+   * a later one only when the rank before it has finished (else that rank's
+   * report starts it). The ranks were inserted before this read, and a report
+   * writes its status before reading the chain: one of the two sees the other.
+   */
+  private async startAfterAppend(problem: ProblemDoc, algo: string, first: number): Promise<void> {
+    if (first === 0) {
+      await this.startRank(problem, learnupletUuid(problem.uuid, algo, 0), algo);
+      return;
+    }
+    const before = await this.c.learnuplets.findOne({ _id: learnupletUuid(problem.uuid, algo, first - 1) }, { projection: { status: 1 } });
+    if (before && TERMINAL.has(before.status)) await this.advanceChain(problem, algo);
+  }
+
+  /** Best-effort: a lost or stale hint only costs a few more probes. */
+  private async hint(problem: string, values: { next_pos?: number; next_batch?: number }): Promise<void> {
+    await this.c.cursors.updateOne({ _id: trainCursor(problem) }, { $max: values }, { upsert: true }).catch((err: Error) => {
+      this.logger.debug('could not move a train cursor', { problem, error: err.message });
+    });
+  }
+
+  /** Inserts the learnuplets of these algos × minibatches; returns how many this call created. */
+  private async ensureLearnuplets(problem: ProblemDoc, algos: readonly AlgoDoc[], batches: readonly MinibatchDoc[]): Promise<number> {
+    if (algos.length === 0 || batches.length === 0) return 0;
     const now = new Date();
     const missing: LearnupletDoc[] = [];
     for (const algo of algos) {
       for (const batch of batches) {
         const uuid = learnupletUuid(problem.uuid, algo.uuid, batch.index);
-        if (existing.has(uuid)) continue;
         missing.push({
           _id: uuid, uuid, problem: problem.uuid, algo: algo.uuid, workflow: problem.workflow, rank: batch.index,
           train_data: batch.train_data, test_data: problem.test_dataset,
@@ -91,15 +166,13 @@ export class ChainKeeper {
         });
       }
     }
-    if (missing.length === 0) return [];
     try {
       await this.c.learnuplets.insertMany(missing, { ordered: false });
-      return missing;
+      return missing.length;
     } catch (err) {
       // Another writer created some of them first: same ids, same content. Those are not ours.
       if (!onlyDuplicateKeys(err)) throw err;
-      const taken = new Set(duplicateIndexes(err));
-      return missing.filter((_, i) => !taken.has(i));
+      return missing.length - duplicateIndexes(err).length;
     }
   }
 
@@ -116,14 +189,33 @@ export class ChainKeeper {
   /** Turns the chain's next runnable rank from waiting to todo, and dispatches it. */
   private async startNextRank(problem: ProblemDoc, algo: string, chain: readonly ChainLink[]): Promise<boolean> {
     const next = nextRankToStart(chain, algo, problem.metric_direction);
-    if (!next) return false;
+    return next ? this.startRank(problem, next.uuid, next.model_start) : false;
+  }
+
+  private async startRank(_problem: ProblemDoc, uuid: string, modelStart: string): Promise<boolean> {
     const res = await this.c.learnuplets.updateOne(
-      { _id: next.uuid, status: 'waiting' },
-      { $set: { status: 'todo', model_start: next.model_start, timestamp_todo: new Date() } },
+      { _id: uuid, status: 'waiting' },
+      { $set: { status: 'todo', model_start: modelStart, timestamp_todo: new Date() } },
     );
     if (res.modifiedCount === 0) return false;
-    await this.dispatcher.dispatch('learnuplet', [next.uuid]);
+    await this.dispatcher.dispatch('learnuplet', [uuid]);
     return true;
+  }
+
+  /**
+   * Records that a rank finished (`write`) and advances its chain. A marker is
+   * inserted first and removed after: a crash in between leaves the marker, and
+   * the sweeper advances what markers remain instead of reading every waiting
+   * learnuplet.
+   */
+  async finishRank(learnuplet: Pick<LearnupletDoc, '_id' | 'problem' | 'algo'>, attempt: number, write: () => Promise<unknown>): Promise<void> {
+    const _id = `${learnuplet._id}/${attempt}`;
+    await this.c.chainAdvances.insertOne({ _id, problem: learnuplet.problem, algo: learnuplet.algo, at: new Date() }).catch((err: unknown) => {
+      if (!isDuplicateKey(err)) throw err;
+    });
+    await write();
+    await this.advanceChainOf(learnuplet);
+    await this.c.chainAdvances.deleteOne({ _id });
   }
 
   async advanceChainOf(learnuplet: Pick<LearnupletDoc, 'problem' | 'algo'>): Promise<boolean> {
@@ -132,3 +224,29 @@ export class ChainKeeper {
   }
 }
 
+
+/** The first missing position at or after `from`, given that `from - 1` exists (or from is 0). */
+export async function firstMissing(from: number, exists: (pos: number) => Promise<boolean>): Promise<number> {
+  if (!(await exists(from))) return from;
+  let lo = from;
+  let step = 1;
+  let hi = lo + step;
+  while (await exists(hi)) {
+    lo = hi;
+    step *= 2;
+    hi = lo + step;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await exists(mid)) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** The largest key, without spreading (a post may place 10,000+ entries). */
+function lastKey(placed: ReadonlyMap<number, string>): number {
+  let last = -1;
+  for (const k of placed.keys()) if (k > last) last = k;
+  return last;
+}

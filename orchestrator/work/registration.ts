@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../../shared/auth/api-keys';
-import { ConflictError, UnprocessableError } from '../../shared/errors/uplet-error';
+import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
+import { ConflictError, ForbiddenError, UnprocessableError } from '../../shared/errors/uplet-error';
 import { bestDoneLink } from '../domain/chain-rules';
 import type { AlgoDoc, DataDoc, MetricDirection, PredupletDoc, ProblemDoc } from '../domain/documents';
-import { predupletUuid } from '../domain/uplet-ids';
-import { isDuplicateKey, type Collections } from '../persistence/collections';
+import { membershipId, predupletUuid } from '../domain/uplet-ids';
+import { duplicateIndexes, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, onlyDuplicateKeys, type Collections, type MembershipDoc } from '../persistence/collections';
 import type { WorkDispatcher } from '../messaging/work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
 
@@ -25,6 +26,14 @@ export interface NewAlgo {
 export interface NewData {
   uuids: string[];
   problems: string[];
+}
+
+export interface PostedData {
+  /** Data created by this call (not those it only added problems to). */
+  datas: DataDoc[];
+  newLearnuplets: number;
+  /** False when the call added nothing at all (the same data and problems again). */
+  changed: boolean;
 }
 
 export interface NewPrediction {
@@ -50,27 +59,67 @@ export class Registration {
     const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const doc: AlgoDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.algos.insertOne(doc), 'algo', input.uuid);
-    return { algo: doc, newLearnuplets: await this.chains.extendProblem(problem) };
+    return { algo: doc, newLearnuplets: await this.chains.extendForAlgo(problem, doc) };
   }
 
-  async postData(input: NewData, owner: Principal): Promise<{ datas: DataDoc[]; newLearnuplets: number }> {
+  /**
+   * Registers data, or adds problems to data its owner registered before. Each
+   * item's outcome is decided by its own insert (no pre-check read that a
+   * concurrent post could invalidate): it is created here, or it existed and
+   * this is a re-post. Every join of a data item to a problem is then appended
+   * to that problem's train log, so the chains are extended for all of it.
+   */
+  async postData(input: NewData, owner: Principal): Promise<PostedData> {
     const problems = await Promise.all(input.problems.map((p, i) => this.requireProblem(p, input.problems.length > 1 ? `problems.${i}` : 'problems')));
-    const taken = await this.c.datas.find({ _id: { $in: input.uuids } }, { projection: { _id: 1 } }).toArray();
-    if (taken.length > 0) {
-      throw new ConflictError(`data already registered: ${taken.map((d) => d._id).join(', ')}`, { code: 'ALREADY_EXISTS', details: { where: 'body', field: 'uuid', uuids: taken.map((d) => d._id) } });
-    }
     const now = new Date();
     const docs: DataDoc[] = input.uuids.map((uuid, upload_index) => ({ _id: uuid, uuid, problems: input.problems, owner: owner.name, timestamp_upload: now, upload_index }));
-    await insertOnce(() => this.c.datas.insertMany(docs, { ordered: true }), 'data', input.uuids.join(', '));
+    const existed = new Set(await insertEach(this.c.datas, docs));
+    const created = docs.filter((_, i) => !existed.has(i));
+    const reposted = docs.filter((_, i) => existed.has(i)).map((d) => d.uuid);
+
+    const current = await mapBounded(reposted, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, problems: 1 } }));
+    const foreign = reposted.filter((_, i) => current[i]?.owner !== owner.name);
+    if (foreign.length > 0) {
+      // Nothing stays of a refused call: its new documents are not in any train log yet.
+      await this.removeCreated(created);
+      throw new ForbiddenError(`data ${listed(foreign)} ${foreign.length === 1 ? 'is' : 'are'} registered by another provider: only its owner may add problems to it`, {
+        details: { where: 'body', field: 'uuid', uuids: foreign.slice(0, 20) },
+      });
+    }
+
+    // A re-post joins the problems the data is not in yet; the membership insert is the fence.
+    const joins: MembershipDoc[] = [];
+    reposted.forEach((uuid, i) => {
+      for (const p of input.problems) if (!current[i]!.problems.includes(p)) joins.push({ _id: membershipId(p, uuid), problem: p, data: uuid, joined_at: now });
+    });
+    const lostJoins = new Set(await insertEach(this.c.memberships, joins));
+    const joined = joins.filter((_, i) => !lostJoins.has(i));
+    if (joins.length > 0) {
+      // The data's `problems` is what users read; a lost concurrent rewrite is healed by the next re-post.
+      await this.c.datas.bulkWrite(joins.map((j) => ({ updateOne: { filter: { _id: j.data }, update: { $addToSet: { problems: j.problem } } } })), { ordered: false });
+    }
+
+    const createdIds = new Set(created.map((d) => d.uuid));
+    const joinedPairs = new Set(joined.map((j) => j._id));
     let newLearnuplets = 0;
-    for (const problem of problems) newLearnuplets += await this.chains.extendProblem(problem);
-    return { datas: docs, newLearnuplets };
+    for (const problem of problems) {
+      // Registration order inside the request, whether an item was created or joined.
+      const train = input.uuids.filter((u) => createdIds.has(u) || joinedPairs.has(membershipId(problem.uuid, u)));
+      newLearnuplets += await this.chains.addTrainData(problem, train);
+    }
+    return { datas: created, newLearnuplets, changed: created.length > 0 || joined.length > 0 };
+  }
+
+  private async removeCreated(created: readonly DataDoc[]): Promise<void> {
+    if (created.length === 0) return;
+    await this.c.datas.bulkWrite(created.map((d) => ({ deleteOne: { filter: { _id: d._id } } })), { ordered: false });
   }
 
   /**
    * One preduplet per data item, on the problem's best model so far. Only data
    * the requester registered may be named: the claim's capability opens it, so
-   * naming someone else's data would open it to any compute node.
+   * naming someone else's data would open it to any compute node. Unknown or
+   * foreign data is refused before anything is written.
    */
   async requestPrediction(input: NewPrediction, requester: Principal): Promise<PredupletDoc[]> {
     const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
@@ -79,12 +128,23 @@ export class Registration {
     if (!best) {
       throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, { code: 'NO_TRAINED_MODEL', details: { where: 'body', field: 'problem' } });
     }
-    // One equality lookup per item ($in scans on FerretDB).
-    const owned = await Promise.all(input.data.map((d) => this.c.datas.findOne({ _id: d, owner: requester.name }, { projection: { _id: 1 } })));
-    const refused = owned.flatMap((doc, i) => (doc ? [] : [i]));
+    // One equality lookup per item, a few at a time: `$in` scans on FerretDB, and 1,000 at once would queue on the pool.
+    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1 } }));
+    const unknownAt = found.flatMap((doc, i) => (doc === null ? [i] : []));
+    if (unknownAt.length > 0) {
+      const unknown = unknownAt.map((i) => input.data[i]!);
+      // `fields` gives their positions, as DATA_NOT_YOURS names its field, for clients that point at the item.
+      throw new UnprocessableError(`${unknown.length} data item(s) are not registered (POST /data): ${listed(unknown)}`, {
+        code: 'UNKNOWN_DATA', details: {
+          where: 'body', field: 'data', uuids: unknown.slice(0, 20), count: unknown.length,
+          fields: unknownAt.slice(0, 20).map((i) => (input.data.length > 1 ? `data.${i}` : 'data')),
+        },
+      });
+    }
+    const refused = found.flatMap((doc, i) => (doc!.owner === requester.name ? [] : [i]));
     if (refused.length > 0) {
       const field = input.data.length > 1 ? `data.${refused[0]}` : 'data';
-      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours or not registered: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
+      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
         code: 'DATA_NOT_YOURS', details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
       });
     }
@@ -107,6 +167,23 @@ export class Registration {
     const problem = await this.c.problems.findOne({ _id: uuid });
     if (!problem) throw new UnprocessableError(`problem ${uuid} does not exist`, { code: 'UNKNOWN_PROBLEM', details: { where: 'body', field } });
     return problem;
+  }
+}
+
+/** The first 20 ids, for a message that names what it refuses without growing with the request. */
+function listed(ids: readonly string[]): string {
+  return ids.length > 20 ? `${ids.slice(0, 20).join(', ')} and ${ids.length - 20} more` : ids.join(', ');
+}
+
+/** Inserts each document on its own fence (unordered); returns the positions of those that already existed. */
+async function insertEach<T extends { _id: string }>(collection: Collection<T>, docs: readonly T[]): Promise<number[]> {
+  if (docs.length === 0) return [];
+  try {
+    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+    return [];
+  } catch (err) {
+    if (!onlyDuplicateKeys(err)) throw err;
+    return duplicateIndexes(err);
   }
 }
 

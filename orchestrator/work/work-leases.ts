@@ -6,7 +6,7 @@ import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import type { LearnupletDoc, PerfMap, UpletDoc, UpletKind } from '../domain/documents';
-import { afterUnsuccessfulAttempt, attemptOfToken, leaseId } from '../domain/lease-rules';
+import { afterUnsuccessfulAttempt, attemptOfToken, leaseId, minuteOf } from '../domain/lease-rules';
 import { perItemScoreMap } from '../domain/per-item-scores';
 import { TERMINAL } from '../domain/chain-rules';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
@@ -68,10 +68,11 @@ export class WorkLeases {
     const attempt = uplet.attempt + 1;
     const blobs = await taskBlobsOf(this.c, kind, uplet, attempt);
     const now = new Date();
+    const expires = new Date(now.getTime() + this.settings.leaseMs);
     const lease: LeaseDoc = {
       _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt,
       token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
-      worker, principal: principal.name, claimed_at: now, expires_at: new Date(now.getTime() + this.settings.leaseMs),
+      worker, principal: principal.name, claimed_at: now, expires_at: expires, expiry_minute: minuteOf(expires),
       reads: blobs.reads, writes: blobs.writes,
     };
     try {
@@ -102,7 +103,7 @@ export class WorkLeases {
     const lease = await this.liveLease(kind, uuid, token, principal);
     const expires = new Date(Date.now() + this.settings.leaseMs);
     // A lease document is written only by heartbeats after its insert, so this rewrite loses nothing.
-    const res = await this.c.leases.updateOne({ _id: lease._id, token }, { $set: { expires_at: expires } });
+    const res = await this.c.leases.updateOne({ _id: lease._id, token }, { $set: { expires_at: expires, expiry_minute: minuteOf(expires) } });
     if (res.matchedCount === 0) throw lost(kind, uuid);
     return { ...lease, expires_at: expires };
   }
@@ -289,10 +290,9 @@ export class WorkLeases {
   private async recordDone(kind: UpletKind, uplet: UpletDoc, attempt: number, report: RecordedDone): Promise<void> {
     const now = new Date();
     if (kind === 'learnuplet') {
-      await this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
+      await this.chains.finishRank(uplet as LearnupletDoc, attempt, () => this.c.learnuplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
         $set: { status: 'done', attempt, perf: report.perf ?? null, train_perf: report.train_perf ?? null, test_perf: report.test_perf ?? null, timestamp_done: now, failure_reason: null },
-      });
-      await this.chains.advanceChainOf(uplet as LearnupletDoc);
+      }));
     } else {
       await this.c.preduplets.updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
         $set: { status: 'done', attempt, prediction_storage_uuid: report.prediction_storage_uuid ?? null, timestamp_done: now, failure_reason: null },
@@ -312,8 +312,9 @@ export class WorkLeases {
     }
     const finalReason = logTail ? `${decision.reason}\n--- log tail ---\n${logTail}` : decision.reason;
     this.logger.warn('uplet failed for good', { uplet: uplet._id, kind, reason: decision.reason });
-    await this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } });
-    if (kind === 'learnuplet') await this.chains.advanceChainOf(uplet as LearnupletDoc);
+    const fail = () => this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } });
+    if (kind === 'learnuplet') await this.chains.finishRank(uplet as LearnupletDoc, attempt, fail);
+    else await fail();
   }
 
   private async current(kind: UpletKind, uuid: string): Promise<UpletDoc> {

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import Joi from 'joi';
 import { ConfigError } from '../errors/uplet-error';
 import { readValueOrFile } from '../config/load-config';
+import { displayText } from '../contracts/text';
 
 export const ROLES = ['organizer', 'data-provider', 'algo-author', 'compute', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -16,7 +17,8 @@ interface ApiKeyEntry extends Principal {
 }
 
 const entrySchema = Joi.array().items(Joi.object({
-  name: Joi.string().min(1).max(200).required(),
+  // A key's name is stored as the owner of what it posts: no control characters.
+  name: displayText().min(1).max(200).required(),
   key: Joi.string().min(16).max(512).required(),
   roles: Joi.array().items(Joi.string().valid(...ROLES)).min(1).unique().required(),
 })).unique('name').unique('key');

@@ -60,6 +60,11 @@ export class PayloadTooLargeError extends UpletError {
   readonly httpStatus = 413;
 }
 
+export class UnsupportedMediaTypeError extends UpletError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+  readonly httpStatus = 415;
+}
+
 export class RangeNotSatisfiableError extends UpletError {
   readonly code = 'RANGE_NOT_SATISFIABLE';
   readonly httpStatus = 416;

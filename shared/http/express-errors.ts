@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { DependencyUnavailableError, NotFoundError, PayloadTooLargeError, UpletError, ValidationError } from '../errors/uplet-error';
+import { DependencyUnavailableError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, UpletError, ValidationError } from '../errors/uplet-error';
 import type { Logger } from '../logging/logger';
 import { requestLogger } from './request-context';
 
@@ -11,6 +11,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (mapped.httpStatus >= 500) {
       requestLogger(res, logger).error('request failed', { method: req.method, path: req.path, code: mapped.code, error: (err as Error)?.message, stack: (err as Error)?.stack });
     }
+    // A body left unread (refused before it was parsed) is not drained: close the connection after the answer.
+    if (!req.complete) res.set('Connection', 'close');
     res.status(mapped.httpStatus).json(mapped.toJSON());
   };
 }
@@ -25,6 +27,7 @@ function toUpletError(err: unknown): UpletError {
   const e = err as { type?: string; status?: number; message?: string; expose?: boolean };
   // body-parser errors: malformed JSON, too large, wrong charset.
   if (e?.type === 'entity.too.large') return new PayloadTooLargeError('request body is too large', { details: { where: 'body' } });
+  if (e?.type === 'encoding.unsupported') return new UnsupportedMediaTypeError('request bodies are not accepted compressed; send Content-Encoding: identity', { details: { where: 'header', field: 'content-encoding' } });
   if (e?.type === 'entity.parse.failed') return new ValidationError(`request body is not valid JSON: ${e.message ?? ''}`.trim(), { details: { where: 'body' } });
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
     return new ValidationError(e.message ?? 'bad request', { details: { where: 'request' } });
@@ -35,6 +38,20 @@ function toUpletError(err: unknown): UpletError {
   }
   if (err instanceof URIError) return new ValidationError('malformed URL encoding', { details: { where: 'path' } });
   return new InternalError('internal error');
+}
+
+/**
+ * 415 for a body sent with a Content-Encoding other than identity, before any of it is
+ * read: inflating lets a 16 KB body become 16 MB of parsing.
+ */
+export function refuseEncodedBodies(): RequestHandler {
+  return (req, _res, next) => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity' && encoding !== '') {
+      throw new UnsupportedMediaTypeError(`Content-Encoding ${encoding.slice(0, 40)} is not accepted; send the body uncompressed`, { details: { where: 'header', field: 'content-encoding' } });
+    }
+    next();
+  };
 }
 
 export function notFoundHandler(): RequestHandler {

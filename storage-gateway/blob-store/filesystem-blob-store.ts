@@ -12,9 +12,17 @@ import type { BlobKind, BlobMeta, BlobStore, ByteRange, PutOptions, PutResult } 
  * (ef/gh from sha256(uuid)), so no directory holds millions of entries. The
  * metadata file is the commit point: it is created with link(2), which fails if
  * it exists, so a uuid is bound to one content exactly once.
+ *
+ * Nothing is orphaned: commits of one uuid are serialised (a loser of an upload race
+ * finds the winner's metadata and never moves its content in), and the content
+ * rename and metadata link of one sha256 are serialised with the orphan sweep. One
+ * gateway process owns a directory.
  */
 export class FilesystemBlobStore implements BlobStore {
   private readonly tmpDir: string;
+  private readonly locks = new KeyedLock();
+  /** sha256s committed while a sweep runs: its scan of the metadata may have missed them. */
+  private committedDuringSweep: Set<string> | undefined;
 
   constructor(private readonly root: string) {
     this.tmpDir = path.join(root, 'tmp');
@@ -24,7 +32,6 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async put(kind: BlobKind, uuid: string, body: Readable, options: PutOptions): Promise<PutResult> {
-    const existing = await this.stat(kind, uuid);
     const tmp = path.join(this.tmpDir, `${crypto.randomUUID()}.part`);
     const hasher = new HashAndLimit(options.maxBytes);
     try {
@@ -35,36 +42,82 @@ export class FilesystemBlobStore implements BlobStore {
       if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha256) {
         throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, { code: 'DIGEST_MISMATCH', details: { where: 'header', field: 'x-content-sha256' } });
       }
-      if (existing) return this.sameOrConflict(existing, kind, sha256);
-
-      const contentPath = this.contentPath(sha256);
-      await fs.promises.mkdir(path.dirname(contentPath), { recursive: true });
-      // Same sha256, same bytes: replacing an existing content file changes nothing.
-      await fs.promises.rename(tmp, contentPath);
-      const meta: BlobMeta = {
-        uuid, kind, size: hasher.bytes, sha256, owner: options.owner, content_type: options.contentType,
-        created: new Date().toISOString(), readers: options.readers, ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
-      };
-      const metaPath = this.metaPath(kind, uuid);
-      await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
-      const metaTmp = path.join(this.tmpDir, `${crypto.randomUUID()}.meta`);
-      await fs.promises.writeFile(metaTmp, JSON.stringify(meta), { mode: 0o600 });
-      await fsyncFile(metaTmp);
-      try {
-        await fs.promises.link(metaTmp, metaPath);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        // A concurrent upload of the same uuid committed first.
-        const winner = await this.stat(kind, uuid);
-        if (!winner) throw err;
-        return this.sameOrConflict(winner, kind, sha256);
-      } finally {
-        await fs.promises.rm(metaTmp, { force: true });
-      }
-      await fsyncDir(path.dirname(metaPath));
-      return { meta, created: true };
+      return await this.locks.run(`meta/${kind}/${uuid}`, async () => {
+        const existing = await this.stat(kind, uuid);
+        if (existing) return this.sameOrConflict(existing, kind, sha256);
+        return this.locks.run(`content/${sha256}`, () => this.commit(kind, uuid, tmp, sha256, hasher.bytes, options));
+      });
     } finally {
       await fs.promises.rm(tmp, { force: true });
+    }
+  }
+
+  /** Moves the content in and links the metadata; the caller holds the uuid's and the content's locks. */
+  private async commit(kind: BlobKind, uuid: string, tmp: string, sha256: string, size: number, options: PutOptions): Promise<PutResult> {
+    const contentPath = this.contentPath(sha256);
+    await fs.promises.mkdir(path.dirname(contentPath), { recursive: true });
+    // Same sha256, same bytes: replacing an existing content file changes nothing.
+    await fs.promises.rename(tmp, contentPath);
+    this.committedDuringSweep?.add(sha256);
+    const meta: BlobMeta = {
+      uuid, kind, size, sha256, owner: options.owner, content_type: options.contentType,
+      created: new Date().toISOString(), readers: options.readers, ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
+    };
+    const metaPath = this.metaPath(kind, uuid);
+    await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
+    const metaTmp = path.join(this.tmpDir, `${crypto.randomUUID()}.meta`);
+    await fs.promises.writeFile(metaTmp, JSON.stringify(meta), { mode: 0o600 });
+    await fsyncFile(metaTmp);
+    try {
+      await fs.promises.link(metaTmp, metaPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Another process sharing the directory committed this uuid first (in this one, commits of
+      // a uuid are serialised); the start-up sweep removes our content if nothing links it.
+      const winner = await this.stat(kind, uuid);
+      if (!winner) throw err;
+      return this.sameOrConflict(winner, kind, sha256);
+    } finally {
+      await fs.promises.rm(metaTmp, { force: true });
+    }
+    await fsyncDir(path.dirname(metaPath));
+    return { meta, created: true };
+  }
+
+  /**
+   * Removes content files that no metadata links to and that are older than `graceMs`:
+   * what a crash between the content rename and the metadata link leaves (or another
+   * process sharing the directory, which the grace period protects). Runs beside uploads.
+   */
+  async sweepOrphans(graceMs: number): Promise<{ removed: number; bytes: number }> {
+    this.committedDuringSweep = new Set();
+    try {
+      const linked = new Set<string>();
+      for (const file of await walk(path.join(this.root, 'meta'))) {
+        if (!file.endsWith('.json')) continue;
+        try {
+          linked.add((JSON.parse(await fs.promises.readFile(file, 'utf8')) as BlobMeta).sha256);
+        } catch {
+          /* unreadable or vanished: it links nothing we could keep */
+        }
+      }
+      let removed = 0;
+      let bytes = 0;
+      for (const file of await walk(path.join(this.root, 'content'))) {
+        const sha256 = path.basename(file);
+        if (linked.has(sha256) || file !== this.contentPath(sha256)) continue;
+        await this.locks.run(`content/${sha256}`, async () => {
+          if (this.committedDuringSweep!.has(sha256)) return;
+          const st = await fs.promises.stat(file).catch(() => undefined);
+          if (!st || Date.now() - st.mtimeMs < graceMs) return;
+          await fs.promises.rm(file, { force: true });
+          removed++;
+          bytes += st.size;
+        });
+      }
+      return { removed, bytes };
+    } finally {
+      this.committedDuringSweep = undefined;
     }
   }
 
@@ -137,5 +190,28 @@ async function fsyncDir(dir: string): Promise<void> {
     /* some filesystems refuse fsync on directories */
   } finally {
     await fh.close();
+  }
+}
+
+/** Every file under a directory (none if it does not exist). */
+async function walk(dir: string): Promise<string[]> {
+  const entries = await fs.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+/** Runs async sections one at a time per key, in arrival order; keys are dropped when idle. */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, section: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const mine = previous.then(section, section);
+    const tail = mine.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
   }
 }

@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import Joi from 'joi';
 import { pipeline } from 'node:stream/promises';
 import { identifier } from '../../shared/contracts/identifiers';
+import { mediaType, servedMediaType } from '../../shared/contracts/media-type';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, RangeNotSatisfiableError } from '../../shared/errors/uplet-error';
 import { principalOf } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
@@ -13,6 +14,7 @@ const blobPath = Joi.object({ kind: Joi.string().valid(...BLOB_KINDS).required()
 const uploadHeaders = Joi.object({
   'x-content-sha256': Joi.string().hex().length(64),
   'x-uplet-readers': Joi.string().max(2_000).pattern(/^[\x20-\x7e]*$/),
+  'content-type': mediaType(),
 }).unknown(true);
 
 /** PUT, GET, HEAD of /blobs/{kind}/{uuid}, and its metadata at /blobs/{kind}/{uuid}/meta. */
@@ -40,7 +42,7 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
     const readers = (headers['x-uplet-readers'] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
     try {
       const { meta, created } = await store.put(kind, uuid, req, {
-        owner: principal.name, contentType: req.headers['content-type'] ?? 'application/octet-stream', readers,
+        owner: principal.name, contentType: headers['content-type'] ?? 'application/octet-stream', readers,
         maxBytes: maxBlobBytes, ...(headers['x-content-sha256'] ? { expectedSha256: headers['x-content-sha256'] } : {}),
         ...(writtenUnder ? { writtenUnder } : {}),
       });
@@ -111,7 +113,8 @@ async function readableBlob(store: BlobStore, req: Request, res: Response, capab
 }
 
 function setBlobHeaders(res: Response, meta: BlobMeta): void {
-  res.set({ 'Content-Type': meta.content_type, ETag: `"${meta.sha256}"`, 'Accept-Ranges': 'bytes', 'X-Content-SHA256': meta.sha256, 'Cache-Control': 'private, no-store' });
+  // Downloads are files, never pages: no sniffing, no inline rendering, no active types.
+  res.set({ 'Content-Type': servedMediaType(meta.content_type), 'X-Content-Type-Options': 'nosniff', 'Content-Disposition': `attachment; filename="${meta.uuid}"`, ETag: `"${meta.sha256}"`, 'Accept-Ranges': 'bytes', 'X-Content-SHA256': meta.sha256, 'Cache-Control': 'private, no-store' });
 }
 
 /** One range of `bytes=a-b`, `a-` or `-n`; a range the blob cannot satisfy is 416. */

@@ -58,6 +58,7 @@ export async function benchEndToEnd(mongoUrlFor: (db: string) => string, amqpUrl
     // Predictions name only data their requester registered (to no problem here); not timed.
     await sys.call('POST', '/data', { uuid: items.slice(2), problems: [] });
     const started = performance.now();
+    await sys.call('POST', '/data', { uuid: items.slice(2), problems: [] });
     const { preduplets } = await sys.call('POST', '/prediction', { data: items.slice(2), problem: 'np' });
     await waitUntil(async () => {
       const failed = (await sys.call('GET', '/preduplet?problem=np&status=failed&limit=1')).preduplets;

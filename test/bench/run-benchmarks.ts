@@ -6,6 +6,7 @@ import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
 import { startLocalMongoServer, type LocalMongoServer } from '../../shared/local-db/local-mongo-server';
 import { benchClaimCycle } from './claim-cycle-bench';
 import { benchGeneration } from './generation-bench';
+import { benchGrowth, ferretGinIndexes } from './growth-bench';
 import { benchDispatch } from './dispatch-bench';
 import { benchEndToEnd } from './end-to-end-bench';
 import { benchList } from './list-bench';
@@ -132,6 +133,26 @@ async function main(): Promise<void> {
         uplet: `${round(r.httpFirstPageP50Ms, 0)} / ${round(r.httpDeepPageMs, 0)}`, baselineName: 'raw driver, same query',
         baseline: `${round(r.rawFirstPageP50Ms, 0)} / ${round(r.rawDeepPageMs, 0)}`, ratio: `${round(r.rawFirstPageP50Ms / r.httpFirstPageP50Ms)}×`,
       });
+    }
+    if (want('growth')) {
+      // Quick mode uses smaller databases (1k/10k data, 1k/10k/50k uplets) and says so in the table.
+      // UPLET_GROWTH_DATA / UPLET_GROWTH_UPLETS (comma-separated) override the sizes; UPLET_BENCH_NO_GIN=1 measures without the GIN indexes.
+      const sizes = (env: string | undefined, fallback: number[]) => (env ? env.split(',').map(Number) : fallback);
+      const dataSizes = sizes(process.env.UPLET_GROWTH_DATA, quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]);
+      const upletSizes = sizes(process.env.UPLET_GROWTH_UPLETS, quick ? [1_000, 10_000, 50_000] : [10_000, 100_000, 1_000_000]);
+      const pg = server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1' ? server.ferret.backend.database : undefined;
+      log(`growth: POST /data at ${dataSizes.join('/')} data, sweep and reap at ${upletSizes.join('/')} uplets${pg ? ' (GIN indexes added in PostgreSQL)' : ''}`);
+      const r = await benchGrowth(mongoUrlFor, amqpUrl, dataSizes, upletSizes, pg ? ferretGinIndexes(pg) : undefined, log);
+      results.growth = r;
+      const fmt = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n));
+      const series = (name: string, unit: string, points: typeof r.postData) => rows.push({
+        scenario: `${name} at ${points.map((p) => fmt(p.size)).join(' / ')} ${unit}`, measure: 'ms p50 at each size',
+        uplet: points.map((p) => round(p.p50Ms, 1)).join(' / '), baselineName: `same operation at ${fmt(points[0]!.size)} ${unit}`,
+        baseline: `${round(points[0]!.p50Ms, 1)}`, ratio: points.map((p) => `${round(p.ratioToSmallest)}×`).join(' / '),
+      });
+      series('single-item POST /data', 'data', r.postData);
+      series('one sweeper cycle', 'uplets', r.sweep);
+      series('one reaper cycle', 'uplets', r.reap);
     }
     if (want('storage')) {
       const megabytes = quick ? 256 : 1024;

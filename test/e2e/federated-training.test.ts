@@ -88,6 +88,8 @@ try:
     socket.create_connection(('127.0.0.1', 5672), timeout=1)
 except OSError as e:
     sys.stderr.write('cannot phone home: %s\\n' % e)
+    # A NUL, an escape sequence and a bidi override: the report must still get through.
+    sys.stderr.write('\\x00\\x1b[31mred\\u202e\\n')
     sys.exit(4)
 `, { mode: 0o755 });
     await packArchive(path.join(work, 'hostile'), path.join(work, 'hostile.tar.gz'));
@@ -112,8 +114,11 @@ except OSError as e:
     expect(hostile[0].attempt).toBe(2);
     expect(hostile[0].failure_reason).toMatch(/failed 2 times; last failure: train: \.\/run train exited with code 4/);
     expect(hostile[0].failure_reason).toMatch(/cannot phone home/);
+    expect(hostile[0].failure_reason).toMatch(/\ufffd\ufffd\[31mred\ufffd/);
+    expect(hostile[0].failure_reason).not.toMatch(/[\u0000\u001b\u202e]/);
     expect(all.filter((l) => l.algo === 'logreg').map((l) => l.status)).toEqual(['done', 'done']);
-    expect(sys.a!.agent.running()).toBe(0);
+    // The agent counts a task finished after its report's answer, which comes after the status is written.
+    expect(await waitFor(async () => sys.a!.agent.running() === 0 || undefined, 10_000)).toBe(true);
   }, 180_000);
 
   test('the example algo of the README, taken from it as it is, goes through a chain and learns', async () => {

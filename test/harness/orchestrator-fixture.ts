@@ -9,6 +9,7 @@ import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
 export const TEST_KEYS = {
   organizer: { name: 'org', key: 'organizer-key-000000000000', roles: ['organizer'] },
   provider: { name: 'provider-a', key: 'provider-key-000000000000', roles: ['data-provider'] },
+  provider2: { name: 'provider-b', key: 'provider-key-b-0000000000', roles: ['data-provider'] },
   author: { name: 'author', key: 'author-key-00000000000000', roles: ['algo-author'] },
   compute: { name: 'node-1', key: 'compute-key-1-00000000000', roles: ['compute'] },
   compute2: { name: 'node-2', key: 'compute-key-2-00000000000', roles: ['compute'] },

@@ -115,7 +115,7 @@ describe('orchestrator seed flow', () => {
       ['organizer', '/problem', '{"uuid": "p2", ', 400, /JSON/],
       ['author', '/algo', { uuid: 'a2', name: 'x', problem: 'nope' }, 422, /problem nope does not exist/],
       ['author', '/algo', { uuid: '../etc', name: 'x', problem: 'p1' }, 400, /uuid/],
-      ['provider', '/data', { uuid: ['d1', 'new'], problems: 'p1' }, 409, /d1/],
+      ['provider2', '/data', { uuid: ['new', 'd1'], problems: 'p1' }, 403, /d1.*another provider/],
       ['provider', '/data', { uuid: 'new', problems: ['p1', 'nope'] }, 422, /nope/],
       ['provider', '/data', { uuid: ['a', 'a'], problems: 'p1' }, 400, /duplicate/],
       ['reader', '/prediction', { data: 'x', problem: 'nope' }, 422, /nope/],
@@ -138,7 +138,7 @@ describe('orchestrator seed flow', () => {
 
   test('a problem with no trained model refuses predictions with the reason', async () => {
     await t.call('organizer', 'POST', '/problem', { uuid: 'p-empty', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 5 });
-    const reply = await t.call('reader', 'POST', '/prediction', { data: ['x'], problem: 'p-empty' });
+    const reply = await t.call('reader', 'POST', '/prediction', { data: ['x1'], problem: 'p-empty' });
     expect(reply.status).toBe(422);
     expect(reply.body.error.code).toBe('NO_TRAINED_MODEL');
   });
@@ -159,7 +159,7 @@ describe('orchestrator seed flow', () => {
 
 async function countAll(t: TestOrchestrator): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const name of ['problems', 'algos', 'datas', 'learnuplets', 'preduplets', 'minibatches', 'leases', 'settlements']) {
+  for (const name of ['problems', 'algos', 'datas', 'learnuplets', 'preduplets', 'minibatches', 'leases', 'settlements', 'memberships', 'train_log']) {
     out[name] = await t.database.db.collection(name).countDocuments();
   }
   return out;
