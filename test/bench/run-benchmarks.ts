@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     server = await startLocalMongoServer({ dataDir: path.join(os.tmpdir(), 'uplet-bench'), log, skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1' });
     mongoUrlFor = (db) => server!.urlFor(db);
   }
+  // On FerretDB over PostgreSQL every scenario runs with the orchestrator's equality indexes (UPLET_BENCH_NO_GIN=1: without).
+  if (server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1') process.env.UPLET_BENCH_FERRET_PG = server.ferret.backend.url;
   const probe = await connectMongo(mongoUrlFor('bench_probe'), { maxPoolSize: 1 });
   const database = await describeServer(probe.db);
   await probe.close();
