@@ -189,7 +189,10 @@ async function cyclesAt(mongoUrlFor: (db: string) => string, n: number, addIndex
     const reaps: number[] = [];
     await reapExpiredLeases(c, leases);
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      const expired = new Date(Date.now() - 1_000);
+      // Expired a moment ago, but within the current minute: a real lease never expires before the
+      // minute it was claimed in, and the reaper's cursor may already be past earlier minutes.
+      const now = Date.now();
+      const expired = new Date(now - Math.min(1_000, now % 60_000));
       const first = TODO + PENDING_LIVE + cycle * EXPIRED_PER_CYCLE;
       await c.leases.insertMany(Array.from({ length: EXPIRED_PER_CYCLE }, (_, j) => lease(first + j, expired)));
       const t = performance.now();
