@@ -6,7 +6,10 @@ import { errorHandler, notFoundHandler, refuseEncodedBodies } from '../shared/ht
 import type { Logger } from '../shared/logging/logger';
 import type { Collections } from './persistence/collections';
 import type { OrchestratorMetrics } from './metrics';
+import { apiDocsRoutes } from '../shared/http/api-docs';
 import { cancelRoutes } from './routes/cancel-routes';
+import { dashboardRoutes } from './routes/dashboard-routes';
+import { orchestratorOpenApi } from './routes/openapi';
 import { computeRoutes } from './routes/compute-routes';
 import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
@@ -42,6 +45,9 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
     next();
   });
   app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections, parts.kinds));
+  // The description, its docs page and the dashboard's static files need no key (they hold no data).
+  app.use(apiDocsRoutes(orchestratorOpenApi()));
+  app.use(dashboardRoutes());
   // The key is checked before a byte of the body is read, and bodies are never inflated:
   // a caller without a key costs no parsing, one with a key at most BODY_LIMIT_BYTES of it.
   app.use(authenticate(parts.keys));

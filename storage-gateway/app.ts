@@ -6,6 +6,8 @@ import { errorHandler, notFoundHandler } from '../shared/http/express-errors';
 import type { Logger } from '../shared/logging/logger';
 import type { BlobStore } from './blob-store/blob-store';
 import { blobRoutes } from './routes/blob-routes';
+import { apiDocsRoutes } from '../shared/http/api-docs';
+import { storageOpenApi } from './routes/openapi';
 
 export interface StorageAppParts {
   store: BlobStore;
@@ -22,6 +24,7 @@ export function createStorageApp(parts: StorageAppParts): Express {
   app.set('etag', false); // ETags are the blobs' sha256, set by the routes
   app.use(requestContext(parts.logger));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.use(apiDocsRoutes(storageOpenApi()));
   app.use(authenticate(parts.keys));
   app.use(blobRoutes(parts.store, parts.maxBlobBytes, parts.capabilitySecret));
   app.use(notFoundHandler());

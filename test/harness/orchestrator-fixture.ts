@@ -5,6 +5,7 @@ import { loadConfig } from '../../shared/config/load-config';
 import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/orchestrator-service';
 import { openTestDatabase, type TestDatabase } from './test-database';
 import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
+import { recordResponse, registerService } from './openapi-conformance';
 
 /** One API key per role, as a deployment's UPLET_API_KEYS would hold them. */
 export const TEST_KEYS = {
@@ -49,6 +50,7 @@ export async function callAs(baseUrl: string, role: TestRole | null, method: str
   } catch {
     /* not JSON */
   }
+  recordResponse(baseUrl, method, path, res.status, parsed, res.headers.get('content-type'));
   return { status: res.status, body: parsed };
 }
 
@@ -74,6 +76,7 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
     ...overrides,
   });
   const orchestrator = await startOrchestrator(settings, silentLogger());
+  registerService(orchestrator.url, 'orchestrator');
   const call = (role: TestRole | null, method: string, path: string, body?: unknown) => callAs(orchestrator.url, role, method, path, body);
   return {
     orchestrator, database, prefix, url: orchestrator.url, call,

@@ -1,0 +1,55 @@
+import { dateTime, identifierSchema, nullable, ref, type OpenApiFragment } from '../../../shared/openapi/openapi-document';
+
+const status = { type: 'string', enum: ['waiting', 'todo', 'pending', 'done', 'failed', 'canceled'] };
+const ids = { type: 'array', items: identifierSchema };
+const perfMap = nullable({ type: 'object', additionalProperties: { type: 'number' } });
+// Documents may gain fields (sites, training): the keys below are required, others allowed.
+const taskCommon = {
+  uuid: identifierSchema, status, worker: nullable({ type: 'string' }), attempt: { type: 'integer', minimum: 0 },
+  failure_reason: nullable({ type: 'string' }), timestamp_todo: nullable(dateTime), timestamp_claimed: nullable(dateTime), timestamp_done: nullable(dateTime),
+};
+const taskRequired = ['uuid', 'status', 'worker', 'attempt', 'failure_reason', 'timestamp_done'];
+
+/** The documents of the seed's collections, as the API returns them (no `_id`). */
+export const documentSchemas: OpenApiFragment = {
+  paths: {},
+  schemas: {
+    Problem: {
+      type: 'object', required: ['uuid', 'workflow', 'test_dataset', 'size_train_dataset', 'metric_direction', 'owner', 'timestamp_upload'],
+      properties: {
+        uuid: identifierSchema, workflow: identifierSchema, test_dataset: ids, size_train_dataset: { type: 'integer', minimum: 1 },
+        metric_direction: { type: 'string', enum: ['higher', 'lower'], description: 'Whether a higher perf is better (default) or a lower one' },
+        owner: { type: 'string' }, timestamp_upload: dateTime, timestamp_canceled: dateTime,
+      },
+    },
+    ProblemDetail: {
+      allOf: [ref('Problem'), {
+        type: 'object', required: ['minibatches', 'train_data_waiting'],
+        properties: { minibatches: { type: 'integer', minimum: 0 }, train_data_waiting: { ...ids, description: 'Train data that waits for a full minibatch' } },
+      }],
+    },
+    Algo: {
+      type: 'object', required: ['uuid', 'name', 'problem', 'owner', 'timestamp_upload'],
+      properties: { uuid: identifierSchema, name: { type: 'string' }, problem: identifierSchema, owner: { type: 'string' }, timestamp_upload: dateTime, timestamp_canceled: dateTime },
+    },
+    Data: {
+      type: 'object', required: ['uuid', 'problems', 'owner', 'timestamp_upload'],
+      properties: { uuid: identifierSchema, problems: ids, owner: { type: 'string' }, timestamp_upload: dateTime, upload_index: { type: 'integer' } },
+    },
+    Learnuplet: {
+      type: 'object', required: [...taskRequired, 'problem', 'algo', 'workflow', 'rank', 'train_data', 'test_data', 'model_start', 'model_end', 'perf', 'train_perf', 'test_perf', 'timestamp_creation'],
+      properties: {
+        ...taskCommon, problem: identifierSchema, algo: identifierSchema, workflow: identifierSchema, rank: { type: 'integer', minimum: 0 },
+        train_data: ids, test_data: ids, model_start: nullable({ type: 'string' }), model_end: { type: 'string' },
+        perf: nullable({ type: 'number' }), train_perf: perfMap, test_perf: perfMap, timestamp_creation: dateTime,
+      },
+    },
+    Preduplet: {
+      type: 'object', required: [...taskRequired, 'problem', 'workflow', 'data', 'model', 'algo', 'learnuplet', 'owner', 'prediction_storage_uuid', 'timestamp_request'],
+      properties: {
+        ...taskCommon, problem: identifierSchema, workflow: identifierSchema, data: identifierSchema, model: { type: 'string' }, algo: identifierSchema,
+        learnuplet: identifierSchema, owner: { type: 'string' }, prediction_storage_uuid: nullable({ type: 'string' }), timestamp_request: dateTime,
+      },
+    },
+  },
+};

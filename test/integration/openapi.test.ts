@@ -1,0 +1,85 @@
+import { checkerFor, takeMismatches } from '../harness/openapi-conformance';
+import { callAs, startTestOrchestrator, type TestOrchestrator } from '../harness/orchestrator-fixture';
+import { checkedFetch, startTestStorage, type TestStorage } from '../harness/storage-fixture';
+
+/**
+ * The OpenAPI descriptions: served without a key, compiled by Ajv, with a docs
+ * page; and the check every suite's answers go through reports drift.
+ */
+describe('OpenAPI descriptions', () => {
+  let t: TestOrchestrator;
+  let s: TestStorage;
+  beforeAll(async () => {
+    t = await startTestOrchestrator('openapi');
+    s = await startTestStorage();
+  });
+  afterAll(async () => {
+    await s?.cleanup();
+    await t?.cleanup();
+  });
+
+  test('each service serves its OpenAPI 3.1 description without a key, and every response schema compiles', async () => {
+    for (const [url, service] of [[t.url, 'orchestrator'], [s.url, 'storage']] as const) {
+      const res = await fetch(`${url}/openapi.json`);
+      expect(res.status).toBe(200);
+      const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(doc.openapi).toBe('3.1.0');
+      expect(Object.keys(doc.paths).length).toBeGreaterThan(2);
+      expect(checkerFor(service).compileAll()).toBeGreaterThan(10);
+    }
+    const orchestratorPaths = Object.keys(((await (await fetch(`${t.url}/openapi.json`)).json()) as { paths: object }).paths);
+    expect(orchestratorPaths).toEqual(expect.arrayContaining(['/problem', '/algo', '/data', '/prediction', '/learnuplet/{uuid}', '/problem/{uuid}/leaderboard', '/algo/{uuid}/cancel', '/worker/{kind}/{uuid}', '/learndone/{uuid}']));
+  });
+
+  test('the docs page is served offline from swagger-ui-dist', async () => {
+    const page = await fetch(`${t.url}/docs/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger-ui-bundle.js');
+    const bundle = await fetch(`${s.url}/docs/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+    expect(Number(bundle.headers.get('content-length'))).toBeGreaterThan(100_000);
+    expect((await fetch(`${t.url}/docs`, { redirect: 'manual' })).status).toBe(301);
+  });
+
+  test('a whole seed flow through callAs and checkedFetch meets the description, refusals included', async () => {
+    expect((await callAs(t.url, 'organizer', 'POST', '/problem', { uuid: 'oa-p', workflow: 'oa-wf', test_dataset: ['oa-t'], size_train_dataset: 1 })).status).toBe(201);
+    expect((await callAs(t.url, 'provider', 'POST', '/data', { uuid: ['oa-t', 'oa-d1', 'oa-d2'], problems: 'oa-p' })).status).toBe(201);
+    expect((await callAs(t.url, 'author', 'POST', '/algo', { uuid: 'oa-a', name: 'A', problem: 'oa-p' })).status).toBe(201);
+    const [rank0] = (await callAs(t.url, 'reader', 'GET', '/learnuplet?problem=oa-p')).body.learnuplets;
+    const claim = await callAs(t.url, 'compute', 'POST', `/worker/learnuplet/${rank0.uuid}`, { worker: 'w' });
+    expect(claim.status).toBe(200);
+    expect((await callAs(t.url, 'compute', 'POST', `/worker/learnuplet/${rank0.uuid}/heartbeat`, { lease_token: claim.body.lease.token })).status).toBe(200);
+    expect((await callAs(t.url, 'compute', 'POST', `/learndone/${rank0.uuid}`, { status: 'done', perf: 0.7, train_perf: [0.6], test_perf: [0.7], lease_token: claim.body.lease.token })).status).toBe(200);
+    for (const p of ['/problem', '/problem/oa-p', '/problems/oa-p', '/algo?problem=oa-p', '/datas', '/learnuplets?status=done', '/preduplet', '/problem/oa-p/leaderboard', '/healthz', '/readyz']) {
+      expect((await callAs(t.url, 'reader', 'GET', p)).status).toBe(200);
+    }
+    expect((await callAs(t.url, 'provider', 'POST', '/prediction', { data: ['oa-t'], problem: 'oa-p' })).status).toBe(201);
+    // Refusals: bad body, no key, wrong role, unknown document, unknown route, cancel.
+    expect((await callAs(t.url, 'organizer', 'POST', '/problem', { uuid: 'x y' })).status).toBe(400);
+    expect((await callAs(t.url, null, 'GET', '/problem')).status).toBe(401);
+    expect((await callAs(t.url, 'provider', 'POST', '/algo', { uuid: 'z', name: 'z', problem: 'oa-p' })).status).toBe(403);
+    expect((await callAs(t.url, 'reader', 'GET', '/algo/nope')).status).toBe(404);
+    expect((await callAs(t.url, 'reader', 'GET', '/no/such/route')).status).toBe(404);
+    expect((await callAs(t.url, 'author', 'POST', '/algo/oa-a/cancel')).status).toBe(200);
+    // The storage gateway.
+    expect((await checkedFetch(`${s.url}/blobs/algo/oa-blob`, { method: 'PUT', headers: { 'x-api-key': 'author-key-00000000000000' }, body: 'tar' })).status).toBe(201);
+    expect((await checkedFetch(`${s.url}/blobs/algo/oa-blob/meta`, { headers: { 'x-api-key': 'author-key-00000000000000' } })).status).toBe(200);
+    expect((await checkedFetch(`${s.url}/blobs/algo/oa-blob`, { headers: { 'x-api-key': 'author-key-00000000000000' } })).status).toBe(200);
+    expect((await checkedFetch(`${s.url}/blobs/bogus/oa-blob`, { headers: { 'x-api-key': 'author-key-00000000000000' } })).status).toBe(400);
+    expect(takeMismatches()).toEqual([]);
+  });
+
+  test('a drifted answer is reported: a missing key, a wrong type, an undescribed status, an undescribed route', async () => {
+    const real = await callAs(t.url, 'author', 'POST', '/algo', { uuid: 'oa-b', name: 'B', problem: 'oa-p' });
+    expect(real.status).toBe(201);
+    expect(takeMismatches()).toEqual([]);
+    const checker = checkerFor('orchestrator');
+    const json = 'application/json; charset=utf-8';
+    const { new_learnuplets: _dropped, ...withoutCount } = real.body;
+    expect(checker.check('POST', '/algo', 201, withoutCount, json).join('\n')).toMatch(/new_learnuplets/);
+    expect(checker.check('POST', '/algo', 201, { ...real.body, new_algo: { ...real.body.new_algo, timestamp_upload: 12 } }, json).join('\n')).toMatch(/timestamp_upload/);
+    expect(checker.check('POST', '/algo', 202, real.body, json).join('\n')).toMatch(/202, which the description does not list/);
+    expect(checker.check('GET', '/sites-not-described', 200, {}, json).join('\n')).toMatch(/not in the description/);
+    expect(checker.check('GET', '/algo/oa-b', 404, { message: 'no' }, json).join('\n')).toMatch(/error/);
+  });
+});
