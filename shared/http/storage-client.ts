@@ -7,15 +7,16 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
 import { CAPABILITY_HEADER } from '../auth/capability-token';
+import { UpletApiError } from './api-error';
 import { DEFAULT_RETRY, parseJsonResponse, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
 export type { BlobKind } from '../contracts/blob-contract';
 export type BlobMetadata = BlobMeta;
 
 /** A refusal by the gateway (4xx), with its stable code; not retried. */
-export class StorageRequestError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string) {
-    super(message);
+export class StorageRequestError extends UpletApiError {
+  constructor(message: string, status: number, code: string, details?: unknown) {
+    super(message, status, code, details);
     this.name = 'StorageRequestError';
   }
 }
@@ -28,6 +29,8 @@ export interface UploadOptions {
   contentType?: string;
   /** Principals besides compute nodes who may read it (a prediction's requester). */
   readers?: string[];
+  /** Called as bytes leave (sent so far, total); a retried upload starts again from 0. */
+  onProgress?: (sent: number, total: number) => void;
 }
 
 /**
@@ -60,7 +63,7 @@ export class StorageClient {
       const res = await streamRequest('PUT', this.url(kind, uuid), {
         ...this.auth(), 'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256,
         ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
-      }, fs.createReadStream(file, { highWaterMark: CHUNK }));
+      }, withProgress(fs.createReadStream(file, { highWaterMark: CHUNK }), size, options.onProgress));
       return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
   }
@@ -130,7 +133,7 @@ export class StorageClient {
   }
 
   private json(res: Response, what: string): Promise<unknown> {
-    return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code) => new StorageRequestError(message, status, code));
+    return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code, details) => new StorageRequestError(message, status, code, details));
   }
 }
 
@@ -161,6 +164,20 @@ async function asResponse(res: http.IncomingMessage): Promise<Response> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   return new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500 });
+}
+
+function withProgress(source: Readable, total: number, onProgress?: (sent: number, total: number) => void): Readable {
+  if (!onProgress) return source;
+  let sent = 0;
+  const counting = new Transform({
+    transform(chunk: Buffer, _e, done: TransformCallback) {
+      sent += chunk.length;
+      onProgress(sent, total);
+      done(null, chunk);
+    },
+  });
+  source.on('error', (err) => counting.destroy(err));
+  return source.pipe(counting);
 }
 
 export async function sha256OfFile(file: string): Promise<string> {
