@@ -59,6 +59,8 @@ export function buildProgram(out: () => Output): Command {
     .option('--storage <url>', 'storage gateway URL (else UPLET_STORAGE_URL, else the config file)')
     .addHelpText('after', `\nConfig file: ${configPath()} (mode 0600; UPLET_CONFIG names another)\n${EXIT_HELP}`)
     .showSuggestionAfterError(true)
+    // Errors are printed once, in uplet's one-line form, by main(); subcommands inherit this.
+    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .exitOverride();
   const globals = (): Globals => program.opts<Globals>();
   const client = (needStorage = false) => {
@@ -288,7 +290,6 @@ async function readStdinLine(): Promise<string> {
 export async function main(argv: string[]): Promise<number> {
   let output = new Output(argv.includes('--json'));
   const program = buildProgram(() => output);
-  program.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
