@@ -164,14 +164,18 @@
   }
 
   /** Sites appear when the orchestrator serves GET /sites (a newer API); otherwise the card stays hidden. */
+  let sitesApi = 'unknown';
   async function drawSites() {
+    if (sitesApi === 'absent') return;
     try {
       const body = await api('/sites');
       const sites = body.sites || [];
       $('sites').replaceChildren(...sites.map((s) => el('li', {}, (s.name || s.site || s.uuid) + (s.agents !== undefined ? ' · ' + (Array.isArray(s.agents) ? s.agents.length : s.agents) + ' agents' : ''))));
       $('sites-card').hidden = false;
-    } catch (_) {
+      sitesApi = 'present';
+    } catch (err) {
       $('sites-card').hidden = true;
+      if (err.status === 404) sitesApi = 'absent'; // this orchestrator has no sites API: stop asking
     }
   }
 
