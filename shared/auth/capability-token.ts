@@ -21,6 +21,10 @@ export interface CapabilityPayload {
   blobs: string[];
   /** `<kind>/<uuid>` of every blob it may write: the task's own outputs. */
   writes?: string[];
+  /** The site the task runs at (absent: `default`): a gateway serves its data only to tasks of its own site. */
+  site?: string;
+  /** Of `blobs`, those a gateway of another site may serve too (the problem's test data, the organizer's evaluation set). */
+  anywhere?: string[];
   /** Expiry, in seconds since the epoch. */
   exp: number;
 }
