@@ -35,7 +35,7 @@ export interface RunningTask {
  * lease was lost is not reported (the report would be refused); one stopped by
  * shutdown is released so it runs again at once elsewhere.
  */
-export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTask, lease: Lease): RunningTask {
+export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTask, lease: Lease, blobLocations: Readonly<Record<string, string>> = {}): RunningTask {
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
   // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
   let capability = lease.capability;
@@ -52,7 +52,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTas
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {
       heartbeat.start();
-      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(() => capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
+      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(() => capability).withLocations(blobLocations), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
       heartbeat.stop();

@@ -61,6 +61,21 @@ export function checkCapability(token: string | undefined, secret: string, princ
   return { ok: true, payload };
 }
 
+/** The payload of a correctly signed capability (expired or not), for logging who read what; undefined otherwise. */
+export function verifiedPayload(token: string | undefined, secret: string): CapabilityPayload | undefined {
+  if (!token) return undefined;
+  const [body, signature, extra] = token.split('.');
+  if (!body || !signature || extra !== undefined) return undefined;
+  const expected = Buffer.from(mac(body, secret));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !crypto.timingSafeEqual(expected, given)) return undefined;
+  try {
+    return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as CapabilityPayload;
+  } catch {
+    return undefined;
+  }
+}
+
 function mac(body: string, secret: string): string {
   return crypto.createHmac('sha256', secret).update(body).digest('base64url');
 }
