@@ -41,9 +41,12 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
     void sites?.seen(site, worker, principal.name);
     const grant = await leases.claim(kind, uuid, worker, principal, site);
     // Where each blob of the task lives: its data at this site's gateway, code and models where they were written.
+    // `blob_sites` names the site of every blob; `blob_locations` the gateway URL of those held at another
+    // site (the agent reads its own site's blobs from its own gateway, as it reaches it).
+    const blob_sites = grant.locations;
     const blob_locations: Record<string, string> = {};
-    for (const [blob, at] of Object.entries(grant.locations)) {
-      const url = sites?.gatewayOf(at);
+    for (const [blob, at] of Object.entries(blob_sites)) {
+      const url = at === site ? undefined : sites?.gatewayOf(at);
       if (url) blob_locations[blob] = url;
     }
     // The seed's key carries the uuid; the document and the lease travel beside it.
@@ -51,6 +54,7 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
       [claimAnswerKey(kind)]: grant.uplet.uuid,
       [kind]: publicDocument(grant.uplet),
       site,
+      blob_sites,
       blob_locations,
       lease: {
         token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at,

@@ -102,7 +102,7 @@ export class ChainKeeper {
     const from = Math.min(cursor?.next_batch ?? 0, upTo);
     if (from >= upTo) return 0;
     const now = new Date();
-    const batches: MinibatchDoc[] = [];
+    const contents: string[][] = [];
     // In order: a site's batch j+1 never takes a rank before its batch j.
     for (let j = from; j < upTo; j++) {
       const positions = Array.from({ length: size }, (_, i) => j * size + i);
@@ -113,8 +113,9 @@ export class ChainKeeper {
         train_data = entries.sort((a, b) => a.pos - b.pos).map((e) => e.data);
         if (train_data.length !== size) throw new Error(`batch ${j} of problem ${problem.uuid} at site ${site} has ${train_data.length} log entries, expected ${size}`);
       }
-      batches.push(await this.placeBatch(problem.uuid, site, j, train_data as string[], now));
+      contents.push(train_data as string[]);
     }
+    const batches = await this.placeBatches(problem.uuid, site, from, contents, now);
     // A canceled algo's chain takes no new ranks and starts none.
     const algos = (await this.c.algos.find({ problem: problem.uuid }).toArray()).filter((a) => !a.timestamp_canceled);
     const created = await this.ensureLearnuplets(problem, algos, batches);
@@ -124,6 +125,34 @@ export class ChainKeeper {
     await Promise.all(algos.flatMap((a) => firsts.map((k) => this.startAfterAppend(problem, a.uuid, k))));
     await this.hint(siteTrainCursor(problem.uuid, site), { next_batch: upTo });
     return created;
+  }
+
+  /**
+   * Places the site's batches from..from+n-1 at ranks, in order. First optimistically, in one
+   * ordered insert at the next free ranks (a post of 10,000 items is a few inserts, not one per
+   * batch); what that could not place (a rank taken meanwhile, or a batch placed by a concurrent
+   * cutter) is placed one by one.
+   */
+  private async placeBatches(problem: string, site: string, from: number, contents: readonly string[][], now: Date): Promise<MinibatchDoc[]> {
+    if (contents.length === 0) return [];
+    const exists = async (k: number) => (await this.c.minibatches.findOne({ _id: minibatchId(problem, k) }, { projection: { _id: 1 } })) !== null;
+    const hint = await this.c.cursors.findOne({ _id: rankCursor(problem) });
+    const k0 = await firstMissing(hint?.next_batch ?? 0, exists);
+    const docs: MinibatchDoc[] = contents.map((train_data, i) => ({
+      _id: minibatchId(problem, k0 + i), problem, index: k0 + i, site, site_batch: siteBatchId(problem, site, from + i), train_data, timestamp_creation: now,
+    }));
+    let placed = docs.length;
+    try {
+      await this.c.minibatches.insertMany(docs, { ordered: true });
+    } catch (err) {
+      if (!onlyDuplicateKeys(err)) throw err;
+      const dups = duplicateIndexes(err);
+      placed = dups.length > 0 ? dups.reduce((a, b) => Math.min(a, b), docs.length) : 0;
+    }
+    if (placed > 0) await this.hint(rankCursor(problem), { next_batch: k0 + placed });
+    const out = docs.slice(0, placed);
+    for (let i = placed; i < contents.length; i++) out.push(await this.placeBatch(problem, site, from + i, contents[i]!, now));
+    return out;
   }
 
   /**

@@ -127,7 +127,7 @@ export function claimAnswerKey(kind: TaskKind): `${TaskKind}_worker_set` {
 /** Where each blob of a task lives: `<kind>/<uuid>` → the base URL of the gateway that holds it. */
 export type BlobLocations = Record<string, string>;
 
-export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & { lease: Lease; site?: string; blob_locations?: BlobLocations };
+export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & { lease: Lease; site?: string; blob_sites?: Record<string, string>; blob_locations?: BlobLocations };
 export interface HeartbeatAnswer {
   lease: LeaseTerms;
 }
