@@ -11,6 +11,8 @@ module.exports = {
   rootDir: __dirname,
   // Two cores: two workers, and FerretDB's pool budget is shared by every client.
   maxWorkers: 2,
+  // A global option (jest ignores it inside a project): the integration tests need it.
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
@@ -28,7 +30,6 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };
