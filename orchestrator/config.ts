@@ -20,6 +20,8 @@ export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, A
   SHUTDOWN_GRACE_MS: number;
   /** How long a per-task download capability lasts. */
   CAPABILITY_SECONDS: number;
+  /** FerretDB's PostgreSQL, when the database is FerretDB: the orchestrator adds GIN indexes there at start-up. */
+  FERRETDB_POSTGRES_URL?: string;
 }
 
 export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
@@ -41,4 +43,5 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   BODY_LIMIT_BYTES: positiveInt(16 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
+  FERRETDB_POSTGRES_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
 });

@@ -46,7 +46,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const started: Array<{ close(): Promise<void> }> = [infra];
   try {
     const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
-      ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
+      ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ...(infra.ferretPostgresUrl ? { FERRETDB_POSTGRES_URL: infra.ferretPostgresUrl } : {}), ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
     }), serviceLogger(options, 'orchestrator'));
     started.unshift(orchestrator);
     const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
