@@ -26,6 +26,8 @@ export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, A
   STORAGE_URL: string;
   /** The agents' heartbeat interval: an agent is live while seen within 3 × this. */
   HEARTBEAT_INTERVAL_MS: number;
+  /** FerretDB's PostgreSQL, when the database is FerretDB: the orchestrator adds GIN indexes there at start-up. */
+  FERRETDB_POSTGRES_URL?: string;
 }
 
 export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
@@ -50,4 +52,5 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   SITES: Joi.string().max(100_000),
   STORAGE_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8100'),
   HEARTBEAT_INTERVAL_MS: positiveInt(10_000),
+  FERRETDB_POSTGRES_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
 });

@@ -13,6 +13,7 @@ import { TodoSweeper } from './periodic/todo-sweeper';
 import { AmqpWorkDispatcher } from './messaging/amqp-work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
+import { EQUALITY_FIELDS, ensureFerretGinIndexes } from './persistence/ferretdb-gin-indexes';
 import { ChainKeeper } from './work/chain-keeper';
 import { Cancellation } from './work/cancellation';
 import { Registration } from './work/registration';
@@ -37,6 +38,13 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
   const collections = collectionsOf(mongo.db);
   await ensureIndexes(collections);
+  if (settings.FERRETDB_POSTGRES_URL) {
+    // Not fatal: without them every lookup scans, slower but correct.
+    // Collections no index created yet have no table: make them, so each gets its GIN indexes now.
+    await Promise.all(Object.keys(EQUALITY_FIELDS).map((name) => mongo.db.createCollection(name).catch(() => undefined)));
+    await ensureFerretGinIndexes(settings.FERRETDB_POSTGRES_URL, mongo.db.databaseName, logger)
+      .catch((err: Error) => logger.warn('could not create FerretDB equality indexes in PostgreSQL; lookups will scan', { error: err.message }));
+  }
   await backfillExpiryMinutes(collections);
 
   const siteConfig = parseSites(settings.SITES, settings.STORAGE_URL);

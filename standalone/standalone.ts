@@ -65,7 +65,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     }
     const sitesJson = JSON.stringify(Object.fromEntries([['default', { gateway_url: storage.url }], ...siteGateways.map((g) => [g.site, { gateway_url: g.storage.url }])]));
     const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
-      ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
+      ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ...(infra.ferretPostgresUrl ? { FERRETDB_POSTGRES_URL: infra.ferretPostgresUrl } : {}), ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
       ...(siteGateways.length > 0 ? { SITES: sitesJson } : {}), HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
     }), serviceLogger(options, 'orchestrator'));
     started.unshift(orchestrator);

@@ -2,7 +2,7 @@ import type { Collection } from 'mongodb';
 import { WORK_ERROR_CODES, type TaskKind } from '../../shared/contracts/work-contract';
 import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { UnprocessableError } from '../../shared/errors/uplet-error';
-import type { LearnupletDoc, PerfMap, PredupletDoc, TaskDoc, TaskDocOfKind } from '../domain/documents';
+import type { PerfMap, PredupletDoc, TaskDoc, TaskDocOfKind } from '../domain/documents';
 import { perItemScoreMap } from '../domain/per-item-scores';
 import { siteOf } from '../../shared/contracts/sites';
 import type { Collections } from '../persistence/collections';

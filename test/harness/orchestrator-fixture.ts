@@ -1,3 +1,4 @@
+import { readState } from './test-servers-state';
 import { silentLogger } from '../../shared/logging/logger';
 import { orchestratorSettingsSchema, type OrchestratorSettings } from '../../orchestrator/config';
 import { loadConfig } from '../../shared/config/load-config';
@@ -53,6 +54,12 @@ export async function callAs(baseUrl: string, role: TestRole | null, method: str
   return { status: res.status, body: parsed };
 }
 
+/** On FerretDB over PostgreSQL, the orchestrator adds its equality indexes there, as in production. */
+function ferretPostgres(): { FERRETDB_POSTGRES_URL?: string } {
+  const backend = readState().ferret?.backend;
+  return backend?.kind === 'postgresql' ? { FERRETDB_POSTGRES_URL: backend.url } : {};
+}
+
 export async function startTestOrchestrator(label: string, overrides: Partial<Record<keyof OrchestratorSettings, string>> = {}): Promise<TestOrchestrator> {
   const database = await openTestDatabase(label);
   const prefix = testAmqpPrefix(label);
@@ -65,6 +72,7 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
     UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
     UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
     LOG_LEVEL: 'error',
+    ...ferretPostgres(),
     ...overrides,
   });
   const orchestrator = await startOrchestrator(settings, silentLogger());
