@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-demo-'));
   const logger = createLogger({ service: 'demo', level: process.env.LOG_LEVEL ?? 'warn', format: 'pretty' });
   say('uplet demo: starting the orchestrator, and three hospitals as three sites, each with its own storage gateway and compute agent (standalone mode)…');
-  const system = await startStandalone({ dataDir, ephemeral: true, logger, logFormat: 'pretty', log: (l) => say(`  ${l}`), ports: { orchestrator: 0, storage: 0 }, sites: HOSPITALS });
+  const system = await startStandalone({ dataDir, ephemeral: true, logger, logFormat: 'pretty', log: (l) => say(`  ${l}`), ports: { orchestrator: 0, storage: 0 }, sites: HOSPITALS,
+    // Short heartbeats: a site whose agent stops is seen without a live agent within 3 s.
+    env: { ...process.env, HEARTBEAT_INTERVAL_MS: process.env.HEARTBEAT_INTERVAL_MS ?? '1000' } });
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
@@ -80,7 +82,15 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
       say(`   ${algo.name}`);
     }
 
-    say('3. Three hospitals upload their data to their own site\'s gateway (it never leaves the site) and register it there.');
+    say('3. hospital-b\'s agent stops: its site has no live agent, so its ranks will wait (nothing runs elsewhere).');
+    await system.stopSiteAgent('hospital-b');
+    for (let i = 0; i < 50; i++) {
+      const sites = (await analystGet('/sites')).sites as Array<{ name: string; live_agents: unknown[] }>;
+      if (sites.find((x) => x.name === 'hospital-b')?.live_agents.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    say('   GET /sites: hospital-b has no live agent');
+    say('   Three hospitals upload their data to their own site\'s gateway (it never leaves the site) and register it there.');
     for (const provider of keys.providers) {
       const items = manifest.items.filter((i) => i.provider === provider.name && i.role !== 'predict');
       for (const i of items) await storageAs(provider, provider.name).uploadFile('data', i.uuid, path.join(EXAMPLE, i.file), { contentType: 'text/csv' });
@@ -91,7 +101,14 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     for (const i of predictItems) await storageAs(providerKey(i.provider), i.provider).uploadFile('data', i.uuid, path.join(EXAMPLE, i.file), { contentType: 'text/csv' });
 
     say('4. Each rank runs at the site whose data it trains on (its agent only); the model travels from site to site:\n');
-    const rows = await watchChains(analystGet, say, interrupted, started);
+    // Once hospital-b's ranks have waited visibly for a while, a new agent of hospital-b starts and the chains resume.
+    let restarted = false;
+    const rows = await watchChains(analystGet, say, interrupted, started, async (waitingSince) => {
+      if (restarted || Date.now() - waitingSince < 3_000) return;
+      restarted = true;
+      await system.startSiteAgent('hospital-b', 'agent-hospital-b-2');
+      say('   a new agent of hospital-b started: its ranks run, the chains resume.');
+    });
     if (interrupted()) return;
 
     say('\n5. Leaderboard');
@@ -166,10 +183,12 @@ async function callApi(baseUrl: string, key: KeyEntry, method: string, p: string
   return json;
 }
 
-async function watchChains(get: Get, say: (l: string) => void, interrupted: () => boolean, started: number): Promise<ChainRow[]> {
+async function watchChains(get: Get, say: (l: string) => void, interrupted: () => boolean, started: number, whileWaiting?: (since: number) => Promise<void>): Promise<ChainRow[]> {
   const tty = process.stdout.isTTY;
   let lastDrawn = '';
   let lastPrinted = 0;
+  let waitingSince: number | undefined;
+  let lastWaiting = '';
   for (;;) {
     const [algos, uplets, problem] = await Promise.all([get(`/algo?problem=${PROBLEM}`), get(`/learnuplet?problem=${PROBLEM}&limit=1000`), get(`/problem/${PROBLEM}`)]);
     const rows: ChainRow[] = (algos.algos as any[]).map((a) => {
@@ -179,14 +198,19 @@ async function watchChains(get: Get, say: (l: string) => void, interrupted: () =
     const finished = rows.every((r) => r.statuses.every((s) => ['done', 'failed', 'canceled'].includes(s)));
     const waiting = ((problem.waiting_for ?? []) as Array<{ message: string; rank: number; algo: string }>).map((w) => `rank ${w.rank} of ${w.algo}: ${w.message}`);
     const frame = renderProgress(rows, (Date.now() - started) / 1000, waiting);
+    if (waiting.length > 0) {
+      waitingSince ??= Date.now();
+      await whileWaiting?.(waitingSince);
+    }
     if (tty) {
       if (lastDrawn) process.stdout.write(`\x1b[${lastDrawn.split('\n').length}A\x1b[0J`);
       process.stdout.write(`${frame}\n`);
       lastDrawn = frame;
-    } else if (finished || Date.now() - lastPrinted > 3_000) {
+    } else if (finished || Date.now() - lastPrinted > 3_000 || waiting.join() !== lastWaiting) {
       say(frame);
       lastPrinted = Date.now();
     }
+    lastWaiting = waiting.join();
     if (finished || interrupted()) return rows;
     await new Promise((r) => setTimeout(r, 400));
   }

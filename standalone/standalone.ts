@@ -18,6 +18,9 @@ export interface Standalone {
   agent: RunningAgent;
   /** The other sites (`options.sites`), each with its own gateway (own port, own directory) and its own agent. */
   sites: Array<{ site: string; storage: RunningStorageGateway; agent: RunningAgent }>;
+  /** Stops a site's agent (it gives back its work) and starts a new one under another name (the demo's "site without a live agent"). */
+  stopSiteAgent(site: string): Promise<void>;
+  startSiteAgent(site: string, name: string): Promise<RunningAgent>;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,18 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     let closing: Promise<void> | undefined;
     return {
       infra, orchestrator, storage, agent, sites,
+      stopSiteAgent: async (site) => {
+        const entry = sites.find((x) => x.site === site);
+        if (entry) await entry.agent.close();
+      },
+      startSiteAgent: async (site, name) => {
+        const entry = sites.find((x) => x.site === site);
+        if (!entry) throw new Error(`no site ${site}`);
+        const a = await agentAt(site, entry.storage.url, name, path.join(options.dataDir, 'sites', site, `agent-work-${name}`));
+        started.unshift(a);
+        entry.agent = a;
+        return a;
+      },
       close: () => (closing ??= (async () => {
         // Agent first (it gives back its work), then the gateway, the orchestrator, the database.
         for (const s of started) await s.close().catch((e: Error) => options.logger.warn('shutdown step failed', { error: e.message }));

@@ -174,6 +174,10 @@ export const answerSchemas = {
     [claimAnswerKey(kind)]: Joi.string().required(),
     [kind]: Joi.object({ uuid: Joi.string().required(), attempt: Joi.number().integer().min(1).required(), status: Joi.string().valid('pending').required() }).unknown(true).required(),
     lease: Joi.object({ token: Joi.string().required(), ...leaseTermsSchema }).required(),
+    // The agent's site, the site of every blob of the task, and the gateway URL of those held at another site.
+    site: Joi.string(),
+    blob_sites: Joi.object().pattern(Joi.string(), Joi.string()),
+    blob_locations: Joi.object().pattern(Joi.string(), Joi.string().uri({ scheme: ['http', 'https'] })),
   }),
   heartbeat: Joi.object({ lease: Joi.object(leaseTermsSchema).required() }),
   release: (kind: TaskKind) => Joi.object({ [`released_${kind}`]: Joi.string().required(), [kind]: Joi.object({ status: Joi.string().valid('todo').required() }).unknown(true).required() }),
