@@ -9,6 +9,8 @@ import { TASK_KINDS, type TaskKind } from '../contracts/work-contract';
  */
 export interface WorkTopology {
   queues: Readonly<Record<TaskKind, string>>;
+  /** Topic exchange of status events (`<subject>.<status>`), see shared/contracts/events-contract.ts. */
+  eventsExchange: string;
   deadLetterExchange: string;
   deadLetterQueue: string;
 }
@@ -18,6 +20,7 @@ export function workTopology(prefix: string): WorkTopology {
     queues: Object.fromEntries(TASK_KINDS.map((kind) => [kind, `${prefix}.${kind}`])) as Record<TaskKind, string>,
     deadLetterExchange: `${prefix}.dead-letter`,
     deadLetterQueue: `${prefix}.dead-letter`,
+    eventsExchange: `${prefix}.events`,
   };
 }
 
@@ -31,4 +34,5 @@ export async function declareWorkTopology(channel: Channel, topology: WorkTopolo
   await channel.bindQueue(topology.deadLetterQueue, topology.deadLetterExchange, '');
   const workQueueArgs = { durable: true, arguments: { 'x-dead-letter-exchange': topology.deadLetterExchange } };
   for (const queue of Object.values(topology.queues)) await channel.assertQueue(queue, workQueueArgs);
+  await channel.assertExchange(topology.eventsExchange, 'topic', { durable: true });
 }

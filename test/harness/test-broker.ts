@@ -28,6 +28,7 @@ export async function deleteTestTopology(prefix: string): Promise<void> {
     const ch = await conn.createChannel();
     for (const q of [...Object.values(t.queues), t.deadLetterQueue]) await ch.deleteQueue(q);
     await ch.deleteExchange(t.deadLetterExchange);
+    await ch.deleteExchange(t.eventsExchange);
     await ch.close();
   } finally {
     await conn.close();
