@@ -10,6 +10,7 @@ import { createOrchestratorApp } from './app';
 import type { OrchestratorSettings } from './config';
 import { backfillExpiryMinutes, reapExpiredLeases } from './periodic/lease-reaper';
 import { TodoSweeper } from './periodic/todo-sweeper';
+import { AmqpEventPublisher } from './messaging/amqp-event-publisher';
 import { AmqpWorkDispatcher } from './messaging/amqp-work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
@@ -55,14 +56,15 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
 
   const metrics = new OrchestratorMetrics();
   const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
-  const chains = new ChainKeeper(collections, dispatcher, logger);
+  const events = new AmqpEventPublisher(broker, topology.eventsExchange, logger);
+  const chains = new ChainKeeper(collections, dispatcher, logger, events);
   const kinds = taskKindTable(collections, chains);
   dispatcher.siteOf = async (kind, uuid) => {
     const doc = await tasksOf(kinds, collections, kind).findOne({ _id: uuid });
     return doc ? rulesOf(kinds, kind).site(doc) : 'default';
   };
   const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
-  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
+  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 

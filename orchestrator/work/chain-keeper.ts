@@ -4,6 +4,7 @@ import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain
 import { learnupletUuid, logId, logKey, minibatchId, modelEndUuid, rankCursor, siteBatchId, siteTrainCursor } from '../domain/uplet-ids';
 import { DEFAULT_SITE, siteOf } from '../../shared/contracts/sites';
 import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections, type TrainLogDoc } from '../persistence/collections';
+import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import type { WorkDispatcher } from './work-dispatcher';
 
 const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } as const;
@@ -21,6 +22,7 @@ export class ChainKeeper {
     private readonly c: Collections,
     private readonly dispatcher: WorkDispatcher,
     private readonly logger: Logger,
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {}
 
   /**
@@ -250,12 +252,13 @@ export class ChainKeeper {
     return next ? this.startRank(problem, next.uuid, next.model_start) : false;
   }
 
-  private async startRank(_problem: ProblemDoc, uuid: string, modelStart: string): Promise<boolean> {
+  private async startRank(problem: ProblemDoc, uuid: string, modelStart: string): Promise<boolean> {
     const res = await this.c.learnuplets.updateOne(
       { _id: uuid, status: 'waiting' },
       { $set: { status: 'todo', model_start: modelStart, timestamp_todo: new Date() } },
     );
     if (res.modifiedCount === 0) return false;
+    this.events.publish({ subject: 'learnuplet', id: uuid, status: 'todo', scope: { problem: problem.uuid } });
     await this.dispatcher.dispatch('learnuplet', [uuid]);
     return true;
   }

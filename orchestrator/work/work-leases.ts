@@ -11,6 +11,7 @@ import { TERMINAL } from '../domain/chain-rules';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
 import type { WorkDispatcher } from './work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
+import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTable } from './task-kinds';
 
 export interface LeaseSettings {
@@ -47,7 +48,13 @@ export class WorkLeases {
     private readonly settings: LeaseSettings,
     private readonly logger: Logger,
     private readonly metrics?: OrchestratorMetrics,
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {}
+
+  /** Every status a task is written to is announced (events exchange), after the write. */
+  private announce(kind: TaskKind, uuid: string, status: string, attempt: number, detail?: Record<string, unknown>): void {
+    this.events.publish({ subject: kind, id: uuid, status, attempt, ...(detail ? { detail } : {}) });
+  }
 
   private uplets(kind: TaskKind) {
     return tasksOf(this.kinds, this.c, kind);
@@ -92,6 +99,7 @@ export class WorkLeases {
       { _id: uuid, attempt: uplet.attempt },
       { $set: { status: 'pending', worker, attempt, timestamp_claimed: now } },
     );
+    this.announce(kind, uuid, 'pending', attempt, { worker });
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
     return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at, lease, locations: blobs.locations ?? {} };
@@ -116,6 +124,7 @@ export class WorkLeases {
     const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
     await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
+    this.announce(kind, uuid, 'todo', lease.attempt, { reason: 'released' });
     await this.c.leases.deleteOne({ _id: lease._id });
     await this.dispatcher.dispatch(kind, [uuid], lease.site);
     return this.current(kind, uuid);
@@ -214,6 +223,7 @@ export class WorkLeases {
       { _id: uuid, attempt: { $lte: attempt } },
       { $set: { status: 'canceled', attempt, worker: null, failure_reason: reason, timestamp_done: new Date() } },
     );
+    this.announce(kind, uuid, 'canceled', attempt, { reason });
   }
 
   /** Settles one expired lease; called by the reaper. Returns false when someone settled it first. */
@@ -245,6 +255,7 @@ export class WorkLeases {
     else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {
       await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
+      this.announce(kind, uuid, 'todo', attempt, { reason: 'released' });
       await this.dispatcher.dispatch(kind, [uuid], rulesOf(this.kinds, kind).site(uplet));
     } else {
       const cause = settled.status === 'expired' ? 'expired' : 'failed';
@@ -295,7 +306,7 @@ export class WorkLeases {
     const now = new Date();
     await rules.finish(uplet, attempt, () => this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
       $set: { ...rules.doneFields(report), status: 'done', attempt, timestamp_done: now, failure_reason: null },
-    }));
+    }).then((res) => (this.announce(kind, uplet._id, 'done', attempt), res)));
   }
 
   /** A failed or expired attempt: retry while attempts remain, else fail for good (a chain then moves on). */
@@ -305,6 +316,7 @@ export class WorkLeases {
     const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
     if (decision.next === 'todo') {
       await this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'todo', worker: null, attempt, failure_reason, timestamp_todo: now } });
+      this.announce(kind, uplet._id, 'todo', attempt, { reason });
       await this.dispatcher.dispatch(kind, [uplet._id], rulesOf(this.kinds, kind).site(uplet));
       return;
     }
@@ -313,7 +325,7 @@ export class WorkLeases {
     await rulesOf(this.kinds, kind).finish(uplet, attempt, () => this.uplets(kind).updateOne(
       { _id: uplet._id, attempt: { $lte: attempt } },
       { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } },
-    ));
+    ).then((res) => (this.announce(kind, uplet._id, 'failed', attempt, { reason: decision.reason }), res)));
   }
 
   private async current(kind: TaskKind, uuid: string): Promise<TaskDoc> {

@@ -15,6 +15,8 @@ export interface WorkTopology {
   queues: Readonly<Record<TaskKind, string>>;
   /** The sites whose queues this process declares (the orchestrator: all; an agent: its own). */
   sites: readonly string[];
+  /** Topic exchange of status events (`<subject>.<status>`), see shared/contracts/events-contract.ts. */
+  eventsExchange: string;
   deadLetterExchange: string;
   deadLetterQueue: string;
 }
@@ -26,6 +28,7 @@ export function workTopology(prefix: string, sites: readonly string[] = ['defaul
     sites: [...new Set(sites)],
     deadLetterExchange: `${prefix}.dead-letter`,
     deadLetterQueue: `${prefix}.dead-letter`,
+    eventsExchange: `${prefix}.events`,
   };
 }
 
@@ -49,4 +52,5 @@ export async function declareWorkTopology(channel: Channel, topology: WorkTopolo
   await channel.bindQueue(topology.deadLetterQueue, topology.deadLetterExchange, '');
   const workQueueArgs = { durable: true, arguments: { 'x-dead-letter-exchange': topology.deadLetterExchange } };
   for (const queue of allWorkQueues(topology)) await channel.assertQueue(queue, workQueueArgs);
+  await channel.assertExchange(topology.eventsExchange, 'topic', { durable: true });
 }

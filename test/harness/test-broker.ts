@@ -28,6 +28,7 @@ export async function deleteTestTopology(prefix: string, sites: readonly string[
     const ch = await conn.createChannel();
     for (const q of [...allWorkQueues(t), t.deadLetterQueue]) await ch.deleteQueue(q);
     await ch.deleteExchange(t.deadLetterExchange);
+    await ch.deleteExchange(t.eventsExchange);
     await ch.close();
   } finally {
     await conn.close();
