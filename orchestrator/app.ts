@@ -19,6 +19,8 @@ import type { Registration } from './work/registration';
 import type { TaskKindTable } from './work/task-kinds';
 import type { WorkLeases } from './work/work-leases';
 import type { CapabilityIssuer } from './work/task-capabilities';
+import type { Sites } from './work/sites';
+import { siteRoutes } from './routes/site-routes';
 
 export interface OrchestratorAppParts {
   collections: Collections;
@@ -32,6 +34,8 @@ export interface OrchestratorAppParts {
   readiness: Readiness;
   bodyLimitBytes: number;
   issueCapability: CapabilityIssuer;
+  /** The sites, their gateways and their agents' liveness (absent: the one site `default`). */
+  sites?: Sites;
 }
 
 /** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
@@ -54,9 +58,10 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(refuseEncodedBodies());
   app.use(express.json({ limit: parts.bodyLimitBytes, strict: true, inflate: false }));
   app.use(registrationRoutes(parts.registration));
-  app.use(computeRoutes(parts.leases, parts.issueCapability));
+  app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
-  app.use(listingRoutes(parts.collections));
+  if (parts.sites) app.use(siteRoutes(parts.sites));
+  app.use(listingRoutes(parts.collections, parts.sites));
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));
   return app;

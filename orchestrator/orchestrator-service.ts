@@ -10,6 +10,7 @@ import { createOrchestratorApp } from './app';
 import type { OrchestratorSettings } from './config';
 import { backfillExpiryMinutes, reapExpiredLeases } from './periodic/lease-reaper';
 import { TodoSweeper } from './periodic/todo-sweeper';
+import { AmqpEventPublisher } from './messaging/amqp-event-publisher';
 import { AmqpWorkDispatcher } from './messaging/amqp-work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
@@ -20,6 +21,8 @@ import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
+import { parseSites, Sites } from './work/sites';
+import { rulesOf, tasksOf } from './work/task-kinds';
 
 export interface RunningOrchestrator {
   url: string;
@@ -45,16 +48,24 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   }
   await backfillExpiryMinutes(collections);
 
-  const topology = workTopology(settings.AMQP_PREFIX);
+  const siteConfig = parseSites(settings.SITES, settings.STORAGE_URL);
+  // The orchestrator declares every site's queues: work is published to the queue of the site that holds its data.
+  const topology = workTopology(settings.AMQP_PREFIX, [...siteConfig.keys()]);
   const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-orchestrator@${settings.AMQP_PREFIX}` });
   await broker.start();
 
   const metrics = new OrchestratorMetrics();
   const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
-  const chains = new ChainKeeper(collections, dispatcher, logger);
+  const events = new AmqpEventPublisher(broker, topology.eventsExchange, logger);
+  const chains = new ChainKeeper(collections, dispatcher, logger, events);
   const kinds = taskKindTable(collections, chains);
-  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
-  const registration = new Registration(collections, chains, dispatcher);
+  dispatcher.siteOf = async (kind, uuid) => {
+    const doc = await tasksOf(kinds, collections, kind).findOne({ _id: uuid });
+    return doc ? rulesOf(kinds, kind).site(doc) : 'default';
+  };
+  const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
+  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
+  const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
   const readiness = {
@@ -70,7 +81,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   };
   const cancellation = new Cancellation(collections, leases);
   const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are

@@ -20,6 +20,9 @@ export interface LeaseDoc {
   /** What this lease's capability opens and authorises (`<kind>/<uuid>`), fixed at the claim and re-signed by heartbeats. */
   reads?: string[];
   writes?: string[];
+  /** The site the task runs at, and the reads its capability opens at other sites' gateways (test data). */
+  site?: string;
+  anywhere?: string[];
 }
 
 /** How an attempt ended: inserted once, by the report or by the reaper, whichever comes first. */
@@ -63,6 +66,8 @@ export interface MembershipDoc {
 export interface TrainLogDoc {
   _id: string;
   problem: string;
+  /** Each site has its own log (`_id` `<problem>@<site>#<pos>`; `<problem>#<pos>` at `default`). */
+  site?: string;
   pos: number;
   data: string;
   batch: string;
@@ -92,6 +97,15 @@ export interface ChainAdvanceDoc {
   at: Date;
 }
 
+/** When a compute agent of a site was last seen (ping or claim), `_id` `<site>/<name>`; never written on task documents. */
+export interface AgentSeenDoc {
+  _id: string;
+  site: string;
+  name: string;
+  principal: string;
+  last_seen: Date;
+}
+
 export interface Collections {
   problems: Collection<ProblemDoc>;
   algos: Collection<AlgoDoc>;
@@ -106,6 +120,7 @@ export interface Collections {
   trainLog: Collection<TrainLogDoc>;
   cursors: Collection<CursorDoc>;
   chainAdvances: Collection<ChainAdvanceDoc>;
+  agents: Collection<AgentSeenDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -123,6 +138,7 @@ export function collectionsOf(db: Db): Collections {
     trainLog: db.collection('train_log'),
     cursors: db.collection('cursors'),
     chainAdvances: db.collection('chain_advances'),
+    agents: db.collection('agents'),
   };
 }
 
@@ -137,6 +153,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.preduplets.createIndex({ status: 1, timestamp_todo: 1 }),
     c.leases.createIndex({ expiry_minute: 1 }),
     c.trainLog.createIndex({ batch: 1 }),
+    // One minibatch per site batch: the fence that places a site's j-th batch at exactly one rank.
+    c.minibatches.createIndex({ site_batch: 1 }, { unique: true }),
   ]);
 }
 

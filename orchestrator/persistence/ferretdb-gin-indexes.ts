@@ -6,9 +6,9 @@ import type { Logger } from '../../shared/logging/logger';
  * periodic jobs filter on. A collection added to the orchestrator adds its row here.
  */
 export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  problems: ['_id'], algos: ['_id', 'problem'], datas: ['_id'], memberships: ['_id'], train_log: ['_id', 'batch'], cursors: ['_id'], minibatches: ['_id'],
-  learnuplets: ['_id', 'status', 'algo', 'problem'], preduplets: ['_id', 'status', 'problem'], leases: ['_id', 'expiry_minute'], settlements: ['_id'], dispatches: ['_id'],
-  chain_advances: ['_id'],
+  problems: ['_id'], algos: ['_id', 'problem'], datas: ['_id'], memberships: ['_id'], train_log: ['_id', 'batch'], cursors: ['_id'], minibatches: ['_id', 'site_batch'],
+  learnuplets: ['_id', 'status', 'algo', 'problem', 'model_end'], preduplets: ['_id', 'status', 'problem'], leases: ['_id', 'expiry_minute'], settlements: ['_id'], dispatches: ['_id'],
+  chain_advances: ['_id'], agents: ['_id', 'site'],
 };
 
 /**

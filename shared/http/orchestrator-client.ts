@@ -1,4 +1,5 @@
 import {
+  type BlobLocations,
   reportPath, type ClaimAnswer, type ClaimRequest, type DoneReportOfKind, type FailedReport, type HeartbeatAnswer, type Lease, type LeaseRequest, type LeaseTerms,
   type TaskKind, type TaskOfKind, type WorkReport,
 } from '../contracts/work-contract';
@@ -27,10 +28,15 @@ export class OrchestratorClient {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  async claim<K extends TaskKind>(kind: K, uuid: string, worker: string): Promise<{ task: TaskOfKind[K]; lease: Lease }> {
-    const request: ClaimRequest = { worker };
+  async claim<K extends TaskKind>(kind: K, uuid: string, worker: string, site?: string): Promise<{ task: TaskOfKind[K]; lease: Lease; blobLocations: BlobLocations }> {
+    const request: ClaimRequest = { worker, ...(site ? { site } : {}) };
     const body = (await this.post(`/worker/${kind}/${uuid}`, request)) as ClaimAnswer<K>;
-    return { task: (body as unknown as Record<K, TaskOfKind[K]>)[kind], lease: body.lease };
+    return { task: (body as unknown as Record<K, TaskOfKind[K]>)[kind], lease: body.lease, blobLocations: body.blob_locations ?? {} };
+  }
+
+  /** Tells the orchestrator this agent of `site` is alive (GET /sites lists it as live for 3 heartbeat intervals). */
+  async ping(site: string, name: string): Promise<void> {
+    await this.post(`/sites/${encodeURIComponent(site)}/agents/${encodeURIComponent(name)}`, {});
   }
 
   async heartbeat(kind: TaskKind, uuid: string, token: string): Promise<LeaseTerms> {

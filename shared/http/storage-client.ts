@@ -42,7 +42,11 @@ export interface UploadOptions {
 export class StorageClient {
   private readonly retry: RetryPolicy;
 
-  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string | (() => string | undefined) }) {
+  constructor(private readonly options: {
+    baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string | (() => string | undefined);
+    /** Where blobs are read from (`<kind>/<uuid>` → gateway base URL, from the claim answer); others, and every upload, at `baseUrl`. */
+    locations?: Readonly<Record<string, string>>;
+  }) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
@@ -53,6 +57,14 @@ export class StorageClient {
    */
   withCapability(capability: string | (() => string | undefined)): StorageClient {
     return new StorageClient({ ...this.options, capability });
+  }
+
+  /**
+   * The same client, reading each blob from the gateway that holds it (a task's data at its own
+   * site, a model or an algo wherever it was written), with the same digest checks and retries.
+   */
+  withLocations(locations: Readonly<Record<string, string>>): StorageClient {
+    return new StorageClient({ ...this.options, locations });
   }
 
   /** Uploads a file; its sha256 is computed first and sent, so the gateway refuses a corrupted transfer. */
@@ -69,7 +81,7 @@ export class StorageClient {
   }
 
   async meta(kind: BlobKind, uuid: string): Promise<BlobMetadata> {
-    return withRetry(this.retry, async () => (await this.json(await fetch(`${this.url(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata);
+    return withRetry(this.retry, async () => (await this.json(await fetch(`${this.readUrl(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata);
   }
 
   /**
@@ -90,7 +102,7 @@ export class StorageClient {
         const started = fs.existsSync(part);
         const onDisk = started ? (await fs.promises.stat(part)).size : 0;
         if (started && onDisk >= meta.size) return;
-        const res = await streamRequest('GET', this.url(kind, uuid), { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) });
+        const res = await streamRequest('GET', this.readUrl(kind, uuid), { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) });
         if (onDisk > 0 && res.statusCode !== 206) {
           res.resume();
           await fs.promises.rm(part, { force: true });
@@ -120,6 +132,11 @@ export class StorageClient {
     } finally {
       await fs.promises.rm(part, { force: true });
     }
+  }
+
+  private readUrl(kind: BlobKind, uuid: string): string {
+    const at = this.options.locations?.[`${kind}/${uuid}`];
+    return at ? `${at.replace(/\/+$/, '')}/blobs/${kind}/${encodeURIComponent(uuid)}` : this.url(kind, uuid);
   }
 
   private url(kind: BlobKind, uuid: string): string {

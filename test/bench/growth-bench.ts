@@ -110,7 +110,7 @@ async function postDataAt(mongoUrlFor: (db: string) => string, amqpUrl: string, 
     const t0 = performance.now();
     await insertChunked<DataDoc>((d) => c.datas.insertMany(d), n, (i) => ({ _id: `bg${i}`, uuid: `bg${i}`, problems: ['gp'], owner: 'growth', timestamp_upload: now, upload_index: i }));
     await insertChunked<TrainLogDoc>((d) => c.trainLog.insertMany(d), n, (i) => ({ _id: logId('gp', i), problem: 'gp', pos: i, data: `bg${i}`, batch: minibatchId('gp', Math.floor(i / SIZE)) }));
-    await insertChunked<MinibatchDoc>((d) => c.minibatches.insertMany(d), batches, (k) => ({ _id: minibatchId('gp', k), problem: 'gp', index: k, train_data: Array.from({ length: SIZE }, (_, j) => `bg${k * SIZE + j}`), timestamp_creation: now }));
+    await insertChunked<MinibatchDoc>((d) => c.minibatches.insertMany(d), batches, (k) => ({ _id: minibatchId('gp', k), problem: 'gp', index: k, site: 'default', site_batch: `gp@default/${k}`, train_data: Array.from({ length: SIZE }, (_, j) => `bg${k * SIZE + j}`), timestamp_creation: now }));
     // The chain is busy (its last rank todo), as a live problem's is: a new rank waits behind it.
     await insertChunked<LearnupletDoc>((d) => c.learnuplets.insertMany(d), batches, (k) => learnuplet(learnupletUuid('gp', 'ga', k), 'gp', 'ga', k, k === batches - 1 ? 'todo' : 'done', now));
     await c.cursors.insertOne({ _id: trainCursor('gp'), next_pos: n, next_batch: batches });

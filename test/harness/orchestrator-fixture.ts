@@ -17,6 +17,8 @@ export const TEST_KEYS = {
   compute2: { name: 'node-2', key: 'compute-key-2-00000000000', roles: ['compute'] },
   reader: { name: 'reader', key: 'reader-key-00000000000000', roles: ['organizer'] },
   admin: { name: 'admin', key: 'admin-key-000000000000000', roles: ['admin'] },
+  /** A provider key bound to the site `b`: it may register data only there. */
+  providerAtB: { name: 'provider-at-b', key: 'provider-key-site-b-000000', roles: ['data-provider'], site: 'b' },
 } as const;
 export type TestRole = keyof typeof TEST_KEYS;
 
@@ -83,7 +85,7 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
     cleanup: async () => {
       await orchestrator.close();
       await database.cleanup();
-      await deleteTestTopology(prefix);
+      await deleteTestTopology(prefix, overrides.SITES ? ['default', ...Object.keys(JSON.parse(overrides.SITES) as object)] : ['default']);
     },
   };
 }

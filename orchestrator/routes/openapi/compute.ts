@@ -1,4 +1,5 @@
 import { COMMON_ERRORS, errors, identifierSchema, json, pathParam, ref, type JsonSchema, type OpenApiFragment } from '../../../shared/openapi/openapi-document';
+import { siteNameSchema } from './sites';
 import { claimAnswerKey, reportAnswerKey, TASK_KINDS, type TaskKind } from '../../../shared/contracts/work-contract';
 
 const DOC: Record<TaskKind, string> = { learnuplet: 'Learnuplet', preduplet: 'Preduplet' };
@@ -15,7 +16,12 @@ const leaseTerms: Record<string, JsonSchema> = {
 const perKind = (shape: (kind: TaskKind) => JsonSchema): JsonSchema => ({ anyOf: TASK_KINDS.map(shape) });
 const claimAnswer = perKind((k) => ({
   type: 'object', required: [claimAnswerKey(k), k, 'lease'],
-  properties: { [claimAnswerKey(k)]: identifierSchema, [k]: ref(DOC[k]), lease: { type: 'object', required: ['token', ...Object.keys(leaseTerms)], properties: { token: { type: 'string' }, ...leaseTerms } } },
+  properties: {
+    [claimAnswerKey(k)]: identifierSchema, [k]: ref(DOC[k]), site: { ...siteNameSchema, description: 'The site the agent works at' },
+    blob_sites: { type: 'object', additionalProperties: { type: 'string' }, description: 'The site of every blob of the task (`<kind>/<uuid>` → site)' },
+    blob_locations: { type: 'object', additionalProperties: { type: 'string' }, description: 'The gateway URL of the blobs held at another site' },
+    lease: { type: 'object', required: ['token', ...Object.keys(leaseTerms)], properties: { token: { type: 'string' }, ...leaseTerms } },
+  },
 }));
 const reportAnswer = (kinds: readonly TaskKind[]) => ({ anyOf: kinds.map((k) => ({ type: 'object', required: [reportAnswerKey(k), k], properties: { [reportAnswerKey(k)]: identifierSchema, [k]: ref(DOC[k]) } })) });
 const leaseBody = body({ type: 'object', additionalProperties: false, required: ['lease_token'], properties: { lease_token: { type: 'string' } } });
@@ -31,7 +37,7 @@ export const computeApi: OpenApiFragment = {
     '/worker/{kind}/{uuid}': {
       post: {
         operationId: 'claimTask', summary: 'Claim a todo task: its status becomes pending under a lease', tags: ['compute'], parameters: [kindParam, uuidParam],
-        requestBody: body({ type: 'object', additionalProperties: false, required: ['worker'], properties: { worker: { type: 'string', minLength: 1, maxLength: 200 } } }),
+        requestBody: body({ type: 'object', additionalProperties: false, required: ['worker'], properties: { worker: { type: 'string', minLength: 1, maxLength: 200 }, site: { ...siteNameSchema, description: 'The agent\'s site (or the X-Uplet-Site header); a task of another site is 403 WRONG_SITE' } } }),
         responses: { 200: json('Claimed: the seed\'s `<kind>_worker_set` key carries the uuid; the document and the lease travel beside it', claimAnswer), ...refusals },
       },
     },

@@ -1,11 +1,12 @@
 import { dateTime, identifierSchema, nullable, ref, type OpenApiFragment } from '../../../shared/openapi/openapi-document';
 
+const site = { type: 'string', description: 'A site (absent: `default`)' };
 const status = { type: 'string', enum: ['waiting', 'todo', 'pending', 'done', 'failed', 'canceled'] };
 const ids = { type: 'array', items: identifierSchema };
 const perfMap = nullable({ type: 'object', additionalProperties: { type: 'number' } });
 // Documents may gain fields (sites, training): the keys below are required, others allowed.
 const taskCommon = {
-  uuid: identifierSchema, status, worker: nullable({ type: 'string' }), attempt: { type: 'integer', minimum: 0 },
+  uuid: identifierSchema, site, status, worker: nullable({ type: 'string' }), attempt: { type: 'integer', minimum: 0 },
   failure_reason: nullable({ type: 'string' }), timestamp_todo: nullable(dateTime), timestamp_claimed: nullable(dateTime), timestamp_done: nullable(dateTime),
 };
 const taskRequired = ['uuid', 'status', 'worker', 'attempt', 'failure_reason', 'timestamp_done'];
@@ -19,22 +20,26 @@ export const documentSchemas: OpenApiFragment = {
       properties: {
         uuid: identifierSchema, workflow: identifierSchema, test_dataset: ids, size_train_dataset: { type: 'integer', minimum: 1 },
         metric_direction: { type: 'string', enum: ['higher', 'lower'], description: 'Whether a higher perf is better (default) or a lower one' },
-        owner: { type: 'string' }, timestamp_upload: dateTime, timestamp_canceled: dateTime,
+        owner: { type: 'string' }, timestamp_upload: dateTime, timestamp_canceled: dateTime, site,
       },
     },
     ProblemDetail: {
       allOf: [ref('Problem'), {
         type: 'object', required: ['minibatches', 'train_data_waiting'],
-        properties: { minibatches: { type: 'integer', minimum: 0 }, train_data_waiting: { ...ids, description: 'Train data that waits for a full minibatch' } },
+        properties: {
+          minibatches: { type: 'integer', minimum: 0 }, train_data_waiting: { ...ids, description: 'Train data that waits for a full minibatch' },
+          sites: { type: 'object', additionalProperties: { type: 'object', required: ['minibatches', 'train_data_waiting'], properties: { minibatches: { type: 'integer', minimum: 0 }, train_data_waiting: ids } } },
+          waiting_for: { type: 'array', items: { type: 'object', required: ['algo', 'rank', 'site', 'message'], properties: { algo: identifierSchema, rank: { type: 'integer' }, site: { type: 'string' }, message: { type: 'string' } } } },
+        },
       }],
     },
     Algo: {
       type: 'object', required: ['uuid', 'name', 'problem', 'owner', 'timestamp_upload'],
-      properties: { uuid: identifierSchema, name: { type: 'string' }, problem: identifierSchema, owner: { type: 'string' }, timestamp_upload: dateTime, timestamp_canceled: dateTime },
+      properties: { uuid: identifierSchema, name: { type: 'string' }, problem: identifierSchema, owner: { type: 'string' }, timestamp_upload: dateTime, timestamp_canceled: dateTime, site },
     },
     Data: {
       type: 'object', required: ['uuid', 'problems', 'owner', 'timestamp_upload'],
-      properties: { uuid: identifierSchema, problems: ids, owner: { type: 'string' }, timestamp_upload: dateTime, upload_index: { type: 'integer' } },
+      properties: { uuid: identifierSchema, problems: ids, owner: { type: 'string' }, timestamp_upload: dateTime, upload_index: { type: 'integer' }, site },
     },
     Learnuplet: {
       type: 'object', required: [...taskRequired, 'problem', 'algo', 'workflow', 'rank', 'train_data', 'test_data', 'model_start', 'model_end', 'perf', 'train_perf', 'test_perf', 'timestamp_creation'],
@@ -48,7 +53,7 @@ export const documentSchemas: OpenApiFragment = {
       type: 'object', required: [...taskRequired, 'problem', 'workflow', 'data', 'model', 'algo', 'learnuplet', 'owner', 'prediction_storage_uuid', 'timestamp_request'],
       properties: {
         ...taskCommon, problem: identifierSchema, workflow: identifierSchema, data: identifierSchema, model: { type: 'string' }, algo: identifierSchema,
-        learnuplet: identifierSchema, owner: { type: 'string' }, prediction_storage_uuid: nullable({ type: 'string' }), timestamp_request: dateTime,
+        learnuplet: identifierSchema, model_site: site, owner: { type: 'string' }, prediction_storage_uuid: nullable({ type: 'string' }), timestamp_request: dateTime,
       },
     },
   },

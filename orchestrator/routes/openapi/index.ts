@@ -5,9 +5,10 @@ import { documentSchemas } from './documents';
 import { healthApi } from './health';
 import { listingApi } from './listing';
 import { registrationApi } from './registration';
+import { sitesApi } from './sites';
 
 /** Each API area's fragment; a new area (sites, training) adds its own here. */
-export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi];
+export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi];
 
 export function orchestratorOpenApi(extra: readonly OpenApiFragment[] = []): OpenApiDocument {
   return assembleOpenApi({

@@ -1,3 +1,4 @@
+import { siteNameSchema } from './sites';
 import { COMMON_ERRORS, errors, identifierSchema, json, ref, type JsonSchema, type OpenApiFragment } from '../../../shared/openapi/openapi-document';
 
 const oneOrMany = (description: string): JsonSchema => ({ description, oneOf: [identifierSchema, { type: 'array', items: identifierSchema, minItems: 1 }] });
@@ -18,6 +19,7 @@ export const registrationApi: OpenApiFragment = {
             test_dataset: { type: 'array', items: identifierSchema, minItems: 1, uniqueItems: true },
             size_train_dataset: { type: 'integer', minimum: 1, description: 'Data items per minibatch (per rank)' },
             metric_direction: { type: 'string', enum: ['higher', 'lower'], default: 'higher' },
+            site: { ...siteNameSchema, description: 'The site whose gateway holds the workflow (default `default`)' },
           },
         }),
         responses: { 201: json('Created', { type: 'object', required: ['new_problem'], properties: { new_problem: ref('Problem') } }), ...refusals },
@@ -26,7 +28,7 @@ export const registrationApi: OpenApiFragment = {
     '/algo': {
       post: {
         operationId: 'postAlgo', summary: 'Post an algo to a problem (algo author): creates one learnuplet per minibatch', tags: ['registration'],
-        requestBody: body({ type: 'object', additionalProperties: false, required: ['uuid', 'name', 'problem'], properties: { uuid: identifierSchema, name: { type: 'string', minLength: 1, maxLength: 200 }, problem: identifierSchema } }),
+        requestBody: body({ type: 'object', additionalProperties: false, required: ['uuid', 'name', 'problem'], properties: { uuid: identifierSchema, name: { type: 'string', minLength: 1, maxLength: 200 }, problem: identifierSchema, site: { ...siteNameSchema, description: 'The site whose gateway holds the algo archive' } } }),
         responses: { 201: json('Created', { type: 'object', required: ['new_algo', 'new_learnuplets'], properties: { new_algo: ref('Algo'), new_learnuplets: { type: 'integer', minimum: 0 } } }), ...refusals },
       },
     },
@@ -34,8 +36,9 @@ export const registrationApi: OpenApiFragment = {
       post: {
         operationId: 'postData', summary: 'Register data (data provider); an existing uuid of yours gains the new problems', tags: ['registration'],
         requestBody: body({
-          type: 'object', additionalProperties: true, required: ['uuid', 'problems'],
-          properties: { uuid: oneOrMany('One data uuid or a list'), problems: { description: 'One problem or a list; [] registers data for your own prediction requests only', oneOf: [identifierSchema, { type: 'array', items: identifierSchema }] } },
+          type: 'object', additionalProperties: false, required: ['uuid', 'problems'],
+          properties: { uuid: oneOrMany('One data uuid or a list'), problems: { description: 'One problem or a list; [] registers data for your own prediction requests only', oneOf: [identifierSchema, { type: 'array', items: identifierSchema }] },
+            site: { ...siteNameSchema, description: 'The site whose gateway holds the data (default `default`); its train data is computed on only there' } },
         }),
         responses: {
           201: json('Created: `new_datas` lists only the data this call created', dataAnswer()),

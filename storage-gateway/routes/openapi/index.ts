@@ -23,7 +23,7 @@ export const blobsApi: OpenApiFragment = {
     },
   },
   paths: {
-    '/healthz': { get: { operationId: 'healthz', summary: 'Liveness', tags: ['health'], security: [], responses: { 200: json('Alive', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },
+    '/healthz': { get: { operationId: 'healthz', summary: 'Liveness', tags: ['health'], security: [], responses: { 200: json('Alive', { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, site: { type: 'string', description: 'This gateway\'s site' } } }) } } },
     '/blobs/{kind}/{uuid}': {
       put: {
         operationId: 'putBlob', summary: 'Upload a blob (streamed); idempotent for identical content', tags: ['blobs'],
