@@ -9,6 +9,7 @@ import type { OrchestratorMetrics } from './metrics';
 import { apiDocsRoutes } from '../shared/http/api-docs';
 import { cancelRoutes } from './routes/cancel-routes';
 import { dashboardRoutes } from './routes/dashboard-routes';
+import { eventStreamRoutes, type EventHub } from './routes/event-stream-routes';
 import { orchestratorOpenApi } from './routes/openapi';
 import { computeRoutes } from './routes/compute-routes';
 import { healthRoutes, type Readiness } from './routes/health-routes';
@@ -36,6 +37,8 @@ export interface OrchestratorAppParts {
   issueCapability: CapabilityIssuer;
   /** The sites, their gateways and their agents' liveness (absent: the one site `default`). */
   sites?: Sites;
+  /** The status events for GET /events (absent: no stream). */
+  eventHub?: EventHub;
 }
 
 /** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
@@ -60,6 +63,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(registrationRoutes(parts.registration));
   app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
+  if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));
   if (parts.sites) app.use(siteRoutes(parts.sites));
   app.use(listingRoutes(parts.collections, parts.sites));
   app.use(notFoundHandler());

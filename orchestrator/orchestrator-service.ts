@@ -11,6 +11,7 @@ import type { OrchestratorSettings } from './config';
 import { backfillExpiryMinutes, reapExpiredLeases } from './periodic/lease-reaper';
 import { TodoSweeper } from './periodic/todo-sweeper';
 import { AmqpEventPublisher } from './messaging/amqp-event-publisher';
+import { EventHub } from './routes/event-stream-routes';
 import { AmqpWorkDispatcher } from './messaging/amqp-work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
@@ -80,8 +81,11 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     },
   };
   const cancellation = new Cancellation(collections, leases);
+  // One subscription to the events exchange per replica, fanned out to GET /events streams.
+  const eventHub = new EventHub();
+  await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
   const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites,
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are
@@ -105,6 +109,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const close = () => (closing ??= (async () => {
     // Stop intake first, then let in-flight requests finish (bounded), then timers, broker, database.
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    eventHub.close(); // open event streams would otherwise hold the server until the grace period
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
     await drained.catch(() => undefined);

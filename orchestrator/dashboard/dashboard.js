@@ -10,6 +10,9 @@
   const COLORS = ['#0b5cad', '#a4161a', '#1e6b34', '#6b4e16', '#6a1b9a', '#00695c', '#c2185b', '#37474f'];
   let selected = decodeURIComponent((location.hash.match(/problem=([^&]+)/) || [])[1] || '');
   let timer = null;
+  let stream = null; // the open GET /events reader, when the event stream is live
+  let pending = null;
+  let listening = false;
   let chart = null;
   let lastKeys = '';
 
@@ -48,6 +51,7 @@
 
   function showLogin(message) {
     stop();
+    listening = false;
     $('login').hidden = false; $('app').hidden = true; $('logout').hidden = true;
     $('login-error').textContent = message || '';
     $('live').textContent = '';
@@ -63,20 +67,61 @@
     }
     $('login').hidden = true; $('app').hidden = false; $('logout').hidden = false;
     refresh();
+    listening = true;
+    listen();
   }
 
-  function stop() { if (timer) clearTimeout(timer); timer = null; }
+  function stop() {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (stream) stream.cancel().catch(() => undefined);
+    stream = null;
+  }
+
+  /** Follows GET /events (read with fetch, so the key travels as a header): each status change redraws soon after. */
+  async function listen() {
+    try {
+      const res = await fetch('/events', { headers: { 'X-API-Key': sessionStorage.getItem(KEY) || '', Accept: 'text/event-stream' } });
+      if (!res.ok || !res.body) throw new Error('no stream (' + res.status + ')');
+      const reader = res.body.getReader();
+      stream = reader;
+      document.body.dataset.stream = 'open';
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        const blocks = buffer.split('\n\n');
+        buffer = blocks.pop();
+        if (blocks.some((b) => /^data: /m.test(b))) soon();
+      }
+    } catch (_) {
+      /* the stream is optional: polling carries on */
+    }
+    stream = null;
+    document.body.dataset.stream = 'closed';
+    if (listening) setTimeout(() => { if (listening && !stream) listen(); }, 2000);
+  }
+
+  /** Several events in a burst make one redraw. */
+  function soon() {
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; refresh(); }, 150);
+  }
 
   async function refresh() {
-    stop();
+    if (timer) clearTimeout(timer);
+    timer = null;
     try {
       await draw();
-      $('live').textContent = 'Live · updated ' + new Date().toLocaleTimeString();
+      $('live').textContent = (stream ? 'Live (events)' : 'Live (polling)') + ' · updated ' + new Date().toLocaleTimeString();
     } catch (err) {
       if (err.status === 401) return showLogin('Your key is no longer accepted: sign in again.');
       $('live').textContent = 'Update failed (' + (err.code || err.message) + '); retrying';
     }
-    timer = setTimeout(refresh, POLL_MS);
+    // With the event stream open, polling is only a safety net.
+    timer = setTimeout(refresh, stream ? Math.max(POLL_MS, 30000) : POLL_MS);
   }
 
   async function draw() {

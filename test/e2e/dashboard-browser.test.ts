@@ -11,7 +11,7 @@ const CHROMIUM = process.env.UPLET_CHROMIUM ?? '/usr/bin/chromium';
  * The dashboard in a real browser: Debian's Chromium, headless, driven by
  * puppeteer-core (test/e2e/dashboard-driver.mjs), against a real orchestrator
  * with a small workload: a problem, two algos, ranks done with perfs, a
- * prediction. It checks what a person would see, that it updates live, and
+ * prediction. It checks what a person would see, that it updates live from the event stream (GET /events), and
  * that axe-core finds no accessibility violation; it saves a 1366×768 screenshot.
  */
 describe('the dashboard in a real browser', () => {
@@ -64,7 +64,9 @@ describe('the dashboard in a real browser', () => {
       await finishRank('logreg', 3, 0.92);
       child.stdin.write('next\n');
       const live = await next();
+      // Redrawn from the event stream (polling is once a minute here), in the same document.
       expect(live).toMatchObject({ sameDocument: true, done: 4 });
+      expect(live.liveText).toMatch(/^Live \(events\)/);
 
       const done = await next();
       expect(done.violations).toEqual([]);

@@ -27,7 +27,8 @@ try {
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   // axe is injected by the test, not served by the page: let the injection pass the page's CSP.
   await page.setBypassCSP(true);
-  await page.goto(`${url}/dashboard/?poll=400`, { waitUntil: 'networkidle0' });
+  // Polling only once a minute: the live update below can come only from the event stream.
+  await page.goto(`${url}/dashboard/?poll=60000`, { waitUntil: 'networkidle0' });
 
   // Keyboard first: Tab reaches the skip link, then the key field is focusable and labelled.
   await page.keyboard.press('Tab');
@@ -43,6 +44,7 @@ try {
   await page.keyboard.press('Enter');
   await page.waitForSelector(`.chain[data-algo="${algo}"] .cell`, { visible: true });
   await page.waitForFunction(() => document.querySelectorAll('#leaderboard tbody tr').length > 0);
+  await page.waitForFunction(() => document.body.dataset.stream === 'open');
   await page.evaluate(() => { window.__sameDocument = true; });
   const seen = await page.evaluate(() => ({
     chains: [...document.querySelectorAll('.chain')].map((c) => ({
@@ -66,7 +68,7 @@ try {
   await lines.next(); // the test has finished another rank
   const doneBefore = seen.chains.find((c) => c.algo === algo).cells.filter((c) => c.status === 'done').length;
   await page.waitForFunction((a, n) => document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length > n, { timeout: 15000 }, algo, doneBefore);
-  const live = await page.evaluate((a) => ({ sameDocument: window.__sameDocument === true, done: document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length }), algo);
+  const live = await page.evaluate((a) => ({ sameDocument: window.__sameDocument === true, liveText: document.getElementById('live').textContent, done: document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length }), algo);
   emit({ step: 'live', ...live });
 
   await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });

@@ -83,3 +83,36 @@ describe('OpenAPI descriptions', () => {
     expect(checker.check('GET', '/algo/oa-b', 404, { message: 'no' }, json).join('\n')).toMatch(/error/);
   });
 });
+
+describe('GET /events', () => {
+  let t: TestOrchestrator;
+  beforeAll(async () => void (t = await startTestOrchestrator('events-sse')));
+  afterAll(async () => t?.cleanup());
+
+  test('streams the status events of one problem as Server-Sent Events; a bad filter is the API\'s 400', async () => {
+    const bad = await callAs(t.url, 'reader', 'GET', '/events?problem=a/b');
+    expect(bad.status).toBe(400);
+    expect(takeMismatches()).toEqual([]);
+    const controller = new AbortController();
+    const res = await fetch(`${t.url}/events?problem=ev-p`, { headers: { 'x-api-key': 'reader-key-00000000000000' }, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const heard = (async () => {
+      while (!/"status":"todo"/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    await callAs(t.url, 'organizer', 'POST', '/problem', { uuid: 'ev-p', workflow: 'wf', test_dataset: ['ev-t'], size_train_dataset: 1 });
+    await callAs(t.url, 'provider', 'POST', '/data', { uuid: ['ev-t', 'ev-d'], problems: 'ev-p' });
+    await callAs(t.url, 'author', 'POST', '/algo', { uuid: 'ev-a', name: 'A', problem: 'ev-p' });
+    await Promise.race([heard, new Promise((_, reject) => setTimeout(() => reject(new Error(`no event within 10 s; got ${text}`)), 10_000))]);
+    controller.abort();
+    const event = JSON.parse(text.split('\n').find((l) => l.startsWith('data: ') && l.includes('"todo"'))!.slice(6));
+    expect(event).toMatchObject({ subject: 'learnuplet', status: 'todo', scope: { problem: 'ev-p' } });
+    expect(checkerFor('orchestrator').check('GET', '/events', 200, undefined, 'text/event-stream')).toEqual([]);
+  });
+});
