@@ -139,7 +139,8 @@
     $('problem-summary').textContent = algos.length + ' algos · ' + detail.minibatches + ' minibatches of ' + problem.size_train_dataset +
       ' data · ' + problem.test_dataset.length + ' test data · ' + (problem.metric_direction === 'lower' ? 'lower' : 'higher') + ' perf is better' +
       (detail.train_data_waiting.length ? ' · ' + detail.train_data_waiting.length + ' data waiting for a full minibatch' : '') +
-      (problem.timestamp_canceled ? ' · canceled' : '');
+      (problem.timestamp_canceled ? ' · canceled' : '') +
+      ((detail.waiting_for || []).length ? ' · ' + [...new Set(detail.waiting_for.map((w) => w.message))].join('; ') : '');
     const chains = algos.map((a) => ({ algo: a, links: uplets.filter((l) => l.algo === a.uuid).sort((x, y) => x.rank - y.rank) }));
     drawChains(chains);
     drawBoard(board.leaderboard);
@@ -168,8 +169,8 @@
         el('ol', { class: 'strip', 'aria-label': 'Ranks of ' + algo.name },
           ...links.map((l) => el('li', {
             class: 'cell ' + l.status, 'data-rank': l.rank, 'data-status': l.status, tabindex: '0',
-            title: 'rank ' + l.rank + ': ' + l.status + (l.perf !== null ? ', perf ' + fmt(l.perf) : '') + (l.worker ? ', on ' + l.worker : ''),
-            'aria-label': 'rank ' + l.rank + ': ' + l.status + (l.perf !== null ? ', perf ' + fmt(l.perf) : ''),
+            title: 'rank ' + l.rank + ': ' + l.status + (l.perf !== null ? ', perf ' + fmt(l.perf) : '') + (l.site ? ', site ' + l.site : '') + (l.worker ? ', on ' + l.worker : ''),
+            'aria-label': 'rank ' + l.rank + ': ' + l.status + (l.perf !== null ? ', perf ' + fmt(l.perf) : '') + (l.site && l.site !== 'default' ? ', site ' + l.site : ''),
           }, SYMBOL[l.status] || '?'))),
         el('span', { class: 'best' }, done.length + '/' + links.length + ' done · best ' + fmt(perfs.length ? Math.max(...perfs) : null)));
     }) : [el('p', {}, 'No algo posted yet.')]));
@@ -215,7 +216,10 @@
     try {
       const body = await api('/sites');
       const sites = body.sites || [];
-      $('sites').replaceChildren(...sites.map((s) => el('li', {}, (s.name || s.site || s.uuid) + (s.agents !== undefined ? ' · ' + (Array.isArray(s.agents) ? s.agents.length : s.agents) + ' agents' : ''))));
+      $('sites').replaceChildren(...sites.map((s) => {
+        const agents = s.live_agents || [];
+        return el('li', { 'data-site': s.name }, s.name + ' · ' + (agents.length ? agents.length + ' live agent' + (agents.length > 1 ? 's' : '') + ' (' + agents.map((a) => a.name).join(', ') + ')' : 'no live agent: its ranks wait'));
+      }));
       $('sites-card').hidden = false;
       sitesApi = 'present';
     } catch (err) {

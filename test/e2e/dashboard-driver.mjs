@@ -45,6 +45,7 @@ try {
   await page.waitForSelector(`.chain[data-algo="${algo}"] .cell`, { visible: true });
   await page.waitForFunction(() => document.querySelectorAll('#leaderboard tbody tr').length > 0);
   await page.waitForFunction(() => document.body.dataset.stream === 'open');
+  await page.waitForFunction(() => document.querySelectorAll('#sites li').length > 0);
   await page.evaluate(() => { window.__sameDocument = true; });
   const seen = await page.evaluate(() => ({
     chains: [...document.querySelectorAll('.chain')].map((c) => ({
@@ -54,6 +55,7 @@ try {
     leaderboard: [...document.querySelectorAll('#leaderboard tbody tr')].map((r) => [...r.cells].map((c) => c.textContent)),
     predictions: [...document.querySelectorAll('#predictions tbody tr')].map((r) => [...r.cells].map((c) => c.textContent)),
     keyInStorage: sessionStorage.getItem('uplet.apiKey') !== null,
+    sites: [...document.querySelectorAll('#sites li')].map((li) => li.textContent),
   }));
   // A chart was drawn: the canvas has painted pixels.
   const painted = await page.$eval('#curve', (canvas) => {
