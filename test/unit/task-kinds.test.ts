@@ -24,7 +24,11 @@ function fakeCollections(data: DataRow[]): Collections {
     if (filter.owner !== undefined && row.owner !== filter.owner) return null;
     return { _id: row._id };
   };
-  return { learnuplets: { name: 'learnuplets' }, preduplets: { name: 'preduplets' }, datas: { findOne } } as unknown as Collections;
+  // Code and start models sit at the default site here: their lookups find no site of their own.
+  const none = async () => null;
+  return {
+    learnuplets: { name: 'learnuplets', findOne: none }, preduplets: { name: 'preduplets' }, datas: { findOne }, algos: { findOne: none }, problems: { findOne: none },
+  } as unknown as Collections;
 }
 
 /** Records the chain keeper's calls; finishRank runs the write as the real one does. */
@@ -136,7 +140,7 @@ describe('learnuplet row', () => {
 
   test('blobs: all train data, test data only once registered to the problem, and the model it ends with', async () => {
     const { learnuplet: rules } = taskKindTable(c, fakeChains().chains);
-    expect(await rules.blobs(learnuplet(), 2)).toEqual({ reads: ['data/d1', 'data/d2', 'data/t1'], writes: ['model/m1'] });
+    expect(await rules.blobs(learnuplet(), 2)).toMatchObject({ reads: ['data/d1', 'data/d2', 'data/t1'], writes: ['model/m1'], site: 'default' });
   });
 
   test('repairFollowUps re-drives stalled chains', async () => {
@@ -178,7 +182,7 @@ describe('preduplet row', () => {
 
   test('blobs: the item only if the requester owns it, and the attempt\'s prediction', async () => {
     const { preduplet: rules } = taskKindTable(c, fakeChains().chains);
-    expect(await rules.blobs(preduplet(), 3)).toEqual({ reads: ['data/x1'], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
-    expect(await rules.blobs(preduplet({ owner: 'mallory' }), 3)).toEqual({ reads: [], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
+    expect(await rules.blobs(preduplet(), 3)).toMatchObject({ reads: ['data/x1'], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
+    expect(await rules.blobs(preduplet({ owner: 'mallory' }), 3)).toMatchObject({ reads: [], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
   });
 });
