@@ -209,7 +209,7 @@ export function buildProgram(out: () => Output): Command {
       const name = collection.replace(/s$/, '').replace(/^datas?$/, 'data') as CollectionName;
       if (!COLLECTIONS.includes(name)) throw new UsageError(`unknown collection ${JSON.stringify(collection)}`, `use one of ${COLLECTIONS.join(', ')}`);
       const filters = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-      const docs = await client().list(name, filters as never);
+      const docs = await client().list(name, filters);
       out().result(docs, () => (docs.length ? docs.map((d) => summary(name, d as unknown as Record<string, unknown>)).join('\n') : `no ${name} matches`));
     });
 
@@ -262,19 +262,23 @@ export function buildProgram(out: () => Output): Command {
     program.command(name).description(`list ${what} (when the orchestrator serves GET /${name})`).action(async () => {
       const body = await client().get<Record<string, unknown>>(`/${name}`);
       const items = (body[name] as Array<Record<string, unknown>> | undefined) ?? [];
-      out().result(body, () => (items.length ? items.map((s) => `  ${String(s.name ?? s.site ?? s.uuid ?? JSON.stringify(s))}`).join('\n') : `no ${name}`));
+      out().result(body, () => (items.length ? items.map((s) => `  ${str(s.name ?? s.site ?? s.uuid ?? s)}${Array.isArray(s.live_agents) ? ` · ${s.live_agents.length} live agents` : ''}`).join('\n') : `no ${name}`));
     });
   }
   return program;
 }
 
+/** A field for a human line: strings and numbers as they are, anything else as JSON. */
+const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v) ?? '');
+
 function summary(name: CollectionName, d: Record<string, unknown>): string {
+  const f = (k: string) => str(d[k]);
   switch (name) {
-    case 'problem': return `${d.uuid}  ${(d.test_dataset as string[]).length} test data, minibatches of ${d.size_train_dataset}, owner ${d.owner}`;
-    case 'algo': return `${d.uuid}  "${d.name}" on ${d.problem}, owner ${d.owner}`;
-    case 'data': return `${d.uuid}  problems [${(d.problems as string[]).join(', ')}], owner ${d.owner}`;
-    case 'learnuplet': return `${d.uuid}  ${d.algo} rank ${d.rank} ${d.status}${d.perf !== null ? ` perf ${Number(d.perf).toFixed(3)}` : ''}`;
-    default: return `${d.uuid}  ${d.data} ${d.status}${d.failure_reason ? ` (${d.failure_reason})` : ''}`;
+    case 'problem': return `${f('uuid')}  ${(d.test_dataset as string[]).length} test data, minibatches of ${f('size_train_dataset')}, owner ${f('owner')}`;
+    case 'algo': return `${f('uuid')}  "${f('name')}" on ${f('problem')}, owner ${f('owner')}`;
+    case 'data': return `${f('uuid')}  problems [${(d.problems as string[]).join(', ')}], owner ${f('owner')}`;
+    case 'learnuplet': return `${f('uuid')}  ${f('algo')} rank ${f('rank')} ${f('status')}${d.perf !== null ? ` perf ${Number(d.perf).toFixed(3)}` : ''}${d.site ? ` at ${f('site')}` : ''}`;
+    default: return `${f('uuid')}  ${f('data')} ${f('status')}${d.failure_reason ? ` (${f('failure_reason')})` : ''}`;
   }
 }
 

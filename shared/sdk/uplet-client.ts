@@ -98,7 +98,7 @@ export class UpletClient {
   async listPage<C extends CollectionName>(collection: C, filters: Collections[C]['filters'] = {}, page: { limit?: number; offset?: number } = {}): Promise<{ items: Array<Collections[C]['doc']>; nextOffset: number | null }> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...filters, ...page })) if (v !== undefined) query.set(k, String(v));
-    const answer = await this.get<Record<string, unknown>>(`/${collection}${query.size ? `?${query}` : ''}`);
+    const answer = await this.get<Record<string, unknown>>(`/${collection}${query.size ? `?${query.toString()}` : ''}`);
     return { items: answer[PLURAL[collection]] as Array<Collections[C]['doc']>, nextOffset: answer.next_offset as number | null };
   }
   /** Every document matching the filters, page after page. */

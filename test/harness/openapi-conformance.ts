@@ -34,7 +34,7 @@ export class ResponseChecker {
   constructor(readonly service: string, private readonly doc: OpenApiDocument) {
     addFormats(this.ajv);
     this.id = `urn:uplet:openapi:${service}`;
-    this.ajv.addSchema({ ...doc, $id: this.id } as object);
+    this.ajv.addSchema({ ...doc, $id: this.id });
     this.routes = Object.keys(doc.paths).map((template) => ({
       template,
       regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
@@ -47,7 +47,7 @@ export class ResponseChecker {
     let n = 0;
     for (const [template, item] of Object.entries(this.doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
-        for (const status of Object.keys(op!.responses)) if (this.validatorFor(template, method, status)) n++;
+        for (const status of Object.keys(op.responses)) if (this.validatorFor(template, method, status)) n++;
       }
     }
     return n;

@@ -23,14 +23,14 @@ function collectionPaths(name: CollectionName): Record<string, PathItem> {
     responses: {
       200: json(`A page of ${plural}`, {
         type: 'object', required: [plural, 'limit', 'offset', 'next_offset'],
-        properties: { [plural]: { type: 'array', items: ref(SCHEMA[name]!) }, limit: { type: 'integer' }, offset: { type: 'integer' }, next_offset: nullable({ type: 'integer' }) },
+        properties: { [plural]: { type: 'array', items: ref(SCHEMA[name]) }, limit: { type: 'integer' }, offset: { type: 'integer' }, next_offset: nullable({ type: 'integer' }) },
       }),
       ...refusals,
     },
   });
   const one = (alias: boolean): Operation => ({
     operationId: `get${SCHEMA[name]}${alias ? 'Alias' : ''}`, summary: `One ${name}`, tags: ['listing'], parameters: [pathParam('uuid', `The ${name}'s uuid`)],
-    responses: { 200: json(`The ${name}`, ref(name === 'problem' ? 'ProblemDetail' : SCHEMA[name]!)), ...refusals },
+    responses: { 200: json(`The ${name}`, ref(name === 'problem' ? 'ProblemDetail' : SCHEMA[name])), ...refusals },
   });
   const singular = `/${name}`;
   const aliasPath = name === 'data' ? '/datas' : `/${plural}`;
