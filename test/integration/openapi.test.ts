@@ -1,3 +1,6 @@
+import { createOrchestratorApp } from '../../orchestrator/app';
+import { silentLogger } from '../../shared/logging/logger';
+import { createStorageApp } from '../../storage-gateway/app';
 import { checkerFor, takeMismatches } from '../harness/openapi-conformance';
 import { callAs, startTestOrchestrator, type TestOrchestrator } from '../harness/orchestrator-fixture';
 import { checkedFetch, startTestStorage, type TestStorage } from '../harness/storage-fixture';
@@ -114,5 +117,36 @@ describe('GET /events', () => {
     const event = JSON.parse(text.split('\n').find((l) => l.startsWith('data: ') && l.includes('"todo"'))!.slice(6));
     expect(event).toMatchObject({ subject: 'learnuplet', status: 'todo', scope: { problem: 'ev-p' } });
     expect(checkerFor('orchestrator').check('GET', '/events', 200, undefined, 'text/event-stream')).toEqual([]);
+  });
+});
+
+describe('every route is described', () => {
+  /** The (method, path) pairs an Express app serves, from its router stack (nested routers included). */
+  function routesOf(stack: any[], prefix = ''): string[] {
+    const out: string[] = [];
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const p of paths) for (const m of Object.keys(layer.route.methods)) out.push(`${m.toUpperCase()} ${prefix}${String(p).replace(/:(\w+)/g, '{$1}')}`);
+      } else if (layer.handle?.stack) {
+        out.push(...routesOf(layer.handle.stack, prefix));
+      }
+    }
+    return out;
+  }
+  const described = (doc: { paths: Record<string, object> }) => Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`));
+  // The description itself, its page and the dashboard's files are not API operations.
+  const notApi = (r: string) => /^GET \/(openapi\.json|docs|dashboard)/.test(r);
+
+  test('the orchestrator and the gateway serve no route their description lacks (a new route needs its fragment)', () => {
+    const stub = {} as never;
+    const orchestrator = createOrchestratorApp({ collections: stub, registration: stub, leases: stub, kinds: stub, cancellation: stub, keys: stub, logger: silentLogger(), metrics: stub, readiness: stub, bodyLimitBytes: 1, issueCapability: stub, sites: stub, eventHub: stub });
+    const storage = createStorageApp({ store: stub, keys: stub, logger: silentLogger(), maxBlobBytes: 1, capabilitySecret: 'x' });
+    for (const [app, service] of [[orchestrator, 'orchestrator'], [storage, 'storage']] as const) {
+      const served = [...new Set(routesOf((app as any).router.stack))].filter((r) => !notApi(r));
+      expect(served).toContain(service === 'orchestrator' ? 'GET /problem/{uuid}/leaderboard' : 'HEAD /blobs/{kind}/{uuid}');
+      const doc = checkerFor(service) as unknown as { doc: { paths: Record<string, object> } };
+      expect(served.filter((r) => !described(doc.doc).includes(r))).toEqual([]);
+    }
   });
 });
