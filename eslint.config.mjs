@@ -40,6 +40,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/unbound-method': 'off',
       '@typescript-eslint/require-await': 'off',
+      // Tests feed and look for control characters on purpose (the sanitising they check).
+      'no-control-regex': 'off',
     },
   },
   {
@@ -48,5 +50,13 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { module: 'writable', require: 'readonly', __dirname: 'readonly', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The dashboard runs in the browser; the driver's page callbacks run there too.
+    files: ['orchestrator/dashboard/**/*.js', 'test/e2e/dashboard-driver.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(['window', 'document', 'location', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'URLSearchParams', 'TextDecoder', 'Node', 'Chart', 'console']
+        .map((name) => [name, 'readonly'])),
+    },
   },
 );

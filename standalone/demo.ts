@@ -72,7 +72,7 @@ async function showDashboard(system: Standalone, say: (l: string) => void, inter
 async function run(system: Standalone, say: (l: string) => void, interrupted: () => boolean, started: number): Promise<void> {
   const keys = system.infra.apiKeys;
   const manifest = JSON.parse(fs.readFileSync(path.join(EXAMPLE, 'manifest.json'), 'utf8')) as { items: ManifestItem[] };
-  const api = (key: KeyEntry, method: string, p: string, body?: unknown) => callApi(system.orchestrator.url, key, method, p, body);
+  const api = <T = Record<string, unknown>>(key: KeyEntry, method: string, p: string, body?: unknown) => callApi<T>(system.orchestrator.url, key, method, p, body);
   const analystGet: Get = (p) => api(keys.analyst, 'GET', p);
   // The SDK's client for each principal, at the gateway of its site.
   const storageAs = (k: KeyEntry, site?: string) => new UpletClient({ orchestratorUrl: system.orchestrator.url, storageUrl: system.sites.find((x) => x.site === site)?.storage.url ?? system.storage.url, apiKey: k.key }).storage;
@@ -108,7 +108,7 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     for (const provider of keys.providers) {
       const items = manifest.items.filter((i) => i.provider === provider.name && i.role !== 'predict');
       for (const i of items) await storageAs(provider, provider.name).uploadFile('data', i.uuid, path.join(EXAMPLE, i.file), { contentType: 'text/csv' });
-      const reply = await api(provider, 'POST', '/data', { uuid: items.map((i) => i.uuid), problems: PROBLEM, site: provider.name });
+      const reply = await api<{ new_learnuplets: number }>(provider, 'POST', '/data', { uuid: items.map((i) => i.uuid), problems: PROBLEM, site: provider.name });
       say(`   ${provider.name}: ${items.length} items at site ${provider.name} → ${reply.new_learnuplets} new learnuplets`);
     }
     const predictItems = manifest.items.filter((i) => i.role === 'predict');
@@ -126,8 +126,8 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     if (interrupted()) return;
 
     say('\n5. Leaderboard');
-    const board = await api(keys.analyst, 'GET', `/problem/${PROBLEM}/leaderboard`);
-    for (const [i, r] of (board.leaderboard as any[]).entries()) {
+    const board = await api<{ leaderboard: LeaderboardRow[] }>(keys.analyst, 'GET', `/problem/${PROBLEM}/leaderboard`);
+    for (const [i, r] of board.leaderboard.entries()) {
       say(`   ${i + 1}. ${String(r.name).padEnd(32)} best test accuracy ${Number(r.best_perf).toFixed(3)} at rank ${r.rank} (${r.ranks} ranks, ${r.by_status.done ?? 0} done)`);
     }
     const first = rows.map((r) => r.perfs.find((p) => p !== null) ?? NaN);
@@ -139,7 +139,7 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     for (const owner of [...new Set(predictItems.map((i) => i.provider))]) {
       const mine = predictItems.filter((i) => i.provider === owner).map((i) => i.uuid);
       await api(providerKey(owner), 'POST', '/data', { uuid: mine, problems: [], site: owner });
-      requested.push(...((await api(providerKey(owner), 'POST', '/prediction', { data: mine, problem: PROBLEM })).preduplets as string[]));
+      requested.push(...(await api<{ preduplets: string[] }>(providerKey(owner), 'POST', '/prediction', { data: mine, problem: PROBLEM })).preduplets);
     }
     const done = await waitForPreduplets(analystGet, requested, interrupted);
     let correct = 0;
@@ -187,12 +187,18 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
   }
 }
 
-type Get = (path: string) => Promise<any>;
+type Get = <T = Record<string, unknown>>(path: string) => Promise<T>;
+
+/** What the demo reads of the API's documents (the SDK's types cover the rest). */
+interface LeaderboardRow { name: string; best_perf: number; rank: number; ranks: number; by_status: Record<string, number | undefined> }
+interface AlgoRow { uuid: string; name: string }
+interface LearnupletRow { algo: string; rank: number; status: string; perf: number | null; site?: string }
+interface PredupletRow { data: string; algo: string; status: string; failure_reason: string | null; prediction_storage_uuid: string }
 
 /** A JSON call to the orchestrator through the SDK, with one principal's key; a refusal stops the demo with its code and message. */
-async function callApi(baseUrl: string, key: KeyEntry, method: string, p: string, body?: unknown): Promise<any> {
+async function callApi<T>(baseUrl: string, key: KeyEntry, method: string, p: string, body?: unknown): Promise<T> {
   const client = new UpletClient({ orchestratorUrl: baseUrl, apiKey: key.key });
-  return method === 'GET' ? client.get(p) : client.post(p, body);
+  return method === 'GET' ? client.get<T>(p) : client.post<T>(p, body);
 }
 
 async function watchChains(get: Get, say: (l: string) => void, interrupted: () => boolean, started: number, whileWaiting?: (since: number) => Promise<void>): Promise<ChainRow[]> {
@@ -202,9 +208,11 @@ async function watchChains(get: Get, say: (l: string) => void, interrupted: () =
   let waitingSince: number | undefined;
   let lastWaiting = '';
   for (;;) {
-    const [algos, uplets, problem] = await Promise.all([get(`/algo?problem=${PROBLEM}`), get(`/learnuplet?problem=${PROBLEM}&limit=1000`), get(`/problem/${PROBLEM}`)]);
-    const rows: ChainRow[] = (algos.algos as any[]).map((a) => {
-      const chain = (uplets.learnuplets as any[]).filter((l) => l.algo === a.uuid).sort((x, y) => x.rank - y.rank);
+    const [algos, uplets, problem] = await Promise.all([
+      get<{ algos: AlgoRow[] }>(`/algo?problem=${PROBLEM}`), get<{ learnuplets: LearnupletRow[] }>(`/learnuplet?problem=${PROBLEM}&limit=1000`), get(`/problem/${PROBLEM}`),
+    ]);
+    const rows: ChainRow[] = algos.algos.map((a) => {
+      const chain = uplets.learnuplets.filter((l) => l.algo === a.uuid).sort((x, y) => x.rank - y.rank);
       return { algo: a.uuid, name: a.name, statuses: chain.map((l) => l.status), perfs: chain.map((l) => (l.status === 'done' ? l.perf : null)), sites: chain.map((l) => String(l.site ?? 'default')) };
     });
     const finished = rows.every((r) => r.statuses.every((s) => ['done', 'failed', 'canceled'].includes(s)));
@@ -228,9 +236,9 @@ async function watchChains(get: Get, say: (l: string) => void, interrupted: () =
   }
 }
 
-async function waitForPreduplets(get: Get, uuids: string[], interrupted: () => boolean): Promise<any[]> {
+async function waitForPreduplets(get: Get, uuids: string[], interrupted: () => boolean): Promise<PredupletRow[]> {
   for (;;) {
-    const docs = await Promise.all(uuids.map((u) => get(`/preduplet/${u}`)));
+    const docs = await Promise.all(uuids.map((u) => get<PredupletRow>(`/preduplet/${u}`)));
     if (docs.every((d) => ['done', 'failed', 'canceled'].includes(d.status)) || interrupted()) return docs;
     await new Promise((r) => setTimeout(r, 300));
   }

@@ -11,7 +11,7 @@ export function loadConfig<T extends object>(schema: Joi.ObjectSchema<T>, env: N
   if (error) {
     throw new ConfigError(error.details.map((d) => `${d.path.join('.')}: ${d.message.replace(/^"[^"]*" /, '')}`));
   }
-  return Object.freeze(value as T);
+  return Object.freeze(value);
 }
 
 /** Runs loadConfig and, on failure, prints every problem and exits non-zero (for service mains). */

@@ -12,5 +12,5 @@ export function validate<T>(schema: Joi.Schema<T>, value: unknown, where: 'body'
     const problems = error.details.map((d) => ({ where, field: d.path.join('.') || undefined, message: d.message }));
     throw new ValidationError(`invalid ${where}: ${problems.map((p) => p.message).join('; ')}`, { details: problems });
   }
-  return valid as T;
+  return valid;
 }

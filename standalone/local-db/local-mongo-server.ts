@@ -66,8 +66,9 @@ export async function startLocalMongoServer(options: LocalMongoOptions): Promise
 
   const directory = path.join(options.dataDir, 'ferretdb-sqlite');
   const ferret = await startFerretDb(binary, { kind: 'sqlite', directory }, port, logFile);
-  return ferretServer('ferretdb-sqlite', ferret, reasons, async () => {
+  return ferretServer('ferretdb-sqlite', ferret, reasons, () => {
     if (!options.keepData) fs.rmSync(directory, { recursive: true, force: true });
+    return Promise.resolve();
   });
 }
 

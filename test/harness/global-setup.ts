@@ -22,7 +22,7 @@ export default async function globalSetup(): Promise<void> {
 
   let mongoUrlTemplate: string;
   let server: LocalMongoServer | undefined;
-  let why = '';
+  let why: string;
   if (process.env.MONGO_URL) {
     const u = new URL(process.env.MONGO_URL);
     u.pathname = '/{db}';

@@ -32,14 +32,14 @@ describe('chain generation at volume', () => {
     const chains = new ChainKeeper(c, dispatcher, silentLogger());
     const registration = new Registration(c, chains, dispatcher);
     const owner = { name: 'p', roles: ['organizer', 'data-provider', 'algo-author'] as const };
-    await registration.postProblem({ uuid: 'big', workflow: 'wf', test_dataset: ['t0'], size_train_dataset: 10, metric_direction: 'higher' }, owner as never);
-    await registration.postAlgo({ uuid: 'a0', name: 'a0', problem: 'big' }, owner as never);
-    await registration.postAlgo({ uuid: 'a1', name: 'a1', problem: 'big' }, owner as never);
+    await registration.postProblem({ uuid: 'big', workflow: 'wf', test_dataset: ['t0'], size_train_dataset: 10, metric_direction: 'higher' }, owner);
+    await registration.postAlgo({ uuid: 'a0', name: 'a0', problem: 'big' }, owner);
+    await registration.postAlgo({ uuid: 'a1', name: 'a1', problem: 'big' }, owner);
 
     commands.length = 0;
     const started = Date.now();
     const uuids = Array.from({ length: 10_000 }, (_, i) => `d${String(i).padStart(5, '0')}`);
-    const { newLearnuplets } = await registration.postData({ uuids, problems: ['big'] }, owner as never);
+    const { newLearnuplets } = await registration.postData({ uuids, problems: ['big'] }, owner);
     const seconds = (Date.now() - started) / 1000;
 
     expect(newLearnuplets).toBe(2_000);

@@ -94,7 +94,7 @@ describe('storage gateway', () => {
     const streamed = await fetch(`${s.url}/blobs/data/d-big2`, {
       method: 'PUT', headers: { 'x-api-key': TEST_KEYS.provider.key }, duplex: 'half',
       body: new ReadableStream({ start(c) { for (let i = 0; i < 9; i++) c.enqueue(new Uint8Array(1024 * 1024)); c.close(); } }),
-    } as RequestInit).catch((e: Error) => e);
+    }).catch((e: Error) => e);
     if (!(streamed instanceof Error)) expect(streamed.status).toBe(413);
     await new Promise((r) => setTimeout(r, 100));
     expect((await get('compute', 'data', 'd-big2', withCap(['d-big2']))).status).toBe(404);
@@ -203,7 +203,7 @@ describe('storage gateway permissions', () => {
       const res = await fetch(`${s.url}/blobs/${kind}/rd-${kind}`, {
         method: 'PUT', body: 'secret', headers: {
           'x-api-key': TEST_KEYS[uploader[kind]!].key, ...(kind === 'prediction' ? { 'x-uplet-readers': 'reader' } : {}),
-          ...(outputKinds.includes(kind) ? { 'x-uplet-capability': writeCap([`${kind}/rd-${kind}`], uploader[kind]!) } : {}),
+          ...(outputKinds.includes(kind) ? { 'x-uplet-capability': writeCap([`${kind}/rd-${kind}`], uploader[kind]) } : {}),
         },
       });
       expect(res.status).toBe(201);

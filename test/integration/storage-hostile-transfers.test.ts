@@ -56,7 +56,7 @@ describe('storage gateway against hostile transfers', () => {
         c.close();
       },
     });
-    const res = await fetch(`${s.url}/blobs/algo/slow`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.author.key }, body, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${s.url}/blobs/algo/slow`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.author.key }, body, duplex: 'half' });
     expect(res.status).toBe(201);
     expect(((await res.json()) as any).size).toBe(chunks * 1000);
   }, 10_000);

@@ -38,7 +38,7 @@ describe('a wedged test database server', () => {
     const port = await freePort();
     ferret = await startFerretDb(binary, backend, port, path.join(dir, 'ferretdb.log'));
     process.env[STATE_ENV] = path.join(dir, 'state.json');
-    fs.writeFileSync(process.env[STATE_ENV]!, JSON.stringify({ mongoUrlTemplate: mongoUrlFor(port, '{db}'), serverDescription: 'FerretDB (wedge test)', amqpUrl: '', ferret }));
+    fs.writeFileSync(process.env[STATE_ENV], JSON.stringify({ mongoUrlTemplate: mongoUrlFor(port, '{db}'), serverDescription: 'FerretDB (wedge test)', amqpUrl: '', ferret }));
 
     process.kill(-ferret.pid, 'SIGSTOP');
     expect(await pingMongo(mongoUrlFor(port, 'admin'), 1_000)).toBe(false);

@@ -15,7 +15,7 @@ describe('withRetry', () => {
     jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
       delays.push(ms ?? 0);
       return realSetTimeout(fn, ms);
-    }) as typeof setTimeout);
+    }));
   });
   afterEach(() => {
     jest.restoreAllMocks();
