@@ -11,6 +11,8 @@ import { computeRoutes } from './routes/compute-routes';
 import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
+import { engineRoutes } from './routes/engine-routes';
+import type { TrainingEngine } from './training/training-engine';
 import type { Cancellation } from './work/cancellation';
 import type { Registration } from './work/registration';
 import type { TaskKindTable } from './work/task-kinds';
@@ -23,6 +25,7 @@ export interface OrchestratorAppParts {
   leases: WorkLeases;
   kinds: TaskKindTable;
   cancellation: Cancellation;
+  engine: TrainingEngine;
   keys: ApiKeyRegistry;
   logger: Logger;
   metrics: OrchestratorMetrics;
@@ -50,6 +53,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(registrationRoutes(parts.registration));
   app.use(computeRoutes(parts.leases, parts.issueCapability));
   app.use(cancelRoutes(parts.cancellation));
+  app.use(engineRoutes(parts.engine));
   app.use(listingRoutes(parts.collections));
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));

@@ -19,6 +19,7 @@ import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
+import { TrainingEngine } from './training/training-engine';
 
 export interface RunningOrchestrator {
   url: string;
@@ -26,6 +27,8 @@ export interface RunningOrchestrator {
   leases: WorkLeases;
   sweeper: TodoSweeper;
   reaper: PeriodicTask;
+  /** The training engine's internal API (datasets, jobs); the front doors call it. */
+  engine: TrainingEngine;
   close(): Promise<void>;
 }
 
@@ -44,8 +47,10 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const metrics = new OrchestratorMetrics();
   const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
   const chains = new ChainKeeper(collections, dispatcher, logger);
-  const kinds = taskKindTable(collections, chains);
+  const engine = new TrainingEngine(collections, dispatcher, logger);
+  const kinds = taskKindTable(collections, chains, engine);
   const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
+  engine.useLeases(leases);
   const registration = new Registration(collections, chains, dispatcher);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
@@ -61,7 +66,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     },
   };
   const cancellation = new Cancellation(collections, leases);
-  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
@@ -97,7 +102,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     logger.info('orchestrator stopped');
   })());
 
-  return { url, collections, leases, sweeper, reaper, close };
+  return { url, collections, leases, sweeper, reaper, engine, close };
 }
 
 /** Node checks request timeouts only this often (30 s by default): often enough for the timeout to mean what it says. */

@@ -75,6 +75,8 @@ export interface JobDoc extends JobSpec {
   site: string;
   /** The dataset's data blob (what every task of the job reads). */
   storage_uuid: string;
+  /** The profile the job was validated against: every trial and the model read the data with it. */
+  profile: DatasetProfile;
   status: JobStatus;
   failure_reason: string | null;
   /** The final task (`<job>-final`) and the model (`<job>-model`), once created. */

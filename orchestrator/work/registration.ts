@@ -41,6 +41,12 @@ export interface NewPrediction {
   problem: string;
 }
 
+/** Predictions with a model of the training engine (a model id of the `models` collection). */
+export interface NewModelPrediction {
+  data: string[];
+  model: string;
+}
+
 /** What organizers, algo authors and data providers post; each post extends the chains it touches. */
 export class Registration {
   constructor(
@@ -128,6 +134,51 @@ export class Registration {
     if (!best) {
       throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, { code: 'NO_TRAINED_MODEL', details: { where: 'body', field: 'problem' } });
     }
+    await this.requireOwnData(input.data, requester);
+    const requestId = crypto.randomUUID();
+    const now = new Date();
+    const docs: PredupletDoc[] = input.data.map((data) => {
+      const uuid = predupletUuid(requestId, data);
+      return {
+        _id: uuid, uuid, problem: problem.uuid, workflow: problem.workflow, data, model: best.model_end, algo: best.algo, learnuplet: best.uuid,
+        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
+        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+      };
+    });
+    await this.c.preduplets.insertMany(docs, { ordered: false });
+    await this.dispatcher.dispatch('preduplet', docs.map((d) => d.uuid));
+    return docs;
+  }
+
+  /**
+   * One preduplet per data item with a training-engine model: the agent runs the engine's
+   * `predict` on the model blob and the item (raw rows of the model's schema). Same rules as
+   * above: only the requester's own data, and only a model the requester owns.
+   */
+  async requestModelPrediction(input: NewModelPrediction, requester: Principal): Promise<PredupletDoc[]> {
+    const model = await this.c.models.findOne({ _id: input.model });
+    if (!model || model.owner !== requester.name) {
+      throw new UnprocessableError(`model ${input.model} does not exist`, { code: 'UNKNOWN_MODEL', details: { where: 'body', field: 'model' } });
+    }
+    await this.requireOwnData(input.data, requester);
+    const requestId = crypto.randomUUID();
+    const now = new Date();
+    const docs: PredupletDoc[] = input.data.map((data) => {
+      const uuid = predupletUuid(requestId, data);
+      return {
+        _id: uuid, uuid, problem: '', workflow: '', data, model: model.model_storage_uuid, algo: model.family, learnuplet: '', engine_model: model.model_id,
+        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
+        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+      };
+    });
+    await this.c.preduplets.insertMany(docs, { ordered: false });
+    await this.dispatcher.dispatch('preduplet', docs.map((d) => d.uuid));
+    return docs;
+  }
+
+  /** Refuses (422, before anything is written) data that is unknown or not the requester's. */
+  private async requireOwnData(data: readonly string[], requester: Principal): Promise<void> {
+    const input = { data };
     // One equality lookup per item, a few at a time: `$in` scans on FerretDB, and 1,000 at once would queue on the pool.
     const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1 } }));
     const unknownAt = found.flatMap((doc, i) => (doc === null ? [i] : []));
@@ -148,19 +199,6 @@ export class Registration {
         code: 'DATA_NOT_YOURS', details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
       });
     }
-    const requestId = crypto.randomUUID();
-    const now = new Date();
-    const docs: PredupletDoc[] = input.data.map((data) => {
-      const uuid = predupletUuid(requestId, data);
-      return {
-        _id: uuid, uuid, problem: problem.uuid, workflow: problem.workflow, data, model: best.model_end, algo: best.algo, learnuplet: best.uuid,
-        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
-        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
-      };
-    });
-    await this.c.preduplets.insertMany(docs, { ordered: false });
-    await this.dispatcher.dispatch('preduplet', docs.map((d) => d.uuid));
-    return docs;
   }
 
   private async requireProblem(uuid: string, field: string): Promise<ProblemDoc> {
