@@ -162,7 +162,10 @@ function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string
     // Mount points are created 0755, so the dropped user can walk to its mounts.
     '--perms', '0755', '--dir', '/task',
   ];
-  for (const p of command.systemPaths ?? []) bwrap.push('--ro-bind-try', checkedSystemPath(p), p);
+  const systemPaths = (command.systemPaths ?? []).map(checkedSystemPath);
+  // Their parents (e.g. /etc) are made 0755, else bwrap creates them unreadable to the dropped user.
+  for (const dir of new Set(systemPaths.map((p) => path.dirname(p)))) if (dir !== '/usr') bwrap.push('--perms', '0755', '--dir', dir);
+  for (const p of systemPaths) bwrap.push('--ro-bind-try', p, p);
   for (const m of command.mounts) bwrap.push(m.writable ? '--bind' : '--ro-bind', m.hostPath, m.sandboxPath);
   bwrap.push('--chdir', command.cwd, '--clearenv', '--setenv', 'PATH', SANDBOX_PATH, '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8', '--');
   return [...bwrap, ...inner];
