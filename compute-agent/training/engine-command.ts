@@ -22,10 +22,14 @@ export async function runEngine(ws: TaskWorkspace, command: EngineCommand, spec:
   const specFile = ws.path('spec.json');
   await fs.promises.writeFile(specFile, JSON.stringify(spec), { mode: 0o644 });
   const out = await ws.outputDir('engine-out');
+  // Inputs move into one directory mounted whole: a mount point bwrap creates for a single file's parent is not traversable by the sandbox user.
+  const inDir = ws.path('engine-in');
+  await fs.promises.mkdir(inDir, { recursive: true, mode: 0o755 });
+  for (const [name, hostPath] of Object.entries(inputs)) await fs.promises.rename(hostPath, path.join(inDir, name));
   const mounts = [
     { hostPath: path.join(engine.dir, 'uplet_training'), sandboxPath: '/task/uplet_training', writable: false },
     { hostPath: specFile, sandboxPath: '/task/spec.json', writable: false },
-    ...Object.entries(inputs).map(([name, hostPath]) => ({ hostPath, sandboxPath: `/task/data/${name}`, writable: false })),
+    { hostPath: inDir, sandboxPath: '/task/data', writable: false },
     { hostPath: out, sandboxPath: '/task/out', writable: true },
   ];
   try {
