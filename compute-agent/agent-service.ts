@@ -68,7 +68,9 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const engine = resolveEngineSettings(settings);
   const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger, engine };
 
-  const topology = workTopology(settings.AMQP_PREFIX);
+  const site = settings.SITE ?? 'default';
+  // An agent declares and consumes only its own site's queues: the work whose data is here.
+  const topology = workTopology(settings.AMQP_PREFIX, [site]);
   const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-agent-${settings.AGENT_NAME}@${settings.AMQP_PREFIX}`, initialMaxRetries: Infinity });
   const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
@@ -93,11 +95,16 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       return delivery.deadLetter();
     }
     if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
-    let claimed: { task: AnyTask; lease: Lease };
+    let claimed: { task: AnyTask; lease: Lease; blobLocations: Record<string, string> };
     try {
-      claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME);
+      claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME, site);
     } catch (err) {
       slots.release();
+      if (err instanceof OrchestratorRequestError && err.code === 'WRONG_SITE') {
+        // Not ours (a misrouted message): the sweeper republishes it to its own site's queue.
+        logger.warn('work of another site refused; message dropped', { uplet: message.uuid });
+        return delivery.ack();
+      }
       if (err instanceof OrchestratorRequestError && (err.status === 401 || err.status === 403)) {
         refuseToContinue(err);
         return delivery.requeue();
@@ -113,7 +120,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       return delivery.requeue();
     }
     delivery.ack();
-    const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease);
+    const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
     tasks.add(task);
     void task.done.finally(() => {
       tasks.delete(task);
@@ -122,8 +129,13 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   };
 
   await broker.start();
-  for (const kind of TASK_KINDS) await broker.consume(queueFor(topology, kind), settings.AGENT_CONCURRENCY, onDelivery(kind));
-  logger.info('compute agent ready', { name: settings.AGENT_NAME, concurrency: settings.AGENT_CONCURRENCY, workDir });
+  for (const kind of TASK_KINDS) await broker.consume(queueFor(topology, kind, site), settings.AGENT_CONCURRENCY, onDelivery(kind));
+  // A sign of life every heartbeat interval (claims count too): GET /sites shows the site's live agents.
+  const ping = () => void orchestrator.ping(site, settings.AGENT_NAME).catch((e: Error) => logger.debug('site ping failed', { error: e.message }));
+  ping();
+  const pinger = setInterval(ping, settings.HEARTBEAT_INTERVAL_MS);
+  pinger.unref();
+  logger.info('compute agent ready', { name: settings.AGENT_NAME, site, concurrency: settings.AGENT_CONCURRENCY, workDir });
 
   let closing: Promise<void> | undefined;
   return {
@@ -132,6 +144,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     running: () => tasks.size,
     close: () => (closing ??= (async () => {
       stopping = true;
+      clearInterval(pinger);
       await broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
       const all = Promise.allSettled([...tasks].map((t) => t.done));
       const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), settings.SHUTDOWN_GRACE_MS).unref());

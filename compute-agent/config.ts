@@ -1,5 +1,6 @@
 import os from 'node:os';
 import Joi from 'joi';
+import { siteName } from '../shared/contracts/sites';
 import { brokerSettings, loggingSettings, positiveInt, type BrokerSettings, type LoggingSettings } from '../shared/config/common-settings';
 
 export interface AgentSettings extends LoggingSettings, BrokerSettings {
@@ -8,6 +9,8 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   AGENT_API_KEY?: string;
   AGENT_API_KEY_FILE?: string;
   AGENT_NAME: string;
+  /** The agent's site: it consumes only this site's queues and claims only this site's work. */
+  SITE: string;
   AGENT_CONCURRENCY: number;
   AGENT_WORK_DIR: string;
   HEARTBEAT_INTERVAL_MS: number;
@@ -34,6 +37,7 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
   AGENT_API_KEY_FILE: Joi.string(),
   AGENT_NAME: Joi.string().max(200).pattern(/^[\x21-\x7e]+$/).default(os.hostname()),
   AGENT_CONCURRENCY: positiveInt(1).max(64),
+  SITE: siteName().default('default'),
   AGENT_WORK_DIR: Joi.string().default('./.uplet/agent-work'),
   HEARTBEAT_INTERVAL_MS: positiveInt(10_000),
   SHUTDOWN_GRACE_MS: positiveInt(30_000),

@@ -37,7 +37,7 @@ export interface RunningTask {
  * lease was lost is not reported (the report would be refused); one stopped by
  * shutdown is released so it runs again at once elsewhere.
  */
-export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTask, lease: Lease): RunningTask {
+export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTask, lease: Lease, blobLocations: Readonly<Record<string, string>> = {}): RunningTask {
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
   // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
   let capability = lease.capability;
@@ -54,7 +54,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTas
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {
       heartbeat.start();
-      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: ctx.storage.withCapability(() => capability), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal, ...(ctx.engine ? { engine: ctx.engine } : {}) });
+      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: readingFrom(ctx.storage.withCapability(() => capability), blobLocations), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal, ...(ctx.engine ? { engine: ctx.engine } : {}) });
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
       heartbeat.stop();
@@ -103,4 +103,9 @@ export async function reportFailure(orchestrator: OrchestratorClient, kind: Task
     const minimal = safeReason.replace(/[^\x20-\x7e]/g, '?').slice(0, 500) || 'the task failed';
     await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: minimal, ...(permanent ? { permanent } : {}) });
   }
+}
+
+/** Blobs held at other sites are read from their gateways; the rest (this site's) from the agent's own. */
+function readingFrom(storage: StorageClient, locations: Readonly<Record<string, string>>): StorageClient {
+  return Object.keys(locations).length > 0 ? storage.withLocations(locations) : storage;
 }

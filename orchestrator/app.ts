@@ -6,7 +6,11 @@ import { errorHandler, notFoundHandler, refuseEncodedBodies } from '../shared/ht
 import type { Logger } from '../shared/logging/logger';
 import type { Collections } from './persistence/collections';
 import type { OrchestratorMetrics } from './metrics';
+import { apiDocsRoutes } from '../shared/http/api-docs';
 import { cancelRoutes } from './routes/cancel-routes';
+import { dashboardRoutes } from './routes/dashboard-routes';
+import { eventStreamRoutes, type EventHub } from './routes/event-stream-routes';
+import { orchestratorOpenApi } from './routes/openapi';
 import { computeRoutes } from './routes/compute-routes';
 import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
@@ -18,6 +22,8 @@ import type { Registration } from './work/registration';
 import type { TaskKindTable } from './work/task-kinds';
 import type { WorkLeases } from './work/work-leases';
 import type { CapabilityIssuer } from './work/task-capabilities';
+import type { Sites } from './work/sites';
+import { siteRoutes } from './routes/site-routes';
 
 export interface OrchestratorAppParts {
   collections: Collections;
@@ -25,13 +31,18 @@ export interface OrchestratorAppParts {
   leases: WorkLeases;
   kinds: TaskKindTable;
   cancellation: Cancellation;
-  engine: TrainingEngine;
+  /** Absent in harnesses that mount no engine routes. */
+  engine?: TrainingEngine;
   keys: ApiKeyRegistry;
   logger: Logger;
   metrics: OrchestratorMetrics;
   readiness: Readiness;
   bodyLimitBytes: number;
   issueCapability: CapabilityIssuer;
+  /** The sites, their gateways and their agents' liveness (absent: the one site `default`). */
+  sites?: Sites;
+  /** The status events for GET /events (absent: no stream). */
+  eventHub?: EventHub;
 }
 
 /** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
@@ -45,16 +56,21 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
     next();
   });
   app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections, parts.kinds));
+  // The description, its docs page and the dashboard's static files need no key (they hold no data).
+  app.use(apiDocsRoutes(orchestratorOpenApi()));
+  app.use(dashboardRoutes());
   // The key is checked before a byte of the body is read, and bodies are never inflated:
   // a caller without a key costs no parsing, one with a key at most BODY_LIMIT_BYTES of it.
   app.use(authenticate(parts.keys));
   app.use(refuseEncodedBodies());
   app.use(express.json({ limit: parts.bodyLimitBytes, strict: true, inflate: false }));
   app.use(registrationRoutes(parts.registration));
-  app.use(computeRoutes(parts.leases, parts.issueCapability));
+  app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
-  app.use(engineRoutes(parts.engine));
-  app.use(listingRoutes(parts.collections));
+  if (parts.engine) app.use(engineRoutes(parts.engine));
+  if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));
+  if (parts.sites) app.use(siteRoutes(parts.sites));
+  app.use(listingRoutes(parts.collections, parts.sites));
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));
   return app;

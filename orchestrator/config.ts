@@ -20,6 +20,14 @@ export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, A
   SHUTDOWN_GRACE_MS: number;
   /** How long a per-task download capability lasts. */
   CAPABILITY_SECONDS: number;
+  /** The sites and their gateways, JSON `{"<site>": {"gateway_url": "…"}}`; `default` is STORAGE_URL unless named. */
+  SITES?: string;
+  /** The gateway of the site `default` (a one-machine install's only gateway). */
+  STORAGE_URL: string;
+  /** The agents' heartbeat interval: an agent is live while seen within 3 × this. */
+  HEARTBEAT_INTERVAL_MS: number;
+  /** FerretDB's PostgreSQL, when the database is FerretDB: the orchestrator adds GIN indexes there at start-up. */
+  FERRETDB_POSTGRES_URL?: string;
 }
 
 export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
@@ -41,4 +49,8 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   BODY_LIMIT_BYTES: positiveInt(16 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
+  SITES: Joi.string().max(100_000),
+  STORAGE_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8100'),
+  HEARTBEAT_INTERVAL_MS: positiveInt(10_000),
+  FERRETDB_POSTGRES_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
 });

@@ -10,9 +10,12 @@ import { createOrchestratorApp } from './app';
 import type { OrchestratorSettings } from './config';
 import { backfillExpiryMinutes, reapExpiredLeases } from './periodic/lease-reaper';
 import { TodoSweeper } from './periodic/todo-sweeper';
+import { AmqpEventPublisher } from './messaging/amqp-event-publisher';
+import { EventHub } from './routes/event-stream-routes';
 import { AmqpWorkDispatcher } from './messaging/amqp-work-dispatcher';
 import { OrchestratorMetrics } from './metrics';
 import { collectionsOf, ensureIndexes, type Collections } from './persistence/collections';
+import { EQUALITY_FIELDS, ensureFerretGinIndexes } from './persistence/ferretdb-gin-indexes';
 import { ChainKeeper } from './work/chain-keeper';
 import { Cancellation } from './work/cancellation';
 import { Registration } from './work/registration';
@@ -20,6 +23,8 @@ import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
 import { TrainingEngine } from './training/training-engine';
+import { parseSites, Sites } from './work/sites';
+import { rulesOf, tasksOf } from './work/task-kinds';
 
 export interface RunningOrchestrator {
   url: string;
@@ -38,20 +43,35 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
   const collections = collectionsOf(mongo.db);
   await ensureIndexes(collections);
+  if (settings.FERRETDB_POSTGRES_URL) {
+    // Not fatal: without them every lookup scans, slower but correct.
+    // Collections no index created yet have no table: make them, so each gets its GIN indexes now.
+    await Promise.all(Object.keys(EQUALITY_FIELDS).map((name) => mongo.db.createCollection(name).catch(() => undefined)));
+    await ensureFerretGinIndexes(settings.FERRETDB_POSTGRES_URL, mongo.db.databaseName, logger)
+      .catch((err: Error) => logger.warn('could not create FerretDB equality indexes in PostgreSQL; lookups will scan', { error: err.message }));
+  }
   await backfillExpiryMinutes(collections);
 
-  const topology = workTopology(settings.AMQP_PREFIX);
+  const siteConfig = parseSites(settings.SITES, settings.STORAGE_URL);
+  // The orchestrator declares every site's queues: work is published to the queue of the site that holds its data.
+  const topology = workTopology(settings.AMQP_PREFIX, [...siteConfig.keys()]);
   const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-orchestrator@${settings.AMQP_PREFIX}` });
   await broker.start();
 
   const metrics = new OrchestratorMetrics();
   const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
-  const chains = new ChainKeeper(collections, dispatcher, logger);
+  const events = new AmqpEventPublisher(broker, topology.eventsExchange, logger);
+  const chains = new ChainKeeper(collections, dispatcher, logger, events);
   const engine = new TrainingEngine(collections, dispatcher, logger);
   const kinds = taskKindTable(collections, chains, engine);
-  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics);
+  dispatcher.siteOf = async (kind, uuid) => {
+    const doc = await tasksOf(kinds, collections, kind).findOne({ _id: uuid });
+    return doc ? rulesOf(kinds, kind).site(doc) : 'default';
+  };
+  const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
+  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
   engine.useLeases(leases);
-  const registration = new Registration(collections, chains, dispatcher);
+  const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
   const readiness = {
@@ -66,8 +86,11 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     },
   };
   const cancellation = new Cancellation(collections, leases);
+  // One subscription to the events exchange per replica, fanned out to GET /events streams.
+  const eventHub = new EventHub();
+  await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
   const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are
@@ -91,6 +114,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const close = () => (closing ??= (async () => {
     // Stop intake first, then let in-flight requests finish (bounded), then timers, broker, database.
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    eventHub.close(); // open event streams would otherwise hold the server until the grace period
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
     await drained.catch(() => undefined);

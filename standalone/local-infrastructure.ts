@@ -20,6 +20,8 @@ export interface LocalInfrastructure {
   keysFile?: string;
   /** Signs per-task download capabilities (orchestrator) and checks them (storage gateway). */
   capabilitySecret: string;
+  /** The PostgreSQL of the local FerretDB, where the orchestrator adds its equality indexes. */
+  ferretPostgresUrl?: string;
   close(): Promise<void>;
 }
 
@@ -75,7 +77,11 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
   if (!options.ephemeral) writeKeysFile(keysFile, apiKeys);
   const apiKeysJson = JSON.stringify(Object.values(apiKeys).flat());
   const capabilitySecret = process.env.UPLET_CAPABILITY_SECRET ?? crypto.randomBytes(32).toString('hex');
-  return { mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, ...(options.ephemeral ? {} : { keysFile }), close: async () => void (await server?.stop()) };
+  const ferretPostgresUrl = server?.ferret?.backend.kind === 'postgresql' ? server.ferret.backend.url : undefined;
+  return {
+    mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, ...(ferretPostgresUrl ? { ferretPostgresUrl } : {}), ...(options.ephemeral ? {} : { keysFile }),
+    close: async () => void (await server?.stop()),
+  };
 }
 
 /**

@@ -2,18 +2,21 @@
 # Brings what this machine lacks for `npm run demo` and `npm test`, and nothing twice:
 #   - bubblewrap (the compute agent's sandbox),
 #   - Debian's scientific Python (the training engine's model families),
+#   - Debian's Chromium (the dashboard's browser test; UPLET_SETUP_BROWSER=0 skips it),
 #   - a stopped local PostgreSQL or RabbitMQ started,
 #   - FerretDB built (when MONGO_URL is not set).
 # System packages are installed only as root with apt-get; otherwise the exact command
 # to run is printed and the script exits 69 (EX_UNAVAILABLE). A second run is instant.
 #
 # For its own tests, the commands it uses can be pointed elsewhere:
-#   UPLET_SETUP_APT_GET, UPLET_SETUP_BWRAP, UPLET_SETUP_PYTHON, UPLET_SETUP_AS_ROOT (1/0).
+#   UPLET_SETUP_APT_GET, UPLET_SETUP_BWRAP, UPLET_SETUP_PYTHON, UPLET_SETUP_CHROMIUM, UPLET_SETUP_AS_ROOT (1/0).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 apt_get="${UPLET_SETUP_APT_GET:-apt-get}"
 bwrap="${UPLET_SETUP_BWRAP:-/usr/bin/bwrap}"
 python="${UPLET_SETUP_PYTHON:-/usr/bin/python3}"
+chromium="${UPLET_SETUP_CHROMIUM:-/usr/bin/chromium}"
+browser="${UPLET_SETUP_BROWSER:-1}"
 as_root="${UPLET_SETUP_AS_ROOT:-$([ "$(id -u)" = 0 ] && echo 1 || echo 0)}"
 science_packages=(python3-sklearn python3-xgboost python3-optuna python3-pandas)
 
@@ -32,6 +35,7 @@ science_present() {
   fi
 }
 science_present || missing+=("${science_packages[@]}")
+[ "$browser" = 0 ] || [ -x "$chromium" ] || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$as_root" = 1 ] && command -v "$apt_get" >/dev/null 2>&1; then
@@ -44,9 +48,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     [ -x "$bwrap" ] || { say "bubblewrap is still missing after apt-get install"; exit 69; }
     science_present || { say "Debian's scientific Python is still incomplete after apt-get install"; exit 69; }
+    [ "$browser" = 0 ] || [ -x "$chromium" ] || { say "chromium is still missing after apt-get install (UPLET_SETUP_BROWSER=0 skips it)"; exit 69; }
   else
     say "this machine lacks: ${missing[*]}"
     say "run, as root:  apt-get install -y ${missing[*]}"
+    [[ " ${missing[*]} " == *" chromium "* ]] && say "(chromium is for the dashboard's browser test only: UPLET_SETUP_BROWSER=0 skips it)"
     exit 69
   fi
 fi
@@ -85,4 +91,4 @@ if [ -z "${MONGO_URL:-}" ]; then
   bash "$here/local-db/build-ferretdb.sh" >/dev/null || { say "FerretDB could not be built (see above); set MONGO_URL to use another server"; exit 69; }
   database="FerretDB"
 fi
-say "ready: bubblewrap, scientific Python, message broker, $database"
+say "ready: bubblewrap, scientific Python, $([ "$browser" = 0 ] && echo "no browser (UPLET_SETUP_BROWSER=0)" || echo chromium), message broker, $database"

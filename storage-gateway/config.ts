@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { siteName } from '../shared/contracts/sites';
 import { apiKeySettings, capabilitySettings, loggingSettings, port, positiveInt, type ApiKeySettings, type CapabilitySettings, type LoggingSettings } from '../shared/config/common-settings';
 
 export interface StorageSettings extends LoggingSettings, ApiKeySettings, CapabilitySettings {
@@ -11,6 +12,10 @@ export interface StorageSettings extends LoggingSettings, ApiKeySettings, Capabi
   STORAGE_IDLE_TIMEOUT_MS: number;
   /** Content no metadata links to is removed at start once this old. */
   STORAGE_ORPHAN_GRACE_MS: number;
+  /** This gateway's site: it serves data only to tasks of this site (their capability names it). */
+  SITE: string;
+  /** The structured access log (JSON lines); default `<STORAGE_DIR>/access.log`, `off` for none. */
+  STORAGE_ACCESS_LOG?: string;
 }
 
 export const storageSettingsSchema = Joi.object<StorageSettings>({
@@ -24,4 +29,6 @@ export const storageSettingsSchema = Joi.object<StorageSettings>({
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
   STORAGE_IDLE_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
   STORAGE_ORPHAN_GRACE_MS: Joi.number().integer().min(0).default(3_600_000),
+  SITE: siteName().default('default'),
+  STORAGE_ACCESS_LOG: Joi.string().min(1),
 });

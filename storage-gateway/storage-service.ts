@@ -6,9 +6,13 @@ import type { Logger } from '../shared/logging/logger';
 import { createStorageApp } from './app';
 import { FilesystemBlobStore } from './blob-store/filesystem-blob-store';
 import type { StorageSettings } from './config';
+import { AccessLog } from './access/access-log';
 
 export interface RunningStorageGateway {
   url: string;
+  site: string;
+  /** The access log's file (undefined when off). */
+  accessLogFile?: string;
   /** The start-up sweep of orphaned content, running beside the first requests. */
   orphanSweep: Promise<{ removed: number; bytes: number } | undefined>;
   close(): Promise<void>;
@@ -18,7 +22,10 @@ export interface RunningStorageGateway {
 export async function startStorageGateway(settings: StorageSettings, logger: Logger): Promise<RunningStorageGateway> {
   const keys = ApiKeyRegistry.fromSettings(settings);
   const store = new FilesystemBlobStore(path.resolve(settings.STORAGE_DIR));
-  const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES, capabilitySecret: settings.UPLET_CAPABILITY_SECRET });
+  const site = settings.SITE ?? 'default';
+  const accessLogFile = settings.STORAGE_ACCESS_LOG === 'off' ? undefined : path.resolve(settings.STORAGE_ACCESS_LOG ?? path.join(settings.STORAGE_DIR, 'access.log'));
+  const accessLog = new AccessLog(accessLogFile);
+  const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES, capabilitySecret: settings.UPLET_CAPABILITY_SECRET, site, accessLog });
   // Capabilities name every data blob of a task: allow large headers.
   const idle = settings.STORAGE_IDLE_TIMEOUT_MS;
   const server = http.createServer({ maxHeaderSize: 256 * 1024, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(idle / 4))) }, app);
@@ -34,7 +41,7 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${settings.STORAGE_HOST}:${port}`;
-  logger.info('storage gateway listening', { url, dir: path.resolve(settings.STORAGE_DIR) });
+  logger.info('storage gateway listening', { url, site, dir: path.resolve(settings.STORAGE_DIR), accessLog: accessLogFile ?? 'off' });
   const orphanSweep = store.sweepOrphans(settings.STORAGE_ORPHAN_GRACE_MS).then(
     (swept) => {
       if (swept.removed > 0) logger.info('orphaned content removed', swept);
@@ -45,6 +52,8 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   let closing: Promise<void> | undefined;
   return {
     url,
+    site,
+    ...(accessLogFile ? { accessLogFile } : {}),
     orphanSweep,
     close: () => (closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -53,6 +62,7 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
       await drained;
       clearTimeout(timer);
       await orphanSweep;
+      await accessLog.close();
       logger.info('storage gateway stopped');
     })()),
   };

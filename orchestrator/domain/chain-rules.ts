@@ -49,7 +49,11 @@ export interface RankToStart {
  */
 export function nextRankToStart(chain: readonly ChainLink[], algoUuid: string, direction: MetricDirection): RankToStart | undefined {
   const ordered = [...chain].sort((a, b) => a.rank - b.rank);
-  const first = ordered.find((l) => !TERMINAL.has(l.status));
+  const at = ordered.findIndex((l) => !TERMINAL.has(l.status));
+  const first = at < 0 ? undefined : ordered[at];
   if (!first || first.status !== 'waiting') return undefined;
+  // A rank missing before it (placed by another site's cutter, its learnuplets not inserted yet):
+  // that cutter starts the chain once they are. Ranks run in order, never past a gap.
+  if (first.rank !== at) return undefined;
   return { uuid: first.uuid, model_start: modelStartFor(first.rank, ordered, algoUuid, direction) };
 }

@@ -16,6 +16,8 @@ export interface ProblemDoc {
   metric_direction: MetricDirection;
   owner: string;
   timestamp_upload: Date;
+  /** The site whose gateway holds the workflow (default `default`). */
+  site?: string;
   /** Set by cancellation: its queued work is withdrawn and it takes no new algos or predictions. */
   timestamp_canceled?: Date;
 }
@@ -27,6 +29,8 @@ export interface AlgoDoc {
   problem: string;
   owner: string;
   timestamp_upload: Date;
+  /** The site whose gateway holds the algo archive (default `default`). */
+  site?: string;
   /** Set by cancellation: its chain's remaining ranks are canceled and new data adds none. */
   timestamp_canceled?: Date;
 }
@@ -39,6 +43,8 @@ export interface DataDoc {
   timestamp_upload: Date;
   /** Position inside the request that registered it: with the timestamp, the registration order. */
   upload_index: number;
+  /** The site whose gateway holds it; it is read only by that site's agents (absent: `default`). */
+  site?: string;
 }
 
 /** A minibatch of a problem's train data, created once (insert fence on `<problem>/<index>`). */
@@ -48,6 +54,10 @@ export interface MinibatchDoc {
   index: number;
   train_data: string[];
   timestamp_creation: Date;
+  /** The one site all of its train data is at. */
+  site?: string;
+  /** `<problem>@<site>/<j>`: this is the site's j-th batch (unique: placed at exactly one rank). */
+  site_batch?: string;
 }
 
 /** What every leased task document has, whatever its kind: the lease machinery reads only these. */
@@ -69,6 +79,8 @@ export interface TaskCommon {
 interface UpletCommon extends TaskCommon {
   problem: string;
   workflow: string;
+  /** The site that runs it: where its train data (a preduplet: its data item) is. Absent: `default`. */
+  site?: string;
 }
 
 export interface LearnupletDoc extends UpletCommon {
@@ -90,6 +102,8 @@ export interface PredupletDoc extends UpletCommon {
   algo: string;
   /** The learnuplet whose model_end this prediction uses. */
   learnuplet: string;
+  /** The site whose gateway holds the model (that learnuplet's site). */
+  model_site?: string;
   owner: string;
   prediction_storage_uuid: string | null;
   timestamp_request: Date;

@@ -33,3 +33,26 @@ export function trainCursor(problem: string): string {
 export function membershipId(problem: string, data: string): string {
   return `${problem}/${data}`;
 }
+
+/**
+ * The train log of a problem at a site: `<problem>` for the site `default` (the ids a one-site
+ * install always had), `<problem>@<site>` for the others. Its positions are `<key>#<pos>`.
+ */
+export function logKey(problem: string, site: string): string {
+  return site === 'default' ? problem : `${problem}@${site}`;
+}
+
+/** The j-th batch of a site's train log: `<problem>@<site>/<j>` (a minibatch's `site_batch`, unique). */
+export function siteBatchId(problem: string, site: string, j: number): string {
+  return `${problem}@${site}/${j}`;
+}
+
+/** The cursor of a site's train log (its end, and its first batch not yet placed at a rank). */
+export function siteTrainCursor(problem: string, site: string): string {
+  return trainCursor(logKey(problem, site));
+}
+
+/** The cursor of a problem's ranks (the next free minibatch index, a hint). */
+export function rankCursor(problem: string): string {
+  return `ranks/${problem}`;
+}

@@ -19,14 +19,17 @@ export class AmqpWorkDispatcher implements WorkDispatcher {
    * Never throws: a message that could not be published is picked up again by
    * the sweeper, which republishes todo work nobody has claimed for a while.
    */
-  async dispatch(kind: TaskKind, uuids: readonly string[]): Promise<void> {
+  /** Reads a task's site when a caller did not say it (set by the service once the per-kind table exists). */
+  siteOf: (kind: TaskKind, uuid: string) => Promise<string> = async () => 'default';
+
+  async dispatch(kind: TaskKind, uuids: readonly string[], site?: string): Promise<void> {
     if (uuids.length === 0) return;
-    const queue = queueFor(this.topology, kind);
     const published: string[] = [];
     try {
       // Confirms are awaited together: one round of confirms per batch, not per message.
       await Promise.all(uuids.map(async (uuid) => {
-        await this.broker.publish(queue, { type: kind, uuid });
+        // The queue of the site that holds the task's data: only that site's agents consume it.
+        await this.broker.publish(queueFor(this.topology, kind, site ?? (await this.siteOf(kind, uuid))), { type: kind, uuid });
         published.push(uuid);
       }));
     } catch (err) {

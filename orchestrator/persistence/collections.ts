@@ -21,6 +21,9 @@ export interface LeaseDoc {
   /** What this lease's capability opens and authorises (`<kind>/<uuid>`), fixed at the claim and re-signed by heartbeats. */
   reads?: string[];
   writes?: string[];
+  /** The site the task runs at, and the reads its capability opens at other sites' gateways (test data). */
+  site?: string;
+  anywhere?: string[];
 }
 
 /** How an attempt ended: inserted once, by the report or by the reaper, whichever comes first. */
@@ -64,6 +67,8 @@ export interface MembershipDoc {
 export interface TrainLogDoc {
   _id: string;
   problem: string;
+  /** Each site has its own log (`_id` `<problem>@<site>#<pos>`; `<problem>#<pos>` at `default`). */
+  site?: string;
   pos: number;
   data: string;
   batch: string;
@@ -93,6 +98,15 @@ export interface ChainAdvanceDoc {
   at: Date;
 }
 
+/** When a compute agent of a site was last seen (ping or claim), `_id` `<site>/<name>`; never written on task documents. */
+export interface AgentSeenDoc {
+  _id: string;
+  site: string;
+  name: string;
+  principal: string;
+  last_seen: Date;
+}
+
 export interface Collections {
   problems: Collection<ProblemDoc>;
   algos: Collection<AlgoDoc>;
@@ -115,6 +129,7 @@ export interface Collections {
   jobs: Collection<JobDoc>;
   jobFences: Collection<JobFenceDoc>;
   models: Collection<EngineModelDoc>;
+  agents: Collection<AgentSeenDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -139,6 +154,7 @@ export function collectionsOf(db: Db): Collections {
     jobs: db.collection('jobs'),
     jobFences: db.collection('job_fences'),
     models: db.collection('models'),
+    agents: db.collection('agents'),
   };
 }
 
@@ -156,6 +172,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.datasets.createIndex({ owner: 1, timestamp_upload: 1 }),
     c.trials.createIndex({ job: 1 }),
     c.jobs.createIndex({ status: 1 }),
+    // One minibatch per site batch: the fence that places a site's j-th batch at exactly one rank.
+    c.minibatches.createIndex({ site_batch: 1 }, { unique: true }),
   ]);
 }
 

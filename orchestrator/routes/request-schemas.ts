@@ -1,3 +1,4 @@
+import { siteName } from '../../shared/contracts/sites';
 import Joi from 'joi';
 import { TASK_KINDS, type TaskKind } from '../../shared/contracts/work-contract';
 import { identifier } from '../../shared/contracts/identifiers';
@@ -22,18 +23,24 @@ export const problemBody = Joi.object({
   test_dataset: Joi.array().items(identifier()).min(1).max(LIST_CAPS.testDataset).unique().required(),
   size_train_dataset: Joi.number().integer().min(1).max(1_000_000).required(),
   metric_direction: Joi.string().valid('higher', 'lower').default('higher'),
+  // The site whose gateway holds the workflow (default `default`).
+  site: siteName(),
 });
 
 export const algoBody = Joi.object({
   uuid: identifier().required(),
   name: displayText().min(1).max(200).required(),
   problem: identifier().required(),
+  // The site whose gateway holds the algo archive (default `default`).
+  site: siteName(),
 });
 
 export const dataBody = Joi.object({
   uuid: oneOrMany(LIST_CAPS.dataUuids).required(),
   // An empty list registers data to no problem: its owner's, for prediction requests only (never train data).
   problems: Joi.alternatives().try(identifier(), Joi.array().items(identifier()).max(LIST_CAPS.dataProblems).unique()).required(),
+  // The site whose gateway holds the data (default `default`); its train data is computed on only there.
+  site: siteName(),
 });
 
 /** Predictions with a problem's best model (`problem`) or with a model of the training engine (`model`: a model id). */
@@ -45,6 +52,7 @@ export const predictionBody = Joi.object({
 
 export const workerBody = Joi.object({
   worker: printableAscii().min(1).max(200).required(),
+  site: siteName(),
 });
 
 export const leaseBody = Joi.object({ lease_token: printableAscii().max(100).required() });

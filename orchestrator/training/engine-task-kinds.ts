@@ -29,6 +29,7 @@ export function profileTaskRules(engine: TrainingEngine): TaskKindRules<'profile
   return {
     kind: 'profile',
     collection: (cs) => cs.profileTasks,
+    site: (task) => task.site,
     acceptDone: (_task, _attempt, report) => {
       const profile = report.profile as Partial<DatasetProfile> | undefined;
       if (!profile || !Array.isArray(profile.columns) || typeof profile.row_count !== 'number') {
@@ -50,6 +51,7 @@ export function trialRules(engine: TrainingEngine): TaskKindRules<'trial'> {
   return {
     kind: 'trial',
     collection: (cs) => cs.trials,
+    site: (task) => task.site,
     acceptDone: (task, attempt, report) => {
       ownOutput('model_storage_uuid', report.model_storage_uuid, engineOutputUuid(task.uuid, attempt, 'model'));
       ownOutput('oof_storage_uuid', report.oof_storage_uuid, engineOutputUuid(task.uuid, attempt, 'oof'));
@@ -76,6 +78,7 @@ export function finalRules(engine: TrainingEngine): TaskKindRules<'final'> {
   return {
     kind: 'final',
     collection: (cs) => cs.finalTasks,
+    site: (task) => task.site,
     acceptDone: (task, attempt, report) => {
       ownOutput('model_storage_uuid', report.model_storage_uuid, engineOutputUuid(task.uuid, attempt, 'model'));
       return report;

@@ -95,7 +95,7 @@ export class TrainingEngine {
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
     }
-    await this.dispatcher.dispatch('profile', [task._id]);
+    await this.dispatcher.dispatch('profile', [task._id], task.site);
   }
 
   /** After a profile task ended (done or failed for good): the dataset is ready or failed, once. */
@@ -252,7 +252,7 @@ export class TrainingEngine {
     }
     if (created.length > 0) {
       await insertTolerant(this.c.trials, created);
-      await this.dispatcher.dispatch('trial', created.map((t) => t._id));
+      await this.dispatcher.dispatch('trial', created.map((t) => t._id), job.site);
     }
     if (complete) await this.startFinal(job, plan, trials);
     // A cancellation that raced this advance: withdraw what it may have created.
@@ -303,7 +303,7 @@ export class TrainingEngine {
     };
     await insertTolerant(this.c.finalTasks, [final]);
     await this.c.jobs.updateOne({ _id: job._id, status: 'running' }, { $set: { final_task: id } });
-    await this.dispatcher.dispatch('final', [id]);
+    await this.dispatcher.dispatch('final', [id], job.site);
   }
 
   /** After the final task: the model document (deterministic id), then the job completed; or the job failed. */

@@ -1,8 +1,10 @@
 import type { Logger } from '../../shared/logging/logger';
 import { nextRankToStart, TERMINAL, type ChainLink } from '../domain/chain-rules';
 import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain/documents';
-import { learnupletUuid, logId, minibatchId, modelEndUuid, trainCursor } from '../domain/uplet-ids';
+import { learnupletUuid, logId, logKey, minibatchId, modelEndUuid, rankCursor, siteBatchId, siteTrainCursor } from '../domain/uplet-ids';
+import { DEFAULT_SITE, siteOf } from '../../shared/contracts/sites';
 import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections, type TrainLogDoc } from '../persistence/collections';
+import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import type { WorkDispatcher } from './work-dispatcher';
 
 const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } as const;
@@ -20,22 +22,24 @@ export class ChainKeeper {
     private readonly c: Collections,
     private readonly dispatcher: WorkDispatcher,
     private readonly logger: Logger,
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {}
 
   /**
-   * Appends train data to the problem's train log (registration order), cuts the
-   * minibatches that became full and extends every algo's chain with them.
-   * Reads only what is new: the log's end and the minibatches from the cursor
-   * on, by `_id` or by the equality `batch`, never the problem's whole data.
-   * Returns how many learnuplets this call created.
+   * Appends train data to the problem's train log at its site (registration order), cuts the
+   * site's batches that became full, places each at the problem's next free rank (so a chain's
+   * ranks follow the order in which the sites' data filled minibatches) and extends every
+   * algo's chain with them. Reads only what is new: the log's end and the batches from the
+   * site's cursor on, by `_id` or by equality, never the problem's whole data. Returns how many
+   * learnuplets this call created.
    */
-  async addTrainData(problem: ProblemDoc, data: readonly string[]): Promise<number> {
+  async addTrainData(problem: ProblemDoc, data: readonly string[], site: string = DEFAULT_SITE): Promise<number> {
     const test = new Set(problem.test_dataset);
     const train = data.filter((d) => !test.has(d));
     if (train.length === 0) return 0;
-    const placed = await this.appendToLog(problem.uuid, train, problem.size_train_dataset);
+    const placed = await this.appendToLog(problem.uuid, site, train, problem.size_train_dataset);
     const end = lastKey(placed) + 1;
-    return this.cutAndExtend(problem, placed, Math.floor(end / problem.size_train_dataset));
+    return this.cutAndExtend(problem, site, placed, Math.floor(end / problem.size_train_dataset));
   }
 
   /** A new algo: one learnuplet per minibatch cut so far, then its rank 0 starts. */
@@ -49,18 +53,19 @@ export class ChainKeeper {
   }
 
   /**
-   * Takes the next free positions of the log, in order. A position is an insert
-   * fence, so two posts never share one; when another post took a position
+   * Takes the next free positions of the site's log, in order. A position is an
+   * insert fence, so two posts never share one; when another post took a position
    * first, the rest goes after the new end. Returns position → data.
    */
-  private async appendToLog(problem: string, data: readonly string[], size: number): Promise<Map<number, string>> {
+  private async appendToLog(problem: string, site: string, data: readonly string[], size: number): Promise<Map<number, string>> {
+    const key = logKey(problem, site);
     const placed = new Map<number, string>();
-    const cursor = await this.c.cursors.findOne({ _id: trainCursor(problem) });
-    let pos = await this.logEnd(problem, cursor?.next_pos ?? 0);
+    const cursor = await this.c.cursors.findOne({ _id: siteTrainCursor(problem, site) });
+    let pos = await this.logEnd(key, cursor?.next_pos ?? 0);
     let rest = data;
     for (let round = 0; rest.length > 0; round++) {
-      if (round >= 100) throw new Error(`could not append to the train log of problem ${problem} after 100 rounds of contention`);
-      const docs: TrainLogDoc[] = rest.map((d, i) => ({ _id: logId(problem, pos + i), problem, pos: pos + i, data: d, batch: minibatchId(problem, Math.floor((pos + i) / size)) }));
+      if (round >= 100) throw new Error(`could not append to the train log of problem ${problem} at site ${site} after 100 rounds of contention`);
+      const docs: TrainLogDoc[] = rest.map((d, i) => ({ _id: logId(key, pos + i), problem, site, pos: pos + i, data: d, batch: siteBatchId(problem, site, Math.floor((pos + i) / size)) }));
       try {
         // Ordered: stops at the first position someone else took, so positions stay a gap-free prefix.
         await this.c.trainLog.insertMany(docs, { ordered: true });
@@ -73,57 +78,112 @@ export class ChainKeeper {
         const taken = dups.length > 0 ? dups.reduce((a, b) => Math.min(a, b), docs.length) : 0;
         for (const d of docs.slice(0, taken)) placed.set(d.pos, d.data);
         rest = rest.slice(taken);
-        pos = await this.logEnd(problem, pos + taken);
-        this.logger.debug('train log append raced another post; appending after it', { problem, round });
+        pos = await this.logEnd(key, pos + taken);
+        this.logger.debug('train log append raced another post; appending after it', { problem, site, round });
       }
     }
-    await this.hint(problem, { next_pos: lastKey(placed) + 1 });
+    await this.hint(siteTrainCursor(problem, site), { next_pos: lastKey(placed) + 1 });
     return placed;
   }
 
   /** The first free log position at or after `from` (whose predecessor exists): gallop, then bisect. */
-  private async logEnd(problem: string, from: number): Promise<number> {
-    const exists = async (pos: number) => (await this.c.trainLog.findOne({ _id: logId(problem, pos) }, { projection: { _id: 1 } })) !== null;
+  private async logEnd(key: string, from: number): Promise<number> {
+    const exists = async (pos: number) => (await this.c.trainLog.findOne({ _id: logId(key, pos) }, { projection: { _id: 1 } })) !== null;
     return firstMissing(from, exists);
   }
 
   /**
-   * Cuts minibatches [cursor, upTo) (each `<problem>/<index>`, an insert fence;
-   * its content is fixed by the log, so concurrent cutters agree) and gives
-   * every algo its learnuplets for them. The cursor moves on only after, so a
-   * crash in between is redone by the next post.
+   * Places the site's batches [cursor, upTo) at ranks (see `placeBatch`; their content is
+   * fixed by the site's log, so concurrent cutters agree) and gives every algo its learnuplets
+   * for them. The cursor moves on only after, so a crash in between is redone by the next post
+   * to that site.
    */
-  private async cutAndExtend(problem: ProblemDoc, placed: ReadonlyMap<number, string>, upTo: number): Promise<number> {
+  private async cutAndExtend(problem: ProblemDoc, site: string, placed: ReadonlyMap<number, string>, upTo: number): Promise<number> {
     const size = problem.size_train_dataset;
-    const cursor = await this.c.cursors.findOne({ _id: trainCursor(problem.uuid) });
+    const cursor = await this.c.cursors.findOne({ _id: siteTrainCursor(problem.uuid, site) });
     const from = Math.min(cursor?.next_batch ?? 0, upTo);
     if (from >= upTo) return 0;
     const now = new Date();
-    const batches: MinibatchDoc[] = [];
-    for (let k = from; k < upTo; k++) {
-      const positions = Array.from({ length: size }, (_, i) => k * size + i);
+    const contents: string[][] = [];
+    // In order: a site's batch j+1 never takes a rank before its batch j.
+    for (let j = from; j < upTo; j++) {
+      const positions = Array.from({ length: size }, (_, i) => j * size + i);
       let train_data = positions.map((p) => placed.get(p));
       if (train_data.some((d) => d === undefined)) {
-        // Part of it was appended by another post: one equality read of this minibatch's entries.
-        const entries = await this.c.trainLog.find({ batch: minibatchId(problem.uuid, k) }, { projection: { pos: 1, data: 1 } }).toArray();
+        // Part of it was appended by another post: one equality read of this batch's entries.
+        const entries = await this.c.trainLog.find({ batch: siteBatchId(problem.uuid, site, j) }, { projection: { pos: 1, data: 1 } }).toArray();
         train_data = entries.sort((a, b) => a.pos - b.pos).map((e) => e.data);
-        if (train_data.length !== size) throw new Error(`minibatch ${k} of problem ${problem.uuid} has ${train_data.length} log entries, expected ${size}`);
+        if (train_data.length !== size) throw new Error(`batch ${j} of problem ${problem.uuid} at site ${site} has ${train_data.length} log entries, expected ${size}`);
       }
-      batches.push({ _id: minibatchId(problem.uuid, k), problem: problem.uuid, index: k, train_data: train_data as string[], timestamp_creation: now });
+      contents.push(train_data as string[]);
     }
-    try {
-      await this.c.minibatches.insertMany(batches, { ordered: true });
-    } catch (err) {
-      if (!onlyDuplicateKeys(err)) throw err;
-      // Some were cut already (same content): insert the others one by one.
-      for (const b of batches) await this.c.minibatches.insertOne(b).catch((e: unknown) => { if (!isDuplicateKey(e)) throw e; });
-    }
+    const batches = await this.placeBatches(problem.uuid, site, from, contents, now);
     // A canceled algo's chain takes no new ranks and starts none.
     const algos = (await this.c.algos.find({ problem: problem.uuid }).toArray()).filter((a) => !a.timestamp_canceled);
     const created = await this.ensureLearnuplets(problem, algos, batches);
-    await Promise.all(algos.map((a) => this.startAfterAppend(problem, a.uuid, from)));
-    await this.hint(problem.uuid, { next_batch: upTo });
+    const ranks = new Set(batches.map((b) => b.index));
+    // Each new rank whose predecessor is not new too may start now (other sites' ranks may sit between them).
+    const firsts = [...ranks].filter((k) => !ranks.has(k - 1));
+    await Promise.all(algos.flatMap((a) => firsts.map((k) => this.startAfterAppend(problem, a.uuid, k))));
+    await this.hint(siteTrainCursor(problem.uuid, site), { next_batch: upTo });
     return created;
+  }
+
+  /**
+   * Places the site's batches from..from+n-1 at ranks, in order. First optimistically, in one
+   * ordered insert at the next free ranks (a post of 10,000 items is a few inserts, not one per
+   * batch); what that could not place (a rank taken meanwhile, or a batch placed by a concurrent
+   * cutter) is placed one by one.
+   */
+  private async placeBatches(problem: string, site: string, from: number, contents: readonly string[][], now: Date): Promise<MinibatchDoc[]> {
+    if (contents.length === 0) return [];
+    const exists = async (k: number) => (await this.c.minibatches.findOne({ _id: minibatchId(problem, k) }, { projection: { _id: 1 } })) !== null;
+    const hint = await this.c.cursors.findOne({ _id: rankCursor(problem) });
+    const k0 = await firstMissing(hint?.next_batch ?? 0, exists);
+    const docs: MinibatchDoc[] = contents.map((train_data, i) => ({
+      _id: minibatchId(problem, k0 + i), problem, index: k0 + i, site, site_batch: siteBatchId(problem, site, from + i), train_data, timestamp_creation: now,
+    }));
+    let placed = docs.length;
+    try {
+      await this.c.minibatches.insertMany(docs, { ordered: true });
+    } catch (err) {
+      if (!onlyDuplicateKeys(err)) throw err;
+      const dups = duplicateIndexes(err);
+      placed = dups.length > 0 ? dups.reduce((a, b) => Math.min(a, b), docs.length) : 0;
+    }
+    if (placed > 0) await this.hint(rankCursor(problem), { next_batch: k0 + placed });
+    const out = docs.slice(0, placed);
+    for (let i = placed; i < contents.length; i++) out.push(await this.placeBatch(problem, site, from + i, contents[i]!, now));
+    return out;
+  }
+
+  /**
+   * Places a site's batch j at the problem's next free rank k: the minibatch `<problem>/<k>`
+   * is an insert fence (one batch per rank) and its `site_batch` a unique key (one rank per
+   * batch), so concurrent cutters of the same batch agree on its rank and no rank is shared.
+   */
+  private async placeBatch(problem: string, site: string, j: number, train_data: string[], now: Date): Promise<MinibatchDoc> {
+    const site_batch = siteBatchId(problem, site, j);
+    const found = await this.c.minibatches.findOne({ site_batch });
+    if (found) return found;
+    const exists = async (k: number) => (await this.c.minibatches.findOne({ _id: minibatchId(problem, k) }, { projection: { _id: 1 } })) !== null;
+    const hint = await this.c.cursors.findOne({ _id: rankCursor(problem) });
+    let k = await firstMissing(hint?.next_batch ?? 0, exists);
+    for (let round = 0; round < 1000; round++) {
+      const doc: MinibatchDoc = { _id: minibatchId(problem, k), problem, index: k, site, site_batch, train_data, timestamp_creation: now };
+      try {
+        await this.c.minibatches.insertOne(doc);
+        await this.hint(rankCursor(problem), { next_batch: k + 1 });
+        return doc;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        // Either another cutter placed this very batch (unique site_batch), or rank k is taken.
+        const mine = await this.c.minibatches.findOne({ site_batch });
+        if (mine) return mine;
+        k = await firstMissing(k + 1, exists);
+      }
+    }
+    throw new Error(`could not place batch ${j} of problem ${problem} at site ${site} after 1000 rounds of contention`);
   }
 
   /**
@@ -142,9 +202,9 @@ export class ChainKeeper {
   }
 
   /** Best-effort: a lost or stale hint only costs a few more probes. */
-  private async hint(problem: string, values: { next_pos?: number; next_batch?: number }): Promise<void> {
-    await this.c.cursors.updateOne({ _id: trainCursor(problem) }, { $max: values }, { upsert: true }).catch((err: Error) => {
-      this.logger.debug('could not move a train cursor', { problem, error: err.message });
+  private async hint(cursor: string, values: { next_pos?: number; next_batch?: number }): Promise<void> {
+    await this.c.cursors.updateOne({ _id: cursor }, { $max: values }, { upsert: true }).catch((err: Error) => {
+      this.logger.debug('could not move a train cursor', { cursor, error: err.message });
     });
   }
 
@@ -157,7 +217,7 @@ export class ChainKeeper {
       for (const batch of batches) {
         const uuid = learnupletUuid(problem.uuid, algo.uuid, batch.index);
         missing.push({
-          _id: uuid, uuid, problem: problem.uuid, algo: algo.uuid, workflow: problem.workflow, rank: batch.index,
+          _id: uuid, uuid, problem: problem.uuid, algo: algo.uuid, workflow: problem.workflow, rank: batch.index, site: siteOf(batch),
           train_data: batch.train_data, test_data: problem.test_dataset,
           model_start: null, model_end: modelEndUuid(uuid),
           status: 'waiting', worker: null, attempt: 0, failure_reason: null,
@@ -192,12 +252,13 @@ export class ChainKeeper {
     return next ? this.startRank(problem, next.uuid, next.model_start) : false;
   }
 
-  private async startRank(_problem: ProblemDoc, uuid: string, modelStart: string): Promise<boolean> {
+  private async startRank(problem: ProblemDoc, uuid: string, modelStart: string): Promise<boolean> {
     const res = await this.c.learnuplets.updateOne(
       { _id: uuid, status: 'waiting' },
       { $set: { status: 'todo', model_start: modelStart, timestamp_todo: new Date() } },
     );
     if (res.modifiedCount === 0) return false;
+    this.events.publish({ subject: 'learnuplet', id: uuid, status: 'todo', scope: { problem: problem.uuid } });
     await this.dispatcher.dispatch('learnuplet', [uuid]);
     return true;
   }

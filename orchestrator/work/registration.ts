@@ -8,6 +8,9 @@ import { membershipId, predupletUuid } from '../domain/uplet-ids';
 import { duplicateIndexes, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, onlyDuplicateKeys, type Collections, type MembershipDoc } from '../persistence/collections';
 import type { WorkDispatcher } from './work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
+import type { Sites } from './sites';
+import { DEFAULT_SITE, siteOf } from '../../shared/contracts/sites';
+import { SiteForbiddenError } from '../../shared/errors/uplet-error';
 
 export interface NewProblem {
   uuid: string;
@@ -15,17 +18,21 @@ export interface NewProblem {
   test_dataset: string[];
   size_train_dataset: number;
   metric_direction: MetricDirection;
+  site?: string;
 }
 
 export interface NewAlgo {
   uuid: string;
   name: string;
   problem: string;
+  site?: string;
 }
 
 export interface NewData {
   uuids: string[];
   problems: string[];
+  /** The site whose gateway holds the data (default `default`). */
+  site?: string;
 }
 
 export interface PostedData {
@@ -41,27 +48,41 @@ export interface NewPrediction {
   problem: string;
 }
 
-/** Predictions with a model of the training engine (a model id of the `models` collection). */
-export interface NewModelPrediction {
-  data: string[];
-  model: string;
-}
-
 /** What organizers, algo authors and data providers post; each post extends the chains it touches. */
 export class Registration {
   constructor(
     private readonly c: Collections,
     private readonly chains: ChainKeeper,
     private readonly dispatcher: WorkDispatcher,
+    private readonly sites?: Sites,
   ) {}
 
+  /** A site named in a request must be configured (422 naming the field), and the key's own when it is bound to one (403). */
+  private requireSite(site: string | undefined, principal: Principal, field = 'site'): string {
+    const name = site ?? principal.site ?? DEFAULT_SITE;
+    const known = this.sites ? this.sites.has(name) : name === DEFAULT_SITE;
+    if (!known) {
+      throw new UnprocessableError(`site ${name} is not a site of this deployment (it has no storage gateway configured; see GET /sites)`, {
+        code: 'UNKNOWN_SITE', details: { where: 'body', field, site: name },
+      });
+    }
+    if (principal.site !== undefined && principal.site !== name) {
+      throw new SiteForbiddenError(`your key is bound to site ${principal.site}: it may not register at site ${name}`, {
+        code: 'SITE_NOT_ALLOWED', details: { where: 'body', field, site: name },
+      });
+    }
+    return name;
+  }
+
   async postProblem(input: NewProblem, owner: Principal): Promise<ProblemDoc> {
+    if (input.site !== undefined) this.requireSite(input.site, { ...owner, site: undefined });
     const doc: ProblemDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.problems.insertOne(doc), 'problem', input.uuid);
     return doc;
   }
 
   async postAlgo(input: NewAlgo, owner: Principal): Promise<{ algo: AlgoDoc; newLearnuplets: number }> {
+    if (input.site !== undefined) this.requireSite(input.site, { ...owner, site: undefined });
     const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const doc: AlgoDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.algos.insertOne(doc), 'algo', input.uuid);
@@ -76,14 +97,15 @@ export class Registration {
    * to that problem's train log, so the chains are extended for all of it.
    */
   async postData(input: NewData, owner: Principal): Promise<PostedData> {
+    const site = this.requireSite(input.site, owner);
     const problems = await Promise.all(input.problems.map((p, i) => this.requireProblem(p, input.problems.length > 1 ? `problems.${i}` : 'problems')));
     const now = new Date();
-    const docs: DataDoc[] = input.uuids.map((uuid, upload_index) => ({ _id: uuid, uuid, problems: input.problems, owner: owner.name, timestamp_upload: now, upload_index }));
+    const docs: DataDoc[] = input.uuids.map((uuid, upload_index) => ({ _id: uuid, uuid, problems: input.problems, owner: owner.name, timestamp_upload: now, upload_index, site }));
     const existed = new Set(await insertEach(this.c.datas, docs));
     const created = docs.filter((_, i) => !existed.has(i));
     const reposted = docs.filter((_, i) => existed.has(i)).map((d) => d.uuid);
 
-    const current = await mapBounded(reposted, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, problems: 1 } }));
+    const current = await mapBounded(reposted, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, problems: 1, site: 1 } }));
     const foreign = reposted.filter((_, i) => current[i]?.owner !== owner.name);
     if (foreign.length > 0) {
       // Nothing stays of a refused call: its new documents are not in any train log yet.
@@ -107,11 +129,18 @@ export class Registration {
 
     const createdIds = new Set(created.map((d) => d.uuid));
     const joinedPairs = new Set(joined.map((j) => j._id));
+    // A re-posted item stays at the site it was registered at: its train data joins that site's log.
+    const siteOfItem = new Map<string, string>(reposted.map((uuid, i) => [uuid, siteOf(current[i])]));
     let newLearnuplets = 0;
     for (const problem of problems) {
-      // Registration order inside the request, whether an item was created or joined.
+      // Registration order inside the request, whether an item was created or joined; one log per site.
       const train = input.uuids.filter((u) => createdIds.has(u) || joinedPairs.has(membershipId(problem.uuid, u)));
-      newLearnuplets += await this.chains.addTrainData(problem, train);
+      const bySite = new Map<string, string[]>();
+      for (const u of train) {
+        const s = siteOfItem.get(u) ?? site;
+        { const list = bySite.get(s); if (list) list.push(u); else bySite.set(s, [u]); }
+      }
+      for (const [s, items] of bySite) newLearnuplets += await this.chains.addTrainData(problem, items, s);
     }
     return { datas: created, newLearnuplets, changed: created.length > 0 || joined.length > 0 };
   }
@@ -134,53 +163,8 @@ export class Registration {
     if (!best) {
       throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, { code: 'NO_TRAINED_MODEL', details: { where: 'body', field: 'problem' } });
     }
-    await this.requireOwnData(input.data, requester);
-    const requestId = crypto.randomUUID();
-    const now = new Date();
-    const docs: PredupletDoc[] = input.data.map((data) => {
-      const uuid = predupletUuid(requestId, data);
-      return {
-        _id: uuid, uuid, problem: problem.uuid, workflow: problem.workflow, data, model: best.model_end, algo: best.algo, learnuplet: best.uuid,
-        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
-        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
-      };
-    });
-    await this.c.preduplets.insertMany(docs, { ordered: false });
-    await this.dispatcher.dispatch('preduplet', docs.map((d) => d.uuid));
-    return docs;
-  }
-
-  /**
-   * One preduplet per data item with a training-engine model: the agent runs the engine's
-   * `predict` on the model blob and the item (raw rows of the model's schema). Same rules as
-   * above: only the requester's own data, and only a model the requester owns.
-   */
-  async requestModelPrediction(input: NewModelPrediction, requester: Principal): Promise<PredupletDoc[]> {
-    const model = await this.c.models.findOne({ _id: input.model });
-    if (!model || model.owner !== requester.name) {
-      throw new UnprocessableError(`model ${input.model} does not exist`, { code: 'UNKNOWN_MODEL', details: { where: 'body', field: 'model' } });
-    }
-    await this.requireOwnData(input.data, requester);
-    const requestId = crypto.randomUUID();
-    const now = new Date();
-    const docs: PredupletDoc[] = input.data.map((data) => {
-      const uuid = predupletUuid(requestId, data);
-      return {
-        _id: uuid, uuid, problem: '', workflow: '', data, model: model.model_storage_uuid, algo: model.family, learnuplet: '', engine_model: model.model_id,
-        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
-        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
-      };
-    });
-    await this.c.preduplets.insertMany(docs, { ordered: false });
-    await this.dispatcher.dispatch('preduplet', docs.map((d) => d.uuid));
-    return docs;
-  }
-
-  /** Refuses (422, before anything is written) data that is unknown or not the requester's. */
-  private async requireOwnData(data: readonly string[], requester: Principal): Promise<void> {
-    const input = { data };
     // One equality lookup per item, a few at a time: `$in` scans on FerretDB, and 1,000 at once would queue on the pool.
-    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1 } }));
+    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, site: 1 } }));
     const unknownAt = found.flatMap((doc, i) => (doc === null ? [i] : []));
     if (unknownAt.length > 0) {
       const unknown = unknownAt.map((i) => input.data[i]!);
@@ -199,6 +183,56 @@ export class Registration {
         code: 'DATA_NOT_YOURS', details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
       });
     }
+    const requestId = crypto.randomUUID();
+    const now = new Date();
+    const docs: PredupletDoc[] = input.data.map((data, i) => {
+      const uuid = predupletUuid(requestId, data);
+      return {
+        // It runs at the site that holds the data to predict; the model comes from the site that wrote it.
+        _id: uuid, uuid, problem: problem.uuid, workflow: problem.workflow, data, model: best.model_end, algo: best.algo, learnuplet: best.uuid,
+        site: siteOf(found[i]), model_site: siteOf(best),
+        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
+        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+      };
+    });
+    await this.c.preduplets.insertMany(docs, { ordered: false });
+    const bySite = new Map<string, string[]>();
+    for (const d of docs) { const list = bySite.get(siteOf(d)); if (list) list.push(d.uuid); else bySite.set(siteOf(d), [d.uuid]); }
+    for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
+    return docs;
+  }
+
+  /**
+   * One preduplet per data item with a training-engine model (`POST /prediction {data, model}`):
+   * the agent runs the engine's `predict` on the model blob. Only a model the requester owns,
+   * only data the requester registered (422 otherwise, before anything is written).
+   */
+  async requestModelPrediction(input: { data: string[]; model: string }, requester: Principal): Promise<PredupletDoc[]> {
+    const model = await this.c.models.findOne({ _id: input.model });
+    if (!model || model.owner !== requester.name) {
+      throw new UnprocessableError(`model ${input.model} does not exist`, { code: 'UNKNOWN_MODEL', details: { where: 'body', field: 'model' } });
+    }
+    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }));
+    const refused = found.flatMap((doc, i) => (doc && doc.owner === requester.name ? [] : [i]));
+    if (refused.length > 0) {
+      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours or unknown: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
+        code: 'DATA_NOT_YOURS', details: { where: 'body', field: input.data.length > 1 ? `data.${refused[0]}` : 'data' },
+      });
+    }
+    const requestId = crypto.randomUUID();
+    const now = new Date();
+    const docs: PredupletDoc[] = input.data.map((data, i) => {
+      const uuid = predupletUuid(requestId, data);
+      return {
+        _id: uuid, uuid, problem: '', workflow: '', data, model: model.model_storage_uuid, algo: model.family, learnuplet: '', engine_model: model.model_id,
+        site: siteOf(found[i]!), model_site: model.site,
+        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
+        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+      };
+    });
+    await this.c.preduplets.insertMany(docs, { ordered: false });
+    for (const d of docs) await this.dispatcher.dispatch('preduplet', [d.uuid], siteOf(d));
+    return docs;
   }
 
   private async requireProblem(uuid: string, field: string): Promise<ProblemDoc> {

@@ -2,11 +2,27 @@ import { signCapability } from '../../shared/auth/capability-token';
 import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import type { LearnupletDoc, PredupletDoc, TaskKind } from '../domain/documents';
 import type { Collections } from '../persistence/collections';
+import { DEFAULT_SITE, siteOf } from '../../shared/contracts/sites';
 
 /** What one lease's capability opens (`reads`) and authorises (`writes`), as `<kind>/<uuid>`. */
 export interface TaskBlobs {
   reads: string[];
   writes: string[];
+  /** The site the task runs at (its capability names it: a gateway serves its data only to its own site's tasks). */
+  site?: string;
+  /** Reads a gateway may serve to a task of another site: the problem's test data (the organizer's evaluation set). */
+  anywhere?: string[];
+  /** The site holding each blob the task reads or writes (`<kind>/<uuid>` → site); the claim answer turns them into gateway URLs. */
+  locations?: Record<string, string>;
+}
+
+/** The sites of the code a task runs: the algo's and the workflow's (the problem's) gateway. */
+async function codeLocations(c: Collections, problem: string, algo: string, workflow: string): Promise<Record<string, string>> {
+  const [a, p] = await Promise.all([
+    c.algos.findOne({ _id: algo }, { projection: { site: 1 } }),
+    c.problems.findOne({ _id: problem }, { projection: { site: 1 } }),
+  ]);
+  return { [`algo/${algo}`]: siteOf(a), [`workflow/${workflow}`]: siteOf(p) };
 }
 
 /**
@@ -19,15 +35,33 @@ export interface TaskBlobs {
 export async function learnupletBlobs(c: Collections, l: LearnupletDoc): Promise<TaskBlobs> {
   const train = new Set(l.train_data);
   const tests = [...new Set(l.test_data)].filter((d) => !train.has(d));
-  const registered = await Promise.all(tests.map((d) => c.datas.findOne({ _id: d, problems: l.problem }, { projection: { _id: 1 } })));
-  const data = [...train, ...tests.filter((_, i) => registered[i] !== null)];
-  return { reads: data.map((uuid) => `data/${uuid}`), writes: [`model/${l.model_end}`] };
+  const registered = await Promise.all(tests.map((d) => c.datas.findOne({ _id: d, problems: l.problem }, { projection: { _id: 1, site: 1 } })));
+  const site = siteOf(l);
+  const readable = tests.flatMap((d, i) => (registered[i] ? [{ uuid: d, site: siteOf(registered[i]) }] : []));
+  const data = [...train, ...readable.map((t) => t.uuid)];
+  const locations: Record<string, string> = { ...(await codeLocations(c, l.problem, l.algo, l.workflow)), [`model/${l.model_end}`]: site };
+  for (const d of train) locations[`data/${d}`] = site;
+  for (const t of readable) locations[`data/${t.uuid}`] = t.site;
+  if (l.model_start && l.model_start !== l.algo) {
+    // The model it starts from is at the site of the rank that wrote it (recorded on that learnuplet).
+    const writer = await c.learnuplets.findOne({ problem: l.problem, algo: l.algo, model_end: l.model_start }, { projection: { site: 1 } });
+    locations[`model/${l.model_start}`] = siteOf(writer);
+  }
+  return {
+    reads: data.map((uuid) => `data/${uuid}`), writes: [`model/${l.model_end}`], site,
+    anywhere: readable.filter((t) => t.site !== site).map((t) => `data/${t.uuid}`), locations,
+  };
 }
 
 /** A preduplet reads its item only if its requester owns it, and writes its attempt's prediction blob. */
 export async function predupletBlobs(c: Collections, p: PredupletDoc, attempt: number): Promise<TaskBlobs> {
   const owned = await c.datas.findOne({ _id: p.data, owner: p.owner }, { projection: { _id: 1 } });
-  return { reads: owned ? [`data/${p.data}`] : [], writes: [`prediction/${predictionBlobUuid(p.uuid, attempt)}`] };
+  const site = siteOf(p);
+  const prediction = `prediction/${predictionBlobUuid(p.uuid, attempt)}`;
+  const locations: Record<string, string> = {
+    ...(await codeLocations(c, p.problem, p.algo, p.workflow)), [`data/${p.data}`]: site, [`model/${p.model}`]: p.model_site ?? DEFAULT_SITE, [prediction]: site,
+  };
+  return { reads: owned ? [`data/${p.data}`] : [], writes: [prediction], site, anywhere: [], locations };
 }
 
 /** The lease a capability is signed for. */
@@ -39,6 +73,8 @@ export interface CapabilityLease {
   expires_at: Date;
   reads?: string[];
   writes?: string[];
+  site?: string;
+  anywhere?: string[];
 }
 
 export type CapabilityIssuer = (lease: CapabilityLease) => string;
@@ -52,6 +88,8 @@ export function capabilityIssuer(secret: string, maxSeconds: number): Capability
   return (lease) => signCapability({
     sub: lease.principal, uplet: lease.uplet, kind: lease.kind, attempt: lease.attempt,
     blobs: lease.reads ?? [], writes: lease.writes ?? [],
+    // The site the task runs at: a gateway serves data only to its own site's tasks, `anywhere` excepted (test data).
+    site: lease.site ?? DEFAULT_SITE, ...(lease.anywhere && lease.anywhere.length > 0 ? { anywhere: lease.anywhere } : {}),
     exp: Math.min(Math.floor(lease.expires_at.getTime() / 1000), Math.floor(Date.now() / 1000) + maxSeconds),
   }, secret);
 }

@@ -2,8 +2,9 @@ import type { Collection } from 'mongodb';
 import { WORK_ERROR_CODES, type TaskKind } from '../../shared/contracts/work-contract';
 import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { UnprocessableError } from '../../shared/errors/uplet-error';
-import type { LearnupletDoc, PerfMap, PredupletDoc, TaskDoc, TaskDocOfKind } from '../domain/documents';
+import type { PerfMap, PredupletDoc, TaskDoc, TaskDocOfKind } from '../domain/documents';
 import { perItemScoreMap } from '../domain/per-item-scores';
+import { siteOf } from '../../shared/contracts/sites';
 import type { Collections } from '../persistence/collections';
 import type { ChainKeeper } from './chain-keeper';
 import { learnupletBlobs, predupletBlobs, type TaskBlobs } from './task-capabilities';
@@ -34,6 +35,8 @@ export interface TaskKindRules<K extends TaskKind = TaskKind> {
    * next rank of a chain. `write` is conditional on the attempt, so running this twice is harmless.
    */
   finish(task: TaskDocOfKind[K], attempt: number, write: () => Promise<unknown>): Promise<void>;
+  /** The site the task runs at: the site that holds its train data (its queue, the agents that may claim it). */
+  site(task: TaskDocOfKind[K]): string;
   /** What one attempt's capability opens (data it may read) and authorises (outputs it may write). */
   blobs(task: TaskDocOfKind[K], attempt: number): Promise<TaskBlobs>;
   /** Re-drives follow-ups a crash interrupted before `olderThan` (the sweeper calls it); how many it re-drove. */
@@ -61,6 +64,7 @@ export function taskKindTable(c: Collections, chains: ChainKeeper, engine: Train
         perf: (report.perf as number | undefined) ?? null, train_perf: (report.train_perf as PerfMap | undefined) ?? null, test_perf: (report.test_perf as PerfMap | undefined) ?? null,
       }),
       finish: (task, attempt, write) => chains.finishRank(task, attempt, write),
+      site: (task) => siteOf(task),
       blobs: (task) => learnupletBlobs(c, task),
       repairFollowUps: (olderThan, batch) => chains.advanceStalledChains(olderThan, batch),
     },
@@ -79,6 +83,7 @@ export function taskKindTable(c: Collections, chains: ChainKeeper, engine: Train
       },
       doneFields: (report): Partial<PredupletDoc> => ({ prediction_storage_uuid: (report.prediction_storage_uuid as string | undefined) ?? null }),
       finish: async (_task, _attempt, write) => void (await write()),
+      site: (task) => siteOf(task),
       blobs: (task, attempt) => predupletBlobs(c, task, attempt),
       repairFollowUps: async () => 0,
     },

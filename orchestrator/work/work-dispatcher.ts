@@ -6,6 +6,9 @@ import type { TaskKind } from '../domain/documents';
  * this port only, so they can be tested with an in-memory one.
  */
 export interface WorkDispatcher {
-  /** Never throws: what could not be published is republished by the sweeper. */
-  dispatch(kind: TaskKind, uuids: readonly string[]): Promise<void>;
+  /**
+   * Never throws: what could not be published is republished by the sweeper. `site` is where
+   * the tasks run (the queue they go to); when not given, each task's site is read from its document.
+   */
+  dispatch(kind: TaskKind, uuids: readonly string[], site?: string): Promise<void>;
 }

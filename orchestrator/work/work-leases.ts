@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Principal } from '../../shared/auth/api-keys';
 import { WORK_ERROR_CODES } from '../../shared/contracts/work-contract';
-import { ConflictError, NotFoundError } from '../../shared/errors/uplet-error';
+import { ConflictError, NotFoundError, SiteForbiddenError } from '../../shared/errors/uplet-error';
+import { DEFAULT_SITE } from '../../shared/contracts/sites';
 import type { Logger } from '../../shared/logging/logger';
 import type { TaskDoc, TaskKind } from '../domain/documents';
 import { afterUnsuccessfulAttempt, attemptOfToken, leaseId, minuteOf } from '../domain/lease-rules';
@@ -10,6 +11,7 @@ import { TERMINAL } from '../domain/chain-rules';
 import { isDuplicateKey, type Collections, type LeaseDoc, type SettlementDoc } from '../persistence/collections';
 import type { WorkDispatcher } from './work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
+import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTable } from './task-kinds';
 
 export interface LeaseSettings {
@@ -24,6 +26,8 @@ export interface LeaseGrant {
   lease_expires_at: Date;
   /** The lease document: what its capability opens and authorises. */
   lease: LeaseDoc;
+  /** The site holding each blob of the task (`<kind>/<uuid>` → site). */
+  locations: Record<string, string>;
 }
 
 /** The result a compute node reports for one attempt, as validated by the kind's report schema. */
@@ -44,15 +48,29 @@ export class WorkLeases {
     private readonly settings: LeaseSettings,
     private readonly logger: Logger,
     private readonly metrics?: OrchestratorMetrics,
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {}
+
+  /** Every status a task is written to is announced (events exchange), after the write. */
+  private announce(kind: TaskKind, uuid: string, status: string, attempt: number, detail?: Record<string, unknown>): void {
+    this.events.publish({ subject: kind, id: uuid, status, attempt, ...(detail ? { detail } : {}) });
+  }
 
   private uplets(kind: TaskKind) {
     return tasksOf(this.kinds, this.c, kind);
   }
 
-  async claim(kind: TaskKind, uuid: string, worker: string, principal: Principal): Promise<LeaseGrant> {
+  async claim(kind: TaskKind, uuid: string, worker: string, principal: Principal, agentSite: string = DEFAULT_SITE): Promise<LeaseGrant> {
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+    const taskSite = rulesOf(this.kinds, kind).site(uplet);
+    if (taskSite !== agentSite) {
+      // Its data is at another site: only that site's agents compute on it. Nothing is written.
+      this.metrics?.claims.inc({ kind, outcome: 'wrong_site' });
+      throw new SiteForbiddenError(`${kind} ${uuid} runs at site ${taskSite}, where its data is; an agent of site ${agentSite} may not claim it`, {
+        code: WORK_ERROR_CODES.WRONG_SITE, details: { where: 'body', field: 'site', task_site: taskSite, agent_site: agentSite },
+      });
+    }
     if (uplet.status !== 'todo') {
       this.metrics?.claims.inc({ kind, outcome: 'not_todo' });
       throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: uplet.status } });
@@ -65,7 +83,7 @@ export class WorkLeases {
       _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt,
       token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
       worker, principal: principal.name, claimed_at: now, expires_at: expires, expiry_minute: minuteOf(expires),
-      reads: blobs.reads, writes: blobs.writes,
+      reads: blobs.reads, writes: blobs.writes, site: taskSite, ...(blobs.anywhere && blobs.anywhere.length > 0 ? { anywhere: blobs.anywhere } : {}),
     };
     try {
       await this.c.leases.insertOne(lease);
@@ -81,9 +99,10 @@ export class WorkLeases {
       { _id: uuid, attempt: uplet.attempt },
       { $set: { status: 'pending', worker, attempt, timestamp_claimed: now } },
     );
+    this.announce(kind, uuid, 'pending', attempt, { worker });
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
-    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at, lease };
+    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at, lease, locations: blobs.locations ?? {} };
   }
 
   /**
@@ -105,8 +124,9 @@ export class WorkLeases {
     const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
     await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
+    this.announce(kind, uuid, 'todo', lease.attempt, { reason: 'released' });
     await this.c.leases.deleteOne({ _id: lease._id });
-    await this.dispatcher.dispatch(kind, [uuid]);
+    await this.dispatcher.dispatch(kind, [uuid], lease.site);
     return this.current(kind, uuid);
   }
 
@@ -203,6 +223,7 @@ export class WorkLeases {
       { _id: uuid, attempt: { $lte: attempt } },
       { $set: { status: 'canceled', attempt, worker: null, failure_reason: reason, timestamp_done: new Date() } },
     );
+    this.announce(kind, uuid, 'canceled', attempt, { reason });
   }
 
   /** Settles one expired lease; called by the reaper. Returns false when someone settled it first. */
@@ -234,7 +255,8 @@ export class WorkLeases {
     else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {
       await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
-      await this.dispatcher.dispatch(kind, [uuid]);
+      this.announce(kind, uuid, 'todo', attempt, { reason: 'released' });
+      await this.dispatcher.dispatch(kind, [uuid], rulesOf(this.kinds, kind).site(uplet));
     } else {
       const cause = settled.status === 'expired' ? 'expired' : 'failed';
       await this.afterFailure(kind, uplet, attempt, cause, typeof result.reason === 'string' ? result.reason : `attempt ${attempt} ${settled.status}`, undefined, result.permanent === true);
@@ -284,7 +306,7 @@ export class WorkLeases {
     const now = new Date();
     await rules.finish(uplet, attempt, () => this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
       $set: { ...rules.doneFields(report), status: 'done', attempt, timestamp_done: now, failure_reason: null },
-    }));
+    }).then((res) => (this.announce(kind, uplet._id, 'done', attempt), res)));
   }
 
   /**
@@ -297,7 +319,8 @@ export class WorkLeases {
     const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
     if (decision.next === 'todo') {
       await this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'todo', worker: null, attempt, failure_reason, timestamp_todo: now } });
-      await this.dispatcher.dispatch(kind, [uplet._id]);
+      this.announce(kind, uplet._id, 'todo', attempt, { reason });
+      await this.dispatcher.dispatch(kind, [uplet._id], rulesOf(this.kinds, kind).site(uplet));
       return;
     }
     const finalReason = logTail ? `${decision.reason}\n--- log tail ---\n${logTail}` : decision.reason;
@@ -305,7 +328,7 @@ export class WorkLeases {
     await rulesOf(this.kinds, kind).finish(uplet, attempt, () => this.uplets(kind).updateOne(
       { _id: uplet._id, attempt: { $lte: attempt } },
       { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } },
-    ));
+    ).then((res) => (this.announce(kind, uplet._id, 'failed', attempt, { reason: decision.reason }), res)));
   }
 
   private async current(kind: TaskKind, uuid: string): Promise<TaskDoc> {

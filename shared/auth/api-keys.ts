@@ -3,6 +3,7 @@ import Joi from 'joi';
 import { ConfigError } from '../errors/uplet-error';
 import { readValueOrFile } from '../config/load-config';
 import { displayText } from '../contracts/text';
+import { siteName } from '../contracts/sites';
 
 export const ROLES = ['organizer', 'data-provider', 'algo-author', 'compute', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -10,6 +11,8 @@ export type Role = (typeof ROLES)[number];
 export interface Principal {
   name: string;
   roles: readonly Role[];
+  /** A key bound to a site acts only there: a provider registers data only at it, an agent claims only its work. */
+  site?: string;
 }
 
 interface ApiKeyEntry extends Principal {
@@ -21,6 +24,7 @@ const entrySchema = Joi.array().items(Joi.object({
   name: displayText().min(1).max(200).required(),
   key: Joi.string().min(16).max(512).required(),
   roles: Joi.array().items(Joi.string().valid(...ROLES)).min(1).unique().required(),
+  site: siteName(),
 })).unique('name').unique('key');
 
 /**
@@ -32,7 +36,7 @@ export class ApiKeyRegistry {
   private readonly byDigest = new Map<string, Principal>();
 
   constructor(entries: readonly ApiKeyEntry[]) {
-    for (const e of entries) this.byDigest.set(digest(e.key), Object.freeze({ name: e.name, roles: Object.freeze([...e.roles]) }));
+    for (const e of entries) this.byDigest.set(digest(e.key), Object.freeze({ name: e.name, roles: Object.freeze([...e.roles]), ...(e.site ? { site: e.site } : {}) }));
   }
 
   static fromSettings(settings: { UPLET_API_KEYS?: string; UPLET_API_KEYS_FILE?: string }): ApiKeyRegistry {

@@ -21,6 +21,10 @@ export interface CapabilityPayload {
   blobs: string[];
   /** `<kind>/<uuid>` of every blob it may write: the task's own outputs. */
   writes?: string[];
+  /** The site the task runs at (absent: `default`): a gateway serves its data only to tasks of its own site. */
+  site?: string;
+  /** Of `blobs`, those a gateway of another site may serve too (the problem's test data, the organizer's evaluation set). */
+  anywhere?: string[];
   /** Expiry, in seconds since the epoch. */
   exp: number;
 }
@@ -55,6 +59,21 @@ export function checkCapability(token: string | undefined, secret: string, princ
   const named = access === 'read' ? payload.blobs : payload.writes;
   if (!Array.isArray(named) || !named.includes(blob)) return { ok: false, reason: access === 'read' ? `the capability does not name ${blob}` : `the capability does not authorise writing ${blob}` };
   return { ok: true, payload };
+}
+
+/** The payload of a correctly signed capability (expired or not), for logging who read what; undefined otherwise. */
+export function verifiedPayload(token: string | undefined, secret: string): CapabilityPayload | undefined {
+  if (!token) return undefined;
+  const [body, signature, extra] = token.split('.');
+  if (!body || !signature || extra !== undefined) return undefined;
+  const expected = Buffer.from(mac(body, secret));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !crypto.timingSafeEqual(expected, given)) return undefined;
+  try {
+    return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as CapabilityPayload;
+  } catch {
+    return undefined;
+  }
 }
 
 function mac(body: string, secret: string): string {

@@ -32,6 +32,10 @@ export const WORK_ERROR_CODES = Object.freeze({
   NOT_TASK_OUTPUT: 'NOT_TASK_OUTPUT',
   /** Per-item scores of data that is not the task's own. */
   UNKNOWN_PERF_ITEM: 'UNKNOWN_PERF_ITEM',
+  /** The task runs at another site (where its data is); only that site's agents may claim it. */
+  WRONG_SITE: 'WRONG_SITE',
+  /** The agent named a site its key is not bound to. */
+  SITE_NOT_ALLOWED: 'SITE_NOT_ALLOWED',
   /** A cancellation kept losing races; retry it. */
   CANCEL_CONTENDED: 'CANCEL_CONTENDED',
 });
@@ -160,6 +164,8 @@ export interface Lease extends LeaseTerms {
 
 export interface ClaimRequest {
   worker: string;
+  /** The agent's site (default `default`); a task of another site is refused (403 WRONG_SITE). */
+  site?: string;
 }
 
 export interface LeaseRequest {
@@ -171,7 +177,10 @@ export function claimAnswerKey(kind: TaskKind): `${TaskKind}_worker_set` {
   return `${kind}_worker_set`;
 }
 
-export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & { lease: Lease };
+/** Where each blob of a task lives: `<kind>/<uuid>` → the base URL of the gateway that holds it. */
+export type BlobLocations = Record<string, string>;
+
+export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & { lease: Lease; site?: string; blob_sites?: Record<string, string>; blob_locations?: BlobLocations };
 export interface HeartbeatAnswer {
   lease: LeaseTerms;
 }
@@ -232,6 +241,10 @@ export const answerSchemas = {
     [claimAnswerKey(kind)]: Joi.string().required(),
     [kind]: Joi.object({ uuid: Joi.string().required(), attempt: Joi.number().integer().min(1).required(), status: Joi.string().valid('pending').required() }).unknown(true).required(),
     lease: Joi.object({ token: Joi.string().required(), ...leaseTermsSchema }).required(),
+    // The agent's site, the site of every blob of the task, and the gateway URL of those held at another site.
+    site: Joi.string(),
+    blob_sites: Joi.object().pattern(Joi.string(), Joi.string()),
+    blob_locations: Joi.object().pattern(Joi.string(), Joi.string().uri({ scheme: ['http', 'https'] })),
   }),
   heartbeat: Joi.object({ lease: Joi.object(leaseTermsSchema).required() }),
   release: (kind: TaskKind) => Joi.object({ [`released_${kind}`]: Joi.string().required(), [kind]: Joi.object({ status: Joi.string().valid('todo').required() }).unknown(true).required() }),

@@ -41,6 +41,16 @@ export class ForbiddenError extends UpletError {
   readonly httpStatus = 403;
 }
 
+/** A refusal because of where the caller is: another site's data or work (code WRONG_SITE unless given). */
+export class SiteForbiddenError extends UpletError {
+  readonly code: string;
+  readonly httpStatus = 403;
+  constructor(message: string, options: UpletErrorOptions & { code?: string } = {}) {
+    super(message, options);
+    this.code = options.code ?? 'WRONG_SITE';
+  }
+}
+
 export class NotFoundError extends UpletError {
   readonly code = 'NOT_FOUND';
   readonly httpStatus = 404;

@@ -13,7 +13,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     // A body left unread (refused before it was parsed) is not drained: close the connection after the answer.
     if (!req.complete) res.set('Connection', 'close');
-    res.status(mapped.httpStatus).json(mapped.toJSON());
+    // A route may have set a blob's Content-Type before failing (a 416 after the headers): a refusal is always JSON.
+    res.type('application/json').status(mapped.httpStatus).json(mapped.toJSON());
   };
 }
 

@@ -39,15 +39,15 @@ function defaultRetryable(err: unknown): boolean {
  * Reads a JSON answer of an uplet service: a 5xx is retryable, a 4xx becomes the
  * caller's typed refusal carrying the server's stable error code.
  */
-export async function parseJsonResponse(res: Response, what: string, refusal: (message: string, status: number, code: string) => Error): Promise<unknown> {
+export async function parseJsonResponse(res: Response, what: string, refusal: (message: string, status: number, code: string, details?: unknown) => Error): Promise<unknown> {
   const text = await res.text();
   if (res.status >= 500) throw new RetryableHttpError(`${what}: answered ${res.status}`, res.status);
-  let json: { error?: { code?: string; message?: string } } | undefined;
+  let json: { error?: { code?: string; message?: string; details?: unknown } } | undefined;
   try {
     json = JSON.parse(text);
   } catch {
     json = undefined;
   }
-  if (!res.ok) throw refusal(`${what}: ${res.status} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, json?.error?.code ?? 'HTTP_ERROR');
+  if (!res.ok) throw refusal(`${what}: ${res.status} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, json?.error?.code ?? 'HTTP_ERROR', json?.error?.details);
   return json;
 }

@@ -7,15 +7,16 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
 import { CAPABILITY_HEADER } from '../auth/capability-token';
+import { UpletApiError } from './api-error';
 import { DEFAULT_RETRY, parseJsonResponse, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
 export type { BlobKind } from '../contracts/blob-contract';
 export type BlobMetadata = BlobMeta;
 
 /** A refusal by the gateway (4xx), with its stable code; not retried. */
-export class StorageRequestError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string) {
-    super(message);
+export class StorageRequestError extends UpletApiError {
+  constructor(message: string, status: number, code: string, details?: unknown) {
+    super(message, status, code, details);
     this.name = 'StorageRequestError';
   }
 }
@@ -28,6 +29,8 @@ export interface UploadOptions {
   contentType?: string;
   /** Principals besides compute nodes who may read it (a prediction's requester). */
   readers?: string[];
+  /** Called as bytes leave (sent so far, total); a retried upload starts again from 0. */
+  onProgress?: (sent: number, total: number) => void;
 }
 
 /**
@@ -39,7 +42,11 @@ export interface UploadOptions {
 export class StorageClient {
   private readonly retry: RetryPolicy;
 
-  constructor(private readonly options: { baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string | (() => string | undefined) }) {
+  constructor(private readonly options: {
+    baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string | (() => string | undefined);
+    /** Where blobs are read from (`<kind>/<uuid>` → gateway base URL, from the claim answer); others, and every upload, at `baseUrl`. */
+    locations?: Readonly<Record<string, string>>;
+  }) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
@@ -52,6 +59,14 @@ export class StorageClient {
     return new StorageClient({ ...this.options, capability });
   }
 
+  /**
+   * The same client, reading each blob from the gateway that holds it (a task's data at its own
+   * site, a model or an algo wherever it was written), with the same digest checks and retries.
+   */
+  withLocations(locations: Readonly<Record<string, string>>): StorageClient {
+    return new StorageClient({ ...this.options, locations });
+  }
+
   /** Uploads a file; its sha256 is computed first and sent, so the gateway refuses a corrupted transfer. */
   async uploadFile(kind: BlobKind, uuid: string, file: string, options: UploadOptions = {}): Promise<BlobMetadata> {
     const sha256 = await sha256OfFile(file);
@@ -60,13 +75,13 @@ export class StorageClient {
       const res = await streamRequest('PUT', this.url(kind, uuid), {
         ...this.auth(), 'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256,
         ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
-      }, fs.createReadStream(file, { highWaterMark: CHUNK }));
+      }, withProgress(fs.createReadStream(file, { highWaterMark: CHUNK }), size, options.onProgress));
       return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
   }
 
   async meta(kind: BlobKind, uuid: string): Promise<BlobMetadata> {
-    return withRetry(this.retry, async () => (await this.json(await fetch(`${this.url(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata);
+    return withRetry(this.retry, async () => (await this.json(await fetch(`${this.readUrl(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata);
   }
 
   /**
@@ -87,7 +102,7 @@ export class StorageClient {
         const started = fs.existsSync(part);
         const onDisk = started ? (await fs.promises.stat(part)).size : 0;
         if (started && onDisk >= meta.size) return;
-        const res = await streamRequest('GET', this.url(kind, uuid), { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) });
+        const res = await streamRequest('GET', this.readUrl(kind, uuid), { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) });
         if (onDisk > 0 && res.statusCode !== 206) {
           res.resume();
           await fs.promises.rm(part, { force: true });
@@ -119,6 +134,11 @@ export class StorageClient {
     }
   }
 
+  private readUrl(kind: BlobKind, uuid: string): string {
+    const at = this.options.locations?.[`${kind}/${uuid}`];
+    return at ? `${at.replace(/\/+$/, '')}/blobs/${kind}/${encodeURIComponent(uuid)}` : this.url(kind, uuid);
+  }
+
   private url(kind: BlobKind, uuid: string): string {
     return `${this.options.baseUrl}/blobs/${kind}/${encodeURIComponent(uuid)}`;
   }
@@ -130,7 +150,7 @@ export class StorageClient {
   }
 
   private json(res: Response, what: string): Promise<unknown> {
-    return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code) => new StorageRequestError(message, status, code));
+    return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code, details) => new StorageRequestError(message, status, code, details));
   }
 }
 
@@ -161,6 +181,20 @@ async function asResponse(res: http.IncomingMessage): Promise<Response> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   return new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500 });
+}
+
+function withProgress(source: Readable, total: number, onProgress?: (sent: number, total: number) => void): Readable {
+  if (!onProgress) return source;
+  let sent = 0;
+  const counting = new Transform({
+    transform(chunk: Buffer, _e, done: TransformCallback) {
+      sent += chunk.length;
+      onProgress(sent, total);
+      done(null, chunk);
+    },
+  });
+  source.on('error', (err) => counting.destroy(err));
+  return source.pipe(counting);
 }
 
 export async function sha256OfFile(file: string): Promise<string> {

@@ -49,6 +49,7 @@ export class AmqpBroker extends EventEmitter {
   private connection?: amqp.RecoveringChannelModel;
   private publishChannel?: amqp.ConfirmChannel;
   private readonly consumers: ConsumerRegistration[] = [];
+  private readonly subscriptions: Array<{ exchange: string; pattern: string; handler: (content: Buffer, routingKey: string) => void }> = [];
   private closing?: Promise<void>;
   private connected = false;
 
@@ -106,6 +107,7 @@ export class AmqpBroker extends EventEmitter {
       if (this.publishChannel === channel) this.publishChannel = undefined;
     });
     for (const consumer of this.consumers) await this.openConsumer(model, consumer);
+    for (const subscription of this.subscriptions) await this.attachSubscription(await model.createChannel(), subscription);
     this.connected = true;
     this.options.logger.info('broker connected');
     this.emit('connected');
@@ -135,6 +137,41 @@ export class AmqpBroker extends EventEmitter {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Publishes a JSON event to a topic exchange; resolves once the broker confirms it. */
+  async publishEvent(exchange: string, routingKey: string, message: object): Promise<void> {
+    const channel = await this.waitForPublishChannel();
+    const body = Buffer.from(JSON.stringify(message));
+    await new Promise<void>((resolve, reject) => {
+      channel.publish(exchange, routingKey, body, { contentType: 'application/json' }, (err: unknown) =>
+        err ? reject(new DependencyUnavailableError(`broker did not confirm an event to ${exchange}`, { cause: err })) : resolve());
+    });
+  }
+
+  /**
+   * Hears events of a topic exchange matching `pattern` (e.g. `job.*`, `#`) on a queue of this
+   * subscriber's own (exclusive, removed with its connection), re-made on every reconnect.
+   * Events published while disconnected are not heard: subscribers re-read state on `connected`.
+   */
+  async subscribe(exchange: string, pattern: string, handler: (content: Buffer, routingKey: string) => void): Promise<void> {
+    const subscription = { exchange, pattern, handler };
+    this.subscriptions.push(subscription);
+    if (this.connected && this.connection) await this.attachSubscription(await this.connection.createChannel(), subscription);
+  }
+
+  private async attachSubscription(channel: amqp.Channel, s: { exchange: string; pattern: string; handler: (content: Buffer, routingKey: string) => void }): Promise<void> {
+    channel.on('error', (err: Error) => this.options.logger.warn('subscription channel error', { exchange: s.exchange, error: err.message }));
+    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+    await channel.bindQueue(queue, s.exchange, s.pattern);
+    await channel.consume(queue, (msg) => {
+      if (!msg) return;
+      try {
+        s.handler(msg.content, msg.fields.routingKey);
+      } catch (err) {
+        this.options.logger.warn('event handler failed', { error: (err as Error).message });
+      }
+    }, { noAck: true });
   }
 
   /** Registers a consumer; it is (re)opened on every connection until close(). */

@@ -8,7 +8,15 @@ import { principalOf } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
 import { BLOB_KINDS, OUTPUT_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange, type WrittenUnder } from '../blob-store/blob-store';
 import { mayEverRead, mayRead, mayUpload } from '../access/blob-permissions';
-import { CAPABILITY_HEADER, checkCapability } from '../../shared/auth/capability-token';
+import { CAPABILITY_HEADER, checkCapability, verifiedPayload } from '../../shared/auth/capability-token';
+import { SiteForbiddenError, UpletError } from '../../shared/errors/uplet-error';
+import type { AccessLog } from '../access/access-log';
+
+export interface GatewaySite {
+  /** This gateway's site: its data blobs are served only to tasks of this site. */
+  site: string;
+  accessLog?: AccessLog;
+}
 
 const blobPath = Joi.object({ kind: Joi.string().valid(...BLOB_KINDS).required(), uuid: identifier().required() });
 const uploadHeaders = Joi.object({
@@ -18,10 +26,27 @@ const uploadHeaders = Joi.object({
 }).unknown(true);
 
 /** PUT, GET, HEAD of /blobs/{kind}/{uuid}, and its metadata at /blobs/{kind}/{uuid}/meta. */
-export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySecret: string): Router {
+export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySecret: string, gateway: GatewaySite = { site: 'default' }): Router {
   const router = Router();
+  /** One access-log line per read or write, granted or refused. */
+  const logged = async <T>(action: 'read' | 'write', req: Request, res: Response, work: () => Promise<T>): Promise<T> => {
+    const header = req.headers[CAPABILITY_HEADER];
+    const cap = verifiedPayload(typeof header === 'string' ? header : undefined, capabilitySecret);
+    const entry = {
+      gateway_site: gateway.site, action, kind: String(req.params.kind), uuid: String(req.params.uuid), principal: res.locals.principal?.name ?? '?',
+      ...(cap ? { capability_site: cap.site ?? 'default', uplet: cap.uplet, ...(cap.attempt !== undefined ? { attempt: cap.attempt } : {}) } : {}),
+    };
+    try {
+      const out = await work();
+      gateway.accessLog?.record({ ...entry, status: res.statusCode });
+      return out;
+    } catch (err) {
+      gateway.accessLog?.record({ ...entry, status: err instanceof UpletError ? err.httpStatus : 500, reason: (err as Error).message.slice(0, 300) });
+      throw err;
+    }
+  };
 
-  router.put('/blobs/:kind/:uuid', async (req, res) => {
+  router.put('/blobs/:kind/:uuid', async (req, res) => logged('write', req, res, async () => {
     const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
     const principal = principalOf(res);
     if (!mayUpload(principal, kind)) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
@@ -52,21 +77,21 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
       if (!req.complete) res.set('Connection', 'close');
       throw err;
     }
-  });
+  }));
 
   router.get('/blobs/:kind/:uuid/meta', async (req, res) => {
-    const meta = await readableBlob(store, req, res, capabilitySecret);
+    const meta = await readableBlob(store, req, res, capabilitySecret, gateway.site);
     res.json(meta);
   });
 
   router.head('/blobs/:kind/:uuid', async (req, res) => {
-    const meta = await readableBlob(store, req, res, capabilitySecret);
+    const meta = await readableBlob(store, req, res, capabilitySecret, gateway.site);
     setBlobHeaders(res, meta);
     res.set('Content-Length', String(meta.size)).status(200).end();
   });
 
   router.get('/blobs/:kind/:uuid', async (req, res) => {
-    const meta = await readableBlob(store, req, res, capabilitySecret);
+    const meta = await logged('read', req, res, () => readableBlob(store, req, res, capabilitySecret, gateway.site));
     setBlobHeaders(res, meta);
     const range = parseRange(req.headers.range, meta.size, res);
     if (range) {
@@ -95,7 +120,7 @@ function outputLease(req: Request, kind: BlobKind, uuid: string, principal: stri
   return { kind: String(p.kind ?? ''), uplet: p.uplet, attempt: Number(p.attempt ?? 0), principal };
 }
 
-async function readableBlob(store: BlobStore, req: Request, res: Response, capabilitySecret: string): Promise<BlobMeta> {
+async function readableBlob(store: BlobStore, req: Request, res: Response, capabilitySecret: string, site: string): Promise<BlobMeta> {
   const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
   const principal = principalOf(res);
   // A role that can never read the kind is refused before the lookup, so it learns nothing of what exists.
@@ -105,6 +130,14 @@ async function readableBlob(store: BlobStore, req: Request, res: Response, capab
     const header = req.headers[CAPABILITY_HEADER];
     const check = checkCapability(typeof header === 'string' ? header : undefined, capabilitySecret, principal.name, `data/${uuid}`);
     if (!check.ok) throw new ForbiddenError(`data blob ${uuid}: ${check.reason}`, { details: { where: 'header', field: CAPABILITY_HEADER } });
+    // Data stays at its site: served only to tasks of this gateway's site, except what the
+    // capability marks readable anywhere (the problem's test data, the organizer's evaluation set).
+    const capabilitySite = check.payload.site ?? 'default';
+    if (capabilitySite !== site && !(check.payload.anywhere ?? []).includes(`data/${uuid}`)) {
+      throw new SiteForbiddenError(`data blob ${uuid} is held at site ${site}; it is not served to a task of site ${capabilitySite}`, {
+        code: 'WRONG_SITE', details: { where: 'header', field: CAPABILITY_HEADER, gateway_site: site, capability_site: capabilitySite },
+      });
+    }
   }
   const meta = await store.stat(kind, uuid);
   if (!meta) throw new NotFoundError(`${kind} blob ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });

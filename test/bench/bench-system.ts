@@ -11,12 +11,29 @@ import { startStorageGateway, type RunningStorageGateway } from '../../storage-g
 import { agentSettingsSchema } from '../../compute-agent/config';
 import { startComputeAgent, type RunningAgent } from '../../compute-agent/agent-service';
 import { connectMongo } from '../../shared/db/mongo-connection';
+import { EQUALITY_FIELDS, ensureFerretGinIndexes } from '../../orchestrator/persistence/ferretdb-gin-indexes';
 import { StorageClient } from '../../shared/http/storage-client';
 
 export const BENCH_KEYS = {
   org: { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
   node: { name: 'node', key: 'bench-compute-key-000000', roles: ['compute'] },
 };
+
+/**
+ * FerretDB's PostgreSQL when the benchmark runs on it (set by run-benchmarks): the orchestrator
+ * adds its equality indexes there at start-up, and every raw-driver baseline gets the same ones.
+ */
+export function benchFerretPostgres(): string | undefined {
+  return process.env.UPLET_BENCH_FERRET_PG || undefined;
+}
+
+/** Gives a baseline's database the same equality indexes the orchestrator gives its own. */
+export async function indexLikeTheOrchestrator(db: import('mongodb').Db): Promise<void> {
+  const pg = benchFerretPostgres();
+  if (!pg) return;
+  await Promise.all(Object.keys(EQUALITY_FIELDS).map((name) => db.createCollection(name).catch(() => undefined)));
+  await ensureFerretGinIndexes(pg, db.databaseName, silentLogger());
+}
 
 /** The three services in this process, on a database and queues of the benchmark's own. */
 export interface BenchSystem {
@@ -38,7 +55,8 @@ export async function startBenchSystem(mongoUrlFor: (db: string) => string, amqp
   const keys = JSON.stringify(Object.values(BENCH_KEYS));
   const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
     MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '10', AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ORCHESTRATOR_PORT: '0', UPLET_API_KEYS: keys,
-    UPLET_CAPABILITY_SECRET: secret, SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '60', ...options.orchestrator,
+    UPLET_CAPABILITY_SECRET: secret, SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '60',
+    ...(benchFerretPostgres() ? { FERRETDB_POSTGRES_URL: benchFerretPostgres() } : {}), ...options.orchestrator,
   }), silentLogger());
   const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
     STORAGE_DIR: path.join(dir, 'blobs'), STORAGE_PORT: '0', UPLET_API_KEYS: keys, UPLET_CAPABILITY_SECRET: secret,

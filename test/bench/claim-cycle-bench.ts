@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Db } from 'mongodb';
 import { connectMongo } from '../../shared/db/mongo-connection';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
-import { BENCH_KEYS, startBenchSystem } from './bench-system';
+import { BENCH_KEYS, indexLikeTheOrchestrator, startBenchSystem } from './bench-system';
 import { runPool, summarize, type LatencySummary } from './bench-stats';
 
 export interface ClaimCycleResult {
@@ -60,6 +60,7 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     const raw = await connectMongo(mongoUrlFor(rawDbName), { maxPoolSize: 10 });
     try {
       await ensureIndexes(collectionsOf(raw.db));
+      await indexLikeTheOrchestrator(raw.db);
       await raw.db.collection('preduplets').insertMany(sameDocs as never[]);
       const rawUuids = sameDocs.map((d) => d._id);
       const rawLatencies: number[] = [];

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { indexLikeTheOrchestrator } from './bench-system';
 import { connectMongo } from '../../shared/db/mongo-connection';
 import { silentLogger } from '../../shared/logging/logger';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
@@ -33,6 +34,7 @@ export async function benchGeneration(mongoUrlFor: (db: string) => string, dataI
   try {
     const c = collectionsOf(conn.db);
     await ensureIndexes(c);
+    await indexLikeTheOrchestrator(conn.db);
     // Dispatch is measured in its own scenario; here it is a port that counts.
     let dispatched = 0;
     const dispatcher: WorkDispatcher = { dispatch: async (_k, uuids) => void (dispatched += uuids.length) };
@@ -48,6 +50,7 @@ export async function benchGeneration(mongoUrlFor: (db: string) => string, dataI
     const docs = await c.learnuplets.find({ problem: 'gp' }).toArray();
     const rc = collectionsOf(raw.db);
     await ensureIndexes(rc);
+    await indexLikeTheOrchestrator(raw.db);
     const t1 = performance.now();
     await rc.learnuplets.insertMany(docs, { ordered: false });
     const rawInsertSeconds = (performance.now() - t1) / 1000;

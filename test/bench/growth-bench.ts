@@ -1,6 +1,4 @@
 import crypto from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { loadConfig } from '../../shared/config/load-config';
 import { connectMongo } from '../../shared/db/mongo-connection';
 import { silentLogger } from '../../shared/logging/logger';
@@ -16,41 +14,16 @@ import { collectionsOf, ensureIndexes, type Collections, type DispatchDoc, type 
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
+import { ensureFerretGinIndexes } from '../../orchestrator/persistence/ferretdb-gin-indexes';
 import { percentile } from './bench-stats';
 
-const execFileAsync = promisify(execFile);
 
-/**
- * FerretDB pushes equality down as `_jsonb->'field' @> value`, which its own
- * btree indexes cannot serve; a GIN index on that expression does (the design
- * brief: 27 ms → 1.8 ms at 50,000). The growth benchmark adds these on the
- * fields the orchestrator looks up by equality, as an operator would; on MongoDB
- * the indexes `ensureIndexes` creates serve the same queries.
- */
-export type IndexAdder = (mongoDb: string, fields: Record<string, string[]>) => Promise<string[]>;
+/** Adds the equality indexes to a database of the benchmark (the orchestrator's own start-up pass, see persistence/ferretdb-gin-indexes.ts). */
+export type IndexAdder = (mongoDb: string) => Promise<string[]>;
 
-export function ferretGinIndexes(pgDatabase: string): IndexAdder {
-  return async (mongoDb, fields) => {
-    const psql = async (sql: string) => (await execFileAsync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', pgDatabase, '-Atqc', sql], { timeout: 600_000 })).stdout;
-    const tables = new Map((await psql(`SELECT _jsonb->>'_id', _jsonb->>'table' FROM "${mongoDb}"._ferretdb_database_metadata`)).trim().split('\n').map((l) => l.split('|') as [string, string]));
-    const made: string[] = [];
-    for (const [collection, list] of Object.entries(fields)) {
-      const table = tables.get(collection);
-      if (!table) continue;
-      for (const field of list) {
-        await psql(`CREATE INDEX IF NOT EXISTS "${table}_gin_${field}" ON "${mongoDb}"."${table}" USING gin ((_jsonb->'${field}') jsonb_path_ops)`);
-        made.push(`${collection}.${field}`);
-      }
-    }
-    return made;
-  };
+export function ferretGinIndexes(postgresUrl: string): IndexAdder {
+  return (mongoDb) => ensureFerretGinIndexes(postgresUrl, mongoDb, silentLogger());
 }
-
-/** The fields the orchestrator's request paths and periodic jobs look up by equality. */
-export const EQUALITY_FIELDS: Record<string, string[]> = {
-  problems: ['_id'], algos: ['problem'], datas: ['_id'], memberships: ['_id'], train_log: ['_id', 'batch'], cursors: ['_id'], minibatches: ['_id'],
-  learnuplets: ['_id', 'status'], preduplets: ['_id', 'status'], leases: ['_id', 'expiry_minute'], settlements: ['_id'], dispatches: ['_id'],
-};
 
 export interface GrowthPoint {
   size: number;
@@ -137,12 +110,12 @@ async function postDataAt(mongoUrlFor: (db: string) => string, amqpUrl: string, 
     const t0 = performance.now();
     await insertChunked<DataDoc>((d) => c.datas.insertMany(d), n, (i) => ({ _id: `bg${i}`, uuid: `bg${i}`, problems: ['gp'], owner: 'growth', timestamp_upload: now, upload_index: i }));
     await insertChunked<TrainLogDoc>((d) => c.trainLog.insertMany(d), n, (i) => ({ _id: logId('gp', i), problem: 'gp', pos: i, data: `bg${i}`, batch: minibatchId('gp', Math.floor(i / SIZE)) }));
-    await insertChunked<MinibatchDoc>((d) => c.minibatches.insertMany(d), batches, (k) => ({ _id: minibatchId('gp', k), problem: 'gp', index: k, train_data: Array.from({ length: SIZE }, (_, j) => `bg${k * SIZE + j}`), timestamp_creation: now }));
+    await insertChunked<MinibatchDoc>((d) => c.minibatches.insertMany(d), batches, (k) => ({ _id: minibatchId('gp', k), problem: 'gp', index: k, site: 'default', site_batch: `gp@default/${k}`, train_data: Array.from({ length: SIZE }, (_, j) => `bg${k * SIZE + j}`), timestamp_creation: now }));
     // The chain is busy (its last rank todo), as a live problem's is: a new rank waits behind it.
     await insertChunked<LearnupletDoc>((d) => c.learnuplets.insertMany(d), batches, (k) => learnuplet(learnupletUuid('gp', 'ga', k), 'gp', 'ga', k, k === batches - 1 ? 'todo' : 'done', now));
     await c.cursors.insertOne({ _id: trainCursor('gp'), next_pos: n, next_batch: batches });
     const insertSeconds = (performance.now() - t0) / 1000;
-    if (addIndexes) for (const i of await addIndexes(dbName, EQUALITY_FIELDS)) indexes.add(i);
+    if (addIndexes) for (const i of await addIndexes(dbName)) indexes.add(i);
     log(`  ${n} data inserted in ${insertSeconds.toFixed(1)} s`);
     await call('/data', { uuid: 'warm-up', problems: 'gp' });
     const lat: number[] = [];
@@ -196,7 +169,7 @@ async function cyclesAt(mongoUrlFor: (db: string) => string, n: number, addIndex
     const lease = (i: number, expires: Date): LeaseDoc => ({ _id: `u${i}/1`, uplet: `u${i}`, kind: 'learnuplet', attempt: 1, token: `1.${'x'.repeat(20)}`, worker: 'w', principal: 'node', claimed_at: old, expires_at: expires, expiry_minute: minuteOf(expires) });
     await c.leases.insertMany(Array.from({ length: PENDING_LIVE }, (_, j) => lease(TODO + j, live)));
     const insertSeconds = (performance.now() - t0) / 1000;
-    if (addIndexes) for (const i of await addIndexes(dbName, EQUALITY_FIELDS)) indexes.add(i);
+    if (addIndexes) for (const i of await addIndexes(dbName)) indexes.add(i);
     log(`  ${n} uplets inserted in ${insertSeconds.toFixed(1)} s`);
 
     let published = 0;
@@ -216,7 +189,10 @@ async function cyclesAt(mongoUrlFor: (db: string) => string, n: number, addIndex
     const reaps: number[] = [];
     await reapExpiredLeases(c, leases);
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      const expired = new Date(Date.now() - 1_000);
+      // Expired a moment ago, but within the current minute: a real lease never expires before the
+      // minute it was claimed in, and the reaper's cursor may already be past earlier minutes.
+      const now = Date.now();
+      const expired = new Date(now - Math.min(1_000, now % 60_000));
       const first = TODO + PENDING_LIVE + cycle * EXPIRED_PER_CYCLE;
       await c.leases.insertMany(Array.from({ length: EXPIRED_PER_CYCLE }, (_, j) => lease(first + j, expired)));
       const t = performance.now();

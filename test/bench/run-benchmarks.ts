@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     server = await startLocalMongoServer({ dataDir: path.join(os.tmpdir(), 'uplet-bench'), log, skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1' });
     mongoUrlFor = (db) => server!.urlFor(db);
   }
+  // On FerretDB over PostgreSQL every scenario runs with the orchestrator's equality indexes (UPLET_BENCH_NO_GIN=1: without).
+  if (server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1') process.env.UPLET_BENCH_FERRET_PG = server.ferret.backend.url;
   const probe = await connectMongo(mongoUrlFor('bench_probe'), { maxPoolSize: 1 });
   const database = await describeServer(probe.db);
   await probe.close();
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
       const sizes = (env: string | undefined, fallback: number[]) => (env ? env.split(',').map(Number) : fallback);
       const dataSizes = sizes(process.env.UPLET_GROWTH_DATA, quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]);
       const upletSizes = sizes(process.env.UPLET_GROWTH_UPLETS, quick ? [1_000, 10_000, 50_000] : [10_000, 100_000, 1_000_000]);
-      const pg = server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1' ? server.ferret.backend.database : undefined;
+      const pg = server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1' ? server.ferret.backend.url : undefined;
       log(`growth: POST /data at ${dataSizes.join('/')} data, sweep and reap at ${upletSizes.join('/')} uplets${pg ? ' (GIN indexes added in PostgreSQL)' : ''}`);
       const r = await benchGrowth(mongoUrlFor, amqpUrl, dataSizes, upletSizes, pg ? ferretGinIndexes(pg) : undefined, log);
       results.growth = r;

@@ -19,7 +19,7 @@ export interface StorageResult {
   plainHttpPeakRssMB: number;
 }
 
-const KEYS = [{ name: 'node', key: 'bench-compute-key-000000', roles: ['compute'] }];
+const KEYS = [{ name: 'bench-admin', key: 'bench-admin-key-00000000', roles: ['admin'] }];
 
 /**
  * A blob through the storage gateway (a process of its own: its peak RSS is
@@ -39,6 +39,7 @@ export async function benchStorage(megabytes: number, repoRoot: string): Promise
     fs.rmSync(path.join(dir, 'copy.bin'));
 
     // uplet: the gateway process and the typed client (digest computed before the upload, checked after the download).
+    // An algo archive: model and prediction blobs are written only under a task's lease.
     const port = await freePort();
     const gateway = spawnNode(path.join(repoRoot, 'dist/storage-gateway/main.js'), {
       STORAGE_PORT: String(port), STORAGE_DIR: path.join(dir, 'blobs'), UPLET_API_KEYS: JSON.stringify(KEYS),
@@ -51,10 +52,10 @@ export async function benchStorage(megabytes: number, repoRoot: string): Promise
       await waitHttp(`http://127.0.0.1:${port}/healthz`);
       const client = new StorageClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: KEYS[0]!.key });
       t = performance.now();
-      await client.uploadFile('model', 'bench-blob', src);
+      await client.uploadFile('algo', 'bench-blob', src);
       upletUploadMBps = mb(performance.now() - t);
       t = performance.now();
-      await client.downloadToFile('model', 'bench-blob', path.join(dir, 'down.bin'));
+      await client.downloadToFile('algo', 'bench-blob', path.join(dir, 'down.bin'));
       upletDownloadMBps = mb(performance.now() - t);
       gatewayPeakRssMB = peakRss(gateway.pid!);
       fs.rmSync(path.join(dir, 'down.bin'));

@@ -33,7 +33,8 @@ describe('compute agent shutdown', () => {
         if (Date.now() > deadline) throw new Error('never claimed');
         await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 500)); // let the sandboxed train start
+      // The check below that the sandbox is gone proves nothing unless it was running: wait for it.
+      await waitUntil(() => processesNaming(agent.workDir) !== '', 20_000, 'the sandboxed train never started');
       const closing = Date.now();
       await agent.agent.close();
       const closeSeconds = (Date.now() - closing) / 1000;
@@ -41,16 +42,29 @@ describe('compute agent shutdown', () => {
       expect(after).toMatchObject({ status: 'todo', attempt: 1, worker: null });
       expect(await o.database.db.collection('settlements').findOne({ uplet: uplet.uuid })).toMatchObject({ by: 'release' });
       expect(closeSeconds).toBeLessThan(10);
-      // The sandbox of this agent's task is gone: no process still names its work directory.
-      let left = '';
-      try {
-        left = execFileSync('pgrep', ['-a', '-f', agent.workDir], { encoding: 'utf8' });
-      } catch {
-        /* pgrep exits 1 when nothing matches */
-      }
-      expect(left).toBe('');
+      // The sandbox of this agent's task is gone: no process still names its work directory
+      // (reaping may lag the close by a moment; a leak never ends, and fails with what is left).
+      await waitUntil(() => processesNaming(agent.workDir) === '', 5_000, 'processes outlived the agent').catch(() => undefined);
+      expect(processesNaming(agent.workDir)).toBe('');
     } finally {
       await agent.cleanup();
     }
   }, 60_000);
 });
+
+/** Every process whose command line names `text` (pgrep -a -f), or '' when there is none. */
+function processesNaming(text: string): string {
+  try {
+    return execFileSync('pgrep', ['-a', '-f', text], { encoding: 'utf8' });
+  } catch {
+    return ''; // pgrep exits 1 when nothing matches
+  }
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

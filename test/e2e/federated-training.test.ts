@@ -122,7 +122,7 @@ except OSError as e:
   }, 180_000);
 
   test('the example algo of the README, taken from it as it is, goes through a chain and learns', async () => {
-    const { o, s, work } = sys;
+    const { o, work } = sys;
     const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
     const code = /```python\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(code).toBeDefined();

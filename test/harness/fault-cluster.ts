@@ -15,6 +15,9 @@ import { startServiceProcess, waitForHttp, type ServiceProcess } from './service
 import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
 import { EXAMPLE_DIR, exampleItem } from './system-fixture';
 
+/** A wrapper of the example algo whose trainings take as long as a fault scenario needs. */
+const SLOW_ALGO_DIR = path.join(__dirname, '../fixtures/slow-algo');
+
 /**
  * Every service as its own process (from the build), over a FerretDB of the
  * cluster's own (so it can be restarted without touching other test files), and
@@ -143,9 +146,11 @@ export class FaultCluster {
   async seedProblem(problem: string, ranks: number, trainSeconds: number): Promise<void> {
     const algoDir = path.join(this.work, `algo-${problem}`);
     fs.mkdirSync(algoDir, { recursive: true });
-    const logreg = fs.readFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), 'utf8');
-    // The real algo, slowed down so that faults land in the middle of a training.
-    fs.writeFileSync(path.join(algoDir, 'run'), logreg.replace("def train(train_dir, model_in, model_out):\n", `def train(train_dir, model_in, model_out):\n    import time; time.sleep(${trainSeconds})\n`), { mode: 0o755 });
+    // The real algo behind a fixture that slows each training down, so that faults land in the middle of one.
+    fs.copyFileSync(path.join(SLOW_ALGO_DIR, 'run'), path.join(algoDir, 'run'));
+    fs.copyFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), path.join(algoDir, 'logreg'));
+    fs.writeFileSync(path.join(algoDir, 'train-seconds'), String(trainSeconds));
+    for (const file of ['run', 'logreg']) fs.chmodSync(path.join(algoDir, file), 0o755);
     await packArchive(algoDir, path.join(this.work, `${problem}-algo.tar.gz`));
     await packArchive(path.join(EXAMPLE_DIR, 'workflow'), path.join(this.work, `${problem}-wf.tar.gz`));
     await this.storageAs('organizer').uploadFile('workflow', `${problem}-wf`, path.join(this.work, `${problem}-wf.tar.gz`));

@@ -1,9 +1,11 @@
+import { readState } from './test-servers-state';
 import { silentLogger } from '../../shared/logging/logger';
 import { orchestratorSettingsSchema, type OrchestratorSettings } from '../../orchestrator/config';
 import { loadConfig } from '../../shared/config/load-config';
 import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/orchestrator-service';
 import { openTestDatabase, type TestDatabase } from './test-database';
 import { deleteTestTopology, testAmqpPrefix, testAmqpUrl } from './test-broker';
+import { recordResponse, registerService } from './openapi-conformance';
 
 /** One API key per role, as a deployment's UPLET_API_KEYS would hold them. */
 export const TEST_KEYS = {
@@ -15,6 +17,8 @@ export const TEST_KEYS = {
   compute2: { name: 'node-2', key: 'compute-key-2-00000000000', roles: ['compute'] },
   reader: { name: 'reader', key: 'reader-key-00000000000000', roles: ['organizer'] },
   admin: { name: 'admin', key: 'admin-key-000000000000000', roles: ['admin'] },
+  /** A provider key bound to the site `b`: it may register data only there. */
+  providerAtB: { name: 'provider-at-b', key: 'provider-key-site-b-000000', roles: ['data-provider'], site: 'b' },
 } as const;
 export type TestRole = keyof typeof TEST_KEYS;
 
@@ -48,7 +52,14 @@ export async function callAs(baseUrl: string, role: TestRole | null, method: str
   } catch {
     /* not JSON */
   }
+  recordResponse(baseUrl, method, path, res.status, parsed, res.headers.get('content-type'));
   return { status: res.status, body: parsed };
+}
+
+/** On FerretDB over PostgreSQL, the orchestrator adds its equality indexes there, as in production. */
+function ferretPostgres(): { FERRETDB_POSTGRES_URL?: string } {
+  const backend = readState().ferret?.backend;
+  return backend?.kind === 'postgresql' ? { FERRETDB_POSTGRES_URL: backend.url } : {};
 }
 
 export async function startTestOrchestrator(label: string, overrides: Partial<Record<keyof OrchestratorSettings, string>> = {}): Promise<TestOrchestrator> {
@@ -63,16 +74,18 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
     UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
     UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
     LOG_LEVEL: 'error',
+    ...ferretPostgres(),
     ...overrides,
   });
   const orchestrator = await startOrchestrator(settings, silentLogger());
+  registerService(orchestrator.url, 'orchestrator');
   const call = (role: TestRole | null, method: string, path: string, body?: unknown) => callAs(orchestrator.url, role, method, path, body);
   return {
     orchestrator, database, prefix, url: orchestrator.url, call,
     cleanup: async () => {
       await orchestrator.close();
       await database.cleanup();
-      await deleteTestTopology(prefix);
+      await deleteTestTopology(prefix, overrides.SITES ? ['default', ...Object.keys(JSON.parse(overrides.SITES) as object)] : ['default']);
     },
   };
 }

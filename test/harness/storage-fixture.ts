@@ -6,6 +6,7 @@ import { silentLogger } from '../../shared/logging/logger';
 import { storageSettingsSchema } from '../../storage-gateway/config';
 import { startStorageGateway, type RunningStorageGateway } from '../../storage-gateway/storage-service';
 import { TEST_CAPABILITY_SECRET, TEST_KEYS } from './orchestrator-fixture';
+import { recordResponse, registerService } from './openapi-conformance';
 
 export interface TestStorage {
   gateway: RunningStorageGateway;
@@ -21,6 +22,7 @@ export async function startTestStorage(overrides: Record<string, string> = {}): 
     STORAGE_DIR: dir, STORAGE_PORT: '0', UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, ...overrides,
   });
   const gateway = await startStorageGateway(settings, silentLogger());
+  registerService(gateway.url, 'storage');
   return {
     gateway, url: gateway.url, dir,
     cleanup: async () => {
@@ -34,4 +36,18 @@ export async function startTestStorage(overrides: Record<string, string> = {}): 
 export function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+/**
+ * fetch for the storage suites: the answer is checked against the gateway's
+ * OpenAPI description (a JSON body is read from a clone; the caller's is untouched).
+ */
+export async function checkedFetch(url: string, init?: RequestInit): Promise<Response> {
+  const res = await fetch(url, init);
+  const u = new URL(url);
+  const type = res.headers.get('content-type');
+  let body: unknown;
+  if (type && /json/.test(type)) body = await res.clone().json().catch(() => undefined);
+  recordResponse(u.origin, init?.method ?? 'GET', u.pathname, res.status, body, type);
+  return res;
 }

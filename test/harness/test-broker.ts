@@ -1,6 +1,6 @@
 import * as amqp from 'amqplib';
 import { AmqpBroker } from '../../shared/messaging/amqp-broker';
-import { workTopology, type WorkTopology } from '../../shared/messaging/work-topology';
+import { allWorkQueues, workTopology, type WorkTopology } from '../../shared/messaging/work-topology';
 import { silentLogger } from '../../shared/logging/logger';
 import { readState, } from './test-servers-state';
 import { uniqueName } from './test-database';
@@ -21,13 +21,14 @@ export async function openTestBroker(prefix: string): Promise<AmqpBroker> {
 }
 
 /** Deletes every queue and exchange of a prefix, so a test run leaves nothing behind. */
-export async function deleteTestTopology(prefix: string): Promise<void> {
-  const t: WorkTopology = workTopology(prefix);
+export async function deleteTestTopology(prefix: string, sites: readonly string[] = ['default']): Promise<void> {
+  const t: WorkTopology = workTopology(prefix, sites);
   const conn = await amqp.connect(testAmqpUrl());
   try {
     const ch = await conn.createChannel();
-    for (const q of [...Object.values(t.queues), t.deadLetterQueue]) await ch.deleteQueue(q);
+    for (const q of [...allWorkQueues(t), t.deadLetterQueue]) await ch.deleteQueue(q);
     await ch.deleteExchange(t.deadLetterExchange);
+    await ch.deleteExchange(t.eventsExchange);
     await ch.close();
   } finally {
     await conn.close();

@@ -50,14 +50,27 @@ describe('test harness against real servers', () => {
     } finally {
       await broker.close();
     }
-    // Acked: nothing is left on the queue.
+    // Acked: nothing is left on the queue. A queue is FIFO (and an unacked message is requeued
+    // at its old place when its connection closes), so a sentinel published now arrives after
+    // anything left: waiting for the sentinel waits for the event that would show the failure.
     const check = new AmqpBroker({ url: testAmqpUrl(), topology: workTopology(prefix), logger: silentLogger() });
     await check.start();
-    const left: string[] = [];
-    await check.consume(workTopology(prefix).queues.learnuplet, 1, async (d) => void left.push(d.content.toString()));
-    await new Promise((r) => setTimeout(r, 300));
-    await check.close();
-    expect(left).toEqual([]);
+    try {
+      const left: string[] = [];
+      const sentinelArrived = new Promise<void>((resolve) => {
+        void check.consume(workTopology(prefix).queues.learnuplet, 1, async (d) => {
+          const { uuid } = JSON.parse(d.content.toString()) as { uuid: string };
+          d.ack();
+          if (uuid === 'sentinel') resolve();
+          else left.push(uuid);
+        });
+      });
+      await check.publish(workTopology(prefix).queues.learnuplet, { type: 'learnuplet', uuid: 'sentinel' });
+      await sentinelArrived;
+      expect(left).toEqual([]);
+    } finally {
+      await check.close();
+    }
   });
 
   test('a consumer survives the broker closing its connection and keeps consuming', async () => {

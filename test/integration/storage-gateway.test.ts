@@ -6,7 +6,7 @@ import path from 'node:path';
 import { StorageClient } from '../../shared/http/storage-client';
 import { signCapability } from '../../shared/auth/capability-token';
 import { TEST_CAPABILITY_SECRET, TEST_KEYS, type TestRole } from '../harness/orchestrator-fixture';
-import { filesUnder, startTestStorage, type TestStorage } from '../harness/storage-fixture';
+import { checkedFetch, filesUnder, startTestStorage, type TestStorage } from '../harness/storage-fixture';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 /** A capability as the orchestrator would issue it on a claim. */
@@ -30,9 +30,9 @@ describe('storage gateway', () => {
   });
 
   const put = (role: TestRole | null, kind: string, uuid: string, body: Buffer | string, headers: Record<string, string> = {}) =>
-    fetch(`${s.url}/blobs/${kind}/${uuid}`, { method: 'PUT', headers: { ...(role ? { 'x-api-key': TEST_KEYS[role].key } : {}), ...headers }, body });
+    checkedFetch(`${s.url}/blobs/${kind}/${uuid}`, { method: 'PUT', headers: { ...(role ? { 'x-api-key': TEST_KEYS[role].key } : {}), ...headers }, body });
   const get = (role: TestRole | null, kind: string, uuid: string, headers: Record<string, string> = {}) =>
-    fetch(`${s.url}/blobs/${kind}/${uuid}`, { headers: { ...(role ? { 'x-api-key': TEST_KEYS[role].key } : {}), ...headers } });
+    checkedFetch(`${s.url}/blobs/${kind}/${uuid}`, { headers: { ...(role ? { 'x-api-key': TEST_KEYS[role].key } : {}), ...headers } });
 
   test('round trip through the typed client, with a matching sha256', async () => {
     const content = crypto.randomBytes(3 * 1024 * 1024 + 17);

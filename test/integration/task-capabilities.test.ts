@@ -39,8 +39,6 @@ describe('task capabilities', () => {
     }
   }
 
-  const payloadOf = (capability: string) => JSON.parse(Buffer.from(capability.split('.')[0]!, 'base64url').toString('utf8'));
-
   async function rank0(problem: string): Promise<any> {
     return (await t.call('reader', 'GET', `/learnuplet?problem=${problem}&rank=0`)).body.learnuplets[0];
   }

@@ -30,14 +30,25 @@ function envOf(service: string): NodeJS.ProcessEnv {
 
 const agents = Object.keys(compose.services).filter((name) => name.startsWith('compute-agent'));
 const schemas: Record<string, Joi.ObjectSchema> = {
-  orchestrator: orchestratorSettingsSchema, 'storage-gateway': storageSettingsSchema, ...Object.fromEntries(agents.map((a) => [a, agentSettingsSchema])),
+  orchestrator: orchestratorSettingsSchema, 'storage-gateway': storageSettingsSchema, 'storage-gateway-b': storageSettingsSchema, ...Object.fromEntries(agents.map((a) => [a, agentSettingsSchema])),
 };
 
 describe('docker-compose.yml', () => {
   test('has the production services, with health checks and volumes', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['compute-agent-1', 'compute-agent-2', 'mongo', 'orchestrator', 'rabbitmq', 'storage-gateway']);
-    for (const name of ['mongo', 'rabbitmq', 'orchestrator', 'storage-gateway']) expect(compose.services[name]!.healthcheck).toBeDefined();
-    expect(Object.keys(compose.volumes).sort()).toEqual(['agent-1-work', 'agent-2-work', 'blob-data', 'mongo-data', 'rabbitmq-data']);
+    expect(Object.keys(compose.services).sort()).toEqual(['compute-agent-1', 'compute-agent-2', 'mongo', 'orchestrator', 'rabbitmq', 'storage-gateway', 'storage-gateway-b']);
+    for (const name of ['mongo', 'rabbitmq', 'orchestrator', 'storage-gateway', 'storage-gateway-b']) expect(compose.services[name]!.healthcheck).toBeDefined();
+    expect(Object.keys(compose.volumes).sort()).toEqual(['agent-1-work', 'agent-2-work', 'blob-data', 'blob-data-b', 'mongo-data', 'rabbitmq-data']);
+  });
+
+  test('two sites: each gateway and agent names its site, the orchestrator knows each gateway, each agent uses its own site\'s gateway', () => {
+    const env = (name: string) => compose.services[name]!.environment!;
+    const sites = JSON.parse(env('orchestrator').SITES!) as Record<string, { gateway_url: string }>;
+    const gateways = ['storage-gateway', 'storage-gateway-b'];
+    expect(gateways.map((g) => env(g).SITE).sort()).toEqual(Object.keys(sites).sort());
+    for (const g of gateways) expect(sites[env(g).SITE!]!.gateway_url).toBe(`http://${g}:8100`);
+    for (const a of agents) expect(env(a).STORAGE_URL).toBe(sites[env(a).SITE!]!.gateway_url);
+    expect(new Set(agents.map((a) => env(a).SITE)).size).toBe(2);
+    expect(new Set(gateways.map((g) => JSON.stringify(compose.services[g]!.volumes))).size).toBe(2);
   });
 
   test('each compute agent has a key, a name and a work directory of its own', () => {
@@ -58,7 +69,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('every uplet service runs a built entry point that exists in the source tree', () => {
-    for (const name of ['orchestrator', 'storage-gateway', ...agents]) {
+    for (const name of ['orchestrator', 'storage-gateway', 'storage-gateway-b', ...agents]) {
       const entry = compose.services[name]!.command![1]!;
       expect(fs.existsSync(path.join(__dirname, '../..', entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
     }

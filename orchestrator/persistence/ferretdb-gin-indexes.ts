@@ -1,0 +1,53 @@
+import pg from 'pg';
+import type { Logger } from '../../shared/logging/logger';
+
+/**
+ * The fields the orchestrator looks up by equality, per collection: what its request paths and
+ * periodic jobs filter on. A collection added to the orchestrator adds its row here.
+ */
+export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  problems: ['_id'], algos: ['_id', 'problem'], datas: ['_id'], memberships: ['_id'], train_log: ['_id', 'batch'], cursors: ['_id'], minibatches: ['_id', 'site_batch'],
+  learnuplets: ['_id', 'status', 'algo', 'problem', 'model_end'], preduplets: ['_id', 'status', 'problem'], leases: ['_id', 'expiry_minute'], settlements: ['_id'], dispatches: ['_id'],
+  chain_advances: ['_id'], agents: ['_id', 'site'],
+};
+
+/**
+ * FerretDB (1.x, on PostgreSQL) pushes an equality filter down as `_jsonb->'field' @> value`,
+ * which the btree indexes it creates for `createIndex` cannot serve: every lookup scans its
+ * table (the design brief: 27 ms at 50,000 documents). A GIN index on that expression serves it
+ * (1.8 ms). When the orchestrator is told FerretDB's PostgreSQL (`FERRETDB_POSTGRES_URL`), it
+ * creates these at start-up: idempotent (IF NOT EXISTS), on the tables FerretDB maps each
+ * collection to (its `_ferretdb_database_metadata`). On MongoDB nothing is done: its own indexes serve.
+ */
+export async function ensureFerretGinIndexes(postgresUrl: string, mongoDatabase: string, logger: Logger, fields: Readonly<Record<string, readonly string[]>> = EQUALITY_FIELDS): Promise<string[]> {
+  // FerretDB's own pool settings (pool_max_conns…) are not PostgreSQL parameters.
+  const url = new URL(postgresUrl);
+  url.search = '';
+  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const schema = mongoDatabase;
+    const meta = await client.query<{ collection: string; table: string }>(
+      `SELECT _jsonb->>'_id' AS collection, _jsonb->>'table' AS table FROM ${quoteIdent(schema)}._ferretdb_database_metadata`,
+    ).catch(() => ({ rows: [] as Array<{ collection: string; table: string }> }));
+    const tables = new Map(meta.rows.map((r) => [r.collection, r.table]));
+    const made: string[] = [];
+    for (const [collection, list] of Object.entries(fields)) {
+      const table = tables.get(collection);
+      if (!table) continue; // not created yet: the next start-up indexes it
+      for (const field of list) {
+        if (!/^[A-Za-z0-9_]+$/.test(field)) throw new Error(`unexpected field name ${field}`);
+        await client.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_gin_${field}`)} ON ${quoteIdent(schema)}.${quoteIdent(table)} USING gin ((_jsonb->'${field}') jsonb_path_ops)`);
+        made.push(`${collection}.${field}`);
+      }
+    }
+    logger.info('FerretDB equality indexes ensured in PostgreSQL', { count: made.length });
+    return made;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
