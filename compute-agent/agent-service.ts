@@ -13,6 +13,7 @@ import type { SandboxLimits } from './sandbox/sandbox-limits';
 import { privateDirMode } from './tasks/task-workspace';
 import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
 import { WorkSlots } from './work-slots';
+import { resolveEngineSettings } from './training/engine-settings';
 
 export interface RunningAgent {
   caps: SandboxCapabilities;
@@ -63,7 +64,9 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const workDir = path.resolve(settings.AGENT_WORK_DIR);
   fs.mkdirSync(workDir, { recursive: true, mode: privateDirMode(caps) });
   fs.chmodSync(workDir, privateDirMode(caps));
-  const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger };
+  // Checked at start-up: a node that cannot run the engine says so now, not at its first trial.
+  const engine = resolveEngineSettings(settings);
+  const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger, engine };
 
   const site = settings.SITE ?? 'default';
   // An agent declares and consumes only its own site's queues: the work whose data is here.

@@ -22,6 +22,10 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   SANDBOX_MAX_FILE_MB: number;
   SANDBOX_TIMEOUT_SECONDS: number;
   SANDBOX_LOG_KB: number;
+  /** The Python that runs the training engine (Debian's, with scikit-learn, xgboost, Optuna, pandas). */
+  TRAINING_PYTHON: string;
+  /** The engine's package directory (compute-agent/training/python); default: found beside the agent's code. */
+  TRAINING_ENGINE_DIR?: string;
 }
 
 export const agentSettingsSchema = Joi.object<AgentSettings>({
@@ -44,4 +48,6 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
   SANDBOX_MAX_FILE_MB: positiveInt(1024),
   SANDBOX_TIMEOUT_SECONDS: positiveInt(900),
   SANDBOX_LOG_KB: positiveInt(64),
+  TRAINING_PYTHON: Joi.string().pattern(/^\/usr\//).default('/usr/bin/python3').messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
+  TRAINING_ENGINE_DIR: Joi.string(),
 }).or('AGENT_API_KEY', 'AGENT_API_KEY_FILE').messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });

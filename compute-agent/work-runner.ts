@@ -9,6 +9,7 @@ import type { SandboxCapabilities } from './sandbox/sandbox-probe';
 import { LeaseHeartbeat } from './lease-heartbeat';
 import { runnerOf } from './task-runners';
 import { TaskStepFailed, TaskWorkspace } from './tasks/task-workspace';
+import type { EngineSettings } from './training/engine-settings';
 
 export interface RunnerContext {
   orchestrator: OrchestratorClient;
@@ -18,6 +19,7 @@ export interface RunnerContext {
   workDir: string;
   heartbeatIntervalMs: number;
   logger: Logger;
+  engine?: EngineSettings;
 }
 
 export interface RunningTask {
@@ -52,7 +54,7 @@ export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTas
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {
       heartbeat.start();
-      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: readingFrom(ctx.storage.withCapability(() => capability), blobLocations), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal });
+      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: readingFrom(ctx.storage.withCapability(() => capability), blobLocations), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal, ...(ctx.engine ? { engine: ctx.engine } : {}) });
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
       heartbeat.stop();
@@ -70,7 +72,8 @@ export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTas
         const reason = err instanceof TaskStepFailed ? err.message : `agent error: ${(err as Error).message}`;
         const logTail = err instanceof TaskStepFailed ? err.logTail : undefined;
         logger.warn('task failed', { reason });
-        await reportFailure(ctx.orchestrator, kind, uplet.uuid, lease.token, reason, logTail, logger)
+        const permanent = err instanceof TaskStepFailed && err.permanent;
+        await reportFailure(ctx.orchestrator, kind, uplet.uuid, lease.token, reason, logTail, logger, permanent)
           .catch((e: Error) => logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }));
       }
     } finally {
@@ -89,16 +92,16 @@ async function sendTo(orchestrator: OrchestratorClient, kind: TaskKind, uuid: st
  * refused as invalid (400) is sent once more with a minimal ASCII reason: a failure
  * report that fails would leave the uplet to its lease, and its real reason lost.
  */
-export async function reportFailure(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, reason: string, logTail: string | undefined, logger: Logger): Promise<void> {
+export async function reportFailure(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, reason: string, logTail: string | undefined, logger: Logger, permanent = false): Promise<void> {
   // Cut first, then sanitise: a cut through a surrogate pair is repaired too.
   const safeReason = sanitizeLogText(reason.slice(0, 2_000));
   try {
-    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: safeReason, ...(logTail ? { log_tail: sanitizeLogText(logTail.slice(-8_000)) } : {}) });
+    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: safeReason, ...(logTail ? { log_tail: sanitizeLogText(logTail.slice(-8_000)) } : {}), ...(permanent ? { permanent } : {}) });
   } catch (err) {
     if (!(err instanceof OrchestratorRequestError && err.status === 400)) throw err;
     logger.warn('failure report refused; sending a minimal one', { error: err.message });
     const minimal = safeReason.replace(/[^\x20-\x7e]/g, '?').slice(0, 500) || 'the task failed';
-    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: minimal });
+    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: minimal, ...(permanent ? { permanent } : {}) });
   }
 }
 

@@ -15,6 +15,8 @@ import { computeRoutes } from './routes/compute-routes';
 import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
+import { engineRoutes } from './routes/engine-routes';
+import type { TrainingEngine } from './training/training-engine';
 import type { Cancellation } from './work/cancellation';
 import type { Registration } from './work/registration';
 import type { TaskKindTable } from './work/task-kinds';
@@ -29,6 +31,8 @@ export interface OrchestratorAppParts {
   leases: WorkLeases;
   kinds: TaskKindTable;
   cancellation: Cancellation;
+  /** Absent in harnesses that mount no engine routes. */
+  engine?: TrainingEngine;
   keys: ApiKeyRegistry;
   logger: Logger;
   metrics: OrchestratorMetrics;
@@ -63,6 +67,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(registrationRoutes(parts.registration));
   app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
+  if (parts.engine) app.use(engineRoutes(parts.engine));
   if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));
   if (parts.sites) app.use(siteRoutes(parts.sites));
   app.use(listingRoutes(parts.collections, parts.sites));

@@ -22,6 +22,7 @@ import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
+import { TrainingEngine } from './training/training-engine';
 import { parseSites, Sites } from './work/sites';
 import { rulesOf, tasksOf } from './work/task-kinds';
 
@@ -31,6 +32,8 @@ export interface RunningOrchestrator {
   leases: WorkLeases;
   sweeper: TodoSweeper;
   reaper: PeriodicTask;
+  /** The training engine's internal API (datasets, jobs); the front doors call it. */
+  engine: TrainingEngine;
   close(): Promise<void>;
 }
 
@@ -59,13 +62,15 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
   const events = new AmqpEventPublisher(broker, topology.eventsExchange, logger);
   const chains = new ChainKeeper(collections, dispatcher, logger, events);
-  const kinds = taskKindTable(collections, chains);
+  const engine = new TrainingEngine(collections, dispatcher, logger);
+  const kinds = taskKindTable(collections, chains, engine);
   dispatcher.siteOf = async (kind, uuid) => {
     const doc = await tasksOf(kinds, collections, kind).findOne({ _id: uuid });
     return doc ? rulesOf(kinds, kind).site(doc) : 'default';
   };
   const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
   const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
+  engine.useLeases(leases);
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
@@ -84,7 +89,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   // One subscription to the events exchange per replica, fanned out to GET /events streams.
   const eventHub = new EventHub();
   await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
-  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
@@ -121,7 +126,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     logger.info('orchestrator stopped');
   })());
 
-  return { url, collections, leases, sweeper, reaper, close };
+  return { url, collections, leases, sweeper, reaper, engine, close };
 }
 
 /** Node checks request timeouts only this often (30 s by default): often enough for the timeout to mean what it says. */

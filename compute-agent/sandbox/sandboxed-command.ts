@@ -19,6 +19,12 @@ export interface SandboxedCommand {
   /** Working directory inside the sandbox. */
   cwd: string;
   mounts: SandboxMount[];
+  /**
+   * Host system paths the command's runtime needs, bound read-only at the same path (e.g.
+   * numpy's BLAS needs `/etc/alternatives` and `/etc/ld.so.cache`). Only under /etc or /usr;
+   * every other protection stays. Without bubblewrap they are the host's anyway.
+   */
+  systemPaths?: string[];
   limits: SandboxLimits;
   /** Aborting kills the whole process group (a lost lease, a shutdown). */
   signal?: AbortSignal;
@@ -156,7 +162,17 @@ function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string
     // Mount points are created 0755, so the dropped user can walk to its mounts.
     '--perms', '0755', '--dir', '/task',
   ];
+  const systemPaths = (command.systemPaths ?? []).map(checkedSystemPath);
+  // Their parents (e.g. /etc) are made 0755, else bwrap creates them unreadable to the dropped user.
+  for (const dir of new Set(systemPaths.map((p) => path.dirname(p)))) if (dir !== '/usr') bwrap.push('--perms', '0755', '--dir', dir);
+  for (const p of systemPaths) bwrap.push('--ro-bind-try', p, p);
   for (const m of command.mounts) bwrap.push(m.writable ? '--bind' : '--ro-bind', m.hostPath, m.sandboxPath);
   bwrap.push('--chdir', command.cwd, '--clearenv', '--setenv', 'PATH', SANDBOX_PATH, '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8', '--');
   return [...bwrap, ...inner];
+}
+
+/** A read-only system path: absolute, normalised, under /etc or /usr (never the task's, /proc, /dev or /tmp). */
+export function checkedSystemPath(p: string): string {
+  if (!path.isAbsolute(p) || path.normalize(p) !== p || !/^\/(etc|usr)\/[^/]/.test(p)) throw new Error(`system path ${p} refused: only absolute, normalised paths under /etc or /usr`);
+  return p;
 }

@@ -5,6 +5,7 @@ import { runSandboxed, type SandboxMount, type SandboxResult } from '../sandbox/
 import type { SandboxLimits } from '../sandbox/sandbox-limits';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-limits';
 import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
+import type { EngineSettings } from '../training/engine-settings';
 
 /**
  * The agent's own directories are 0700; bubblewrap mounts what a step needs past them. Without
@@ -17,7 +18,8 @@ export function privateDirMode(caps: SandboxCapabilities): number {
 
 /** A sandboxed step that failed: the task reports it with the reason and the log tail. */
 export class TaskStepFailed extends Error {
-  constructor(readonly step: string, readonly result: SandboxResult | undefined, reason: string) {
+  /** `permanent`: deterministic bad input; reported so, the task fails at once instead of being retried. */
+  constructor(readonly step: string, readonly result: SandboxResult | undefined, reason: string, readonly permanent = false) {
     super(reason);
     this.name = 'TaskStepFailed';
   }
@@ -35,6 +37,8 @@ export interface WorkspaceContext {
   caps: SandboxCapabilities;
   limits: SandboxLimits;
   signal: AbortSignal;
+  /** Where the training engine is (compute-agent/training/engine-settings.ts); absent: engine tasks fail. */
+  engine?: EngineSettings;
 }
 
 /**
@@ -47,6 +51,10 @@ export class TaskWorkspace {
 
   get storage(): StorageClient {
     return this.ctx.storage;
+  }
+
+  get engine(): EngineSettings | undefined {
+    return this.ctx.engine;
   }
 
   static async create(workDir: string, name: string, ctx: WorkspaceContext): Promise<TaskWorkspace> {
@@ -123,7 +131,7 @@ export class TaskWorkspace {
   }
 
   /** Runs one step of the contract; a non-zero exit, a kill or a timeout is a TaskStepFailed. */
-  async run(step: string, command: { argv: string[]; cwd: string; mounts: SandboxMount[] }): Promise<SandboxResult> {
+  async run(step: string, command: { argv: string[]; cwd: string; mounts: SandboxMount[]; systemPaths?: string[] }): Promise<SandboxResult> {
     this.ctx.signal.throwIfAborted();
     const result = await runSandboxed({ ...command, limits: this.ctx.limits, signal: this.ctx.signal }, this.ctx.caps);
     if (result.reason) throw new TaskStepFailed(step, result, `${step}: ${result.reason}`);

@@ -1,4 +1,5 @@
 import type { TaskKind } from '../../shared/contracts/work-contract';
+import type { FinalTaskDoc, ProfileTaskDoc, TrialDoc } from '../training/engine-documents';
 
 /** The documents the orchestrator stores; field names are the seed contract's. `_id` is always `uuid`. */
 export type MetricDirection = 'higher' | 'lower';
@@ -106,12 +107,17 @@ export interface PredupletDoc extends UpletCommon {
   owner: string;
   prediction_storage_uuid: string | null;
   timestamp_request: Date;
+  /** A prediction with a training-engine model (the model id); the agent then runs the engine's predict. */
+  engine_model?: string | null;
 }
 
 /** The document of each task kind; the per-kind table (work/task-kinds.ts) says where each lives. */
 export interface TaskDocOfKind {
   learnuplet: LearnupletDoc;
   preduplet: PredupletDoc;
+  profile: ProfileTaskDoc;
+  trial: TrialDoc;
+  final: FinalTaskDoc;
 }
 export type TaskDoc = TaskDocOfKind[TaskKind];
 export type { TaskKind };

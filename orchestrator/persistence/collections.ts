@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, TaskKind } from '../domain/documents';
+import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobFenceDoc, ProfileTaskDoc, TrialDoc } from '../training/engine-documents';
 
 /** A claim of one attempt: inserted once (its `_id` is `<uplet>/<attempt>`); only heartbeats update it. */
 export interface LeaseDoc {
@@ -120,6 +121,14 @@ export interface Collections {
   trainLog: Collection<TrainLogDoc>;
   cursors: Collection<CursorDoc>;
   chainAdvances: Collection<ChainAdvanceDoc>;
+  // The training engine's (orchestrator/training/engine-documents.ts).
+  datasets: Collection<DatasetDoc>;
+  profileTasks: Collection<ProfileTaskDoc>;
+  trials: Collection<TrialDoc>;
+  finalTasks: Collection<FinalTaskDoc>;
+  jobs: Collection<JobDoc>;
+  jobFences: Collection<JobFenceDoc>;
+  models: Collection<EngineModelDoc>;
   agents: Collection<AgentSeenDoc>;
 }
 
@@ -138,6 +147,13 @@ export function collectionsOf(db: Db): Collections {
     trainLog: db.collection('train_log'),
     cursors: db.collection('cursors'),
     chainAdvances: db.collection('chain_advances'),
+    datasets: db.collection('datasets'),
+    profileTasks: db.collection('profile_tasks'),
+    trials: db.collection('trials'),
+    finalTasks: db.collection('final_tasks'),
+    jobs: db.collection('jobs'),
+    jobFences: db.collection('job_fences'),
+    models: db.collection('models'),
     agents: db.collection('agents'),
   };
 }
@@ -153,6 +169,9 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.preduplets.createIndex({ status: 1, timestamp_todo: 1 }),
     c.leases.createIndex({ expiry_minute: 1 }),
     c.trainLog.createIndex({ batch: 1 }),
+    c.datasets.createIndex({ owner: 1, timestamp_upload: 1 }),
+    c.trials.createIndex({ job: 1 }),
+    c.jobs.createIndex({ status: 1 }),
     // One minibatch per site batch: the fence that places a site's j-th batch at exactly one rank.
     c.minibatches.createIndex({ site_batch: 1 }, { unique: true }),
   ]);

@@ -31,7 +31,10 @@ export function registrationRoutes(registration: Registration): Router {
   // Compute nodes run predictions; they do not request them (a request names data its capability would open).
   router.post('/prediction', requireRole('organizer', 'data-provider', 'algo-author'), async (req, res) => {
     const body = validate(predictionBody, req.body, 'body');
-    const preduplets = await registration.requestPrediction({ data: asList(body.data), problem: body.problem }, principalOf(res));
+    // With a problem's best model (the seed's), or with a training-engine model by its id.
+    const preduplets = body.model
+      ? await registration.requestModelPrediction({ data: asList(body.data), model: body.model }, principalOf(res))
+      : await registration.requestPrediction({ data: asList(body.data), problem: body.problem }, principalOf(res));
     res.status(201).json({ new_preduplets: preduplets.length, preduplets: preduplets.map((p) => p.uuid) });
   });
 

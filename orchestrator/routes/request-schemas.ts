@@ -43,10 +43,12 @@ export const dataBody = Joi.object({
   site: siteName(),
 });
 
+/** Predictions with a problem's best model (`problem`) or with a model of the training engine (`model`: a model id). */
 export const predictionBody = Joi.object({
   data: oneOrMany(LIST_CAPS.predictionData).required(),
-  problem: identifier().required(),
-});
+  problem: identifier(),
+  model: identifier(),
+}).xor('problem', 'model');
 
 export const workerBody = Joi.object({
   worker: printableAscii().min(1).max(200).required(),
@@ -61,6 +63,8 @@ const reportCommon = {
   // Written from an algo's output: sanitised, not refused, so a failure is always recorded.
   reason: logText().max(2_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
   log_tail: logText().max(20_000).when('status', { is: 'failed', otherwise: Joi.forbidden() }),
+  // A deterministic failure (bad input): failed at once, never retried.
+  permanent: Joi.boolean().when('status', { is: 'failed', otherwise: Joi.forbidden() }),
 };
 
 export const learndoneBody = Joi.object({
@@ -78,8 +82,18 @@ export const preddoneBody = Joi.object({
 export const uuidPath = Joi.object({ uuid: identifier().required() });
 export const kindPath = Joi.object({ kind: Joi.string().valid(...TASK_KINDS).required(), uuid: identifier().required() });
 
+/** What the Python engine reports (profile, result.json, report.json): JSON objects of bounded size, checked further by each kind's acceptDone. */
+const engineObject = () => Joi.object().unknown(true).custom((value: unknown, helpers) => (JSON.stringify(value).length > 2_000_000 ? helpers.error('any.invalid') : value));
+const doneOnly = (schema: Joi.Schema) => schema.when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() });
+
+export const profileDoneBody = Joi.object({ ...reportCommon, profile: doneOnly(engineObject()) });
+export const trialDoneBody = Joi.object({ ...reportCommon, result: doneOnly(engineObject()), model_storage_uuid: doneOnly(identifier()), oof_storage_uuid: doneOnly(identifier()) });
+export const finalDoneBody = Joi.object({ ...reportCommon, report: doneOnly(engineObject()), model_storage_uuid: doneOnly(identifier()) });
+
 /** Each task kind's report body; a new kind adds its row here. */
-export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = { learnuplet: learndoneBody, preduplet: preddoneBody };
+export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = {
+  learnuplet: learndoneBody, preduplet: preddoneBody, profile: profileDoneBody, trial: trialDoneBody, final: finalDoneBody,
+};
 
 const paging = { limit: Joi.number().integer().min(1).max(1000).default(100), offset: Joi.number().integer().min(0).max(10_000_000).default(0) };
 const status = Joi.string().valid('waiting', 'todo', 'pending', 'done', 'failed', 'canceled');

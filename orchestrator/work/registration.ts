@@ -202,6 +202,40 @@ export class Registration {
     return docs;
   }
 
+  /**
+   * One preduplet per data item with a training-engine model (`POST /prediction {data, model}`):
+   * the agent runs the engine's `predict` on the model blob. Only a model the requester owns,
+   * only data the requester registered (422 otherwise, before anything is written).
+   */
+  async requestModelPrediction(input: { data: string[]; model: string }, requester: Principal): Promise<PredupletDoc[]> {
+    const model = await this.c.models.findOne({ _id: input.model });
+    if (!model || model.owner !== requester.name) {
+      throw new UnprocessableError(`model ${input.model} does not exist`, { code: 'UNKNOWN_MODEL', details: { where: 'body', field: 'model' } });
+    }
+    const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }));
+    const refused = found.flatMap((doc, i) => (doc && doc.owner === requester.name ? [] : [i]));
+    if (refused.length > 0) {
+      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours or unknown: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
+        code: 'DATA_NOT_YOURS', details: { where: 'body', field: input.data.length > 1 ? `data.${refused[0]}` : 'data' },
+      });
+    }
+    const requestId = crypto.randomUUID();
+    const now = new Date();
+    const docs: PredupletDoc[] = input.data.map((data, i) => {
+      const uuid = predupletUuid(requestId, data);
+      return {
+        // No problem, workflow or learnuplet: the job, the engine and the best trial stand in their place.
+        _id: uuid, uuid, problem: model.job, workflow: 'uplet-training-engine', data, model: model.model_storage_uuid, algo: model.family, learnuplet: model.best_trial, engine_model: model.model_id,
+        site: siteOf(found[i]!), model_site: model.site,
+        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
+        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+      };
+    });
+    await this.c.preduplets.insertMany(docs, { ordered: false });
+    for (const d of docs) await this.dispatcher.dispatch('preduplet', [d.uuid], siteOf(d));
+    return docs;
+  }
+
   private async requireProblem(uuid: string, field: string): Promise<ProblemDoc> {
     const problem = await this.c.problems.findOne({ _id: uuid });
     if (!problem) throw new UnprocessableError(`problem ${uuid} does not exist`, { code: 'UNKNOWN_PROBLEM', details: { where: 'body', field } });

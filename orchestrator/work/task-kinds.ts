@@ -8,6 +8,9 @@ import { siteOf } from '../../shared/contracts/sites';
 import type { Collections } from '../persistence/collections';
 import type { ChainKeeper } from './chain-keeper';
 import { learnupletBlobs, predupletBlobs, type TaskBlobs } from './task-capabilities';
+import { finalRules, profileTaskRules, trialRules } from '../training/engine-task-kinds';
+import { TrainingEngine } from '../training/training-engine';
+import { silentLogger } from '../../shared/logging/logger';
 
 /** A done report as received (per-file scores may still be the seed's lists). */
 export type ReceivedDone = { status: 'done'; lease_token?: string } & Record<string, unknown>;
@@ -42,7 +45,12 @@ export interface TaskKindRules<K extends TaskKind = TaskKind> {
 
 export type TaskKindTable = { readonly [K in TaskKind]: TaskKindRules<K> };
 
-export function taskKindTable(c: Collections, chains: ChainKeeper): TaskKindTable {
+/**
+ * `engine` is the training engine whose follow-ups the profile, trial and final rows drive; a
+ * table built without one (harnesses that run no engine work) gets an engine that publishes
+ * nothing itself (the sweeper still republishes todo work).
+ */
+export function taskKindTable(c: Collections, chains: ChainKeeper, engine: TrainingEngine = new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger())): TaskKindTable {
   return {
     learnuplet: {
       kind: 'learnuplet',
@@ -79,6 +87,10 @@ export function taskKindTable(c: Collections, chains: ChainKeeper): TaskKindTabl
       blobs: (task, attempt) => predupletBlobs(c, task, attempt),
       repairFollowUps: async () => 0,
     },
+    // The training engine's kinds (orchestrator/training/engine-task-kinds.ts).
+    profile: profileTaskRules(engine),
+    trial: trialRules(engine),
+    final: finalRules(engine),
   };
 }
 

@@ -31,7 +31,7 @@ export interface LeaseGrant {
 }
 
 /** The result a compute node reports for one attempt, as validated by the kind's report schema. */
-export type WorkReport = ReceivedDone | { status: 'failed'; reason?: string; log_tail?: string; lease_token?: string };
+export type WorkReport = ReceivedDone | { status: 'failed'; reason?: string; log_tail?: string; permanent?: boolean; lease_token?: string };
 
 /**
  * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
@@ -156,7 +156,7 @@ export class WorkLeases {
       throw notHolder(kind, uuid);
     }
     if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
-    else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail);
+    else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail, report.permanent === true);
     await this.c.leases.deleteOne({ _id: id });
     return this.current(kind, uuid);
   }
@@ -259,7 +259,7 @@ export class WorkLeases {
       await this.dispatcher.dispatch(kind, [uuid], rulesOf(this.kinds, kind).site(uplet));
     } else {
       const cause = settled.status === 'expired' ? 'expired' : 'failed';
-      await this.afterFailure(kind, uplet, attempt, cause, typeof result.reason === 'string' ? result.reason : `attempt ${attempt} ${settled.status}`);
+      await this.afterFailure(kind, uplet, attempt, cause, typeof result.reason === 'string' ? result.reason : `attempt ${attempt} ${settled.status}`, undefined, result.permanent === true);
     }
     await this.c.leases.deleteOne({ _id: settled._id });
     return true;
@@ -309,9 +309,12 @@ export class WorkLeases {
     }).then((res) => (this.announce(kind, uplet._id, 'done', attempt), res)));
   }
 
-  /** A failed or expired attempt: retry while attempts remain, else fail for good (a chain then moves on). */
-  private async afterFailure(kind: TaskKind, uplet: TaskDoc, attempt: number, cause: 'expired' | 'failed', reason: string, logTail?: string): Promise<void> {
-    const decision = afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason);
+  /**
+   * A failed or expired attempt: retry while attempts remain, else fail for good (a chain then
+   * moves on). A permanent failure (deterministic bad input) fails for good at once.
+   */
+  private async afterFailure(kind: TaskKind, uplet: TaskDoc, attempt: number, cause: 'expired' | 'failed', reason: string, logTail?: string, permanent = false): Promise<void> {
+    const decision = permanent ? { next: 'failed' as const, reason } : afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason);
     const now = new Date();
     const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
     if (decision.next === 'todo') {

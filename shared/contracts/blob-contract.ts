@@ -37,3 +37,11 @@ export const OUTPUT_KINDS: readonly BlobKind[] = ['model', 'prediction'];
 export function predictionBlobUuid(preduplet: string, attempt: number): string {
   return `prediction-${preduplet}-${attempt}`;
 }
+
+/**
+ * Where attempt n of a training-engine task (trial, final) stores an output: a `model` blob,
+ * one per attempt and output, written only under that attempt's lease.
+ */
+export function engineOutputUuid(task: string, attempt: number, output: 'model' | 'oof'): string {
+  return `${task}-a${attempt}-${output}`;
+}

@@ -9,7 +9,7 @@ import Joi from 'joi';
  */
 
 /** Every kind of leased task. A new kind is a row of the orchestrator's and the agent's per-kind tables. */
-export const TASK_KINDS = ['learnuplet', 'preduplet'] as const;
+export const TASK_KINDS = ['learnuplet', 'preduplet', 'profile', 'trial', 'final'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function isTaskKind(value: unknown): value is TaskKind {
@@ -86,12 +86,65 @@ export interface Preduplet {
   data: string;
   owner: string;
   attempt: number;
+  /** Set when the preduplet uses a model of the training engine (`POST /prediction {data, model}`): the agent runs the engine's `predict` on `model` (a model blob) instead of the algo. */
+  engine_model?: string | null;
+}
+
+/** What every training-engine task carries: the dataset's blob and the site that holds it. */
+export interface EngineTaskCommon {
+  uuid: string;
+  attempt: number;
+  dataset: string;
+  /** The data blob (`data/<storage_uuid>`) at the site's gateway. */
+  storage_uuid: string;
+  /** The dataset's owner: the agent checks the blob is theirs before reading it. */
+  owner: string;
+  site: string;
+}
+
+/** Profiles a registered dataset (Python `profile`). */
+export type EngineProfileTask = EngineTaskCommon;
+
+/** The data fields of the Python trial and final specs (see compute-agent/training/python/README.md). */
+export interface EngineDataSpec {
+  profile: Record<string, unknown>;
+  label_column: string;
+  task_kind: 'classification' | 'regression';
+  filters: Array<Record<string, unknown>>;
+  ignore_fields: string[];
+  random_state: number;
+  metrics: string[];
+  class_weight: 'balanced' | null;
+}
+
+/** One trial of a job: a family, its params or an `ask` of the sampler, evaluated by k-fold or holdout. */
+export interface EngineTrialTask extends EngineTaskCommon, EngineDataSpec {
+  job: string;
+  row: number;
+  index: number;
+  family: string;
+  params: Record<string, unknown> | null;
+  ask: Record<string, unknown> | null;
+  evaluation: { kind: 'kfold'; n_splits: number } | { kind: 'holdout'; train_fraction: number };
+  seed: number;
+}
+
+/** The refit of a job's best trial on the non-test rows, and its report (Python `final`). */
+export interface EngineFinalTask extends EngineTaskCommon, EngineDataSpec {
+  job: string;
+  family: string;
+  params: Record<string, unknown>;
+  seed: number;
+  best_trial: string;
 }
 
 /** The task document each kind's claim answer carries. */
 export interface TaskOfKind {
   learnuplet: Learnuplet;
   preduplet: Preduplet;
+  profile: EngineProfileTask;
+  trial: EngineTrialTask;
+  final: EngineFinalTask;
 }
 export type AnyTask = TaskOfKind[TaskKind];
 
@@ -138,12 +191,26 @@ export interface FailedReport {
   status: 'failed';
   reason: string;
   log_tail?: string;
+  /**
+   * A deterministic failure (bad input: an unparseable CSV, a filter the data refuses): running it
+   * again would fail the same way, so the task fails at once instead of being retried (BullMQ's
+   * UnrecoverableError). Absent or false: retried while attempts remain.
+   */
+  permanent?: boolean;
 }
 export type LearnDone = { status: 'done'; perf: number; train_perf: PerItemScores; test_perf: PerItemScores };
 export type PredDone = { status: 'done'; prediction_storage_uuid: string };
+export type ProfileDone = { status: 'done'; profile: Record<string, unknown> };
+/** `result` is the Python's result.json; the blobs are `engineOutputUuid(trial, attempt, 'model' | 'oof')`. */
+export type TrialDone = { status: 'done'; result: Record<string, unknown>; model_storage_uuid: string; oof_storage_uuid: string };
+/** `report` is the Python's report.json; the model is `engineOutputUuid(final, attempt, 'model')`. */
+export type FinalDone = { status: 'done'; report: Record<string, unknown>; model_storage_uuid: string };
 export interface DoneReportOfKind {
   learnuplet: LearnDone;
   preduplet: PredDone;
+  profile: ProfileDone;
+  trial: TrialDone;
+  final: FinalDone;
 }
 export type DoneReport = DoneReportOfKind[TaskKind];
 export type WorkReport<K extends TaskKind = TaskKind> = (DoneReportOfKind[K] | FailedReport) & { lease_token?: string };

@@ -2,7 +2,7 @@ import { COMMON_ERRORS, errors, identifierSchema, json, pathParam, ref, type Jso
 import { siteNameSchema } from './sites';
 import { claimAnswerKey, reportAnswerKey, TASK_KINDS, type TaskKind } from '../../../shared/contracts/work-contract';
 
-const DOC: Record<TaskKind, string> = { learnuplet: 'Learnuplet', preduplet: 'Preduplet' };
+const DOC: Record<TaskKind, string> = { learnuplet: 'Learnuplet', preduplet: 'Preduplet', profile: 'ProfileTask', trial: 'Trial', final: 'FinalTask' };
 const refusals = errors(...COMMON_ERRORS, 409, 422);
 const body = (schema: JsonSchema) => ({ required: true, content: { 'application/json': { schema } } });
 const kindParam = pathParam('kind', 'The task kind', { type: 'string', enum: [...TASK_KINDS] });

@@ -41,6 +41,10 @@ export const documentSchemas: OpenApiFragment = {
       type: 'object', required: ['uuid', 'problems', 'owner', 'timestamp_upload'],
       properties: { uuid: identifierSchema, problems: ids, owner: { type: 'string' }, timestamp_upload: dateTime, upload_index: { type: 'integer' }, site },
     },
+    // The training engine's tasks (orchestrator/training/engine-documents.ts); fields beyond the common ones are open.
+    ProfileTask: { type: 'object', required: [...taskRequired, 'dataset', 'storage_uuid', 'site'], properties: { uuid: identifierSchema, dataset: identifierSchema, storage_uuid: identifierSchema, site } },
+    Trial: { type: 'object', required: [...taskRequired, 'job', 'row', 'index', 'family', 'site'], properties: { uuid: identifierSchema, job: identifierSchema, row: { type: 'integer' }, index: { type: 'integer' }, family: { type: 'string' }, site } },
+    FinalTask: { type: 'object', required: [...taskRequired, 'job', 'family', 'best_trial', 'site'], properties: { uuid: identifierSchema, job: identifierSchema, family: { type: 'string' }, best_trial: identifierSchema, site } },
     Learnuplet: {
       type: 'object', required: [...taskRequired, 'problem', 'algo', 'workflow', 'rank', 'train_data', 'test_data', 'model_start', 'model_end', 'perf', 'train_perf', 'test_perf', 'timestamp_creation'],
       properties: {

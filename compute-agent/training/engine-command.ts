@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { StorageRequestError } from '../../shared/http/storage-client';
+import type { BlobKind } from '../../shared/http/storage-client';
+import { TaskStepFailed, type TaskWorkspace } from '../tasks/task-workspace';
+
+/** What numpy's BLAS needs to load in the sandbox (measured: `libblas.so.3: cannot open shared object file` without them). */
+export const ENGINE_SYSTEM_PATHS = ['/etc/alternatives', '/etc/ld.so.cache'];
+
+export type EngineCommand = 'profile' | 'trial' | 'final' | 'predict';
+
+/**
+ * Runs one command of the Python engine in the sandbox:
+ * `cd /task && python3 -B -m uplet_training <command> --spec spec.json --out out`, with the
+ * package at /task/uplet_training, the spec and inputs under /task (read-only), one writable
+ * /task/out. Paths in the spec are relative to /task, so they hold with and without bubblewrap.
+ * Exit 2 is bad input (out/error.json): a permanent failure, never retried. Returns the out dir.
+ */
+export async function runEngine(ws: TaskWorkspace, command: EngineCommand, spec: Record<string, unknown>, inputs: Record<string, string>): Promise<string> {
+  const engine = ws.engine;
+  if (!engine) throw new Error('this agent has no training engine configured (TRAINING_ENGINE_DIR)');
+  const specFile = ws.path('spec.json');
+  await fs.promises.writeFile(specFile, JSON.stringify(spec), { mode: 0o644 });
+  const out = await ws.outputDir('engine-out');
+  // Inputs move into one directory mounted whole: a mount point bwrap creates for a single file's parent is not traversable by the sandbox user.
+  const inDir = ws.path('engine-in');
+  await fs.promises.mkdir(inDir, { recursive: true, mode: 0o755 });
+  for (const [name, hostPath] of Object.entries(inputs)) await fs.promises.rename(hostPath, path.join(inDir, name));
+  const mounts = [
+    { hostPath: path.join(engine.dir, 'uplet_training'), sandboxPath: '/task/uplet_training', writable: false },
+    { hostPath: specFile, sandboxPath: '/task/spec.json', writable: false },
+    { hostPath: inDir, sandboxPath: '/task/data', writable: false },
+    { hostPath: out, sandboxPath: '/task/out', writable: true },
+  ];
+  try {
+    await ws.run(`engine ${command}`, {
+      argv: [engine.python, '-B', '-m', 'uplet_training', command, '--spec', 'spec.json', '--out', 'out'], cwd: '/task', mounts, systemPaths: ENGINE_SYSTEM_PATHS,
+    });
+  } catch (err) {
+    if (err instanceof TaskStepFailed && err.result?.exitCode === 2) {
+      const detail = await readJson(path.join(out, 'error.json')).catch(() => undefined) as { error?: { code?: string; message?: string; field?: string } } | undefined;
+      const e = detail?.error;
+      const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : `engine ${command}: bad input (exit 2)`;
+      throw new TaskStepFailed(`engine ${command}`, err.result, reason, true);
+    }
+    throw err;
+  }
+  return out;
+}
+
+export async function readJson(file: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await fs.promises.readFile(file, 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * Fetches the dataset's blob and checks it is its registrant's: the orchestrator records a
+ * dataset without asking the gateway, so a missing or foreign blob is found here, at the site,
+ * and is a permanent failure with its reason.
+ */
+export async function fetchDataset(ws: TaskWorkspace, storageUuid: string, owner: string): Promise<string> {
+  let meta;
+  try {
+    meta = await ws.storage.meta('data', storageUuid);
+  } catch (err) {
+    if (err instanceof StorageRequestError && err.status === 404) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_found: no data blob ${storageUuid} at this site's gateway`, true);
+    throw err;
+  }
+  if (meta.owner !== owner) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_owned: data blob ${storageUuid} was uploaded by another principal, not by the dataset's owner`, true);
+  return ws.fetchFile('dataset.csv', 'data', storageUuid);
+}
+
+/** Uploads an output under this lease; a retried upload that finds its own earlier write keeps it. */
+export async function uploadOutput(ws: TaskWorkspace, kind: BlobKind, uuid: string, file: string, task: string, attempt: number, options: { readers?: string[]; contentType?: string } = {}): Promise<void> {
+  try {
+    await ws.storage.uploadFile(kind, uuid, file, options);
+  } catch (err) {
+    if (!(err instanceof StorageRequestError && err.status === 409)) throw err;
+    const under = (await ws.storage.meta(kind, uuid)).written_under;
+    if (!under || under.uplet !== task || under.attempt !== attempt) throw err;
+  }
+}

@@ -1,0 +1,124 @@
+import type { DatasetProfile, JobStatus, RowFilter, SearchStrategy, TaskKind as LearningTaskKind } from '../../shared/contracts/training-contract';
+import type { EngineFinalTask, EngineProfileTask, EngineTrialTask } from '../../shared/contracts/work-contract';
+import type { TaskCommon } from '../domain/documents';
+
+/** The training engine's documents (collections in persistence/collections.ts). `_id` is always the id. */
+
+export type DatasetStatus = 'profiling' | 'ready' | 'failed';
+
+/** A tabular file held at a site's gateway (kind `data`), registered by its provider. */
+export interface DatasetDoc {
+  _id: string;
+  dataset_id: string;
+  name: string;
+  storage_uuid: string;
+  format: 'csv';
+  site: string;
+  owner: string;
+  status: DatasetStatus;
+  failure_reason: string | null;
+  /** The schema the profile task reported (never rows), once ready. */
+  profile: DatasetProfile | null;
+  /** The profile task: `<dataset_id>-profile`. */
+  profile_task: string;
+  timestamp_upload: Date;
+  timestamp_ready: Date | null;
+}
+
+type EngineTaskDoc<T> = TaskCommon & Omit<T, 'uuid' | 'attempt'> & { timestamp_creation: Date };
+
+export type ProfileTaskDoc = EngineTaskDoc<EngineProfileTask> & { profile: DatasetProfile | null };
+
+export type TrialDoc = EngineTaskDoc<EngineTrialTask> & {
+  /** result.json of the done attempt (fold metrics, means, params…), else null. */
+  result: Record<string, unknown> | null;
+  model_storage_uuid: string | null;
+  oof_storage_uuid: string | null;
+};
+
+export type FinalTaskDoc = EngineTaskDoc<EngineFinalTask> & {
+  report: Record<string, unknown> | null;
+  model_storage_uuid: string | null;
+};
+
+export interface JobEvaluation {
+  kind: 'kfold' | 'holdout';
+  n_splits?: number;
+  train_fraction?: number;
+}
+
+/** What a job is: validated against its dataset's profile at submission. */
+export interface JobSpec {
+  dataset_id: string;
+  label_column: string;
+  task_kind: LearningTaskKind;
+  filters: RowFilter[];
+  ignore_fields: string[];
+  families: string[];
+  metrics: string[];
+  strategy: SearchStrategy;
+  n_trials: number;
+  evaluation: JobEvaluation;
+  class_weight: 'balanced' | null;
+  random_state: number;
+  grid_size: number | null;
+  ensemble: boolean;
+  /** Wall-clock budget: no trial is launched after it (the running ones finish). */
+  deadline: Date | null;
+}
+
+/** One training submission; its status changes only by the winner of a fence in `job_fences`. */
+export interface JobDoc extends JobSpec {
+  _id: string;
+  job_id: string;
+  owner: string;
+  site: string;
+  /** The dataset's data blob (what every task of the job reads). */
+  storage_uuid: string;
+  /** The profile the job was validated against: every trial and the model read the data with it. */
+  profile: DatasetProfile;
+  status: JobStatus;
+  failure_reason: string | null;
+  /** The final task (`<job>-final`) and the model (`<job>-model`), once created. */
+  final_task: string | null;
+  model_id: string | null;
+  timestamp_creation: Date;
+  timestamp_start: Date | null;
+  timestamp_done: Date | null;
+}
+
+/**
+ * A job's status change, inserted once: `<job>/running`, and `<job>/end` shared by the three
+ * final statuses (completed, failed, canceled), so exactly one of them ever wins.
+ */
+export interface JobFenceDoc {
+  _id: string;
+  job: string;
+  status: JobStatus;
+  reason: string | null;
+  at: Date;
+}
+
+/** The model a job produced: usable by preduplets (`POST /prediction {data, model}`). */
+export interface EngineModelDoc {
+  _id: string;
+  model_id: string;
+  job: string;
+  dataset_id: string;
+  owner: string;
+  site: string;
+  family: string;
+  params: Record<string, unknown>;
+  label_column: string;
+  task_kind: LearningTaskKind;
+  /** The dataset's profile: the schema the model predicts on (raw rows of it). */
+  schema: DatasetProfile;
+  /** report.json of the final task: held-out metrics, stats, importance, data story. */
+  report: Record<string, unknown>;
+  /** The model blob (kind `model`) written by the final task's lease. */
+  model_storage_uuid: string;
+  best_trial: string;
+  timestamp_creation: Date;
+}
+
+export type { TaskKind } from '../../shared/contracts/work-contract';

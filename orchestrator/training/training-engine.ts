@@ -1,0 +1,409 @@
+import crypto from 'node:crypto';
+import type { OptionalUnlessRequiredId } from 'mongodb';
+import type { Principal } from '../../shared/auth/api-keys';
+import type { JobStatus } from '../../shared/contracts/training-contract';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
+import type { Logger } from '../../shared/logging/logger';
+import { isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
+import type { WorkDispatcher } from '../work/work-dispatcher';
+import type { WorkLeases } from '../work/work-leases';
+import { classCount, findColumn } from './dataset-profile';
+import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, TrialDoc } from './engine-documents';
+import { chooseFamilies } from './families';
+import { fieldOf, validateJobRequest } from './job-request';
+import { isFinalJobStatus, transitionJob } from './job-status';
+import { resolveMetrics } from './metrics';
+import { askForTrial, nextRound, planStudy, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
+
+/** A job request after Joi (job-request.ts `jobBody`). */
+export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & { families: string[] | null; metrics: string[] | null; budget_seconds: number | null };
+
+export interface NewDataset {
+  name: string;
+  storage_uuid: string;
+  format: 'csv';
+  site: string;
+}
+
+/** What `GET /v1/jobs/{id}` shows: the job, its progress, its trials, its model. */
+export interface JobView {
+  job: Omit<JobDoc, '_id'>;
+  progress: { trials_done: number; trials_failed: number; trials_total: number; best_so_far: { trial: string; family: string; objective: number; metrics: Record<string, number> } | null; elapsed_seconds: number; estimate_seconds: number | null };
+  trials: Array<{ trial: string; row: number; index: number; family: string; status: string; attempt: number; params: unknown; metrics: Record<string, number> | null; failure_reason: string | null }>;
+}
+
+const ENGINE: Principal = { name: 'uplet:training-engine', roles: [] };
+const TERMINAL_TASK = new Set(['done', 'failed', 'canceled']);
+
+export const profileTaskId = (datasetId: string) => `${datasetId}-profile`;
+export const finalTaskId = (jobId: string) => `${jobId}-final`;
+export const modelIdOf = (jobId: string) => `${jobId}-model`;
+
+/**
+ * The training engine: datasets and their profiles, jobs compiled into trials in rounds, the
+ * final refit and the model. Every task is a row of the per-kind table (profile, trial, final)
+ * and runs under the same leases; this class holds what follows a task's end (the `finish` of
+ * each row), each step idempotent: trials and the final task have deterministic ids and are
+ * inserted tolerating duplicates, and a job's status changes only by the winner of a fence.
+ * `repair` re-drives what a crash interrupted (the sweeper calls it through repairFollowUps).
+ */
+export class TrainingEngine {
+  private leases?: WorkLeases;
+
+  constructor(private readonly c: Collections, private readonly dispatcher: WorkDispatcher, private readonly logger: Logger) {}
+
+  /** The leases are built on the per-kind table that holds this engine: handed over once both exist. */
+  useLeases(leases: WorkLeases): void {
+    this.leases = leases;
+  }
+
+  // ---- datasets -------------------------------------------------------------------------------
+
+  /**
+   * Registers a dataset and queues its profile task. The dataset is inserted first, then its
+   * task: if the task insert fails the dataset is marked failed with the reason; if the process
+   * dies in between, the sweeper (repairDatasets) inserts the missing task. Nothing stays
+   * half-registered. The blob's existence and ownership are checked by the profile task at the
+   * site (the orchestrator does not talk to gateways): a missing or foreign blob fails it.
+   */
+  async registerDataset(input: NewDataset, owner: Principal): Promise<DatasetDoc> {
+    const id = `ds-${crypto.randomBytes(10).toString('hex')}`;
+    const now = new Date();
+    const doc: DatasetDoc = {
+      _id: id, dataset_id: id, name: input.name, storage_uuid: input.storage_uuid, format: input.format, site: input.site, owner: owner.name,
+      status: 'profiling', failure_reason: null, profile: null, profile_task: profileTaskId(id), timestamp_upload: now, timestamp_ready: null,
+    };
+    await this.c.datasets.insertOne(doc);
+    try {
+      await this.ensureProfileTask(doc);
+    } catch (err) {
+      const reason = `the profile task could not be queued: ${(err as Error).message}`;
+      await this.c.datasets.updateOne({ _id: id, status: 'profiling' }, { $set: { status: 'failed', failure_reason: reason } });
+      return { ...doc, status: 'failed', failure_reason: reason };
+    }
+    return doc;
+  }
+
+  private async ensureProfileTask(d: DatasetDoc): Promise<void> {
+    const now = new Date();
+    const task: ProfileTaskDoc = {
+      _id: d.profile_task, uuid: d.profile_task, dataset: d.dataset_id, storage_uuid: d.storage_uuid, owner: d.owner, site: d.site, profile: null,
+      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+    };
+    try {
+      await this.c.profileTasks.insertOne(task);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    await this.dispatcher.dispatch('profile', [task._id], task.site);
+  }
+
+  /** After a profile task ended (done or failed for good): the dataset is ready or failed, once. */
+  async afterProfile(taskId: string): Promise<void> {
+    const task = await this.c.profileTasks.findOne({ _id: taskId });
+    if (!task || !TERMINAL_TASK.has(task.status)) return;
+    const update = task.status === 'done' && task.profile
+      ? { status: 'ready' as const, profile: task.profile, timestamp_ready: new Date(), failure_reason: null }
+      : { status: 'failed' as const, failure_reason: task.failure_reason ?? `profile task ${task.status}` };
+    await this.c.datasets.updateOne({ _id: task.dataset, status: 'profiling' }, { $set: update });
+  }
+
+  async dataset(id: string, reader: Principal): Promise<DatasetDoc> {
+    const d = await this.c.datasets.findOne({ _id: id });
+    // Another provider's dataset is not even said to exist.
+    if (!d || (d.owner !== reader.name && !reader.roles.includes('admin'))) throw new NotFoundError(`dataset ${id} does not exist`, { details: { where: 'path', field: 'id' } });
+    return d;
+  }
+
+  async listDatasets(owner: Principal, limit: number, offset: number): Promise<DatasetDoc[]> {
+    return this.c.datasets.find({ owner: owner.name }).sort({ timestamp_upload: 1, _id: 1 }).skip(offset).limit(limit).toArray();
+  }
+
+  /** A model the engine produced; its owner's (or an admin's) to read and to predict with. */
+  async model(id: string, reader: Principal): Promise<EngineModelDoc> {
+    const m = await this.c.models.findOne({ _id: id });
+    if (!m || (m.owner !== reader.name && !reader.roles.includes('admin'))) throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
+    return m;
+  }
+
+  // ---- jobs -----------------------------------------------------------------------------------
+
+  /** Validates a job against its dataset's profile (422 naming the field), stores it pending and starts it. */
+  async submit(request: JobRequest, owner: Principal): Promise<JobDoc> {
+    const dataset = await this.c.datasets.findOne({ _id: request.dataset_id });
+    if (!dataset || (dataset.owner !== owner.name && !owner.roles.includes('admin'))) {
+      throw new UnprocessableError(`dataset ${request.dataset_id} does not exist`, { code: 'UNKNOWN_DATASET', details: { where: 'body', field: 'dataset_id' } });
+    }
+    if (dataset.status !== 'ready' || !dataset.profile) {
+      throw new ConflictError(`dataset ${dataset.dataset_id} is ${dataset.status}${dataset.failure_reason ? ` (${dataset.failure_reason})` : ''}, not ready`, { code: 'DATASET_NOT_READY', details: { where: 'body', field: 'dataset_id', status: dataset.status } });
+    }
+    const profile = dataset.profile;
+    const problems = validateJobRequest(profile, request as never);
+    if (problems.length > 0) {
+      throw new UnprocessableError(`${fieldOf(problems[0]!.loc)}: ${problems[0]!.msg}`, { code: 'INVALID_JOB', details: { where: 'body', field: fieldOf(problems[0]!.loc), problems } });
+    }
+    const label = findColumn(profile, request.label_column)!;
+    const families = chooseFamilies(request.families, {
+      rows: profile.row_count, features: profile.columns.length - 1 - request.ignore_fields.length, taskKind: request.task_kind,
+      ...(request.task_kind === 'classification' ? { classCount: classCount(label) } : {}),
+    });
+    const metrics = resolveMetrics(request.metrics, request.task_kind);
+    const id = `job-${crypto.randomBytes(8).toString('hex')}`;
+    const now = new Date();
+    const { budget_seconds: budget, ...spec } = request;
+    const job: JobDoc = {
+      ...spec, families, metrics, deadline: budget ? new Date(now.getTime() + budget * 1000) : null,
+      _id: id, job_id: id, owner: owner.name, site: dataset.site, storage_uuid: dataset.storage_uuid, profile, status: 'pending', failure_reason: null,
+      final_task: null, model_id: null, timestamp_creation: now, timestamp_start: null, timestamp_done: null,
+    };
+    await this.c.jobs.insertOne(job);
+    await this.advance(id);
+    return (await this.c.jobs.findOne({ _id: id })) ?? job;
+  }
+
+  /** The job with its progress and trials; only its owner (or an admin) sees it. */
+  async get(jobId: string, reader: Principal): Promise<JobView> {
+    const job = await this.c.jobs.findOne({ _id: jobId });
+    if (!job || (job.owner !== reader.name && !reader.roles.includes('admin'))) throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
+    const trials = await this.c.trials.find({ job: jobId }).toArray();
+    trials.sort((a, b) => a.row - b.row || a.index - b.index);
+    const plan = this.planOf(job);
+    let best: JobView['progress']['best_so_far'] = null;
+    const durations: number[] = [];
+    for (const t of trials) {
+      if (t.status !== 'done') continue;
+      const objective = this.objectiveOf(plan, t);
+      if (objective !== null && (best === null || objective > best.objective)) best = { trial: t.uuid, family: t.family, objective, metrics: meansOf(t) ?? {} };
+      if (t.timestamp_claimed && t.timestamp_done) durations.push(t.timestamp_done.getTime() - t.timestamp_claimed.getTime());
+    }
+    const total = plan.rows.reduce((n, r) => n + r.nTrials, 0);
+    const done = trials.filter((t) => t.status === 'done').length;
+    const failed = trials.filter((t) => t.status === 'failed' || t.status === 'canceled').length;
+    const end = job.timestamp_done ?? new Date();
+    const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
+    const { _id: _ignored, ...publicJob } = job;
+    return {
+      job: publicJob,
+      progress: {
+        trials_done: done, trials_failed: failed, trials_total: total, best_so_far: best,
+        elapsed_seconds: job.timestamp_start ? (end.getTime() - job.timestamp_start.getTime()) / 1000 : 0,
+        // Serial upper bound: the remaining trials at the mean measured trial duration, plus one for the final task.
+        estimate_seconds: isFinalJobStatus(job.status) ? 0 : mean === null ? null : ((total - done - failed + 1) * mean) / 1000,
+      },
+      trials: trials.map((t) => ({
+        trial: t.uuid, row: t.row, index: t.index, family: t.family, status: t.status, attempt: t.attempt,
+        params: (t.result?.params as unknown) ?? null, metrics: meansOf(t), failure_reason: t.failure_reason,
+      })),
+    };
+  }
+
+  /** Cancels a job: its end fence says `canceled`; queued trials are withdrawn, running ones stop at their next heartbeat. */
+  async cancel(jobId: string, by: Principal): Promise<JobDoc> {
+    const job = await this.c.jobs.findOne({ _id: jobId });
+    if (!job || (job.owner !== by.name && !by.roles.includes('admin'))) throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
+    transitionJob(job.status, 'canceled');
+    if (!(await this.end(job, 'canceled', `canceled by ${by.name}`))) {
+      const now = await this.c.jobs.findOne({ _id: jobId });
+      transitionJob(now?.status ?? job.status, 'canceled');
+    }
+    await this.withdraw(jobId);
+    return (await this.c.jobs.findOne({ _id: jobId }))!;
+  }
+
+  private async withdraw(jobId: string): Promise<void> {
+    if (!this.leases) return;
+    const open = await this.c.trials.find({ job: jobId }, { projection: { _id: 1, status: 1 } }).toArray();
+    for (const t of open) if (!TERMINAL_TASK.has(t.status)) await this.leases.cancel('trial', t._id, 'job canceled', ENGINE).catch((e: Error) => this.logger.warn('trial cancel failed; the sweeper retries', { trial: t._id, error: e.message }));
+    const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) }, { projection: { status: 1 } });
+    if (final && !TERMINAL_TASK.has(final.status)) await this.leases.cancel('final', final._id, 'job canceled', ENGINE).catch(() => undefined);
+  }
+
+  /**
+   * Moves a job on: pending → running; each row's next round once the rounds before it are
+   * finished; the final task once every row is complete; completed or failed after the final
+   * task. Safe to run concurrently and repeatedly: what it creates has deterministic ids.
+   */
+  async advance(jobId: string): Promise<void> {
+    let job = await this.c.jobs.findOne({ _id: jobId });
+    if (!job) return;
+    if (job.status === 'pending') {
+      await this.transition(job, 'running', null);
+      job = (await this.c.jobs.findOne({ _id: jobId }))!;
+    }
+    if (job.status === 'canceled') return this.withdraw(jobId);
+    if (job.status !== 'running') return;
+
+    const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) });
+    if (final) return this.afterFinal(job, final);
+
+    const plan = this.planOf(job);
+    const trials = await this.c.trials.find({ job: jobId }).toArray();
+    const pastDeadline = job.deadline !== null && job.deadline.getTime() <= Date.now();
+    let complete = true;
+    const created: TrialDoc[] = [];
+    for (const row of plan.rows) {
+      const states = trials.filter((t) => t.row === row.row).map(stateOf);
+      const next = nextRound(row, states, plan.roundSize);
+      if (next.kind === 'complete') continue;
+      if (next.kind === 'wait' || !pastDeadline) complete = false;
+      if (next.kind === 'create' && !pastDeadline) {
+        for (const index of next.indices) created.push(this.trialDoc(job, plan, row.row, index, states));
+      }
+    }
+    if (created.length > 0) {
+      await insertTolerant(this.c.trials, created);
+      await this.dispatcher.dispatch('trial', created.map((t) => t._id), job.site);
+    }
+    if (complete) await this.startFinal(job, plan, trials);
+    // A cancellation that raced this advance: withdraw what it may have created.
+    const after = await this.c.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
+    if (after?.status === 'canceled') await this.withdraw(jobId);
+  }
+
+  private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number, states: TrialState[]): TrialDoc {
+    const r = plan.rows[row]!;
+    const id = trialId(job.job_id, row, index);
+    const now = new Date();
+    return {
+      _id: id, uuid: id, job: job.job_id, row, index, family: r.family, params: null,
+      ask: askForTrial(plan, r, index, states) as unknown as Record<string, unknown>,
+      seed: trialSeed(job.random_state, row, index), evaluation: evaluationOf(job), ...this.dataSpec(job),
+      result: null, model_storage_uuid: null, oof_storage_uuid: null,
+      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+    };
+  }
+
+  private dataSpec(job: JobDoc) {
+    return {
+      dataset: job.dataset_id, storage_uuid: job.storage_uuid, owner: job.owner, site: job.site,
+      profile: job.profile as unknown as Record<string, unknown>, label_column: job.label_column, task_kind: job.task_kind,
+      filters: job.filters as unknown as Array<Record<string, unknown>>, ignore_fields: job.ignore_fields, random_state: job.random_state,
+      metrics: job.metrics, class_weight: job.class_weight,
+    };
+  }
+
+  /** The best done trial (highest scalarised objective of its row's weighting; ties: lowest row, then index) is refit by one final task. */
+  private async startFinal(job: JobDoc, plan: StudyPlan, trials: TrialDoc[]): Promise<void> {
+    let best: { t: TrialDoc; objective: number } | undefined;
+    for (const t of [...trials].sort((a, b) => a.row - b.row || a.index - b.index)) {
+      if (t.status !== 'done') continue;
+      const objective = this.objectiveOf(plan, t);
+      if (objective !== null && (!best || objective > best.objective)) best = { t, objective };
+    }
+    if (!best) {
+      await this.end(job, 'failed', 'no trial succeeded');
+      return;
+    }
+    const id = finalTaskId(job.job_id);
+    const now = new Date();
+    const final: FinalTaskDoc = {
+      _id: id, uuid: id, job: job.job_id, family: best.t.family, params: (best.t.result?.params as Record<string, unknown>) ?? {}, seed: best.t.seed, best_trial: best.t.uuid,
+      ...this.dataSpec(job), report: null, model_storage_uuid: null,
+      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+    };
+    await insertTolerant(this.c.finalTasks, [final]);
+    await this.c.jobs.updateOne({ _id: job._id, status: 'running' }, { $set: { final_task: id } });
+    await this.dispatcher.dispatch('final', [id], job.site);
+  }
+
+  /** After the final task: the model document (deterministic id), then the job completed; or the job failed. */
+  private async afterFinal(job: JobDoc, final: FinalTaskDoc): Promise<void> {
+    if (final.status === 'done' && final.model_storage_uuid && final.report) {
+      const model: EngineModelDoc = {
+        _id: modelIdOf(job.job_id), model_id: modelIdOf(job.job_id), job: job.job_id, dataset_id: job.dataset_id, owner: job.owner, site: job.site,
+        family: final.family, params: final.params, label_column: job.label_column, task_kind: job.task_kind, schema: job.profile,
+        report: final.report, model_storage_uuid: final.model_storage_uuid, best_trial: final.best_trial, timestamp_creation: new Date(),
+      };
+      await insertTolerant(this.c.models, [model]);
+      await this.end(job, 'completed', null, { model_id: model.model_id });
+    } else if (final.status === 'failed' || final.status === 'canceled') {
+      await this.end(job, 'failed', `final task ${final.status}: ${final.failure_reason ?? ''}`.trim());
+    }
+  }
+
+  /** pending → running: the `<job>/running` fence. */
+  private async transition(job: JobDoc, to: 'running', reason: string | null): Promise<boolean> {
+    transitionJob(job.status, to);
+    const won = await this.fence(`${job._id}/${to}`, job._id, to, reason);
+    // Applied by whoever reads it pending, so a winner that died before its write is repaired.
+    await this.c.jobs.updateOne({ _id: job._id, status: 'pending' }, { $set: { status: 'running', timestamp_start: new Date() } });
+    return won;
+  }
+
+  /** A final status: the one `<job>/end` fence decides between completed, failed and canceled. */
+  private async end(job: JobDoc, status: Exclude<JobStatus, 'pending' | 'running'>, reason: string | null, extra: Partial<JobDoc> = {}): Promise<boolean> {
+    const won = await this.fence(`${job._id}/end`, job._id, status, reason);
+    const fence = await this.c.jobFences.findOne({ _id: `${job._id}/end` });
+    if (!fence) return false;
+    // The recorded outcome is applied (by the winner, or by a later advance if the winner died).
+    const fields: Partial<JobDoc> = fence.status === status ? extra : {};
+    await this.c.jobs.updateOne({ _id: job._id, status: { $in: ['pending', 'running'] } as never }, { $set: { status: fence.status, failure_reason: fence.reason, timestamp_done: fence.at, ...fields } });
+    if (won) this.logger.info('job ended', { job: job._id, status, reason });
+    return won && fence.status === status;
+  }
+
+  private async fence(id: string, job: string, status: JobStatus, reason: string | null): Promise<boolean> {
+    try {
+      await this.c.jobFences.insertOne({ _id: id, job, status, reason, at: new Date() });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Re-drives what a crash interrupted: datasets without their profile task or outcome, jobs between steps. */
+  async repair(olderThan: Date, batch: number): Promise<number> {
+    let n = 0;
+    for (const d of await this.c.datasets.find({ status: 'profiling' }).limit(batch).toArray()) {
+      if (d.timestamp_upload > olderThan) continue;
+      const task = await this.c.profileTasks.findOne({ _id: d.profile_task }, { projection: { status: 1 } });
+      if (!task) await this.ensureProfileTask(d);
+      else if (TERMINAL_TASK.has(task.status)) await this.afterProfile(d.profile_task);
+      else continue;
+      n++;
+    }
+    for (const status of ['pending', 'running'] as const) {
+      for (const j of await this.c.jobs.find({ status }, { projection: { _id: 1, timestamp_creation: 1 } }).limit(batch).toArray()) {
+        if (j.timestamp_creation > olderThan) continue;
+        await this.advance(j._id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private planOf(job: JobDoc): StudyPlan {
+    return planStudy({ jobId: job.job_id, families: job.families as never, metrics: job.metrics, gridSize: job.grid_size, nTrials: job.n_trials, randomState: job.random_state, strategy: job.strategy });
+  }
+
+  private objectiveOf(plan: StudyPlan, t: TrialDoc): number | null {
+    const means = meansOf(t);
+    const row = plan.rows[t.row];
+    return means && row ? scalarObjective(plan.metrics, row.weights, means) : null;
+  }
+}
+
+function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {
+  return job.evaluation.kind === 'holdout' ? { kind: 'holdout', train_fraction: job.evaluation.train_fraction ?? 0.8 } : { kind: 'kfold', n_splits: job.evaluation.n_splits ?? 5 };
+}
+
+/** Mean metric values of a done trial's result.json (`metrics: {name: {mean, std}}`). */
+function meansOf(t: TrialDoc): Record<string, number> | null {
+  const metrics = t.result?.metrics as Record<string, { mean?: number }> | undefined;
+  if (!metrics) return null;
+  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => typeof v?.mean === 'number').map(([k, v]) => [k, v.mean as number]));
+}
+
+function stateOf(t: TrialDoc): TrialState {
+  const status = t.status === 'done' ? 'done' : t.status === 'failed' || t.status === 'canceled' ? 'failed' : t.status === 'pending' ? 'running' : 'created';
+  return { index: t.index, status, params: status === 'done' ? ((t.result?.params as Record<string, unknown>) ?? null) : null, metrics: status === 'done' ? meansOf(t) : null };
+}
+
+async function insertTolerant<T extends { _id: string }>(collection: { insertMany(docs: OptionalUnlessRequiredId<T>[], o: { ordered: boolean }): Promise<unknown> }, docs: T[]): Promise<void> {
+  try {
+    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+  } catch (err) {
+    if (!onlyDuplicateKeys(err)) throw err;
+  }
+}
