@@ -2,6 +2,7 @@ import { assembleOpenApi, type OpenApiDocument, type OpenApiFragment } from '../
 import { cancelApi } from './cancel';
 import { computeApi } from './compute';
 import { documentSchemas } from './documents';
+import { engineApi } from './engine';
 import { eventsApi } from './events';
 import { healthApi } from './health';
 import { listingApi } from './listing';
@@ -9,7 +10,7 @@ import { registrationApi } from './registration';
 import { sitesApi } from './sites';
 
 /** Each API area's fragment; a new area (sites, training) adds its own here. */
-export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi];
+export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi];
 
 export function orchestratorOpenApi(extra: readonly OpenApiFragment[] = []): OpenApiDocument {
   return assembleOpenApi({
