@@ -71,6 +71,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
   const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
   engine.useLeases(leases);
+  engine.useEvents(events);
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
