@@ -44,6 +44,10 @@ export function trainerRoutes(engine: TrainingEngine, teacherAllowlist: TeacherA
   const users = requireRole('organizer', 'data-provider', 'algo-author', 'admin');
 
   router.post('/v1/trainer/run', requireRole('data-provider', 'admin'), async (req, res) => {
+    const raw = (req.body ?? {}) as Record<string, unknown>;
+    if (raw.teacher_model_id != null && raw.teacher_predict_url != null) {
+      refuse([{ loc: ['body', 'teacher_predict_url'], msg: 'give teacher_model_id or teacher_predict_url, not both', type: 'value_error.two_teachers' }]);
+    }
     const body = validate(trainerRunBody, req.body, 'body') as TrainerRunRequest;
     const who = principalOf(res);
     // Judged against the profile here so the 422 names the trainer's fields (task.label_column, filter.value, model_types.1 …).
