@@ -16,6 +16,8 @@ import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
 import { engineRoutes } from './routes/engine-routes';
+import { trainerRoutes } from './routes/trainer-routes';
+import type { TeacherAllowlist } from './training/teacher-allowlist';
 import type { TrainingEngine } from './training/training-engine';
 import type { Cancellation } from './work/cancellation';
 import type { Registration } from './work/registration';
@@ -33,6 +35,8 @@ export interface OrchestratorAppParts {
   cancellation: Cancellation;
   /** Absent in harnesses that mount no engine routes. */
   engine?: TrainingEngine;
+  /** TEACHER_URL_ALLOWLIST parsed (absent: no teacher URL allowed). */
+  teacherAllowlist?: TeacherAllowlist;
   keys: ApiKeyRegistry;
   logger: Logger;
   metrics: OrchestratorMetrics;
@@ -68,6 +72,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
   if (parts.engine) app.use(engineRoutes(parts.engine));
+  if (parts.engine) app.use(trainerRoutes(parts.engine, parts.teacherAllowlist ?? {}));
   if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));
   if (parts.sites) app.use(siteRoutes(parts.sites));
   app.use(listingRoutes(parts.collections, parts.sites));

@@ -22,6 +22,7 @@ import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
+import { parseTeacherAllowlist } from './training/teacher-allowlist';
 import { TrainingEngine } from './training/training-engine';
 import { parseSites, Sites } from './work/sites';
 import { rulesOf, tasksOf } from './work/task-kinds';
@@ -40,6 +41,7 @@ export interface RunningOrchestrator {
 /** Wires database, broker, HTTP API, reaper and sweeper; used by main.ts, standalone mode and the tests. */
 export async function startOrchestrator(settings: OrchestratorSettings, logger: Logger): Promise<RunningOrchestrator> {
   const keys = ApiKeyRegistry.fromSettings(settings);
+  const teacherAllowlist = parseTeacherAllowlist(settings.TEACHER_URL_ALLOWLIST);
   const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
   const collections = collectionsOf(mongo.db);
   await ensureIndexes(collections);
@@ -71,6 +73,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
   const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
   engine.useLeases(leases);
+  engine.useEvents(events);
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
@@ -89,7 +92,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   // One subscription to the events exchange per replica, fanned out to GET /events streams.
   const eventHub = new EventHub();
   await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
-  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, teacherAllowlist, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
     issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);

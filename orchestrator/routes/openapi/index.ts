@@ -8,9 +8,10 @@ import { healthApi } from './health';
 import { listingApi } from './listing';
 import { registrationApi } from './registration';
 import { sitesApi } from './sites';
+import { trainerApi } from './trainer';
 
 /** Each API area's fragment; a new area (sites, training) adds its own here. */
-export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi];
+export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi, trainerApi];
 
 export function orchestratorOpenApi(extra: readonly OpenApiFragment[] = []): OpenApiDocument {
   return assembleOpenApi({
