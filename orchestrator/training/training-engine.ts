@@ -49,12 +49,18 @@ export const modelIdOf = (jobId: string) => `${jobId}-model`;
  */
 export class TrainingEngine {
   private leases?: WorkLeases;
+  private readonly endListeners: Array<(job: JobDoc) => Promise<void>> = [];
 
   constructor(private readonly c: Collections, private readonly dispatcher: WorkDispatcher, private readonly logger: Logger) {}
 
   /** The leases are built on the per-kind table that holds this engine: handed over once both exist. */
   useLeases(leases: WorkLeases): void {
     this.leases = leases;
+  }
+
+  /** Called once a job has ended (by the winner of its end fence); front doors follow their jobs with it. */
+  onJobEnd(listener: (job: JobDoc) => Promise<void>): void {
+    this.endListeners.push(listener);
   }
 
   // ---- datasets -------------------------------------------------------------------------------
@@ -339,6 +345,10 @@ export class TrainingEngine {
     const fields: Partial<JobDoc> = fence.status === status ? extra : {};
     await this.c.jobs.updateOne({ _id: job._id, status: { $in: ['pending', 'running'] } as never }, { $set: { status: fence.status, failure_reason: fence.reason, timestamp_done: fence.at, ...fields } });
     if (won) this.logger.info('job ended', { job: job._id, status, reason });
+    if (won && this.endListeners.length > 0) {
+      const ended = await this.c.jobs.findOne({ _id: job._id });
+      for (const listener of ended ? this.endListeners : []) await listener(ended!).catch((e: Error) => this.logger.warn('a job-end listener failed; it catches up on read', { job: job._id, error: e.message }));
+    }
     return won && fence.status === status;
   }
 
