@@ -7,10 +7,11 @@ import { eventsApi } from './events';
 import { healthApi } from './health';
 import { listingApi } from './listing';
 import { registrationApi } from './registration';
+import { registryApi } from './registry';
 import { sitesApi } from './sites';
 
 /** Each API area's fragment; a new area (sites, training) adds its own here. */
-export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi];
+export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi, registryApi];
 
 export function orchestratorOpenApi(extra: readonly OpenApiFragment[] = []): OpenApiDocument {
   return assembleOpenApi({
