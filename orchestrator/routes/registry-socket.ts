@@ -63,14 +63,14 @@ function refuse(ws: WebSocket, code: number, errorCode: string, message: string)
 }
 
 async function principalOf(ws: WebSocket, req: http.IncomingMessage, keys: ApiKeyRegistry): Promise<Principal | undefined> {
-  const fromHeader = apiKeyFromHeaders(req.headers as Record<string, string | string[] | undefined>);
+  const fromHeader = apiKeyFromHeaders(req.headers);
   if (fromHeader) return keys.authenticate(fromHeader);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(undefined), AUTH_TIMEOUT_MS);
     ws.once('message', (data: RawData) => {
       clearTimeout(timer);
       try {
-        const m = JSON.parse(data.toString()) as { type?: string; api_key?: string };
+        const m = JSON.parse((data as Buffer).toString('utf8')) as { type?: string; api_key?: string };
         resolve(m.type === 'auth' && typeof m.api_key === 'string' ? keys.authenticate(m.api_key) : undefined);
       } catch {
         resolve(undefined);

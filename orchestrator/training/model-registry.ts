@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
-import type { DatasetProfile, Ontology, OntologyField, RegistryModelStatus, RegistryModelType, RegistryTrainingConfig } from '../../shared/contracts/training-contract';
+import type { DatasetProfile, OntologyField, RegistryModelStatus, RegistryModelType, RegistryTrainingConfig } from '../../shared/contracts/training-contract';
 import { IllegalTransitionError } from '../../shared/errors/training-errors';
 import { NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
@@ -134,7 +134,7 @@ export const artifactPath = (site: string, storageUuid: string) => `storage://${
 /** Seed 003's metric names from an engine report's held-out metrics. */
 export function registryMetricsOf(report: Record<string, unknown>): { performance: Record<string, number | null>; training: Record<string, number | null> } {
   const m = (report.metrics ?? {}) as Record<string, number>;
-  const pick = (k: string) => (typeof m[k] === 'number' ? m[k]! : null);
+  const pick = (k: string) => (typeof m[k] === 'number' ? m[k] : null);
   const performance: Record<string, number | null> = 'rmse' in m || 'r2' in m
     ? { rmse: pick('rmse'), mae: pick('mae'), r2: pick('r2') }
     : { accuracy: pick('accuracy'), f1_score: pick('f1'), precision: pick('precision'), recall: pick('recall') };
@@ -142,7 +142,7 @@ export function registryMetricsOf(report: Record<string, unknown>): { performanc
   const training: Record<string, number | null> = {};
   // Iterative families report their epochs and losses (an MLP's n_iter_ and loss_) when the Python gives them.
   for (const [from, to] of [['n_iter', 'epoch'], ['epoch', 'epoch'], ['training_loss', 'training_loss'], ['loss', 'training_loss'], ['validation_loss', 'validation_loss']] as const) {
-    if (typeof model[from] === 'number' && training[to] === undefined) training[to] = model[from] as number;
+    if (typeof model[from] === 'number' && training[to] === undefined) training[to] = model[from];
   }
   return { performance, training };
 }
@@ -154,7 +154,7 @@ export function ontologyFromProfile(profile: DatasetProfile, target: string): On
   return profile.columns.map((c) => {
     // A 0/1 numeric target is a class label (as the Akkio door infers it).
     const type = c.name === target && c.type === 'numeric' && c.distinct === 2 ? 'category' : c.type;
-    return { name: c.name, type, role: c.name === target ? 'target' : 'feature' } as OntologyField;
+    return { name: c.name, type, role: c.name === target ? 'target' : 'feature' };
   });
 }
 
@@ -441,7 +441,7 @@ export class ModelRegistry {
     const o = await this.ontology(input.ontology_id, by, 'body');
     if (o.project_id !== input.project_id) throw new UnprocessableError(`ontology ${o.ontology_id} belongs to project ${o.project_id}`, { code: 'UNKNOWN_ONTOLOGY', details: { where: 'body', field: 'ontology_id' } });
     const d = o.dataset_id ? await this.datasets.findOne({ _id: o.dataset_id }) : null;
-    return recommendModelType(o as Ontology, d?.profile ?? null);
+    return recommendModelType(o, d?.profile ?? null);
   }
 
   /** In-process listeners of recorded events (the WebSocket hears other replicas through the exchange). */

@@ -29,7 +29,7 @@ function connect(url: string, query: string, auth: 'header' | 'message' | 'none'
   const headers = auth === 'header' ? { 'x-api-key': TEST_KEYS[role].key } : undefined;
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/ml-models/events?${query}`, { headers });
   const messages: any[] = [];
-  ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+  ws.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString('utf8'))));
   return new Promise((resolve, reject) => {
     ws.once('open', () => {
       if (auth === 'message') ws.send(JSON.stringify({ type: 'auth', api_key: TEST_KEYS[role].key }));
