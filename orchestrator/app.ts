@@ -26,6 +26,8 @@ import type { WorkLeases } from './work/work-leases';
 import type { CapabilityIssuer } from './work/task-capabilities';
 import type { Sites } from './work/sites';
 import { siteRoutes } from './routes/site-routes';
+import { registryRoutes } from './routes/registry-routes';
+import type { ModelRegistry } from './training/model-registry';
 
 export interface OrchestratorAppParts {
   collections: Collections;
@@ -47,6 +49,8 @@ export interface OrchestratorAppParts {
   sites?: Sites;
   /** The status events for GET /events (absent: no stream). */
   eventHub?: EventHub;
+  /** The ML-model registry (seed 003) and its ontologies (absent: not mounted). */
+  registry?: ModelRegistry;
 }
 
 /** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
@@ -73,6 +77,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(cancelRoutes(parts.cancellation));
   if (parts.engine) app.use(engineRoutes(parts.engine));
   if (parts.engine) app.use(trainerRoutes(parts.engine, parts.teacherAllowlist ?? {}));
+  if (parts.registry) app.use(registryRoutes(parts.registry));
   if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));
   if (parts.sites) app.use(siteRoutes(parts.sites));
   app.use(listingRoutes(parts.collections, parts.sites));

@@ -53,6 +53,7 @@ export const modelIdOf = (jobId: string) => `${jobId}-model`;
 export class TrainingEngine {
   private leases?: WorkLeases;
   private events: EventPublisher = NO_EVENTS;
+  private readonly endListeners: Array<(job: JobDoc) => Promise<void>> = [];
 
   constructor(private readonly c: Collections, private readonly dispatcher: WorkDispatcher, private readonly logger: Logger) {}
 
@@ -68,6 +69,11 @@ export class TrainingEngine {
 
   private announce(job: JobDoc, status: JobStatus, reason: string | null): void {
     this.events.publish({ subject: 'job', id: job.job_id, status, scope: { job: job.job_id, dataset: job.dataset_id, owner: job.owner }, ...(reason ? { detail: { reason } } : {}) });
+  }
+
+  /** Called once a job has ended (by the winner of its end fence); front doors follow their jobs with it. */
+  onJobEnd(listener: (job: JobDoc) => Promise<void>): void {
+    this.endListeners.push(listener);
   }
 
   // ---- datasets -------------------------------------------------------------------------------
@@ -363,6 +369,10 @@ export class TrainingEngine {
     if (won) {
       this.logger.info('job ended', { job: job._id, status, reason });
       this.announce(job, status, reason);
+    }
+    if (won && this.endListeners.length > 0) {
+      const ended = await this.c.jobs.findOne({ _id: job._id });
+      for (const listener of ended ? this.endListeners : []) await listener(ended!).catch((e: Error) => this.logger.warn('a job-end listener failed; it catches up on read', { job: job._id, error: e.message }));
     }
     return won && fence.status === status;
   }
