@@ -138,6 +138,16 @@ export class TrainingEngine {
     return this.c.datasets.find({ owner: owner.name }).sort({ timestamp_upload: 1, _id: 1 }).skip(offset).limit(limit).toArray();
   }
 
+  /** The caller's jobs (an admin's: all), newest first, without their profiles; optionally of one dataset. */
+  async listJobs(owner: Principal, limit: number, offset: number, datasetId?: string): Promise<JobListItem[]> {
+    const filter = { ...(owner.roles.includes('admin') ? {} : { owner: owner.name }), ...(datasetId ? { dataset_id: datasetId } : {}) };
+    const docs = await this.c.jobs.find(filter).sort({ timestamp_creation: -1, _id: 1 }).skip(offset).limit(limit).toArray();
+    return docs.map((j) => ({
+      job_id: j.job_id, dataset_id: j.dataset_id, owner: j.owner, site: j.site, status: j.status, failure_reason: j.failure_reason, label_column: j.label_column, task_kind: j.task_kind,
+      families: j.families, metrics: j.metrics, n_trials: j.n_trials, model_id: j.model_id, timestamp_creation: j.timestamp_creation, timestamp_done: j.timestamp_done,
+    }));
+  }
+
   /** A model the engine produced; its owner's (or an admin's) to read and to predict with. */
   async model(id: string, reader: Principal): Promise<EngineModelDoc> {
     const m = await this.c.models.findOne({ _id: id });
@@ -442,3 +452,6 @@ async function insertTolerant<T extends { _id: string }>(collection: { insertMan
     if (!onlyDuplicateKeys(err)) throw err;
   }
 }
+
+/** A job in a listing (`GET /v1/jobs`): what identifies it and its state, without its profile. */
+export type JobListItem = Pick<JobDoc, 'job_id' | 'dataset_id' | 'owner' | 'site' | 'status' | 'failure_reason' | 'label_column' | 'task_kind' | 'families' | 'metrics' | 'n_trials' | 'model_id' | 'timestamp_creation' | 'timestamp_done'>;

@@ -104,3 +104,19 @@ export interface EngineModel {
   best_trial: string;
   timestamp_creation: string;
 }
+export interface JobListItem {
+  job_id: string;
+  dataset_id: string;
+  owner: string;
+  site: string;
+  status: 'pending' | 'running' | 'completed' | 'failed' | 'canceled';
+  failure_reason: string | null;
+  label_column: string;
+  task_kind: TaskKind;
+  families: string[];
+  metrics: string[];
+  n_trials: number;
+  model_id: string | null;
+  timestamp_creation: string;
+  timestamp_done: string | null;
+}

@@ -8,7 +8,7 @@ import {
   FINAL_STATUSES, type Algo, type CancelOutcome, type Chain, type CollectionName, type Collections, type Data, type Leaderboard, type MetricDirection,
   type PredupletDocument, type Problem, type ProblemDetail,
 } from './types';
-import type { Dataset, EngineJobView, EngineModel, TrainerRun, TrainerRunInput, TrainerRunSummary } from './training-types';
+import type { Dataset, EngineJobView, JobListItem, EngineModel, TrainerRun, TrainerRunInput, TrainerRunSummary } from './training-types';
 
 export interface UpletClientOptions {
   /** The orchestrator, e.g. http://127.0.0.1:8080 */
@@ -177,6 +177,11 @@ export class UpletClient {
   /** The engine's view of any job (`GET /v1/jobs/{id}`): the trainer's, the registry's, Akkio's. */
   getJob(jobId: string): Promise<EngineJobView> {
     return this.get(`/v1/jobs/${enc(jobId)}`);
+  }
+  /** Your jobs (an admin's: all), newest first; optionally of one dataset. */
+  async listJobs(filters: { dataset_id?: string; limit?: number; offset?: number } = {}): Promise<JobListItem[]> {
+    const q = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    return (await this.get<{ jobs: JobListItem[] }>(`/v1/jobs${q.size ? `?${q.toString()}` : ''}`)).jobs;
   }
   getModel(modelId: string): Promise<EngineModel> {
     return this.get(`/v1/models/${enc(modelId)}`);

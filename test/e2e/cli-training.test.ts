@@ -12,7 +12,7 @@ function smallCsv(file: string): void {
   for (let i = 0; i < 160; i++) {
     const label = i % 2;
     const x1 = (label ? 2 : -2) + ((i * 37) % 17) / 8 - 1;
-    rows.push(`${x1.toFixed(3)},${((i * 13) % 11).toFixed(1)},${['red', 'green', 'blue'][i % 3]},${label ? 'yes' : 'no'}`);
+    rows.push(`${x1.toFixed(3)},${((i * 13) % 11).toFixed(1)},${['red', 'green', 'blue'][i % 3]},${label ? 'good' : 'bad'}`);
   }
   fs.writeFileSync(file, `${rows.join('\n')}\n`);
 }
@@ -68,6 +68,14 @@ describe('the uplet CLI on the training APIs', () => {
     expect(run).toMatchObject({ job_id: jobId, status: 'completed', progress: { trials_done: 2, trials_total: 2 } });
     expect(run.trials).toHaveLength(2);
     expect(run.final_model.report.metrics.accuracy).toBeGreaterThan(0.7);
+
+    // The listing the dashboard reads: the caller's jobs, newest first, without their profiles.
+    const listed = await sys.o.call('provider', 'GET', `/v1/jobs?dataset_id=${datasetId}`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.jobs.map((j: { job_id: string }) => j.job_id)).toEqual([jobId]);
+    expect(listed.body.jobs[0]).toMatchObject({ status: 'completed', label_column: 'label', families: ['decision_tree'], model_id: `${jobId}-model` });
+    expect(listed.body.jobs[0].profile).toBeUndefined();
+    expect((await sys.o.call('reader', 'GET', '/v1/jobs')).body.jobs).toEqual([]);
 
     const noWait = await uplet('provider', ['--json', 'train', datasetId, '--label', 'label', '--task', 'classification', '--model-types', 'decision_tree', '--trials', '1']);
     expect(noWait.code).toBe(0);
