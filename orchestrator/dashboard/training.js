@@ -87,6 +87,9 @@
     drawReport(run.final_model);
   }
 
+  const tick = (v) => fmt(Math.abs(v) < 1e-9 ? 0 : v);
+  const value = (v) => (typeof v === 'number' ? fmt(v) : String(v));
+
   function chart(id, config) {
     if (!window.Chart) return;
     if (state.charts[id]) { state.charts[id].data = config.data; state.charts[id].options = config.options; state.charts[id].update(); return; }
@@ -114,7 +117,7 @@
     chart('trials-chart', {
       type: 'scatter', data: { datasets },
       options: { animation: false, responsive: true, maintainAspectRatio: false,
-        scales: { x: { title: { display: true, text: two ? m1 : 'trial' } }, y: { title: { display: true, text: two ? m2 : m1 } } } },
+        scales: { x: { title: { display: true, text: two ? m1 : 'trial' }, ticks: { callback: tick } }, y: { title: { display: true, text: two ? m2 : m1 }, ticks: { callback: tick } } } },
     });
   }
 
@@ -128,7 +131,7 @@
     chart('best-chart', {
       type: 'line', data: { datasets: [{ label: 'best so far (' + run.metrics[0] + (run.metrics.length > 1 ? ', weighted' : '') + ')', data, borderColor: '#1e6b34', backgroundColor: '#1e6b34', stepped: true }] },
       options: { animation: false, responsive: true, maintainAspectRatio: false, parsing: true,
-        scales: { x: { type: 'linear', title: { display: true, text: 'trial' }, ticks: { precision: 0 } }, y: { title: { display: true, text: 'objective' } } } },
+        scales: { x: { type: 'linear', title: { display: true, text: 'trial' }, ticks: { precision: 0 } }, y: { title: { display: true, text: 'objective' }, ticks: { callback: tick } } } },
     });
   }
 
@@ -162,7 +165,7 @@
     const stories = Array.isArray(r.data_story) ? r.data_story : r.data_story ? [r.data_story] : [];
     $('story').replaceChildren(...stories.flatMap((s) => (s.outcomes || []).map((o) => el('li', {},
       el('strong', {}, (s.name || 'outcome') + ' = ' + o.outcome), ' (average ' + fmt(o.avg_case) + ', from ' + fmt(o.bottom_case) + ' to ' + fmt(o.top_case) + '): ',
-      (o.causes || []).slice(0, 3).map((c) => c.field + ' ' + String(c.bottom_value) + ' → ' + String(c.top_value) + ' moves it by ' + fmt(c.effect)).join('; ') || 'no field moves it')))));
+      (o.causes || []).slice(0, 3).map((c) => c.field + ' ' + value(c.bottom_value) + ' → ' + value(c.top_value) + ' moves it by ' + fmt(c.effect)).join('; ') || 'no field moves it'))));
   }
 
   window.UpletTraining = { draw };
