@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { OptionalUnlessRequiredId } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
 import type { JobStatus } from '../../shared/contracts/training-contract';
+import type { EngineSynthesizeTask } from '../../shared/contracts/work-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import { isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
@@ -9,7 +10,7 @@ import { NO_EVENTS, type EventPublisher } from '../work/event-publisher';
 import type { WorkDispatcher } from '../work/work-dispatcher';
 import type { WorkLeases } from '../work/work-leases';
 import { classCount, findColumn } from './dataset-profile';
-import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, TrialDoc } from './engine-documents';
+import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from './engine-documents';
 import { chooseFamilies } from './families';
 import { fieldOf, validateJobRequest } from './job-request';
 import { isFinalJobStatus, transitionJob } from './job-status';
@@ -160,6 +161,26 @@ export class TrainingEngine {
   /** The synthesize row's follow-up (after its task ended: done or failed for good). */
   async afterSynthesis(taskId: string): Promise<void> {
     await this.synthesis.afterSynthesis(taskId);
+  }
+
+  /** Inserts a synthesize task (its deterministic id is its insert fence) and queues it at its site. */
+  async queueSynthesis(input: Omit<EngineSynthesizeTask, 'uuid' | 'attempt'> & { id: string }): Promise<void> {
+    const now = new Date();
+    const { id, ...spec } = input;
+    const task: SynthesizeTaskDoc = {
+      ...spec, _id: id, uuid: id, data_storage_uuid: null, result: null,
+      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+    };
+    try {
+      await this.c.synthesizeTasks.insertOne(task);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    await this.dispatcher.dispatch('synthesize', [id], task.site);
+  }
+
+  async synthesisTask(id: string): Promise<SynthesizeTaskDoc | null> {
+    return this.c.synthesizeTasks.findOne({ _id: id });
   }
 
   /** The synthesize row's repair: follow-ups a crash interrupted. */
