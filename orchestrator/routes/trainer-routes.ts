@@ -22,7 +22,7 @@ const jobPath = Joi.object({ job_id: identifier().required() });
 export function compileTrainerRun(body: TrainerRunRequest): JobRequest {
   return {
     dataset_id: body.dataset_id, label_column: body.task.label_column, task_kind: body.task.task_kind,
-    filters: (body.filter === null ? [] : Array.isArray(body.filter) ? body.filter : [body.filter]) as JobRequest['filters'],
+    filters: (body.filter === null ? [] : Array.isArray(body.filter) ? body.filter : [body.filter]),
     ignore_fields: [], families: body.model_types, metrics: body.metrics, strategy: body.strategy, n_trials: body.n_trials,
     evaluation: body.n_splits === null ? { kind: 'holdout', train_fraction: 0.8 } : { kind: 'kfold', n_splits: body.n_splits },
     class_weight: null, random_state: body.random_state, grid_size: body.grid_size, ensemble: body.ensemble, budget_seconds: null,

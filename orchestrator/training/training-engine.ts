@@ -283,7 +283,7 @@ export class TrainingEngine {
       },
       trials: trials.map((t) => ({
         trial: t.uuid, row: t.row, index: t.index, family: t.family, status: t.status, attempt: t.attempt,
-        params: (t.result?.params as unknown) ?? null, metrics: meansOf(t), failure_reason: t.failure_reason,
+        params: (t.result?.params) ?? null, metrics: meansOf(t), failure_reason: t.failure_reason,
       })),
     };
   }

@@ -28,7 +28,7 @@ with open(sys.argv[1], 'w', newline='') as f:
 function trialDirectly(trial: TrialDoc, dataset: string, out: string): any {
   fs.mkdirSync(out, { recursive: true });
   const spec = path.join(out, 'spec.json');
-  fs.writeFileSync(spec, JSON.stringify({ ...trialSpec({ ...trial, uuid: trial._id, attempt: 1 } as never), dataset }));
+  fs.writeFileSync(spec, JSON.stringify({ ...trialSpec({ ...trial, uuid: trial._id, attempt: 1 }), dataset }));
   execFileSync('/usr/bin/python3', ['-B', '-m', 'uplet_training', 'trial', '--spec', spec, '--out', out], { cwd: ENGINE_DIR });
   return JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
 }
@@ -73,7 +73,7 @@ describe('the training engine end to end', () => {
     expect(results.ragged.failure_reason).toMatch(/ragged_rows/);
     expect(results.binary.failure_reason).toMatch(/binary_content|invalid_encoding/);
     expect(results.missing.failure_reason).toMatch(/blob_not_found/);
-    for (const r of Object.values(results) as any[]) expect(r.profile).toBeNull();
+    for (const r of Object.values<any>(results)) expect(r.profile).toBeNull();
     // A permanent failure is not retried: one attempt each.
     const tasks = await sys.o.orchestrator.collections.profileTasks.find({}).toArray();
     for (const t of tasks.filter((x) => x.status === 'failed')) expect(t.attempt).toBe(1);
@@ -134,12 +134,12 @@ describe('the training engine end to end', () => {
       const direct = trialDirectly(t, csv, path.join(work, `direct-${t._id}`));
       const got = t.result as any;
       expect(got.params).toEqual(direct.params);
-      for (const [name, m] of Object.entries(direct.metrics) as Array<[string, any]>) {
+      for (const [name, m] of Object.entries<any>(direct.metrics)) {
         expect(Math.abs(got.metrics[name].mean - m.mean)).toBeLessThanOrEqual(1e-9);
         expect(Math.abs(got.metrics[name].std - m.std)).toBeLessThanOrEqual(1e-9);
       }
       direct.folds.forEach((f: any, i: number) => {
-        for (const [name, v] of Object.entries(f.metrics) as Array<[string, number]>) expect(Math.abs(got.folds[i].metrics[name] - v)).toBeLessThanOrEqual(1e-9);
+        for (const [name, v] of Object.entries<number>(f.metrics)) expect(Math.abs(got.folds[i].metrics[name] - v)).toBeLessThanOrEqual(1e-9);
       });
       process.stderr.write(`trial ${t._id} ${t.family} accuracy ${got.metrics.accuracy.mean.toFixed(4)} (direct ${direct.metrics.accuracy.mean.toFixed(4)})\n`);
     }
