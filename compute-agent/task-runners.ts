@@ -25,5 +25,5 @@ export const TASK_RUNNERS: { readonly [K in TaskKind]: TaskRunner<K> } = {
 
 /** The row of a kind, typed for the runner that handles every kind alike. */
 export function runnerOf(kind: TaskKind): TaskRunner<TaskKind> {
-  return TASK_RUNNERS[kind] as unknown as TaskRunner<TaskKind>;
+  return TASK_RUNNERS[kind];
 }

@@ -18,6 +18,8 @@ import { registrationRoutes } from './routes/registration-routes';
 import { engineRoutes } from './routes/engine-routes';
 import { akkioRoutes } from './routes/akkio-routes';
 import { AkkioTraining } from './training/akkio';
+import { trainerRoutes } from './routes/trainer-routes';
+import type { TeacherAllowlist } from './training/teacher-allowlist';
 import type { TrainingEngine } from './training/training-engine';
 import type { Cancellation } from './work/cancellation';
 import type { EventPublisher } from './work/event-publisher';
@@ -27,6 +29,8 @@ import type { WorkLeases } from './work/work-leases';
 import type { CapabilityIssuer } from './work/task-capabilities';
 import type { Sites } from './work/sites';
 import { siteRoutes } from './routes/site-routes';
+import { registryRoutes } from './routes/registry-routes';
+import type { ModelRegistry } from './training/model-registry';
 
 export interface OrchestratorAppParts {
   collections: Collections;
@@ -36,6 +40,8 @@ export interface OrchestratorAppParts {
   cancellation: Cancellation;
   /** Absent in harnesses that mount no engine routes. */
   engine?: TrainingEngine;
+  /** TEACHER_URL_ALLOWLIST parsed (absent: no teacher URL allowed). */
+  teacherAllowlist?: TeacherAllowlist;
   keys: ApiKeyRegistry;
   logger: Logger;
   metrics: OrchestratorMetrics;
@@ -48,6 +54,8 @@ export interface OrchestratorAppParts {
   events?: EventPublisher;
   /** The status events for GET /events (absent: no stream). */
   eventHub?: EventHub;
+  /** The ML-model registry (seed 003) and its ontologies (absent: not mounted). */
+  registry?: ModelRegistry;
 }
 
 /** The HTTP API: thin routes that validate, call the work modules, and map errors in one place. */
@@ -74,6 +82,8 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(cancelRoutes(parts.cancellation));
   if (parts.engine) app.use(engineRoutes(parts.engine));
   if (parts.engine) app.use(akkioRoutes(new AkkioTraining(parts.collections, parts.engine, parts.events)));
+  if (parts.engine) app.use(trainerRoutes(parts.engine, parts.teacherAllowlist ?? {}));
+  if (parts.registry) app.use(registryRoutes(parts.registry));
   if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));
   if (parts.sites) app.use(siteRoutes(parts.sites));
   app.use(listingRoutes(parts.collections, parts.sites));

@@ -28,6 +28,8 @@ export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, A
   HEARTBEAT_INTERVAL_MS: number;
   /** FerretDB's PostgreSQL, when the database is FerretDB: the orchestrator adds GIN indexes there at start-up. */
   FERRETDB_POSTGRES_URL?: string;
+  /** Teacher URLs a site's rows may be sent to, JSON `{"<site>": ["<url prefix>", …]}` (training/teacher-allowlist.ts); unset: none. */
+  TEACHER_URL_ALLOWLIST?: string;
 }
 
 export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
@@ -53,4 +55,5 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   STORAGE_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8100'),
   HEARTBEAT_INTERVAL_MS: positiveInt(10_000),
   FERRETDB_POSTGRES_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  TEACHER_URL_ALLOWLIST: Joi.string().max(100_000),
 });

@@ -22,9 +22,12 @@ import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
+import { parseTeacherAllowlist } from './training/teacher-allowlist';
 import { TrainingEngine } from './training/training-engine';
 import { parseSites, Sites } from './work/sites';
 import { rulesOf, tasksOf } from './work/task-kinds';
+import { ModelRegistry, registryCollectionsOf } from './training/model-registry';
+import { attachRegistrySocket } from './routes/registry-socket';
 
 export interface RunningOrchestrator {
   url: string;
@@ -34,12 +37,15 @@ export interface RunningOrchestrator {
   reaper: PeriodicTask;
   /** The training engine's internal API (datasets, jobs); the front doors call it. */
   engine: TrainingEngine;
+  /** The ML-model registry (seed 003). */
+  registry: ModelRegistry;
   close(): Promise<void>;
 }
 
 /** Wires database, broker, HTTP API, reaper and sweeper; used by main.ts, standalone mode and the tests. */
 export async function startOrchestrator(settings: OrchestratorSettings, logger: Logger): Promise<RunningOrchestrator> {
   const keys = ApiKeyRegistry.fromSettings(settings);
+  const teacherAllowlist = parseTeacherAllowlist(settings.TEACHER_URL_ALLOWLIST);
   const mongo: MongoConnection = await connectMongo(settings.MONGO_URL, { maxPoolSize: settings.MONGO_POOL_SIZE });
   const collections = collectionsOf(mongo.db);
   await ensureIndexes(collections);
@@ -71,6 +77,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
   const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
   engine.useLeases(leases);
+  engine.useEvents(events);
+  const registry = new ModelRegistry(registryCollectionsOf(mongo.db), collections.datasets, collections.models, collections.jobs, engine, events, logger);
+  engine.onJobEnd((job) => registry.afterJob(job));
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
@@ -89,14 +98,15 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   // One subscription to the events exchange per replica, fanned out to GET /events streams.
   const eventHub = new EventHub();
   await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
-  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub, events,
+  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, teacherAllowlist, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub, registry, events,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are
   // not all in after REQUEST_TIMEOUT_MS (Node's defaults held one for 300 s and more).
   server.requestTimeout = settings.REQUEST_TIMEOUT_MS;
   server.headersTimeout = Math.min(settings.REQUEST_TIMEOUT_MS, 60_000);
+  const registrySocket = attachRegistrySocket(server, { keys, registry, hub: eventHub, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.ORCHESTRATOR_PORT, settings.ORCHESTRATOR_HOST, resolve);
@@ -114,6 +124,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const close = () => (closing ??= (async () => {
     // Stop intake first, then let in-flight requests finish (bounded), then timers, broker, database.
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    registrySocket.close();
     eventHub.close(); // open event streams would otherwise hold the server until the grace period
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
@@ -126,7 +137,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     logger.info('orchestrator stopped');
   })());
 
-  return { url, collections, leases, sweeper, reaper, engine, close };
+  return { url, collections, leases, sweeper, reaper, engine, registry, close };
 }
 
 /** Node checks request timeouts only this often (30 s by default): often enough for the timeout to mean what it says. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { ApiKeyRegistry } from '../shared/auth/api-keys';
 import type { Logger } from '../shared/logging/logger';
@@ -35,6 +35,18 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   server.requestTimeout = 0;
   server.timeout = idle;
   server.headersTimeout = Math.min(idle, 60_000);
+  // Idle means the client stopped: mid-upload, or not reading a download. Once a request's body
+  // has arrived, the time until its answer is the server's own (a commit waiting its turn behind
+  // a concurrent upload of the same uuid), and the connection is kept.
+  const serverTurn = new WeakSet<Socket>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.once('end', () => serverTurn.add(req.socket));
+    res.once('close', () => serverTurn.delete(req.socket));
+  });
+  server.on('timeout', (socket: Socket) => {
+    if (serverTurn.has(socket) && !socket.writableNeedDrain) return void socket.setTimeout(idle);
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.STORAGE_PORT, settings.STORAGE_HOST, resolve);

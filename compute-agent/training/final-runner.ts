@@ -5,10 +5,23 @@ import type { TaskWorkspace } from '../tasks/task-workspace';
 import { fetchDataset, readJson, runEngine, uploadOutput } from './engine-command';
 import { dataSpec } from './trial-runner';
 
-/** The final task: the best trial's family and params refit on the non-test rows; report.json and the model. */
+/** The final task: the best trial's family and params refit on the non-test rows, or a Caruana ensemble of the trials' models; report.json and the model. */
 export async function runFinalTask(task: EngineFinalTask, attempt: number, ws: TaskWorkspace): Promise<FinalDone> {
   const dataset = await fetchDataset(ws, task.storage_uuid, task.owner);
-  const out = await runEngine(ws, 'final', { ...dataSpec(task), family: task.family, params: task.params, seed: task.seed }, { 'dataset.csv': dataset });
+  const inputs: Record<string, string> = { 'dataset.csv': dataset };
+  let ensemble: Record<string, unknown> | undefined;
+  if (task.ensemble) {
+    // The stage-1 trials' fold models and OOF predictions, read under this lease's capability.
+    const members = [];
+    for (const [i, m] of task.ensemble.members.entries()) {
+      inputs[`member-${i}.pkl`] = await ws.fetchFile(`member-${i}.pkl`, 'model', m.model);
+      inputs[`member-${i}.npy`] = await ws.fetchFile(`member-${i}.npy`, 'model', m.oof);
+      members.push({ model: `data/member-${i}.pkl`, oof: `data/member-${i}.npy` });
+    }
+    ensemble = { members, steps: task.ensemble.steps };
+  }
+  const spec = ensemble ? { ...dataSpec(task), ensemble, seed: task.seed } : { ...dataSpec(task), family: task.family, params: task.params, seed: task.seed };
+  const out = await runEngine(ws, 'final', spec, inputs);
   const report = await readJson(path.join(out, 'report.json'));
   const model = engineOutputUuid(task.uuid, attempt, 'model');
   await uploadOutput(ws, 'model', model, path.join(out, 'model.pkl'), task.uuid, attempt);

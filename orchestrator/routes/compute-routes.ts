@@ -36,7 +36,7 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
     const header = req.headers[SITE_HEADER];
     if (header !== undefined && !isSiteName(header)) throw new ValidationError(`${SITE_HEADER} must be a site name`, { details: { where: 'header', field: SITE_HEADER } });
     const principal = principalOf(res);
-    const site = agentSite(bodySite ?? (header as string | undefined), principal);
+    const site = agentSite(bodySite ?? (header), principal);
     // A claim is a sign of life, whatever its outcome.
     void sites?.seen(site, worker, principal.name);
     const grant = await leases.claim(kind, uuid, worker, principal, site);

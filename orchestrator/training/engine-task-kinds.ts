@@ -88,7 +88,11 @@ export function finalRules(engine: TrainingEngine): TaskKindRules<'final'> {
       await write();
       await engine.advance(task.job);
     },
-    blobs: async (task, attempt) => ({ reads: [`data/${task.storage_uuid}`], writes: [`model/${engineOutputUuid(task.uuid, attempt, 'model')}`] }),
+    blobs: async (task, attempt) => ({
+      // An ensemble reads its members' fold models and out-of-fold predictions (the trials' outputs).
+      reads: [`data/${task.storage_uuid}`, ...(task.ensemble?.members ?? []).flatMap((m) => [`model/${m.model}`, `model/${m.oof}`])],
+      writes: [`model/${engineOutputUuid(task.uuid, attempt, 'model')}`],
+    }),
     // The trial row's repair already re-drives every unfinished job.
     repairFollowUps: async () => 0,
   };

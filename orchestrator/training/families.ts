@@ -1,4 +1,4 @@
-import { REGISTRY_MODEL_TYPES, type RegistryModelType, type TaskKind } from '../../shared/contracts/training-contract';
+import { REGISTRY_MODEL_TYPES, type TaskKind } from '../../shared/contracts/training-contract';
 import { UnknownFamilyError } from '../../shared/errors/training-errors';
 
 /**
@@ -44,7 +44,7 @@ export function resolveFamily(name: string): FamilyId {
 /** The family behind a registry model type; only seed 003's four types are accepted there. */
 export function familyOfRegistryType(type: string): FamilyId {
   if (!(REGISTRY_MODEL_TYPES as readonly string[]).includes(type)) throw new UnknownFamilyError(type, REGISTRY_MODEL_TYPES);
-  return resolveFamily(type as RegistryModelType);
+  return resolveFamily(type);
 }
 
 export function familySupports(id: FamilyId, taskKind: TaskKind): boolean {

@@ -37,19 +37,20 @@ const BOOLEAN_WORDS = ['true', 'false', 'yes', 'no'];
 
 /** Why a value does not coerce to a column type, or undefined when it does (mirrors column_types.coerce_value). */
 export function filterValueProblem(value: unknown, type: ColumnType): string | undefined {
-  if (value === null || value === undefined || typeof value === 'object') return 'not a single value';
+  const text = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : undefined;
+  if (text === undefined) return 'not a single value';
   switch (type) {
     case 'numeric':
       if (typeof value === 'boolean') return 'a boolean is not a number';
       if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'not a finite number';
-      return NUMBER_TEXT.test(String(value).trim()) ? undefined : 'not a number';
+      return NUMBER_TEXT.test(text.trim()) ? undefined : 'not a number';
     case 'timestamp': {
       if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value.trim())) return 'not an ISO-8601 date or date-time';
       return Number.isNaN(Date.parse(value.trim().replace(' ', 'T'))) ? 'not a valid date' : undefined;
     }
     case 'boolean':
       if (typeof value === 'boolean') return undefined;
-      return BOOLEAN_WORDS.includes(String(value).trim().toLowerCase()) ? undefined : 'not a boolean (true/false/yes/no)';
+      return BOOLEAN_WORDS.includes(text.trim().toLowerCase()) ? undefined : 'not a boolean (true/false/yes/no)';
     default:
       return undefined;
   }

@@ -5,6 +5,7 @@ import type { JobStatus } from '../../shared/contracts/training-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import { isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
+import { NO_EVENTS, type EventPublisher } from '../work/event-publisher';
 import type { WorkDispatcher } from '../work/work-dispatcher';
 import type { WorkLeases } from '../work/work-leases';
 import { classCount, findColumn } from './dataset-profile';
@@ -32,6 +33,8 @@ export interface JobView {
   trials: Array<{ trial: string; row: number; index: number; family: string; status: string; attempt: number; params: unknown; metrics: Record<string, number> | null; failure_reason: string | null }>;
 }
 
+/** Caruana ensemble selection steps (with replacement, from the best single model). */
+export const ENSEMBLE_STEPS = 25;
 const ENGINE: Principal = { name: 'uplet:training-engine', roles: [] };
 const TERMINAL_TASK = new Set(['done', 'failed', 'canceled']);
 
@@ -49,12 +52,28 @@ export const modelIdOf = (jobId: string) => `${jobId}-model`;
  */
 export class TrainingEngine {
   private leases?: WorkLeases;
+  private events: EventPublisher = NO_EVENTS;
+  private readonly endListeners: Array<(job: JobDoc) => Promise<void>> = [];
 
   constructor(private readonly c: Collections, private readonly dispatcher: WorkDispatcher, private readonly logger: Logger) {}
 
   /** The leases are built on the per-kind table that holds this engine: handed over once both exist. */
   useLeases(leases: WorkLeases): void {
     this.leases = leases;
+  }
+
+  /** Job status changes are announced on the events exchange (`subject: 'job'`), once each, by the fence's winner. */
+  useEvents(events: EventPublisher): void {
+    this.events = events;
+  }
+
+  private announce(job: JobDoc, status: JobStatus, reason: string | null): void {
+    this.events.publish({ subject: 'job', id: job.job_id, status, scope: { job: job.job_id, dataset: job.dataset_id, owner: job.owner }, ...(reason ? { detail: { reason } } : {}) });
+  }
+
+  /** Called once a job has ended (by the winner of its end fence); front doors follow their jobs with it. */
+  onJobEnd(listener: (job: JobDoc) => Promise<void>): void {
+    this.endListeners.push(listener);
   }
 
   // ---- datasets -------------------------------------------------------------------------------
@@ -157,6 +176,7 @@ export class TrainingEngine {
       final_task: null, model_id: null, timestamp_creation: now, timestamp_start: null, timestamp_done: null,
     };
     await this.c.jobs.insertOne(job);
+    this.announce(job, 'pending', null);
     await this.advance(id);
     return (await this.c.jobs.findOne({ _id: id })) ?? job;
   }
@@ -296,7 +316,14 @@ export class TrainingEngine {
     }
     const id = finalTaskId(job.job_id);
     const now = new Date();
+    // ensemble: Caruana selection over every done trial's fold models and OOF predictions (best first), instead of the refit.
+    const members = job.ensemble
+      ? trials.filter((t) => t.status === 'done' && t.model_storage_uuid && t.oof_storage_uuid && this.objectiveOf(plan, t) !== null)
+        .sort((a, b) => this.objectiveOf(plan, b)! - this.objectiveOf(plan, a)! || a.row - b.row || a.index - b.index)
+        .map((t) => ({ trial: t.uuid, model: t.model_storage_uuid!, oof: t.oof_storage_uuid! }))
+      : [];
     const final: FinalTaskDoc = {
+      ensemble: members.length > 0 ? { members, steps: ENSEMBLE_STEPS } : null,
       _id: id, uuid: id, job: job.job_id, family: best.t.family, params: (best.t.result?.params as Record<string, unknown>) ?? {}, seed: best.t.seed, best_trial: best.t.uuid,
       ...this.dataSpec(job), report: null, model_storage_uuid: null,
       status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
@@ -325,6 +352,7 @@ export class TrainingEngine {
   private async transition(job: JobDoc, to: 'running', reason: string | null): Promise<boolean> {
     transitionJob(job.status, to);
     const won = await this.fence(`${job._id}/${to}`, job._id, to, reason);
+    if (won) this.announce(job, to, reason);
     // Applied by whoever reads it pending, so a winner that died before its write is repaired.
     await this.c.jobs.updateOne({ _id: job._id, status: 'pending' }, { $set: { status: 'running', timestamp_start: new Date() } });
     return won;
@@ -338,7 +366,14 @@ export class TrainingEngine {
     // The recorded outcome is applied (by the winner, or by a later advance if the winner died).
     const fields: Partial<JobDoc> = fence.status === status ? extra : {};
     await this.c.jobs.updateOne({ _id: job._id, status: { $in: ['pending', 'running'] } as never }, { $set: { status: fence.status, failure_reason: fence.reason, timestamp_done: fence.at, ...fields } });
-    if (won) this.logger.info('job ended', { job: job._id, status, reason });
+    if (won) {
+      this.logger.info('job ended', { job: job._id, status, reason });
+      this.announce(job, status, reason);
+    }
+    if (won && this.endListeners.length > 0) {
+      const ended = await this.c.jobs.findOne({ _id: job._id });
+      for (const listener of ended ? this.endListeners : []) await listener(ended!).catch((e: Error) => this.logger.warn('a job-end listener failed; it catches up on read', { job: job._id, error: e.message }));
+    }
     return won && fence.status === status;
   }
 

@@ -226,7 +226,7 @@ export class Registration {
       return {
         // No problem, workflow or learnuplet: the job, the engine and the best trial stand in their place.
         _id: uuid, uuid, problem: model.job, workflow: 'uplet-training-engine', data, model: model.model_storage_uuid, algo: model.family, learnuplet: model.best_trial, engine_model: model.model_id,
-        site: siteOf(found[i]!), model_site: model.site,
+        site: siteOf(found[i]), model_site: model.site,
         owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
         timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
       };

@@ -25,7 +25,8 @@ export function parseSites(raw: string | undefined, storageUrl: string): Map<str
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(['SITES: must be a JSON object {"<site>": {"gateway_url": "http://…"}}']);
   const problems: string[] = [];
   for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!isSiteName(name)) problems.push(`SITES.${name}: is not a site name (1-32 of a-z, 0-9, "-", "_", starting with a letter or digit)`);
+    const label: string = name; // kept as text: the type guard below narrows `name` away when it fails
+    if (!isSiteName(name)) problems.push(`SITES.${label}: is not a site name (1-32 of a-z, 0-9, "-", "_", starting with a letter or digit)`);
     const url = (value as { gateway_url?: unknown } | null)?.gateway_url;
     if (typeof url !== 'string' || !/^https?:\/\/[^\s]+$/.test(url)) problems.push(`SITES.${name}.gateway_url: must be an http(s) URL`);
     else sites.set(name, { gateway_url: url.replace(/\/+$/, '') });

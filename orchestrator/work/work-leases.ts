@@ -250,7 +250,7 @@ export class WorkLeases {
     const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
-    const result = (settled.result ?? {}) as Record<string, unknown>;
+    const result = (settled.result ?? {});
     if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as RecordedDone);
     else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {

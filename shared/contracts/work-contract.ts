@@ -136,6 +136,8 @@ export interface EngineFinalTask extends EngineTaskCommon, EngineDataSpec {
   params: Record<string, unknown>;
   seed: number;
   best_trial: string;
+  /** Caruana ensemble selection over these trials' fold models and OOF blobs (kind `model`) instead of a refit (absent or null: refit). */
+  ensemble?: { members: Array<{ trial: string; model: string; oof: string }>; steps: number } | null;
 }
 
 /** The task document each kind's claim answer carries. */

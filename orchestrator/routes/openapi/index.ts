@@ -8,10 +8,12 @@ import { eventsApi } from './events';
 import { healthApi } from './health';
 import { listingApi } from './listing';
 import { registrationApi } from './registration';
+import { registryApi } from './registry';
 import { sitesApi } from './sites';
+import { trainerApi } from './trainer';
 
 /** Each API area's fragment; a new area (sites, training) adds its own here. */
-export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi, akkioApi];
+export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi, trainerApi, registryApi, akkioApi];
 
 export function orchestratorOpenApi(extra: readonly OpenApiFragment[] = []): OpenApiDocument {
   return assembleOpenApi({

@@ -1,0 +1,79 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FaultCluster } from '../harness/fault-cluster';
+
+/**
+ * A trainer run (seed 004) under faults, every service its own process: kill -9 of the agent
+ * running a trial mid-study. Every trial ends with exactly one result (one done attempt whose
+ * outputs name that attempt), none lost, none counted twice, and the job completes.
+ */
+describe('fault suite: trainer run', () => {
+  const cluster = new FaultCluster('trainer-faults');
+  const figures: string[] = [];
+
+  beforeAll(async () => cluster.start(['agent-a', 'agent-b']), 120_000);
+  afterAll(async () => {
+    process.stderr.write(`${figures.join('\n')}\n`);
+    fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+    fs.writeFileSync(path.join(__dirname, 'results', 'trainer-latest.txt'), `${new Date().toISOString()}\n${figures.join('\n')}\n`);
+    await cluster.stop();
+  }, 60_000);
+
+  test('kill -9 of an agent mid-study: every trial has exactly one result, the job completes', async () => {
+    const csv = path.join(cluster.work, 'bc.csv');
+    execFileSync('/usr/bin/python3', ['-c', `
+import csv, sys
+from sklearn.datasets import load_breast_cancer
+d = load_breast_cancer()
+with open(sys.argv[1], 'w', newline='') as f:
+    w = csv.writer(f)
+    w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
+    for x, y in zip(d.data, d.target):
+        w.writerow([repr(float(v)) for v in x] + [int(y)])
+`, csv]);
+    await cluster.storageAs('provider').uploadFile('data', 'bc-faults', csv, { contentType: 'text/csv' });
+    const ds = (await cluster.call('provider', 'POST', '/v1/datasets', { name: 'bc', storage_uuid: 'bc-faults', format: 'csv' })).body.dataset_id;
+    const poll = async <T>(probe: () => Promise<T | undefined>, ms: number): Promise<T> => {
+      const end = Date.now() + ms;
+      for (;;) {
+        const v = await probe().catch(() => undefined);
+        if (v !== undefined) return v;
+        if (Date.now() > end) throw new Error('timed out');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await poll(async () => ((await cluster.call('provider', 'GET', `/v1/datasets/${ds}`)).body.status === 'ready' ? true : undefined), 60_000);
+    const started = Date.now();
+    const run = await cluster.call('provider', 'POST', '/v1/trainer/run', {
+      dataset_id: ds, task: { label_column: 'target', task_kind: 'classification' }, model_types: ['random_forest', 'linear'], n_trials: 4, n_splits: 3, random_state: 3,
+    });
+    expect(run.status).toBe(201);
+    const jobId = run.body.job_id;
+    // A trial running on an agent: kill that agent (-9) inside its trial.
+    const victim = await poll(async () => {
+      const t = (await cluster.call('provider', 'GET', `/v1/jobs/${jobId}`)).body.trials.find((x: any) => x.status === 'pending');
+      return t ? t.trial as string : undefined;
+    }, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    // Eight trials are queued at once for two agents (one task each): both are inside a trial now.
+    const killed = 'agent-a';
+    await cluster.kill(cluster.agents.get(killed));
+    cluster.agents.delete(killed);
+    const view = await poll(async () => {
+      const v = (await cluster.call('provider', 'GET', `/v1/trainer/jobs/${jobId}`)).body;
+      return v.status === 'completed' || v.status === 'failed' ? v : undefined;
+    }, 300_000);
+    expect(view.status).toBe('completed');
+    expect(view.trials).toHaveLength(8);
+    expect(new Set(view.trials.map((t: any) => t.trial)).size).toBe(8);
+    expect(view.trials.every((t: any) => t.status === 'done')).toBe(true);
+    expect(view.progress).toMatchObject({ trials_done: 8, trials_failed: 0, trials_total: 8 });
+    const engineView = (await cluster.call('provider', 'GET', `/v1/jobs/${jobId}`)).body;
+    const retried = engineView.trials.filter((t: any) => t.attempt > 1).length;
+    expect(retried).toBeGreaterThanOrEqual(1);
+    const seconds = (Date.now() - started) / 1000;
+    figures.push(`trainer run, agent kill -9 mid-study: 8/8 trials done exactly once (${retried} re-run after the kill, victim seen running ${victim}), job completed in ${seconds.toFixed(1)} s, final held-out accuracy ${view.final_model.report.metrics.accuracy.toFixed(3)}`);
+    await cluster.startAgent(killed);
+  }, 400_000);
+});
