@@ -121,7 +121,8 @@ export class AkkioTraining {
       await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { failure_reason: `the training jobs could not be submitted: ${reason}` } });
       throw err;
     }
-    this.events?.publish({ subject: 'job', id: taskId, status: 'PENDING', scope: { front_door: 'akkio' }, detail: { dataset_id: request.dataset_id } });
+    // The engine announces each member job's changes (subject `job`); this announces the task that groups them.
+    this.events?.publish({ subject: 'akkio_task', id: taskId, status: 'PENDING', scope: { dataset: request.dataset_id, owner: owner.name }, detail: { jobs: request.predict_fields.length } });
     return { task_id: taskId, created: true };
   }
 
