@@ -92,14 +92,25 @@ export class AkkioTraining {
     if (problems.length > 0) throw new AkkioProblem(422, problems);
 
     const identity = identityOf(owner.name, request);
+    let identityFence: string | null = null;
     if (!request.force) {
-      const existing = await this.reusable(identity, owner);
-      if (existing) return this.remember(keyId, existing, false);
+      const { reuse, newest } = await this.reusable(identity, owner);
+      if (reuse) return this.remember(keyId, reuse, false);
+      // Two identical requests at once both find nothing to reuse: they race for this fence (named
+      // after the newest task they saw), and the loser answers the winner's task.
+      identityFence = `identity/${identity}/after/${newest ?? 'none'}`;
     }
     const taskId = `akkio-${crypto.randomBytes(8).toString('hex')}`;
     const { force: _force, ...kept } = request;
     const doc: AkkioTaskDoc = { _id: taskId, task_id: taskId, owner: owner.name, identity, request: kept, members: [], submitted: false, failure_reason: null, timestamp_creation: new Date() };
     await this.c.akkioTasks.insertOne(doc);
+    if (identityFence) {
+      const winner = await this.fenceKey(identityFence, taskId);
+      if (winner !== taskId) {
+        await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
+        return this.remember(keyId, winner, false);
+      }
+    }
     // The key's fence: of two concurrent retries one wins; the loser withdraws its task and answers the winner's.
     if (keyId) {
       const winner = await this.fenceKey(keyId, taskId);
@@ -108,8 +119,8 @@ export class AkkioTraining {
         return { task_id: winner, created: false };
       }
     }
+    const members: AkkioMember[] = [];
     try {
-      const members: AkkioMember[] = [];
       for (const field of request.predict_fields) {
         const taskKind = inferTaskKind(findColumn(profile, field)!)!;
         const job = await this.engine.submit(this.jobRequest(request, field, taskKind), owner);
@@ -119,6 +130,8 @@ export class AkkioTraining {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { failure_reason: `the training jobs could not be submitted: ${reason}` } });
+      // The fields already submitted would train for nothing: canceled (best effort; the task reads FAILED either way).
+      for (const m of members) await this.engine.cancel(m.job_id, owner).catch(() => undefined);
       throw err;
     }
     // The engine announces each member job's changes (subject `job`); this announces the task that groups them.
@@ -151,14 +164,14 @@ export class AkkioTraining {
   }
 
   /** The newest task of this identity that is running or succeeded (a failed one is not reused). */
-  private async reusable(identity: string, owner: Principal): Promise<string | null> {
+  private async reusable(identity: string, owner: Principal): Promise<{ reuse: string | null; newest: string | null }> {
     const candidates = await this.c.akkioTasks.find({ identity, owner: owner.name }).toArray();
-    candidates.sort((a, b) => b.timestamp_creation.getTime() - a.timestamp_creation.getTime());
+    candidates.sort((a, b) => b.timestamp_creation.getTime() - a.timestamp_creation.getTime() || (a._id < b._id ? 1 : -1));
     for (const t of candidates) {
       const s = await this.statusOf(t);
-      if (s.status !== 'FAILED' && s.status !== 'UNKNOWN_TIMEOUT') return t.task_id;
+      if (s.status !== 'FAILED' && s.status !== 'UNKNOWN_TIMEOUT') return { reuse: t.task_id, newest: candidates[0]!.task_id };
     }
-    return null;
+    return { reuse: null, newest: candidates[0]?.task_id ?? null };
   }
 
   private async remember(keyId: string | null, taskId: string, created: boolean): Promise<{ task_id: string; created: boolean }> {

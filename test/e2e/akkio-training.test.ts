@@ -245,6 +245,21 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     expect(view.job.model_id).toBeTruthy();
   }, 150_000);
 
+  test('a canceled job reads FAILED with what happened and what to do', async () => {
+    const r = await submit({ dataset_id: signal, predict_fields: ['label'], duration: 60, force: true });
+    expect(r.status).toBe(201);
+    const task = await sys.o.orchestrator.collections.akkioTasks.findOne({ _id: r.body.task_id });
+    const canceled = await sys.o.call('provider', 'POST', `/v1/jobs/${task!.members[0]!.job_id}/cancel`);
+    expect(canceled.body.status).toBe('canceled');
+    const s = await sys.o.call('provider', 'GET', `/api/v1/models/train/${r.body.task_id}/status`);
+    expect(s.body.status).toBe('FAILED');
+    expect(s.body.metadata.type).toBe('FAILED');
+    expect(s.body.metadata.error).toMatch(/label was canceled .*submit the request again/);
+    const res = await sys.o.call('provider', 'GET', `/api/v1/models/train/${r.body.task_id}/result`);
+    expect(res.status).toBe(409);
+    expect(res.body.status).toBe('FAILED');
+  }, 60_000);
+
   test('force and Idempotency-Key: identical requests share a task, force makes a new one, a retried key never creates a second', async () => {
     const body = { dataset_id: signal, predict_fields: ['label'], ignore_fields: ['f0'], duration: 10 };
     const first = await submit(body);
@@ -265,13 +280,18 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     expect(forced.status).toBe(201);
     expect(forced.body.task_id).not.toBe(first.body.task_id);
     expect(await sys.o.orchestrator.collections.akkioTasks.countDocuments({})).toBe(count + 1);
+    // Identical requests at once (without force, nothing reusable yet): one task.
+    const fresh = { dataset_id: signal, predict_fields: ['label'], ignore_fields: ['f7'], duration: 10 };
+    const racing = await Promise.all([1, 2, 3].map(() => submit(fresh)));
+    expect(new Set(racing.map((x) => x.body.task_id)).size).toBe(1);
+    expect(await sys.o.orchestrator.collections.akkioTasks.countDocuments({})).toBe(count + 2);
     // Idempotency-Key with force: concurrent and sequential retries answer one task.
     const retries = await Promise.all([1, 2, 3].map(() => submit({ ...body, force: true }, 'retry-key-1')));
     const later = await submit({ ...body, force: true }, 'retry-key-1');
     const ids = new Set([...retries, later].map((x) => x.body.task_id));
     expect(ids.size).toBe(1);
     for (const x of [...retries, later]) expect(x.status).toBe(201);
-    expect(await sys.o.orchestrator.collections.akkioTasks.countDocuments({})).toBe(count + 2);
-    await Promise.all([other.body.task_id, forced.body.task_id, [...ids][0]].map((id) => finished(id)));
+    expect(await sys.o.orchestrator.collections.akkioTasks.countDocuments({})).toBe(count + 3);
+    await Promise.all([other.body.task_id, forced.body.task_id, racing[0]!.body.task_id, [...ids][0]].map((id) => finished(id)));
   }, 300_000);
 });
