@@ -104,18 +104,20 @@ export class AkkioTraining {
     const { force: _force, ...kept } = request;
     const doc: AkkioTaskDoc = { _id: taskId, task_id: taskId, owner: owner.name, identity, request: kept, members: [], submitted: false, failure_reason: null, timestamp_creation: new Date() };
     await this.c.akkioTasks.insertOne(doc);
-    if (identityFence) {
-      const winner = await this.fenceKey(identityFence, taskId);
-      if (winner !== taskId) {
-        await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
-        return this.remember(keyId, winner, false);
-      }
-    }
     // The key's fence: of two concurrent retries one wins; the loser withdraws its task and answers the winner's.
     if (keyId) {
       const winner = await this.fenceKey(keyId, taskId);
       if (winner !== taskId) {
         await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
+        return { task_id: winner, created: false };
+      }
+    }
+    if (identityFence) {
+      const winner = await this.fenceKey(identityFence, taskId);
+      if (winner !== taskId) {
+        await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
+        // This request's key (won above) now names the task that won the identity.
+        if (keyId) await this.c.akkioKeys.updateOne({ _id: keyId, task_id: taskId }, { $set: { task_id: winner } });
         return { task_id: winner, created: false };
       }
     }
