@@ -44,7 +44,16 @@ export async function callAs(baseUrl: string, role: TestRole | null, method: str
   const headers: Record<string, string> = {};
   if (role) headers['x-api-key'] = TEST_KEYS[role].key;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const send = () => fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (err) {
+    // A kept-alive connection the server closed just as it was reused (the keep-alive race):
+    // a read is safe to send again; anything else is the test's to see.
+    if (method !== 'GET' || !/ECONNRESET|other side closed/.test(String((err as { cause?: unknown }).cause ?? err))) throw err;
+    res = await send();
+  }
   const text = await res.text();
   let parsed: unknown = text;
   try {
