@@ -36,6 +36,8 @@ export interface AkkioTaskDoc {
   /** Filled once every job is submitted; empty while submitting (or if the submission was interrupted). */
   members: AkkioMember[];
   submitted: boolean;
+  /** False until the task has won its fences (Idempotency-Key, identity): until then no other request reuses it. */
+  fenced: boolean;
   failure_reason: string | null;
   timestamp_creation: Date;
 }
@@ -102,7 +104,7 @@ export class AkkioTraining {
     }
     const taskId = `akkio-${crypto.randomBytes(8).toString('hex')}`;
     const { force: _force, ...kept } = request;
-    const doc: AkkioTaskDoc = { _id: taskId, task_id: taskId, owner: owner.name, identity, request: kept, members: [], submitted: false, failure_reason: null, timestamp_creation: new Date() };
+    const doc: AkkioTaskDoc = { _id: taskId, task_id: taskId, owner: owner.name, identity, request: kept, members: [], submitted: false, fenced: false, failure_reason: null, timestamp_creation: new Date() };
     await this.c.akkioTasks.insertOne(doc);
     // The key's fence: of two concurrent retries one wins; the loser withdraws its task and answers the winner's.
     if (keyId) {
@@ -121,6 +123,7 @@ export class AkkioTraining {
         return { task_id: winner, created: false };
       }
     }
+    await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { fenced: true } });
     const members: AkkioMember[] = [];
     try {
       for (const field of request.predict_fields) {
@@ -167,7 +170,8 @@ export class AkkioTraining {
 
   /** The newest task of this identity that is running or succeeded (a failed one is not reused). */
   private async reusable(identity: string, owner: Principal): Promise<{ reuse: string | null; newest: string | null }> {
-    const candidates = await this.c.akkioTasks.find({ identity, owner: owner.name }).toArray();
+    // A task that has not won its fences yet may be withdrawn: not a candidate (nor the newest).
+    const candidates = (await this.c.akkioTasks.find({ identity, owner: owner.name }).toArray()).filter((t) => t.fenced !== false);
     candidates.sort((a, b) => b.timestamp_creation.getTime() - a.timestamp_creation.getTime() || (a._id < b._id ? 1 : -1));
     for (const t of candidates) {
       const s = await this.statusOf(t);

@@ -4,7 +4,7 @@ import type { DatasetProfile } from '../../shared/contracts/training-contract';
 
 const profile = { row_count: 100, columns: ['a', 'b', 'c', 'y', 'z'].map((name) => ({ name, type: 'numeric', missing: 0, distinct: 50 })) } as unknown as DatasetProfile;
 const task = (fields: string[], ignored: string[] = []): AkkioTaskDoc => ({
-  _id: 't', task_id: 't', owner: 'p', identity: 'h', members: [], submitted: true, failure_reason: null, timestamp_creation: new Date(),
+  _id: 't', task_id: 't', owner: 'p', identity: 'h', members: [], submitted: true, fenced: true, failure_reason: null, timestamp_creation: new Date(),
   request: { dataset_id: 'd', predict_fields: fields, ignore_fields: ignored, duration: 10, extra_attention: false },
 });
 const model = (label: string, importance: Record<string, number>, stats: unknown[] = []): EngineModelDoc => ({
