@@ -235,7 +235,7 @@ export class AkkioTraining {
     const overall: JobStatus = jobs.some((j) => j.status !== 'pending') ? 'running' : 'pending';
     const status = akkioStatus(overall, tier, created, now);
     if (status === 'UNKNOWN_TIMEOUT') return view(status, { error: `the task has run past its ${tier} s budget by more than the allowed margin (tier × 1.5 + 30 s); it may still finish: poll again, or submit again with force: true` });
-    const trials = await this.c.trials.find({ job: { $in: t.members.map((m) => m.job_id) } as never }, { projection: { timestamp_claimed: 1, timestamp_done: 1, status: 1 } }).toArray();
+    const trials = await this.c.trials.find({ job: { $in: t.members.map((m) => m.job_id) } }, { projection: { timestamp_claimed: 1, timestamp_done: 1, status: 1 } }).toArray();
     const measured = trials.filter((x) => x.status === 'done' && x.timestamp_claimed && x.timestamp_done).map((x) => x.timestamp_done!.getTime() - x.timestamp_claimed!.getTime());
     const searching = jobs.some((j) => j.final_task === null);
     const estimate = estimateSeconds({ tierSeconds: tier, startedAtMs: status === 'PENDING' ? null : created, nowMs: now, searching, finalTaskMs: finalTaskEstimateMs(measured) });

@@ -168,7 +168,7 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     for (const k of ['rmse', 'mae']) expect(typeof result.stats[1][0][k]).toBe('number');
     // Importance: every input field (not the predicted ones), ≥ 0, summing to 1.
     expect(Object.keys(result.field_importance).sort()).toEqual(['petal_width', 'sepal_length', 'sepal_width']);
-    const weights = Object.values(result.field_importance) as number[];
+    const weights = Object.values<number>(result.field_importance);
     for (const w of weights) expect(w).toBeGreaterThanOrEqual(0);
     expect(weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
     // Data story: one entry per field; the number's one outcome is "higher".
