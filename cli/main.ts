@@ -9,6 +9,7 @@ import { renderProgress } from '../standalone/demo-progress';
 import { configPath, readConfigFile, resolveConfig, writeConfigFile } from './config';
 import { EXIT, EXIT_HELP, UsageError } from './exit-codes';
 import { Output } from './output';
+import { addTrainingCommands } from './training-commands';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const COLLECTIONS: CollectionName[] = ['problem', 'algo', 'data', 'learnuplet', 'preduplet'];
@@ -257,6 +258,8 @@ export function buildProgram(out: () => Output): Command {
     const r = await client().post<{ canceled_learnuplets: number; canceled_preduplets: number }>(`/${kind}/${identifier(uuid, `${kind} uuid`)}/cancel`);
     out().result(r, () => `${kind} ${uuid} canceled: ${r.canceled_learnuplets} learnuplets, ${r.canceled_preduplets} preduplets`);
   });
+
+  addTrainingCommands(program, { client, out, uuidFromFile });
 
   for (const [name, what] of [['sites', 'sites and their agents'], ['agents', 'compute agents']] as const) {
     program.command(name).description(`list ${what} (when the orchestrator serves GET /${name})`).action(async () => {

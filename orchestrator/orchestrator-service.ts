@@ -80,6 +80,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   engine.useEvents(events);
   const registry = new ModelRegistry(registryCollectionsOf(mongo.db), collections.datasets, collections.models, collections.jobs, engine, events, logger);
   engine.onJobEnd((job) => registry.afterJob(job));
+  // Synthetic training data (empty storage_ids): the synthesize row's follow-up and repair, and the start of the job once its dataset is profiled.
+  engine.followSynthesis({ afterSynthesis: (task) => registry.afterSynthesis(task), repair: (olderThan, batch) => registry.repairSynthetic(olderThan, batch) });
+  engine.onDatasetEnd((d) => registry.afterDataset(d));
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 

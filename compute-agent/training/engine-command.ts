@@ -7,7 +7,7 @@ import { TaskStepFailed, type TaskWorkspace } from '../tasks/task-workspace';
 /** What numpy's BLAS needs to load in the sandbox (measured: `libblas.so.3: cannot open shared object file` without them). */
 export const ENGINE_SYSTEM_PATHS = ['/etc/alternatives', '/etc/ld.so.cache'];
 
-export type EngineCommand = 'profile' | 'trial' | 'final' | 'predict';
+export type EngineCommand = 'profile' | 'trial' | 'final' | 'predict' | 'synthetic';
 
 /**
  * Runs one command of the Python engine in the sandbox:
@@ -65,7 +65,9 @@ export async function fetchDataset(ws: TaskWorkspace, storageUuid: string, owner
     if (err instanceof StorageRequestError && err.status === 404) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_found: no data blob ${storageUuid} at this site's gateway`, true);
     throw err;
   }
-  if (meta.owner !== owner) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_owned: data blob ${storageUuid} was uploaded by another principal, not by the dataset's owner`, true);
+  // Synthetic data is written by a compute node under a synthesize lease, naming the dataset's owner as its reader.
+  const synthetic = meta.written_under?.kind === 'synthesize' && meta.readers.includes(owner);
+  if (meta.owner !== owner && !synthetic) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_owned: data blob ${storageUuid} was uploaded by another principal, not by the dataset's owner`, true);
   return ws.fetchFile('dataset.csv', 'data', storageUuid);
 }
 

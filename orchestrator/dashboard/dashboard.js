@@ -114,7 +114,8 @@
     if (timer) clearTimeout(timer);
     timer = null;
     try {
-      await draw();
+      const trainingRedraw = () => refresh();
+      await Promise.all([draw(), window.UpletTraining ? window.UpletTraining.draw(api, trainingRedraw) : null]);
       $('live').textContent = (stream ? 'Live (events)' : 'Live (polling)') + ' · updated ' + new Date().toLocaleTimeString();
     } catch (err) {
       if (err.status === 401) return showLogin('Your key is no longer accepted: sign in again.');

@@ -1,5 +1,5 @@
 import type { TaskKind } from '../../shared/contracts/work-contract';
-import type { FinalTaskDoc, ProfileTaskDoc, TrialDoc } from '../training/engine-documents';
+import type { FinalTaskDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from '../training/engine-documents';
 
 /** The documents the orchestrator stores; field names are the seed contract's. `_id` is always `uuid`. */
 export type MetricDirection = 'higher' | 'lower';
@@ -118,6 +118,7 @@ export interface TaskDocOfKind {
   profile: ProfileTaskDoc;
   trial: TrialDoc;
   final: FinalTaskDoc;
+  synthesize: SynthesizeTaskDoc;
 }
 export type TaskDoc = TaskDocOfKind[TaskKind];
 export type { TaskKind };

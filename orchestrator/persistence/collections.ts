@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, TaskKind } from '../domain/documents';
-import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobFenceDoc, ProfileTaskDoc, TrialDoc } from '../training/engine-documents';
+import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobFenceDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from '../training/engine-documents';
 import type { AkkioKeyDoc, AkkioTaskDoc } from '../training/akkio';
 
 /** A claim of one attempt: inserted once (its `_id` is `<uplet>/<attempt>`); only heartbeats update it. */
@@ -127,6 +127,7 @@ export interface Collections {
   profileTasks: Collection<ProfileTaskDoc>;
   trials: Collection<TrialDoc>;
   finalTasks: Collection<FinalTaskDoc>;
+  synthesizeTasks: Collection<SynthesizeTaskDoc>;
   jobs: Collection<JobDoc>;
   jobFences: Collection<JobFenceDoc>;
   models: Collection<EngineModelDoc>;
@@ -155,6 +156,7 @@ export function collectionsOf(db: Db): Collections {
     profileTasks: db.collection('profile_tasks'),
     trials: db.collection('trials'),
     finalTasks: db.collection('final_tasks'),
+    synthesizeTasks: db.collection('synthesize_tasks'),
     jobs: db.collection('jobs'),
     jobFences: db.collection('job_fences'),
     models: db.collection('models'),

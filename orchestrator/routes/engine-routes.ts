@@ -9,6 +9,7 @@ import { publicDocument } from './public-document';
 
 const idPath = Joi.object({ id: identifier().required() });
 const paging = Joi.object({ limit: Joi.number().integer().min(1).max(1000).default(100), offset: Joi.number().integer().min(0).max(10_000_000).default(0) });
+const jobListing = paging.keys({ dataset_id: identifier() });
 
 /**
  * The training engine's own calls: datasets (register, list, read), and jobs (submit, read,
@@ -40,6 +41,11 @@ export function engineRoutes(engine: TrainingEngine): Router {
     const body = validate(jobBody, req.body, 'body') as JobRequest;
     const job = await engine.submit(body, principalOf(res));
     res.status(201).json({ job_id: job.job_id, status: job.status, dataset_id: job.dataset_id });
+  });
+
+  router.get('/v1/jobs', users, async (req, res) => {
+    const { limit, offset, dataset_id: datasetId } = validate(jobListing, req.query, 'query') as { limit: number; offset: number; dataset_id?: string };
+    res.json({ jobs: await engine.listJobs(principalOf(res), limit, offset, datasetId), limit, offset });
   });
 
   router.get('/v1/jobs/:id', users, async (req, res) => {

@@ -89,10 +89,11 @@ const doneOnly = (schema: Joi.Schema) => schema.when('status', { is: 'done', the
 export const profileDoneBody = Joi.object({ ...reportCommon, profile: doneOnly(engineObject()) });
 export const trialDoneBody = Joi.object({ ...reportCommon, result: doneOnly(engineObject()), model_storage_uuid: doneOnly(identifier()), oof_storage_uuid: doneOnly(identifier()) });
 export const finalDoneBody = Joi.object({ ...reportCommon, report: doneOnly(engineObject()), model_storage_uuid: doneOnly(identifier()) });
+export const synthesizeDoneBody = Joi.object({ ...reportCommon, data_storage_uuid: doneOnly(identifier()), result: engineObject().when('status', { is: 'done', otherwise: Joi.forbidden() }) });
 
 /** Each task kind's report body; a new kind adds its row here. */
 export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = {
-  learnuplet: learndoneBody, preduplet: preddoneBody, profile: profileDoneBody, trial: trialDoneBody, final: finalDoneBody,
+  learnuplet: learndoneBody, preduplet: preddoneBody, profile: profileDoneBody, trial: trialDoneBody, final: finalDoneBody, synthesize: synthesizeDoneBody,
 };
 
 const paging = { limit: Joi.number().integer().min(1).max(1000).default(100), offset: Joi.number().integer().min(0).max(10_000_000).default(0) };

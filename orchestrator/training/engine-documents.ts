@@ -1,5 +1,5 @@
 import type { DatasetProfile, JobStatus, RowFilter, SearchStrategy, TaskKind as LearningTaskKind } from '../../shared/contracts/training-contract';
-import type { EngineFinalTask, EngineProfileTask, EngineTrialTask } from '../../shared/contracts/work-contract';
+import type { EngineFinalTask, EngineProfileTask, EngineSynthesizeTask, EngineTrialTask } from '../../shared/contracts/work-contract';
 import type { TaskCommon } from '../domain/documents';
 
 /** The training engine's documents (collections in persistence/collections.ts). `_id` is always the id. */
@@ -23,11 +23,16 @@ export interface DatasetDoc {
   profile_task: string;
   timestamp_upload: Date;
   timestamp_ready: Date | null;
+  /** Made by a `synthesize` task from an ontology (no provider's data), else absent. */
+  synthetic?: boolean;
 }
 
 type EngineTaskDoc<T> = TaskCommon & Omit<T, 'uuid' | 'attempt'> & { timestamp_creation: Date };
 
 export type ProfileTaskDoc = EngineTaskDoc<EngineProfileTask> & { profile: DatasetProfile | null };
+
+/** A registry model's synthetic data (`<model>-synth-<n>`): the CSV blob of the done attempt, else null. */
+export type SynthesizeTaskDoc = EngineTaskDoc<EngineSynthesizeTask> & { data_storage_uuid: string | null; result: Record<string, unknown> | null };
 
 export type TrialDoc = EngineTaskDoc<EngineTrialTask> & {
   /** result.json of the done attempt (fold metrics, means, params…), else null. */

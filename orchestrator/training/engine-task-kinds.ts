@@ -1,8 +1,8 @@
-import { engineOutputUuid } from '../../shared/contracts/blob-contract';
+import { engineOutputUuid, synthDataUuid } from '../../shared/contracts/blob-contract';
 import { WORK_ERROR_CODES } from '../../shared/contracts/work-contract';
 import { UnprocessableError } from '../../shared/errors/uplet-error';
 import type { DatasetProfile } from '../../shared/contracts/training-contract';
-import type { FinalTaskDoc, ProfileTaskDoc, TrialDoc } from './engine-documents';
+import type { FinalTaskDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from './engine-documents';
 import type { RecordedDone, TaskKindRules } from '../work/task-kinds';
 import type { TrainingEngine } from './training-engine';
 
@@ -95,5 +95,30 @@ export function finalRules(engine: TrainingEngine): TaskKindRules<'final'> {
     }),
     // The trial row's repair already re-drives every unfinished job.
     repairFollowUps: async () => 0,
+  };
+}
+
+/**
+ * Synthetic data for a registry model trained with empty storage_ids: the agent runs the Python
+ * `synthetic` on the ontology and writes one `data` blob, named after the task and attempt, under
+ * its lease (the only data blob a compute node may write). Its follow-up (the registry's)
+ * registers that blob as the owner's synthetic dataset, whose profile then starts the training.
+ */
+export function synthesizeRules(engine: TrainingEngine): TaskKindRules<'synthesize'> {
+  return {
+    kind: 'synthesize',
+    collection: (cs) => cs.synthesizeTasks,
+    site: (task) => task.site,
+    acceptDone: (task, attempt, report) => {
+      ownOutput('data_storage_uuid', report.data_storage_uuid, synthDataUuid(task.uuid, attempt));
+      return report;
+    },
+    doneFields: (report): Partial<SynthesizeTaskDoc> => ({ data_storage_uuid: report.data_storage_uuid as string, result: (report.result as Record<string, unknown> | undefined) ?? null }),
+    finish: async (task, _attempt, write) => {
+      await write();
+      await engine.afterSynthesis(task._id);
+    },
+    blobs: async (task, attempt) => ({ reads: [], writes: [`data/${synthDataUuid(task.uuid, attempt)}`], site: task.site }),
+    repairFollowUps: (olderThan, batch) => engine.repairSynthesis(olderThan, batch),
   };
 }

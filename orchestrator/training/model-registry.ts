@@ -6,6 +6,7 @@ import { IllegalTransitionError } from '../../shared/errors/training-errors';
 import { NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import { isDuplicateKey } from '../persistence/collections';
+import { DEFAULT_SITE } from '../../shared/contracts/sites';
 import type { EventPublisher } from '../work/event-publisher';
 import { findColumn } from './dataset-profile';
 import type { DatasetDoc, EngineModelDoc, JobDoc } from './engine-documents';
@@ -56,6 +57,11 @@ export interface RegistryModelDoc {
   /** A storage reference `storage://<site>/model/<uuid>` (or what an external worker reported). */
   model_artifact_path: string | null;
   trained_on_synthetic_data: boolean;
+  /** What the current (or last) training ran on: a registered dataset, or synthetic data made from the ontology; null before any. */
+  trained_on?: 'dataset' | 'synthetic' | null;
+  /** A synthetic training: its synthesize task (`<model>-synth-<n>`) and, once made, its dataset (`<task>-ds`). */
+  synthetic_task?: string | null;
+  synthetic_dataset_id?: string | null;
   storage_ids: string[];
   /** The engine job of the current (or last) training, and the engine model it produced. */
   job_id: string | null;
@@ -158,6 +164,26 @@ export function ontologyFromProfile(profile: DatasetProfile, target: string): On
   });
 }
 
+/** A synthetic training's task and dataset ids: deterministic, so each is an insert fence. */
+export const synthTaskId = (model: string, n: number) => `${model}-synth-${n}`;
+export const synthDatasetId = (task: string) => `${task}-ds`;
+/** Rows of synthetic data per training (the Python's default). */
+const SYNTHETIC_ROWS = 500;
+
+/** The engine job of a registry training: the ontology's target, one family, the seed's metric names. */
+function jobRequestOf(m: RegistryModelDoc, ontology: OntologyDoc, dataset: DatasetDoc, config: RegistryTrainingConfig): JobRequest {
+  const analysis = analyseOntology(ontology);
+  const profile = dataset.profile!;
+  const used = new Set(ontology.fields.filter((f) => f.role === 'feature' || f.role === 'target').map((f) => f.name));
+  return {
+    dataset_id: dataset.dataset_id, label_column: analysis.target.name, task_kind: analysis.task_kind, filters: [],
+    ignore_fields: profile.columns.map((c) => c.name).filter((n) => !used.has(n)),
+    families: [m.family], metrics: analysis.task_kind === 'classification' ? ['accuracy', 'f1', 'precision', 'recall'] : ['rmse', 'mae', 'r2'],
+    strategy: 'optuna', n_trials: 1, evaluation: { kind: 'holdout', train_fraction: config.train_test_split }, class_weight: null,
+    random_state: config.random_seed, grid_size: null, ensemble: false, budget_seconds: null,
+  };
+}
+
 export class ModelRegistry {
   private readonly listeners = new Set<(e: ModelEventDoc) => void>();
 
@@ -216,7 +242,7 @@ export class ModelRegistry {
     const doc: RegistryModelDoc = {
       _id: id, id, project_id: input.project_id, ontology_id: input.ontology_id, name: input.name, description: input.description, type: input.type as RegistryModelType, family,
       status: 'draft', status_reason: null, training_config: input.training_config, metadata: input.metadata, training_metrics: {}, performance_metrics: {},
-      model_artifact_path: null, trained_on_synthetic_data: false, storage_ids: [], job_id: null, engine_model_id: null, owner: owner.name, seq: 0, created_at: now, updated_at: now,
+      model_artifact_path: null, trained_on_synthetic_data: false, trained_on: null, storage_ids: [], job_id: null, engine_model_id: null, owner: owner.name, seq: 0, created_at: now, updated_at: now,
     };
     await this.r.models.insertOne(doc);
     await this.record(doc, null, 'draft', null);
@@ -357,7 +383,7 @@ export class ModelRegistry {
     transitionModel(m.status, 'training');
     if (m.status === 'training') throw new IllegalTransitionError('a model', m.status, 'training', REGISTRY_TRANSITIONS[m.status]);
     const ontology = await this.ontology(m.ontology_id, by, 'body');
-    const analysis = analyseOntology(ontology);
+    analyseOntology(ontology); // exactly one target, before anything starts
     const config: RegistryTrainingConfig = { ...m.training_config, ...(input.training_config ?? {}) };
     const sets: DatasetDoc[] = [];
     for (const [i, id] of input.storage_ids.entries()) {
@@ -365,25 +391,20 @@ export class ModelRegistry {
       if (!d || !canRead(d.owner, by)) throw new UnprocessableError(`no registered dataset ${id}`, { code: 'UNKNOWN_DATASET', details: { where: 'body', field: `storage_ids.${i}` } });
       sets.push(d);
     }
-    if (sets.length === 0) throw new UnprocessableError('synthetic training data (empty storage_ids) is not available yet: name a registered dataset', { code: 'SYNTHETIC_UNAVAILABLE', details: { where: 'body', field: 'storage_ids' } });
+    if (sets.length === 0) return this.trainSynthetic(m, ontology, config);
     const sites = [...new Set(sets.map((d) => d.site))];
     if (sites.length > 1) throw new UnprocessableError(`storage_ids are at different sites (${sites.join(', ')}); one site per training for now`, { code: 'MIXED_SITES', details: { where: 'body', field: 'storage_ids', sites } });
     if (sets.length > 1) throw new UnprocessableError('one dataset per training for now', { code: 'TOO_MANY_DATASETS', details: { where: 'body', field: 'storage_ids' } });
     const dataset = sets[0]!;
-    const profile = dataset.profile;
-    if (dataset.status !== 'ready' || !profile) throw new UnprocessableError(`dataset ${dataset.dataset_id} is ${dataset.status}, not ready`, { code: 'DATASET_NOT_READY', details: { where: 'body', field: 'storage_ids.0' } });
-    const used = new Set(ontology.fields.filter((f) => f.role === 'feature' || f.role === 'target').map((f) => f.name));
-    const request: JobRequest = {
-      dataset_id: dataset.dataset_id, label_column: analysis.target.name, task_kind: analysis.task_kind, filters: [],
-      ignore_fields: profile.columns.map((c) => c.name).filter((n) => !used.has(n)),
-      families: [m.family], metrics: analysis.task_kind === 'classification' ? ['accuracy', 'f1', 'precision', 'recall'] : ['rmse', 'mae', 'r2'],
-      strategy: 'optuna', n_trials: 1, evaluation: { kind: 'holdout', train_fraction: config.train_test_split }, class_weight: null,
-      random_state: config.random_seed, grid_size: null, ensemble: false, budget_seconds: null,
-    };
+    if (dataset.status !== 'ready' || !dataset.profile) throw new UnprocessableError(`dataset ${dataset.dataset_id} is ${dataset.status}, not ready`, { code: 'DATASET_NOT_READY', details: { where: 'body', field: 'storage_ids.0' } });
+    const request = jobRequestOf(m, ontology, dataset, config);
     const job = await this.engine.submit(request, { name: m.owner, roles: by.roles.includes('admin') ? ['admin'] : ['data-provider'] });
     const { model } = await this.transition(m.id, {
       to: 'training', cause: 'train', digest: digestOf({ train: job.job_id }),
-      fields: { job_id: job.job_id, engine_model_id: null, storage_ids: sets.map((d) => d.dataset_id), training_config: config, trained_on_synthetic_data: false, status_reason: null, model_artifact_path: null },
+      fields: {
+        job_id: job.job_id, engine_model_id: null, storage_ids: sets.map((d) => d.dataset_id), training_config: config, trained_on_synthetic_data: false,
+        trained_on: 'dataset', synthetic_task: null, synthetic_dataset_id: null, status_reason: null, model_artifact_path: null,
+      },
     }).catch(async (err: Error) => {
       await this.engine.cancel(job.job_id, { name: m.owner, roles: ['admin'] }).catch(() => undefined);
       throw err;
@@ -406,6 +427,115 @@ export class ModelRegistry {
 
   private async existing(id: string): Promise<void> {
     if (!(await this.r.models.findOne({ _id: id }, { projection: { _id: 1 } }))) throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
+  }
+
+  // ---- synthetic data ---------------------------------------------------------------------------
+
+  /**
+   * Empty storage_ids: the model goes `training` on a synthesize task `<model>-synth-<n>` (n = the
+   * transition that starts it) at the default site, or at the site of the ontology's dataset. What
+   * follows is driven by the task's end (afterSynthesis), the dataset's profile (afterDataset) and
+   * the sweeper (repairSynthetic), each step idempotent and fenced.
+   */
+  private async trainSynthetic(m: RegistryModelDoc, ontology: OntologyDoc, config: RegistryTrainingConfig): Promise<RegistryModelDoc> {
+    const taskId = synthTaskId(m.id, m.seq + 1);
+    const { model } = await this.transition(m.id, {
+      to: 'training', cause: 'train', digest: digestOf({ train: taskId }),
+      fields: {
+        job_id: null, engine_model_id: null, storage_ids: [], training_config: config, trained_on_synthetic_data: true, trained_on: 'synthetic',
+        synthetic_task: taskId, synthetic_dataset_id: null, status_reason: null, model_artifact_path: null,
+      },
+    });
+    await this.queueSynthesis(model, ontology);
+    return model;
+  }
+
+  private async queueSynthesis(m: RegistryModelDoc, ontology: OntologyDoc): Promise<void> {
+    const source = ontology.dataset_id ? await this.datasets.findOne({ _id: ontology.dataset_id }, { projection: { site: 1 } }) : null;
+    const fields = ontology.fields.map((f) => ({ name: f.name, type: f.type, role: f.role, ...(f.choices ? { choices: f.choices } : {}) }));
+    await this.engine.queueSynthesis({
+      id: m.synthetic_task!, model: m.id, owner: m.owner, site: source?.site ?? DEFAULT_SITE, ontology: { fields },
+      n_rows: SYNTHETIC_ROWS, seed: m.training_config.random_seed ?? 42,
+    });
+  }
+
+  /** The synthesize row's follow-up: its CSV registered as the owner's synthetic dataset (its profile task queued), or the model failed. */
+  async afterSynthesis(taskId: string): Promise<void> {
+    const task = await this.engine.synthesisTask(taskId);
+    if (!task || !['done', 'failed', 'canceled'].includes(task.status)) return;
+    const m = await this.r.models.findOne({ synthetic_task: taskId });
+    if (!m || m.status !== 'training' || m.job_id) return;
+    if (task.status !== 'done' || !task.data_storage_uuid) {
+      await this.fail(m.id, `synthetic data could not be made: ${task.failure_reason ?? task.status}`).catch((e: Error) => {
+        if (!(e instanceof IllegalTransitionError)) throw e;
+      });
+      return;
+    }
+    const d = await this.engine.registerDataset(
+      { name: `synthetic data of ${m.name}`, storage_uuid: task.data_storage_uuid, format: 'csv', site: task.site },
+      { name: m.owner, roles: ['data-provider'] }, { id: synthDatasetId(taskId), synthetic: true },
+    );
+    await this.r.models.updateOne({ _id: m.id, synthetic_task: taskId }, { $set: { synthetic_dataset_id: d.dataset_id, storage_ids: [d.dataset_id], updated_at: new Date() } });
+    if (d.status !== 'profiling') await this.afterDataset(d);
+  }
+
+  /**
+   * A synthetic dataset's profile ended: the engine job starts (once: the insert fence
+   * `<task>/job` in the registry's fences), or the model fails.
+   */
+  async afterDataset(d: DatasetDoc): Promise<void> {
+    if (!d.synthetic || !d.dataset_id.endsWith('-ds')) return;
+    const taskId = d.dataset_id.slice(0, -'-ds'.length);
+    const m = await this.r.models.findOne({ synthetic_task: taskId });
+    if (!m || m.status !== 'training' || m.job_id) return;
+    if (d.status === 'failed' || !d.profile) {
+      await this.fail(m.id, `synthetic data could not be profiled: ${d.failure_reason ?? d.status}`).catch((e: Error) => {
+        if (!(e instanceof IllegalTransitionError)) throw e;
+      });
+      return;
+    }
+    const ontology = await this.r.ontologies.findOne({ _id: m.ontology_id });
+    if (!ontology) return void (await this.fail(m.id, `ontology ${m.ontology_id} no longer exists`).catch(() => undefined));
+    try {
+      await (this.r.fences as unknown as Collection<{ _id: string; model: string; at: Date }>).insertOne({ _id: `${taskId}/job`, model: m.id, at: new Date() });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      return; // another replica (or an earlier call) starts it
+    }
+    let request: JobRequest;
+    try {
+      request = jobRequestOf(m, ontology, d, m.training_config);
+    } catch (err) {
+      return void (await this.fail(m.id, (err as Error).message).catch(() => undefined));
+    }
+    const job = await this.engine.submit(request, { name: m.owner, roles: ['data-provider'] }).catch(async (err: Error) => {
+      await this.fail(m.id, `the training could not start: ${err.message}`).catch(() => undefined);
+      return null;
+    });
+    if (!job) return;
+    const r = await this.r.models.updateOne({ _id: m.id, status: 'training', synthetic_task: taskId, job_id: null }, { $set: { job_id: job.job_id, updated_at: new Date() } });
+    if (r.modifiedCount !== 1) await this.engine.cancel(job.job_id, { name: m.owner, roles: ['admin'] }).catch(() => undefined);
+    else this.logger.info('registry synthetic training started', { model: m.id, dataset: d.dataset_id, job: job.job_id });
+  }
+
+  /** The sweeper's repair of synthetic trainings a crash interrupted: a missing task, a missed follow-up. */
+  async repairSynthetic(olderThan: Date, batch: number): Promise<number> {
+    let n = 0;
+    for (const m of await this.r.models.find({ status: 'training', job_id: null }).limit(batch).toArray()) {
+      if (!m.synthetic_task || m.updated_at > olderThan) continue;
+      const task = await this.engine.synthesisTask(m.synthetic_task);
+      if (!task) {
+        const ontology = await this.r.ontologies.findOne({ _id: m.ontology_id });
+        if (ontology) await this.queueSynthesis(m, ontology);
+      } else if (['done', 'failed', 'canceled'].includes(task.status)) {
+        const d = await this.datasets.findOne({ _id: synthDatasetId(task._id) });
+        if (!d) await this.afterSynthesis(task._id);
+        else if (d.status !== 'profiling') await this.afterDataset(d);
+        else continue; // the engine's repair re-drives its profile
+      } else continue;
+      n++;
+    }
+    return n;
   }
 
   /** The engine job's end drives the same transition as the callbacks. */

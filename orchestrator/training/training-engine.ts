@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { OptionalUnlessRequiredId } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
 import type { JobStatus } from '../../shared/contracts/training-contract';
+import type { EngineSynthesizeTask } from '../../shared/contracts/work-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import { isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
@@ -9,7 +10,7 @@ import { NO_EVENTS, type EventPublisher } from '../work/event-publisher';
 import type { WorkDispatcher } from '../work/work-dispatcher';
 import type { WorkLeases } from '../work/work-leases';
 import { classCount, findColumn } from './dataset-profile';
-import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, TrialDoc } from './engine-documents';
+import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from './engine-documents';
 import { chooseFamilies } from './families';
 import { fieldOf, validateJobRequest } from './job-request';
 import { isFinalJobStatus, transitionJob } from './job-status';
@@ -18,6 +19,12 @@ import { askForTrial, nextRound, planStudy, scalarObjective, trialId, trialSeed,
 
 /** A job request after Joi (job-request.ts `jobBody`). */
 export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & { families: string[] | null; metrics: string[] | null; budget_seconds: number | null };
+
+/** The registry's side of a `synthesize` task: its follow-up and its repair. */
+export interface SynthesisFollower {
+  afterSynthesis(taskId: string): Promise<void>;
+  repair(olderThan: Date, batch: number): Promise<number>;
+}
 
 export interface NewDataset {
   name: string;
@@ -85,14 +92,23 @@ export class TrainingEngine {
    * half-registered. The blob's existence and ownership are checked by the profile task at the
    * site (the orchestrator does not talk to gateways): a missing or foreign blob fails it.
    */
-  async registerDataset(input: NewDataset, owner: Principal): Promise<DatasetDoc> {
-    const id = `ds-${crypto.randomBytes(10).toString('hex')}`;
+  async registerDataset(input: NewDataset, owner: Principal, options: { id?: string; synthetic?: boolean } = {}): Promise<DatasetDoc> {
+    const id = options.id ?? `ds-${crypto.randomBytes(10).toString('hex')}`;
     const now = new Date();
     const doc: DatasetDoc = {
       _id: id, dataset_id: id, name: input.name, storage_uuid: input.storage_uuid, format: input.format, site: input.site, owner: owner.name,
       status: 'profiling', failure_reason: null, profile: null, profile_task: profileTaskId(id), timestamp_upload: now, timestamp_ready: null,
+      ...(options.synthetic ? { synthetic: true } : {}),
     };
-    await this.c.datasets.insertOne(doc);
+    try {
+      await this.c.datasets.insertOne(doc);
+    } catch (err) {
+      // A deterministic id (a synthetic dataset) is an insert fence: whoever lost it re-drives the winner's profile task.
+      if (!options.id || !isDuplicateKey(err)) throw err;
+      const existing = (await this.c.datasets.findOne({ _id: id }))!;
+      if (existing.status === 'profiling') await this.ensureProfileTask(existing);
+      return existing;
+    }
     try {
       await this.ensureProfileTask(doc);
     } catch (err) {
@@ -125,6 +141,51 @@ export class TrainingEngine {
       ? { status: 'ready' as const, profile: task.profile, timestamp_ready: new Date(), failure_reason: null }
       : { status: 'failed' as const, failure_reason: task.failure_reason ?? `profile task ${task.status}` };
     await this.c.datasets.updateOne({ _id: task.dataset, status: 'profiling' }, { $set: update });
+    const d = await this.c.datasets.findOne({ _id: task.dataset });
+    if (d && d.status !== 'profiling') for (const l of this.datasetListeners) await l(d);
+  }
+
+  private readonly datasetListeners: Array<(d: DatasetDoc) => Promise<void>> = [];
+  private synthesis: SynthesisFollower = { afterSynthesis: async () => undefined, repair: async () => 0 };
+
+  /** Called each time a dataset's profile has ended (ready or failed); idempotent listeners only (repairs call it again). */
+  onDatasetEnd(listener: (d: DatasetDoc) => Promise<void>): void {
+    this.datasetListeners.push(listener);
+  }
+
+  /** What follows a `synthesize` task (the registry's): handed over once the registry exists. */
+  followSynthesis(follower: SynthesisFollower): void {
+    this.synthesis = follower;
+  }
+
+  /** The synthesize row's follow-up (after its task ended: done or failed for good). */
+  async afterSynthesis(taskId: string): Promise<void> {
+    await this.synthesis.afterSynthesis(taskId);
+  }
+
+  /** Inserts a synthesize task (its deterministic id is its insert fence) and queues it at its site. */
+  async queueSynthesis(input: Omit<EngineSynthesizeTask, 'uuid' | 'attempt'> & { id: string }): Promise<void> {
+    const now = new Date();
+    const { id, ...spec } = input;
+    const task: SynthesizeTaskDoc = {
+      ...spec, _id: id, uuid: id, data_storage_uuid: null, result: null,
+      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+    };
+    try {
+      await this.c.synthesizeTasks.insertOne(task);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    await this.dispatcher.dispatch('synthesize', [id], task.site);
+  }
+
+  async synthesisTask(id: string): Promise<SynthesizeTaskDoc | null> {
+    return this.c.synthesizeTasks.findOne({ _id: id });
+  }
+
+  /** The synthesize row's repair: follow-ups a crash interrupted. */
+  async repairSynthesis(olderThan: Date, batch: number): Promise<number> {
+    return this.synthesis.repair(olderThan, batch);
   }
 
   async dataset(id: string, reader: Principal): Promise<DatasetDoc> {
@@ -136,6 +197,16 @@ export class TrainingEngine {
 
   async listDatasets(owner: Principal, limit: number, offset: number): Promise<DatasetDoc[]> {
     return this.c.datasets.find({ owner: owner.name }).sort({ timestamp_upload: 1, _id: 1 }).skip(offset).limit(limit).toArray();
+  }
+
+  /** The caller's jobs (an admin's: all), newest first, without their profiles; optionally of one dataset. */
+  async listJobs(owner: Principal, limit: number, offset: number, datasetId?: string): Promise<JobListItem[]> {
+    const filter = { ...(owner.roles.includes('admin') ? {} : { owner: owner.name }), ...(datasetId ? { dataset_id: datasetId } : {}) };
+    const docs = await this.c.jobs.find(filter).sort({ timestamp_creation: -1, _id: 1 }).skip(offset).limit(limit).toArray();
+    return docs.map((j) => ({
+      job_id: j.job_id, dataset_id: j.dataset_id, owner: j.owner, site: j.site, status: j.status, failure_reason: j.failure_reason, label_column: j.label_column, task_kind: j.task_kind,
+      families: j.families, metrics: j.metrics, n_trials: j.n_trials, model_id: j.model_id, timestamp_creation: j.timestamp_creation, timestamp_done: j.timestamp_done,
+    }));
   }
 
   /** A model the engine produced; its owner's (or an admin's) to read and to predict with. */
@@ -442,3 +513,6 @@ async function insertTolerant<T extends { _id: string }>(collection: { insertMan
     if (!onlyDuplicateKeys(err)) throw err;
   }
 }
+
+/** A job in a listing (`GET /v1/jobs`): what identifies it and its state, without its profile. */
+export type JobListItem = Pick<JobDoc, 'job_id' | 'dataset_id' | 'owner' | 'site' | 'status' | 'failure_reason' | 'label_column' | 'task_kind' | 'families' | 'metrics' | 'n_trials' | 'model_id' | 'timestamp_creation' | 'timestamp_done'>;

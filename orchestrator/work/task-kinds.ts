@@ -8,7 +8,7 @@ import { siteOf } from '../../shared/contracts/sites';
 import type { Collections } from '../persistence/collections';
 import type { ChainKeeper } from './chain-keeper';
 import { learnupletBlobs, predupletBlobs, type TaskBlobs } from './task-capabilities';
-import { finalRules, profileTaskRules, trialRules } from '../training/engine-task-kinds';
+import { finalRules, profileTaskRules, synthesizeRules, trialRules } from '../training/engine-task-kinds';
 import { TrainingEngine } from '../training/training-engine';
 import { silentLogger } from '../../shared/logging/logger';
 
@@ -91,6 +91,7 @@ export function taskKindTable(c: Collections, chains: ChainKeeper, engine: Train
     profile: profileTaskRules(engine),
     trial: trialRules(engine),
     final: finalRules(engine),
+    synthesize: synthesizeRules(engine),
   };
 }
 

@@ -45,3 +45,11 @@ export function predictionBlobUuid(preduplet: string, attempt: number): string {
 export function engineOutputUuid(task: string, attempt: number, output: 'model' | 'oof'): string {
   return `${task}-a${attempt}-${output}`;
 }
+
+/**
+ * Where attempt n of a `synthesize` task stores its CSV: the one `data` blob a compute node may
+ * write, and only under that attempt's lease (the gateway checks the capability's `writes`).
+ */
+export function synthDataUuid(task: string, attempt: number): string {
+  return `${task}-a${attempt}-data`;
+}

@@ -9,7 +9,7 @@ import Joi from 'joi';
  */
 
 /** Every kind of leased task. A new kind is a row of the orchestrator's and the agent's per-kind tables. */
-export const TASK_KINDS = ['learnuplet', 'preduplet', 'profile', 'trial', 'final'] as const;
+export const TASK_KINDS = ['learnuplet', 'preduplet', 'profile', 'trial', 'final', 'synthesize'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function isTaskKind(value: unknown): value is TaskKind {
@@ -140,6 +140,24 @@ export interface EngineFinalTask extends EngineTaskCommon, EngineDataSpec {
   ensemble?: { members: Array<{ trial: string; model: string; oof: string }>; steps: number } | null;
 }
 
+/**
+ * Synthetic training data for a registry model trained with empty `storage_ids` (Python
+ * `synthetic`): `n_rows` rows of the ontology's fields, written as the `data` blob
+ * `synthDataUuid(task, attempt)` under this attempt's lease only.
+ */
+export interface EngineSynthesizeTask {
+  uuid: string;
+  attempt: number;
+  /** The registry model it trains. */
+  model: string;
+  /** The model's owner: the dataset is registered as theirs (the blob names them as reader). */
+  owner: string;
+  site: string;
+  ontology: { fields: Array<{ name: string; type: string; role: string; choices?: string[] }> };
+  n_rows: number;
+  seed: number;
+}
+
 /** The task document each kind's claim answer carries. */
 export interface TaskOfKind {
   learnuplet: Learnuplet;
@@ -147,6 +165,7 @@ export interface TaskOfKind {
   profile: EngineProfileTask;
   trial: EngineTrialTask;
   final: EngineFinalTask;
+  synthesize: EngineSynthesizeTask;
 }
 export type AnyTask = TaskOfKind[TaskKind];
 
@@ -207,12 +226,15 @@ export type ProfileDone = { status: 'done'; profile: Record<string, unknown> };
 export type TrialDone = { status: 'done'; result: Record<string, unknown>; model_storage_uuid: string; oof_storage_uuid: string };
 /** `report` is the Python's report.json; the model is `engineOutputUuid(final, attempt, 'model')`. */
 export type FinalDone = { status: 'done'; report: Record<string, unknown>; model_storage_uuid: string };
+/** `result` is the Python's result.json; the CSV is the `data` blob `synthDataUuid(task, attempt)`. */
+export type SynthesizeDone = { status: 'done'; data_storage_uuid: string; result: Record<string, unknown> };
 export interface DoneReportOfKind {
   learnuplet: LearnDone;
   preduplet: PredDone;
   profile: ProfileDone;
   trial: TrialDone;
   final: FinalDone;
+  synthesize: SynthesizeDone;
 }
 export type DoneReport = DoneReportOfKind[TaskKind];
 export type WorkReport<K extends TaskKind = TaskKind> = (DoneReportOfKind[K] | FailedReport) & { lease_token?: string };

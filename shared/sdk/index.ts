@@ -5,6 +5,7 @@
  */
 export { UpletClient, type UpletClientOptions, type WaitOptions } from './uplet-client';
 export * from './types';
+export * from './training-types';
 export * from './errors';
 export { OrchestratorClient } from '../http/orchestrator-client';
 export { StorageClient, sha256OfFile, type UploadOptions } from '../http/storage-client';

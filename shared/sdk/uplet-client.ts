@@ -8,6 +8,7 @@ import {
   FINAL_STATUSES, type Algo, type CancelOutcome, type Chain, type CollectionName, type Collections, type Data, type Leaderboard, type MetricDirection,
   type PredupletDocument, type Problem, type ProblemDetail,
 } from './types';
+import type { Dataset, EngineJobView, JobListItem, EngineModel, TrainerRun, TrainerRunInput, TrainerRunSummary } from './training-types';
 
 export interface UpletClientOptions {
   /** The orchestrator, e.g. http://127.0.0.1:8080 */
@@ -132,6 +133,62 @@ export class UpletClient {
     const bad = docs.filter((p) => p.status !== 'done');
     if (bad.length && !options.allowFailed) throw new WaitError(`${bad.length} prediction(s) ended ${bad.map((p) => `${p.uuid}: ${p.status}${p.failure_reason ? ` (${p.failure_reason})` : ''}`).join('; ')}`, 'FAILED');
     return docs;
+  }
+
+  // Training: datasets, trainer runs, engine models (README "Training engine", "Trainer run")
+  /** Registers an uploaded CSV blob as a dataset; its profile task starts at the dataset's site. */
+  registerDataset(input: { name: string; storage_uuid: string; site?: string }): Promise<{ dataset_id: string; status: Dataset['status']; failure_reason?: string }> {
+    return this.post('/v1/datasets', { format: 'csv', ...input });
+  }
+  /** Uploads a CSV to the storage gateway as a `data` blob, then registers it as a dataset. */
+  async pushDataset(file: string, input: { name: string; storage_uuid: string; site?: string }, options: UploadOptions = {}): Promise<{ dataset_id: string; status: Dataset['status']; blob: BlobMeta }> {
+    const blob = await this.uploadFile('data', input.storage_uuid, file, { contentType: 'text/csv', ...options });
+    const registered = await this.registerDataset(input);
+    return { ...registered, blob };
+  }
+  getDataset(id: string): Promise<Dataset> {
+    return this.get(`/v1/datasets/${enc(id)}`);
+  }
+  async listDatasets(page: { limit?: number; offset?: number } = {}): Promise<Dataset[]> {
+    const q = new URLSearchParams(Object.entries(page).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    return (await this.get<{ datasets: Dataset[] }>(`/v1/datasets${q.size ? `?${q.toString()}` : ''}`)).datasets;
+  }
+  /** Polls until the dataset is profiled; `failed` is a WaitError('FAILED') with the engine's reason. */
+  async waitForDataset(id: string, options: WaitOptions<Dataset> = {}): Promise<Dataset> {
+    const d = await this.poll(() => this.getDataset(id), (x) => x.status !== 'profiling', { intervalMs: 500, ...options }, `dataset ${id}`);
+    if (d.status === 'failed') throw new WaitError(`dataset ${id} failed: ${d.failure_reason ?? 'no reason given'}`, 'FAILED');
+    return d;
+  }
+  submitTrainerRun(input: TrainerRunInput): Promise<TrainerRunSummary> {
+    return this.post('/v1/trainer/run', input);
+  }
+  getTrainerRun(jobId: string): Promise<TrainerRun> {
+    return this.get(`/v1/trainer/jobs/${enc(jobId)}`);
+  }
+  cancelTrainerRun(jobId: string): Promise<TrainerRunSummary> {
+    return this.post(`/v1/trainer/jobs/${enc(jobId)}/cancel`);
+  }
+  /** Polls until the run is completed or failed (onUpdate sees the progress at each poll); failed is a WaitError('FAILED') unless `allowFailed`. */
+  async waitForTrainerRun(jobId: string, options: WaitOptions<TrainerRun> & { allowFailed?: boolean } = {}): Promise<TrainerRun> {
+    const run = await this.poll(() => this.getTrainerRun(jobId), (r) => r.status === 'completed' || r.status === 'failed', options, `trainer run ${jobId}`);
+    if (run.status === 'failed' && !options.allowFailed) throw new WaitError(`trainer run ${jobId} failed: ${run.message ?? 'no reason given'}`, 'FAILED');
+    return run;
+  }
+  /** The engine's view of any job (`GET /v1/jobs/{id}`): the trainer's, the registry's, Akkio's. */
+  getJob(jobId: string): Promise<EngineJobView> {
+    return this.get(`/v1/jobs/${enc(jobId)}`);
+  }
+  /** Your jobs (an admin's: all), newest first; optionally of one dataset. */
+  async listJobs(filters: { dataset_id?: string; limit?: number; offset?: number } = {}): Promise<JobListItem[]> {
+    const q = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    return (await this.get<{ jobs: JobListItem[] }>(`/v1/jobs${q.size ? `?${q.toString()}` : ''}`)).jobs;
+  }
+  getModel(modelId: string): Promise<EngineModel> {
+    return this.get(`/v1/models/${enc(modelId)}`);
+  }
+  /** Predictions by an engine model's id on data of your own (registered with `problems: []`); wait with waitForPredictions. */
+  async requestModelPredictions(input: { data: string[]; model: string }): Promise<string[]> {
+    return (await this.post<{ preduplets: string[] }>('/prediction', input)).preduplets;
   }
 
   // Blobs

@@ -31,6 +31,14 @@ export function mayUpload(p: Principal, kind: BlobKind): boolean {
   return holds(p, BLOB_RULES[kind].upload);
 }
 
+/**
+ * The one data blob a compute node may write: a `synthesize` task's CSV, and only with the
+ * capability of that task's lease naming it in `writes` (checked like a model's or a prediction's).
+ */
+export function mayUploadUnderLease(p: Principal, kind: BlobKind): boolean {
+  return kind === 'data' && p.roles.includes('compute') && !mayUpload(p, kind);
+}
+
 /** Whether any blob of the kind could be readable by this principal (decided before looking the blob up). */
 export function mayEverRead(p: Principal, kind: BlobKind): boolean {
   const rules = BLOB_RULES[kind];

@@ -7,7 +7,7 @@ import { ForbiddenError, NotFoundError, PayloadTooLargeError, RangeNotSatisfiabl
 import { principalOf } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
 import { BLOB_KINDS, OUTPUT_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange, type WrittenUnder } from '../blob-store/blob-store';
-import { mayEverRead, mayRead, mayUpload } from '../access/blob-permissions';
+import { mayEverRead, mayRead, mayUpload, mayUploadUnderLease } from '../access/blob-permissions';
 import { CAPABILITY_HEADER, checkCapability, verifiedPayload } from '../../shared/auth/capability-token';
 import { SiteForbiddenError, UpletError } from '../../shared/errors/uplet-error';
 import type { AccessLog } from '../access/access-log';
@@ -49,11 +49,12 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
   router.put('/blobs/:kind/:uuid', async (req, res) => logged('write', req, res, async () => {
     const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
     const principal = principalOf(res);
-    if (!mayUpload(principal, kind)) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
+    const underLease = mayUploadUnderLease(principal, kind);
+    if (!mayUpload(principal, kind) && !underLease) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
     const headers = validate(uploadHeaders, req.headers, 'header') as Record<string, string | undefined>;
     let writtenUnder: WrittenUnder | undefined;
     try {
-      writtenUnder = OUTPUT_KINDS.includes(kind) ? outputLease(req, kind, uuid, principal.name, capabilitySecret) : undefined;
+      writtenUnder = OUTPUT_KINDS.includes(kind) || underLease ? outputLease(req, kind, uuid, principal.name, capabilitySecret) : undefined;
     } catch (err) {
       // The refused body is not read: close the connection after answering.
       res.set('Connection', 'close');

@@ -186,3 +186,17 @@ describe('preduplet row', () => {
     expect(await rules.blobs(preduplet({ owner: 'mallory' }), 3)).toMatchObject({ reads: [], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
   });
 });
+
+describe('synthesize row', () => {
+  const c = fakeCollections([]);
+  const task = { _id: 'mdl-1-synth-1', uuid: 'mdl-1-synth-1', model: 'mdl-1', owner: 'carol', site: 'default', n_rows: 500, seed: 42, ontology: { fields: [] } } as any;
+
+  test('the reported CSV must be the data blob of this attempt; it reads nothing and writes that one blob', async () => {
+    const { synthesize: rules } = taskKindTable(c, fakeChains().chains);
+    expect(codeOf(() => rules.acceptDone(task, 2, done({ data_storage_uuid: 'mdl-1-synth-1-a1-data' })))).toBe(WORK_ERROR_CODES.NOT_TASK_OUTPUT);
+    expect(codeOf(() => rules.acceptDone(task, 2, done({ data_storage_uuid: 'someone-elses-data' })))).toBe(WORK_ERROR_CODES.NOT_TASK_OUTPUT);
+    expect(codeOf(() => rules.acceptDone(task, 2, done({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: {} })))).toBeUndefined();
+    expect(await rules.blobs(task, 2)).toMatchObject({ reads: [], writes: ['data/mdl-1-synth-1-a2-data'], site: 'default' });
+    expect(rules.doneFields(done({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: { rows: 500 } }))).toEqual({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: { rows: 500 } });
+  });
+});

@@ -2,7 +2,7 @@ import { COMMON_ERRORS, errors, identifierSchema, json, pathParam, ref, type Jso
 import { siteNameSchema } from './sites';
 import { claimAnswerKey, reportAnswerKey, TASK_KINDS, type TaskKind } from '../../../shared/contracts/work-contract';
 
-const DOC: Record<TaskKind, string> = { learnuplet: 'Learnuplet', preduplet: 'Preduplet', profile: 'ProfileTask', trial: 'Trial', final: 'FinalTask' };
+const DOC: Record<TaskKind, string> = { learnuplet: 'Learnuplet', preduplet: 'Preduplet', profile: 'ProfileTask', trial: 'Trial', final: 'FinalTask', synthesize: 'SynthesizeTask' };
 const refusals = errors(...COMMON_ERRORS, 409, 422);
 const body = (schema: JsonSchema) => ({ required: true, content: { 'application/json': { schema } } });
 const kindParam = pathParam('kind', 'The task kind', { type: 'string', enum: [...TASK_KINDS] });
@@ -29,6 +29,7 @@ const failed = { type: 'object', required: ['status', 'reason'], properties: { s
 const perfs = { description: 'Per-file scores: a list in the task\'s order, or a map data uuid → score', oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'object', additionalProperties: { type: 'number' } }] };
 const learnDone = { type: 'object', required: ['status', 'perf', 'train_perf', 'test_perf'], properties: { status: { const: 'done' }, perf: { type: 'number' }, train_perf: perfs, test_perf: perfs, lease_token: { type: 'string' } } };
 const predDone = { type: 'object', required: ['status', 'prediction_storage_uuid'], properties: { status: { const: 'done' }, prediction_storage_uuid: identifierSchema, lease_token: { type: 'string' } } };
+const synthDone = { type: 'object', required: ['status', 'data_storage_uuid'], properties: { status: { const: 'done' }, data_storage_uuid: { ...identifierSchema, description: 'The data blob `<task>-a<attempt>-data` written under this lease' }, result: { type: 'object' }, lease_token: { type: 'string' } } };
 
 /** The compute nodes' calls (compute-routes.ts; the wire contract is shared/contracts/work-contract.ts). Role `compute` only. */
 export const computeApi: OpenApiFragment = {
@@ -56,7 +57,7 @@ export const computeApi: OpenApiFragment = {
     '/worker/{kind}/{uuid}/report': {
       post: {
         operationId: 'reportTask', summary: 'Report a task of any kind (done or failed)', tags: ['compute'], parameters: [kindParam, uuidParam],
-        requestBody: body({ oneOf: [learnDone, predDone, failed] }), responses: { 200: json('Recorded', reportAnswer(TASK_KINDS)), ...refusals },
+        requestBody: body({ oneOf: [learnDone, predDone, synthDone, failed] }), responses: { 200: json('Recorded', reportAnswer(TASK_KINDS)), ...refusals },
       },
     },
     '/learndone/{uuid}': {

@@ -45,6 +45,7 @@ export const documentSchemas: OpenApiFragment = {
     ProfileTask: { type: 'object', required: [...taskRequired, 'dataset', 'storage_uuid', 'site'], properties: { uuid: identifierSchema, dataset: identifierSchema, storage_uuid: identifierSchema, site } },
     Trial: { type: 'object', required: [...taskRequired, 'job', 'row', 'index', 'family', 'site'], properties: { uuid: identifierSchema, job: identifierSchema, row: { type: 'integer' }, index: { type: 'integer' }, family: { type: 'string' }, site } },
     FinalTask: { type: 'object', required: [...taskRequired, 'job', 'family', 'best_trial', 'site'], properties: { uuid: identifierSchema, job: identifierSchema, family: { type: 'string' }, best_trial: identifierSchema, site } },
+    SynthesizeTask: { type: 'object', required: [...taskRequired, 'model', 'n_rows', 'seed', 'site'], properties: { uuid: identifierSchema, model: identifierSchema, n_rows: { type: 'integer' }, seed: { type: 'integer' }, data_storage_uuid: { type: ['string', 'null'] }, site } },
     Learnuplet: {
       type: 'object', required: [...taskRequired, 'problem', 'algo', 'workflow', 'rank', 'train_data', 'test_data', 'model_start', 'model_end', 'perf', 'train_perf', 'test_perf', 'timestamp_creation'],
       properties: {

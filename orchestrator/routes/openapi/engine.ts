@@ -66,6 +66,30 @@ export const engineApi: OpenApiFragment = {
       get: { operationId: 'getDataset', summary: 'A dataset, with its profile once ready (never rows)', tags: ['training engine'], parameters: [pathParam('id', 'The dataset')], responses: { 200: json('The dataset', ref('Dataset')), ...errors(...COMMON_ERRORS) } },
     },
     '/v1/jobs': {
+      get: {
+        operationId: 'listJobs', summary: "The caller's jobs (an admin's: all), newest first, without their profiles", tags: ['training engine'],
+        parameters: [queryParam('dataset_id', 'Only the jobs of this dataset', identifierSchema), queryParam('limit', 'Page size', { type: 'integer', minimum: 1, maximum: 1000 }), queryParam('offset', 'Skip', { type: 'integer', minimum: 0 })],
+        responses: {
+          200: json('A page', {
+            type: 'object', required: ['jobs'],
+            properties: {
+              jobs: {
+                type: 'array',
+                items: {
+                  type: 'object', required: ['job_id', 'dataset_id', 'status'],
+                  properties: {
+                    job_id: identifierSchema, dataset_id: identifierSchema, owner: { type: 'string' }, site: { type: 'string' }, status: jobStatus, failure_reason: nullable({ type: 'string' }),
+                    label_column: { type: 'string' }, task_kind: { type: 'string', enum: ['classification', 'regression'] }, families: { type: 'array', items: { type: 'string' } },
+                    metrics: { type: 'array', items: { type: 'string' } }, n_trials: { type: 'integer' }, model_id: nullable({ type: 'string' }), timestamp_creation: dateTime, timestamp_done: nullable(dateTime),
+                  },
+                },
+              },
+              limit: { type: 'integer' }, offset: { type: 'integer' },
+            },
+          }),
+          ...errors(...COMMON_ERRORS),
+        },
+      },
       post: {
         operationId: 'submitJob', summary: "Submit an engine job (the engine's own request; users go through the front doors)", tags: ['training engine'],
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['dataset_id'] } } } },

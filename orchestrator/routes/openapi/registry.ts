@@ -39,6 +39,8 @@ export const registryApi: OpenApiFragment = {
         id: identifierSchema, project_id: identifierSchema, ontology_id: identifierSchema, name: { type: 'string' }, description: { type: 'string' }, type: modelType,
         family: { type: 'string' }, status, status_reason: nullable({ type: 'string' }), training_config: trainingConfig, metadata: { type: 'object' },
         training_metrics: numberMap, performance_metrics: numberMap, model_artifact_path: nullable({ type: 'string' }), trained_on_synthetic_data: { type: 'boolean' },
+        trained_on: nullable({ type: 'string', enum: ['dataset', 'synthetic'], description: 'What the current (or last) training ran on: a registered dataset, or synthetic data made on a compute node from the ontology' }),
+        synthetic_task: nullable(identifierSchema), synthetic_dataset_id: nullable(identifierSchema),
         storage_ids: { type: 'array', items: { type: 'string' } }, job_id: nullable({ type: 'string' }), engine_model_id: nullable({ type: 'string' }), owner: { type: 'string' },
         created_at: dateTime, updated_at: dateTime,
       },
