@@ -16,10 +16,13 @@ import { healthRoutes, type Readiness } from './routes/health-routes';
 import { listingRoutes } from './routes/listing-routes';
 import { registrationRoutes } from './routes/registration-routes';
 import { engineRoutes } from './routes/engine-routes';
+import { akkioRoutes } from './routes/akkio-routes';
+import { AkkioTraining } from './training/akkio';
 import { trainerRoutes } from './routes/trainer-routes';
 import type { TeacherAllowlist } from './training/teacher-allowlist';
 import type { TrainingEngine } from './training/training-engine';
 import type { Cancellation } from './work/cancellation';
+import type { EventPublisher } from './work/event-publisher';
 import type { Registration } from './work/registration';
 import type { TaskKindTable } from './work/task-kinds';
 import type { WorkLeases } from './work/work-leases';
@@ -47,6 +50,8 @@ export interface OrchestratorAppParts {
   issueCapability: CapabilityIssuer;
   /** The sites, their gateways and their agents' liveness (absent: the one site `default`). */
   sites?: Sites;
+  /** Where front doors announce status changes (absent: not announced). */
+  events?: EventPublisher;
   /** The status events for GET /events (absent: no stream). */
   eventHub?: EventHub;
   /** The ML-model registry (seed 003) and its ontologies (absent: not mounted). */
@@ -76,6 +81,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
   if (parts.engine) app.use(engineRoutes(parts.engine));
+  if (parts.engine) app.use(akkioRoutes(new AkkioTraining(parts.collections, parts.engine, parts.events)));
   if (parts.engine) app.use(trainerRoutes(parts.engine, parts.teacherAllowlist ?? {}));
   if (parts.registry) app.use(registryRoutes(parts.registry));
   if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));

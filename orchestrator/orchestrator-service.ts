@@ -102,7 +102,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const eventHub = new EventHub();
   await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
   const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, teacherAllowlist, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub, registry,
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub, registry, events,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are

@@ -1,6 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, TaskKind } from '../domain/documents';
 import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobFenceDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from '../training/engine-documents';
+import type { AkkioKeyDoc, AkkioTaskDoc } from '../training/akkio';
 
 /** A claim of one attempt: inserted once (its `_id` is `<uplet>/<attempt>`); only heartbeats update it. */
 export interface LeaseDoc {
@@ -131,6 +132,9 @@ export interface Collections {
   jobFences: Collection<JobFenceDoc>;
   models: Collection<EngineModelDoc>;
   agents: Collection<AgentSeenDoc>;
+  // The Akkio front door's (orchestrator/training/akkio.ts).
+  akkioTasks: Collection<AkkioTaskDoc>;
+  akkioKeys: Collection<AkkioKeyDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -157,6 +161,8 @@ export function collectionsOf(db: Db): Collections {
     jobFences: db.collection('job_fences'),
     models: db.collection('models'),
     agents: db.collection('agents'),
+    akkioTasks: db.collection('akkio_tasks'),
+    akkioKeys: db.collection('akkio_keys'),
   };
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as amqp from 'amqplib';
 import { connectMongo, describeServer } from '../../shared/db/mongo-connection';
 import { startLocalMongoServer, type LocalMongoServer } from '../../standalone/local-db/local-mongo-server';
+import { benchAkkioTier } from './akkio-bench';
 import { benchClaimCycle } from './claim-cycle-bench';
 import { benchGeneration } from './generation-bench';
 import { benchGrowth, ferretGinIndexes } from './growth-bench';
@@ -174,6 +175,17 @@ async function main(): Promise<void> {
       rows.push({
         scenario: `cp of the same ${megabytes} MiB file`, measure: 'MB/s', uplet: '—', baselineName: 'cp on the same disk', baseline: `${round(r.copyMBps, 0)}`,
         ratio: `upload ${round(r.upletUploadMBps / r.copyMBps)}×`,
+      });
+    }
+    if (want('train-new')) {
+      const runs = quick ? 3 : 10;
+      log(`train/new: the 10 s tier, ${runs} runs`);
+      const r = await benchAkkioTier(mongoUrlFor, amqpUrl, runs);
+      results.akkio_train_new = r;
+      rows.push({
+        scenario: `POST /api/v1/models/train/new, ${r.tierSeconds} s tier, ${r.runs} runs (submit → SUCCEEDED)`, measure: 'p95 s (all runs)',
+        uplet: `${round(r.p95Seconds, 1)} (${r.seconds.map((x) => round(x, 1)).join(', ')})`, baselineName: 'the tier (goal: p95 ≤ 1.1×)', baseline: `${r.tierSeconds}`,
+        ratio: `${round(r.p95Ratio)}×`,
       });
     }
   } finally {

@@ -1,4 +1,5 @@
 import { assembleOpenApi, type OpenApiDocument, type OpenApiFragment } from '../../../shared/openapi/openapi-document';
+import { akkioApi } from './akkio';
 import { cancelApi } from './cancel';
 import { computeApi } from './compute';
 import { documentSchemas } from './documents';
@@ -12,7 +13,7 @@ import { sitesApi } from './sites';
 import { trainerApi } from './trainer';
 
 /** Each API area's fragment; a new area (sites, training) adds its own here. */
-export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi, trainerApi, registryApi];
+export const ORCHESTRATOR_FRAGMENTS: OpenApiFragment[] = [documentSchemas, healthApi, registrationApi, listingApi, cancelApi, computeApi, sitesApi, eventsApi, engineApi, trainerApi, registryApi, akkioApi];
 
 export function orchestratorOpenApi(extra: readonly OpenApiFragment[] = []): OpenApiDocument {
   return assembleOpenApi({
