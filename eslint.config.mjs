@@ -59,8 +59,22 @@ export default tseslint.config(
     // The dashboard runs in the browser; the driver's page callbacks run there too.
     files: ['orchestrator/dashboard/**/*.js', 'test/e2e/dashboard-*driver.mjs'],
     languageOptions: {
-      globals: Object.fromEntries(['window', 'document', 'location', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'URLSearchParams', 'TextDecoder', 'Node', 'Chart', 'console']
-        .map((name) => [name, 'readonly'])),
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'setTimeout',
+          'clearTimeout',
+          'URLSearchParams',
+          'TextDecoder',
+          'Node',
+          'Chart',
+          'console',
+        ].map((name) => [name, 'readonly']),
+      ),
     },
   },
 );

@@ -40,17 +40,28 @@ export function writeConfigFile(file: string, config: FileConfig): void {
   fs.chmodSync(file, 0o600);
 }
 
-export function resolveConfig(flags: { orchestrator?: string; storage?: string }, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env, needStorage = false): CliConfig {
+export function resolveConfig(
+  flags: { orchestrator?: string; storage?: string },
+  warn: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+  needStorage = false,
+): CliConfig {
   const file = readConfigFile(configPath(env), warn);
   // An empty variable counts as unset.
   const orchestrator = flags.orchestrator || env.UPLET_ORCHESTRATOR_URL || file.orchestrator;
   const storage = flags.storage || env.UPLET_STORAGE_URL || file.storage;
   const apiKey = env.UPLET_API_KEY || file.apiKey;
-  if (!orchestrator) throw new UsageError('no orchestrator URL', 'pass --orchestrator URL, set UPLET_ORCHESTRATOR_URL, or run `uplet login --orchestrator URL`');
+  if (!orchestrator)
+    throw new UsageError('no orchestrator URL', 'pass --orchestrator URL, set UPLET_ORCHESTRATOR_URL, or run `uplet login --orchestrator URL`');
   if (!apiKey) throw new UsageError('no API key', 'set UPLET_API_KEY, or run `uplet login` and type the key (it is never taken on the command line)');
-  if (needStorage && !storage) throw new UsageError('this command needs the storage gateway', 'pass --storage URL, set UPLET_STORAGE_URL, or run `uplet login --storage URL`');
-  for (const [name, url] of [['orchestrator', orchestrator], ['storage', storage]] as const) {
-    if (url && !/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`the ${name} URL ${JSON.stringify(url)} is not an http(s) URL`, 'give it as http://host:port');
+  if (needStorage && !storage)
+    throw new UsageError('this command needs the storage gateway', 'pass --storage URL, set UPLET_STORAGE_URL, or run `uplet login --storage URL`');
+  for (const [name, url] of [
+    ['orchestrator', orchestrator],
+    ['storage', storage],
+  ] as const) {
+    if (url && !/^https?:\/\/[^\s]+$/.test(url))
+      throw new UsageError(`the ${name} URL ${JSON.stringify(url)} is not an http(s) URL`, 'give it as http://host:port');
   }
   return { orchestrator, ...(storage ? { storage } : {}), apiKey };
 }

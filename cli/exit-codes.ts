@@ -19,7 +19,10 @@ export const EXIT_HELP = `Exit codes: 0 ok · 1 the API refused (its code is pri
 /** A mistake on the command line or in the configuration: exit 2. */
 export class UsageError extends Error {
   readonly code = 'USAGE';
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }

@@ -3,7 +3,11 @@ import { EXIT, UsageError } from './exit-codes';
 
 /** Human output on a terminal, JSON for scripts (`--json`); errors always on stderr, in one line. */
 export class Output {
-  constructor(readonly json: boolean, private readonly out = process.stdout, private readonly err = process.stderr) {}
+  constructor(
+    readonly json: boolean,
+    private readonly out = process.stdout,
+    private readonly err = process.stderr,
+  ) {}
 
   get interactive(): boolean {
     return !this.json && Boolean(this.err.isTTY);
@@ -48,7 +52,7 @@ const HINTS: Record<string, string> = {
   CONFLICT: 'it exists already or its state does not allow this; use another uuid or look at it with `uplet list`',
   UNPROCESSABLE: 'the request is well-formed but not acceptable: see the message',
   PAYLOAD_TOO_LARGE: 'send less: split the list or the file',
-  DEPENDENCY_UNAVAILABLE: 'the server\'s database or broker is down; retry later',
+  DEPENDENCY_UNAVAILABLE: "the server's database or broker is down; retry later",
 };
 
 function describe(error: unknown): { code: string; exit: number; message: string; hint?: string; details?: unknown } {
@@ -56,12 +60,36 @@ function describe(error: unknown): { code: string; exit: number; message: string
   if (isApiError(error)) {
     // The clients prefix "orchestrator: POST /x: 403 "; keep the server's own words.
     const message = error.message.replace(/^[a-z ]+: [A-Z]+ \S+: \d{3} /, '');
-    return { code: error.code, exit: EXIT.REFUSED, message: `${message} (HTTP ${error.status})`, hint: HINTS[error.code] ?? 'see the message', details: error.details };
+    return {
+      code: error.code,
+      exit: EXIT.REFUSED,
+      message: `${message} (HTTP ${error.status})`,
+      hint: HINTS[error.code] ?? 'see the message',
+      details: error.details,
+    };
   }
-  if (error instanceof UnreachableError) return { code: 'UNREACHABLE', exit: EXIT.UNREACHABLE, message: error.message, hint: 'check the URL (--orchestrator/--storage, UPLET_*_URL) and that the service runs' };
-  if ((error as { code?: string })?.code === 'DIGEST_MISMATCH') return { code: 'DIGEST_MISMATCH', exit: EXIT.INTEGRITY, message: (error as Error).message, hint: 'retry the transfer; if it repeats, the stored blob is damaged' };
-  if (error instanceof WaitError) return { code: error.code, exit: EXIT.WORK_FAILED, message: error.message, hint: error.code === 'TIMEOUT' ? 'wait longer (--timeout) or watch it with `uplet watch`' : 'see the reasons above; `uplet list` shows each document' };
+  if (error instanceof UnreachableError)
+    return {
+      code: 'UNREACHABLE',
+      exit: EXIT.UNREACHABLE,
+      message: error.message,
+      hint: 'check the URL (--orchestrator/--storage, UPLET_*_URL) and that the service runs',
+    };
+  if ((error as { code?: string })?.code === 'DIGEST_MISMATCH')
+    return {
+      code: 'DIGEST_MISMATCH',
+      exit: EXIT.INTEGRITY,
+      message: (error as Error).message,
+      hint: 'retry the transfer; if it repeats, the stored blob is damaged',
+    };
+  if (error instanceof WaitError)
+    return {
+      code: error.code,
+      exit: EXIT.WORK_FAILED,
+      message: error.message,
+      hint: error.code === 'TIMEOUT' ? 'wait longer (--timeout) or watch it with `uplet watch`' : 'see the reasons above; `uplet list` shows each document',
+    };
   const e = error as { code?: string; message?: string };
   if (e?.code === 'ENOENT' || e?.code === 'EACCES') return { code: e.code, exit: EXIT.USAGE, message: e.message ?? String(error), hint: 'check the path' };
-  return { code: 'INTERNAL', exit: 1, message: e?.message ?? String(error), hint: 'this is a bug of uplet\'s CLI; please report it' };
+  return { code: 'INTERNAL', exit: 1, message: e?.message ?? String(error), hint: "this is a bug of uplet's CLI; please report it" };
 }

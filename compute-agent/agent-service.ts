@@ -48,7 +48,9 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const caps = await probeSandbox();
   if (caps.missing.length > 0) {
     if (!settings.SANDBOX_ALLOW_UNSAFE) {
-      throw new ConfigError([`the sandbox is incomplete on this machine, so the agent refuses to run untrusted code:\n    ${caps.missing.join('\n    ')}\n  Fix the above, or set SANDBOX_ALLOW_UNSAFE=true to run without these measures (trusted code only).`]);
+      throw new ConfigError([
+        `the sandbox is incomplete on this machine, so the agent refuses to run untrusted code:\n    ${caps.missing.join('\n    ')}\n  Fix the above, or set SANDBOX_ALLOW_UNSAFE=true to run without these measures (trusted code only).`,
+      ]);
     }
     logger.warn('SANDBOX_ALLOW_UNSAFE=true: running untrusted code WITHOUT these isolation measures', { missing: caps.missing });
   } else {
@@ -56,8 +58,12 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   }
 
   const limits: SandboxLimits = {
-    cpuSeconds: settings.SANDBOX_CPU_SECONDS, memoryBytes: settings.SANDBOX_MEMORY_MB * 1024 ** 2, maxProcesses: settings.SANDBOX_MAX_PROCESSES,
-    maxFileBytes: settings.SANDBOX_MAX_FILE_MB * 1024 ** 2, wallClockMs: settings.SANDBOX_TIMEOUT_SECONDS * 1000, logBytes: settings.SANDBOX_LOG_KB * 1024,
+    cpuSeconds: settings.SANDBOX_CPU_SECONDS,
+    memoryBytes: settings.SANDBOX_MEMORY_MB * 1024 ** 2,
+    maxProcesses: settings.SANDBOX_MAX_PROCESSES,
+    maxFileBytes: settings.SANDBOX_MAX_FILE_MB * 1024 ** 2,
+    wallClockMs: settings.SANDBOX_TIMEOUT_SECONDS * 1000,
+    logBytes: settings.SANDBOX_LOG_KB * 1024,
   };
   const orchestrator = new OrchestratorClient({ baseUrl: settings.ORCHESTRATOR_URL, apiKey });
   const storage = new StorageClient({ baseUrl: settings.STORAGE_URL, apiKey });
@@ -71,7 +77,13 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const site = settings.SITE ?? 'default';
   // An agent declares and consumes only its own site's queues: the work whose data is here.
   const topology = workTopology(settings.AMQP_PREFIX, [site]);
-  const broker = new AmqpBroker({ url: settings.AMQP_URL, topology, logger, connectionName: `uplet-agent-${settings.AGENT_NAME}@${settings.AMQP_PREFIX}`, initialMaxRetries: Infinity });
+  const broker = new AmqpBroker({
+    url: settings.AMQP_URL,
+    topology,
+    logger,
+    connectionName: `uplet-agent-${settings.AGENT_NAME}@${settings.AMQP_PREFIX}`,
+    initialMaxRetries: Infinity,
+  });
   const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
   let stopping = false;
@@ -84,49 +96,54 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   const refuseToContinue = (err: OrchestratorRequestError): void => {
     if (refusedKey) return;
     refusedKey = `the orchestrator refused this agent's key (${err.status} ${err.code}): ${err.message}`;
-    logger.error('claim refused for the agent\'s key; no longer consuming work, messages stay queued. Fix AGENT_API_KEY (a key with the compute role) and restart', { status: err.status, code: err.code });
+    logger.error(
+      "claim refused for the agent's key; no longer consuming work, messages stay queued. Fix AGENT_API_KEY (a key with the compute role) and restart",
+      { status: err.status, code: err.code },
+    );
     void broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
   };
 
-  const onDelivery = (kind: TaskKind) => async (delivery: Delivery): Promise<void> => {
-    const message = parseWorkMessage(delivery.content);
-    if (!message || message.type !== kind) {
-      logger.warn('malformed work message sent to the dead-letter queue', { body: delivery.content.toString('utf8').slice(0, 200) });
-      return delivery.deadLetter();
-    }
-    if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
-    let claimed: { task: AnyTask; lease: Lease; blobLocations: Record<string, string> };
-    try {
-      claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME, site);
-    } catch (err) {
-      slots.release();
-      if (err instanceof OrchestratorRequestError && err.code === 'WRONG_SITE') {
-        // Not ours (a misrouted message): the sweeper republishes it to its own site's queue.
-        logger.warn('work of another site refused; message dropped', { uplet: message.uuid });
-        return delivery.ack();
+  const onDelivery =
+    (kind: TaskKind) =>
+    async (delivery: Delivery): Promise<void> => {
+      const message = parseWorkMessage(delivery.content);
+      if (!message || message.type !== kind) {
+        logger.warn('malformed work message sent to the dead-letter queue', { body: delivery.content.toString('utf8').slice(0, 200) });
+        return delivery.deadLetter();
       }
-      if (err instanceof OrchestratorRequestError && (err.status === 401 || err.status === 403)) {
-        refuseToContinue(err);
+      if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
+      let claimed: { task: AnyTask; lease: Lease; blobLocations: Record<string, string> };
+      try {
+        claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME, site);
+      } catch (err) {
+        slots.release();
+        if (err instanceof OrchestratorRequestError && err.code === 'WRONG_SITE') {
+          // Not ours (a misrouted message): the sweeper republishes it to its own site's queue.
+          logger.warn('work of another site refused; message dropped', { uplet: message.uuid });
+          return delivery.ack();
+        }
+        if (err instanceof OrchestratorRequestError && (err.status === 401 || err.status === 403)) {
+          refuseToContinue(err);
+          return delivery.requeue();
+        }
+        if (err instanceof OrchestratorRequestError) {
+          // Not todo any more, or someone else won: the message has done its job.
+          logger.debug('claim refused; message dropped', { uplet: message.uuid, code: err.code });
+          return delivery.ack();
+        }
+        // The orchestrator is unreachable: back off, then let the message be redelivered.
+        logger.warn('claim failed; message goes back to the queue', { uplet: message.uuid, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 2_000));
         return delivery.requeue();
       }
-      if (err instanceof OrchestratorRequestError) {
-        // Not todo any more, or someone else won: the message has done its job.
-        logger.debug('claim refused; message dropped', { uplet: message.uuid, code: err.code });
-        return delivery.ack();
-      }
-      // The orchestrator is unreachable: back off, then let the message be redelivered.
-      logger.warn('claim failed; message goes back to the queue', { uplet: message.uuid, error: (err as Error).message });
-      await new Promise((r) => setTimeout(r, 2_000));
-      return delivery.requeue();
-    }
-    delivery.ack();
-    const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
-    tasks.add(task);
-    void task.done.finally(() => {
-      tasks.delete(task);
-      slots.release();
-    });
-  };
+      delivery.ack();
+      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
+      tasks.add(task);
+      void task.done.finally(() => {
+        tasks.delete(task);
+        slots.release();
+      });
+    };
 
   await broker.start();
   for (const kind of TASK_KINDS) await broker.consume(queueFor(topology, kind, site), settings.AGENT_CONCURRENCY, onDelivery(kind));
@@ -142,19 +159,20 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     caps,
     health: () => (refusedKey ? { ready: false, reason: refusedKey } : { ready: true }),
     running: () => tasks.size,
-    close: () => (closing ??= (async () => {
-      stopping = true;
-      clearInterval(pinger);
-      await broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
-      const all = Promise.allSettled([...tasks].map((t) => t.done));
-      const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), settings.SHUTDOWN_GRACE_MS).unref());
-      if ((await Promise.race([all, graceOver])) === 'timeout') {
-        logger.info('grace period over; stopping and giving back unfinished work', { tasks: tasks.size });
-        for (const t of tasks) t.abort();
-        await all;
-      }
-      await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
-      logger.info('compute agent stopped');
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        stopping = true;
+        clearInterval(pinger);
+        await broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
+        const all = Promise.allSettled([...tasks].map((t) => t.done));
+        const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), settings.SHUTDOWN_GRACE_MS).unref());
+        if ((await Promise.race([all, graceOver])) === 'timeout') {
+          logger.info('grace period over; stopping and giving back unfinished work', { tasks: tasks.size });
+          for (const t of tasks) t.abort();
+          await all;
+        }
+        await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
+        logger.info('compute agent stopped');
+      })()),
   };
 }

@@ -31,11 +31,18 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
 export const agentSettingsSchema = Joi.object<AgentSettings>({
   ...loggingSettings,
   ...brokerSettings,
-  ORCHESTRATOR_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8000'),
-  STORAGE_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8100'),
+  ORCHESTRATOR_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:8000'),
+  STORAGE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:8100'),
   AGENT_API_KEY: Joi.string().min(16),
   AGENT_API_KEY_FILE: Joi.string(),
-  AGENT_NAME: Joi.string().max(200).pattern(/^[\x21-\x7e]+$/).default(os.hostname()),
+  AGENT_NAME: Joi.string()
+    .max(200)
+    .pattern(/^[\x21-\x7e]+$/)
+    .default(os.hostname()),
   AGENT_CONCURRENCY: positiveInt(1).max(64),
   SITE: siteName().default('default'),
   AGENT_WORK_DIR: Joi.string().default('./.uplet/agent-work'),
@@ -48,6 +55,11 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
   SANDBOX_MAX_FILE_MB: positiveInt(1024),
   SANDBOX_TIMEOUT_SECONDS: positiveInt(900),
   SANDBOX_LOG_KB: positiveInt(64),
-  TRAINING_PYTHON: Joi.string().pattern(/^\/usr\//).default('/usr/bin/python3').messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
+  TRAINING_PYTHON: Joi.string()
+    .pattern(/^\/usr\//)
+    .default('/usr/bin/python3')
+    .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
-}).or('AGENT_API_KEY', 'AGENT_API_KEY_FILE').messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });
+})
+  .or('AGENT_API_KEY', 'AGENT_API_KEY_FILE')
+  .messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });

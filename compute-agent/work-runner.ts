@@ -37,7 +37,13 @@ export interface RunningTask {
  * lease was lost is not reported (the report would be refused); one stopped by
  * shutdown is released so it runs again at once elsewhere.
  */
-export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTask, lease: Lease, blobLocations: Readonly<Record<string, string>> = {}): RunningTask {
+export function runClaimedTask(
+  ctx: RunnerContext,
+  kind: TaskKind,
+  uplet: AnyTask,
+  lease: Lease,
+  blobLocations: Readonly<Record<string, string>> = {},
+): RunningTask {
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
   // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
   let capability = lease.capability;
@@ -54,7 +60,17 @@ export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTas
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {
       heartbeat.start();
-      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, { storage: readingFrom(ctx.storage.withCapability(() => capability), blobLocations), archiveCache: path.join(ctx.workDir, 'archives'), caps: ctx.caps, limits: ctx.limits, signal, ...(ctx.engine ? { engine: ctx.engine } : {}) });
+      ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, {
+        storage: readingFrom(
+          ctx.storage.withCapability(() => capability),
+          blobLocations,
+        ),
+        archiveCache: path.join(ctx.workDir, 'archives'),
+        caps: ctx.caps,
+        limits: ctx.limits,
+        signal,
+        ...(ctx.engine ? { engine: ctx.engine } : {}),
+      });
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
       heartbeat.stop();
@@ -67,14 +83,17 @@ export function runClaimedTask(ctx: RunnerContext, kind: TaskKind, uplet: AnyTas
         logger.warn('task abandoned: lease lost', { reason: String(heartbeat.signal.reason) });
       } else if (shutdown.signal.aborted) {
         logger.info('task stopped by shutdown; giving the lease back');
-        await ctx.orchestrator.release(kind, uplet.uuid, lease.token).catch((e: Error) => logger.warn('release failed; the lease will expire instead', { error: e.message }));
+        await ctx.orchestrator
+          .release(kind, uplet.uuid, lease.token)
+          .catch((e: Error) => logger.warn('release failed; the lease will expire instead', { error: e.message }));
       } else {
         const reason = err instanceof TaskStepFailed ? err.message : `agent error: ${(err as Error).message}`;
         const logTail = err instanceof TaskStepFailed ? err.logTail : undefined;
         logger.warn('task failed', { reason });
         const permanent = err instanceof TaskStepFailed && err.permanent;
-        await reportFailure(ctx.orchestrator, kind, uplet.uuid, lease.token, reason, logTail, logger, permanent)
-          .catch((e: Error) => logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }));
+        await reportFailure(ctx.orchestrator, kind, uplet.uuid, lease.token, reason, logTail, logger, permanent).catch((e: Error) =>
+          logger.error('could not report the failure; the lease will expire and the uplet be retried', { error: e.message }),
+        );
       }
     } finally {
       await ws?.remove().catch(() => undefined);
@@ -92,11 +111,25 @@ async function sendTo(orchestrator: OrchestratorClient, kind: TaskKind, uuid: st
  * refused as invalid (400) is sent once more with a minimal ASCII reason: a failure
  * report that fails would leave the uplet to its lease, and its real reason lost.
  */
-export async function reportFailure(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, reason: string, logTail: string | undefined, logger: Logger, permanent = false): Promise<void> {
+export async function reportFailure(
+  orchestrator: OrchestratorClient,
+  kind: TaskKind,
+  uuid: string,
+  token: string,
+  reason: string,
+  logTail: string | undefined,
+  logger: Logger,
+  permanent = false,
+): Promise<void> {
   // Cut first, then sanitise: a cut through a surrogate pair is repaired too.
   const safeReason = sanitizeLogText(reason.slice(0, 2_000));
   try {
-    await sendTo(orchestrator, kind, uuid, token, { status: 'failed', reason: safeReason, ...(logTail ? { log_tail: sanitizeLogText(logTail.slice(-8_000)) } : {}), ...(permanent ? { permanent } : {}) });
+    await sendTo(orchestrator, kind, uuid, token, {
+      status: 'failed',
+      reason: safeReason,
+      ...(logTail ? { log_tail: sanitizeLogText(logTail.slice(-8_000)) } : {}),
+      ...(permanent ? { permanent } : {}),
+    });
   } catch (err) {
     if (!(err instanceof OrchestratorRequestError && err.status === 400)) throw err;
     logger.warn('failure report refused; sending a minimal one', { error: err.message });

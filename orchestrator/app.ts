@@ -65,7 +65,9 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.set('query parser', 'simple'); // no nested objects from query strings: `?a[$ne]=1` stays a literal key
   app.use(requestContext(parts.logger));
   app.use((req, res, next) => {
-    res.on('finish', () => parts.metrics.requests.inc({ method: req.method, route: req.route?.path ? String(req.route.path) : 'unmatched', status: res.statusCode }));
+    res.on('finish', () =>
+      parts.metrics.requests.inc({ method: req.method, route: req.route?.path ? String(req.route.path) : 'unmatched', status: res.statusCode }),
+    );
     next();
   });
   app.use(healthRoutes(parts.readiness, parts.metrics, parts.collections, parts.kinds));

@@ -1,7 +1,15 @@
 import Joi from 'joi';
 import {
-  apiKeySettings, brokerSettings, capabilitySettings, loggingSettings, port, positiveInt,
-  type ApiKeySettings, type BrokerSettings, type CapabilitySettings, type LoggingSettings,
+  apiKeySettings,
+  brokerSettings,
+  capabilitySettings,
+  loggingSettings,
+  port,
+  positiveInt,
+  type ApiKeySettings,
+  type BrokerSettings,
+  type CapabilitySettings,
+  type LoggingSettings,
 } from '../shared/config/common-settings';
 
 export interface OrchestratorSettings extends LoggingSettings, BrokerSettings, ApiKeySettings, CapabilitySettings {
@@ -40,7 +48,9 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   CAPABILITY_SECONDS: positiveInt(900).max(86_400),
   ORCHESTRATOR_HOST: Joi.string().hostname().default('127.0.0.1'),
   ORCHESTRATOR_PORT: port(8000),
-  MONGO_URL: Joi.string().uri({ scheme: ['mongodb', 'mongodb+srv'] }).required()
+  MONGO_URL: Joi.string()
+    .uri({ scheme: ['mongodb', 'mongodb+srv'] })
+    .required()
     .messages({ 'any.required': 'is required (e.g. mongodb://127.0.0.1:27017/uplet); `npm run demo` or standalone mode starts a local server for you' }),
   MONGO_POOL_SIZE: positiveInt(10).max(200),
   LEASE_SECONDS: positiveInt(60).max(86_400),
@@ -52,7 +62,9 @@ export const orchestratorSettingsSchema = Joi.object<OrchestratorSettings>({
   REQUEST_TIMEOUT_MS: positiveInt(60_000).min(100).max(3_600_000),
   SHUTDOWN_GRACE_MS: positiveInt(10_000),
   SITES: Joi.string().max(100_000),
-  STORAGE_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://127.0.0.1:8100'),
+  STORAGE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('http://127.0.0.1:8100'),
   HEARTBEAT_INTERVAL_MS: positiveInt(10_000),
   FERRETDB_POSTGRES_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
   TEACHER_URL_ALLOWLIST: Joi.string().max(100_000),

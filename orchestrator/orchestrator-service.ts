@@ -53,8 +53,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     // Not fatal: without them every lookup scans, slower but correct.
     // Collections no index created yet have no table: make them, so each gets its GIN indexes now.
     await Promise.all(Object.keys(EQUALITY_FIELDS).map((name) => mongo.db.createCollection(name).catch(() => undefined)));
-    await ensureFerretGinIndexes(settings.FERRETDB_POSTGRES_URL, mongo.db.databaseName, logger)
-      .catch((err: Error) => logger.warn('could not create FerretDB equality indexes in PostgreSQL; lookups will scan', { error: err.message }));
+    await ensureFerretGinIndexes(settings.FERRETDB_POSTGRES_URL, mongo.db.databaseName, logger).catch((err: Error) =>
+      logger.warn('could not create FerretDB equality indexes in PostgreSQL; lookups will scan', { error: err.message }),
+    );
   }
   await backfillExpiryMinutes(collections);
 
@@ -75,7 +76,15 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     return doc ? rulesOf(kinds, kind).site(doc) : 'default';
   };
   const sites = new Sites(collections, siteConfig, settings.HEARTBEAT_INTERVAL_MS, logger);
-  const leases = new WorkLeases(collections, kinds, dispatcher, { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS }, logger, metrics, events);
+  const leases = new WorkLeases(
+    collections,
+    kinds,
+    dispatcher,
+    { leaseMs: settings.LEASE_SECONDS * 1000, maxAttempts: settings.MAX_ATTEMPTS },
+    logger,
+    metrics,
+    events,
+  );
   engine.useLeases(leases);
   engine.useEvents(events);
   const registry = new ModelRegistry(registryCollectionsOf(mongo.db), collections.datasets, collections.models, collections.jobs, engine, events, logger);
@@ -101,8 +110,24 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   // One subscription to the events exchange per replica, fanned out to GET /events streams.
   const eventHub = new EventHub();
   await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
-  const app = createOrchestratorApp({ collections, registration, leases, kinds, cancellation, engine, teacherAllowlist, keys, logger, metrics, readiness, bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS), sites, eventHub, registry, events,
+  const app = createOrchestratorApp({
+    collections,
+    registration,
+    leases,
+    kinds,
+    cancellation,
+    engine,
+    teacherAllowlist,
+    keys,
+    logger,
+    metrics,
+    readiness,
+    bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
+    sites,
+    eventHub,
+    registry,
+    events,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are
@@ -124,21 +149,22 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   logger.info('orchestrator listening', { url });
 
   let closing: Promise<void> | undefined;
-  const close = () => (closing ??= (async () => {
-    // Stop intake first, then let in-flight requests finish (bounded), then timers, broker, database.
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    registrySocket.close();
-    eventHub.close(); // open event streams would otherwise hold the server until the grace period
-    server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
-    await drained.catch(() => undefined);
-    clearTimeout(timer);
-    await reaper.stop().catch((e: Error) => logger.warn('reaper stop failed', { error: e.message }));
-    await sweep.stop().catch((e: Error) => logger.warn('sweeper stop failed', { error: e.message }));
-    await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
-    await mongo.close().catch((e: Error) => logger.warn('database close failed', { error: e.message }));
-    logger.info('orchestrator stopped');
-  })());
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop intake first, then let in-flight requests finish (bounded), then timers, broker, database.
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      registrySocket.close();
+      eventHub.close(); // open event streams would otherwise hold the server until the grace period
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
+      await drained.catch(() => undefined);
+      clearTimeout(timer);
+      await reaper.stop().catch((e: Error) => logger.warn('reaper stop failed', { error: e.message }));
+      await sweep.stop().catch((e: Error) => logger.warn('sweeper stop failed', { error: e.message }));
+      await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
+      await mongo.close().catch((e: Error) => logger.warn('database close failed', { error: e.message }));
+      logger.info('orchestrator stopped');
+    })());
 
   return { url, collections, leases, sweeper, reaper, engine, registry, close };
 }

@@ -9,7 +9,12 @@ export class PeriodicTask {
   private running?: Promise<void>;
   private stopped = false;
 
-  constructor(private readonly name: string, private readonly intervalMs: number, private readonly tick: () => Promise<void>, private readonly logger: Logger) {}
+  constructor(
+    private readonly name: string,
+    private readonly intervalMs: number,
+    private readonly tick: () => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
 
   start(): void {
     this.schedule();

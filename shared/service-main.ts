@@ -15,18 +15,24 @@ export function runService<S extends LoggingSettings>(
 ): void {
   const settings = loadConfigOrExit(service, schema);
   const logger = createLogger({ service, level: settings.LOG_LEVEL, format: settings.LOG_FORMAT });
-  start(settings, logger).then((running) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
-        logger.info('shutting down', { signal });
-        void running.close().then(() => process.exit(0), (err: Error) => {
-          logger.error('shutdown failed', { error: err.message });
-          process.exit(1);
+  start(settings, logger).then(
+    (running) => {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        process.once(signal, () => {
+          logger.info('shutting down', { signal });
+          void running.close().then(
+            () => process.exit(0),
+            (err: Error) => {
+              logger.error('shutdown failed', { error: err.message });
+              process.exit(1);
+            },
+          );
         });
-      });
-    }
-  }, (err: unknown) => {
-    process.stderr.write(`${service}: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
-    process.exit(err instanceof ConfigError ? 78 : 1);
-  });
+      }
+    },
+    (err: unknown) => {
+      process.stderr.write(`${service}: ${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+      process.exit(err instanceof ConfigError ? 78 : 1);
+    },
+  );
 }

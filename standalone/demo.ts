@@ -37,9 +37,17 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-demo-'));
   const logger = createLogger({ service: 'demo', level: process.env.LOG_LEVEL ?? 'warn', format: 'pretty' });
   say('uplet demo: starting the orchestrator, and three hospitals as three sites, each with its own storage gateway and compute agent (standalone mode)…');
-  const system = await startStandalone({ dataDir, ephemeral: true, logger, logFormat: 'pretty', log: (l) => say(`  ${l}`), ports: { orchestrator: 0, storage: 0 }, sites: HOSPITALS,
+  const system = await startStandalone({
+    dataDir,
+    ephemeral: true,
+    logger,
+    logFormat: 'pretty',
+    log: (l) => say(`  ${l}`),
+    ports: { orchestrator: 0, storage: 0 },
+    sites: HOSPITALS,
     // Short heartbeats: a site whose agent stops is seen without a live agent within 3 s.
-    env: { ...process.env, HEARTBEAT_INTERVAL_MS: process.env.HEARTBEAT_INTERVAL_MS ?? '1000' } });
+    env: { ...process.env, HEARTBEAT_INTERVAL_MS: process.env.HEARTBEAT_INTERVAL_MS ?? '1000' },
+  });
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
@@ -72,10 +80,16 @@ async function showDashboard(system: Standalone, say: (l: string) => void, inter
 async function run(system: Standalone, say: (l: string) => void, interrupted: () => boolean, started: number): Promise<void> {
   const keys = system.infra.apiKeys;
   const manifest = JSON.parse(fs.readFileSync(path.join(EXAMPLE, 'manifest.json'), 'utf8')) as { items: ManifestItem[] };
-  const api = <T = Record<string, unknown>>(key: KeyEntry, method: string, p: string, body?: unknown) => callApi<T>(system.orchestrator.url, key, method, p, body);
+  const api = <T = Record<string, unknown>>(key: KeyEntry, method: string, p: string, body?: unknown) =>
+    callApi<T>(system.orchestrator.url, key, method, p, body);
   const analystGet: Get = (p) => api(keys.analyst, 'GET', p);
   // The SDK's client for each principal, at the gateway of its site.
-  const storageAs = (k: KeyEntry, site?: string) => new UpletClient({ orchestratorUrl: system.orchestrator.url, storageUrl: system.sites.find((x) => x.site === site)?.storage.url ?? system.storage.url, apiKey: k.key }).storage;
+  const storageAs = (k: KeyEntry, site?: string) =>
+    new UpletClient({
+      orchestratorUrl: system.orchestrator.url,
+      storageUrl: system.sites.find((x) => x.site === site)?.storage.url ?? system.storage.url,
+      apiKey: k.key,
+    }).storage;
   const providerKey = (name: string) => keys.providers.find((p) => p.name === name)!;
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-demo-archives-'));
 
@@ -85,7 +99,12 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     await storageAs(keys.organizer).uploadFile('workflow', 'bc-workflow', path.join(scratch, 'workflow.tar.gz'), { contentType: 'application/gzip' });
     const test = manifest.items.filter((i) => i.role === 'test');
     const sizeTrain = 2;
-    await api(keys.organizer, 'POST', '/problem', { uuid: PROBLEM, workflow: 'bc-workflow', test_dataset: test.map((i) => i.uuid), size_train_dataset: sizeTrain });
+    await api(keys.organizer, 'POST', '/problem', {
+      uuid: PROBLEM,
+      workflow: 'bc-workflow',
+      test_dataset: test.map((i) => i.uuid),
+      size_train_dataset: sizeTrain,
+    });
     say(`   problem "${PROBLEM}": test set of ${test.length} items, minibatches of ${sizeTrain} data items`);
 
     say('2. Algo authors post two algos that learn incrementally from the previous model.');
@@ -96,7 +115,7 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
       say(`   ${algo.name}`);
     }
 
-    say('3. hospital-b\'s agent stops: its site has no live agent, so its ranks will wait (nothing runs elsewhere).');
+    say("3. hospital-b's agent stops: its site has no live agent, so its ranks will wait (nothing runs elsewhere).");
     await system.stopSiteAgent('hospital-b');
     for (let i = 0; i < 50; i++) {
       const sites = (await analystGet('/sites')).sites as Array<{ name: string; live_agents: unknown[] }>;
@@ -104,15 +123,20 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
       await new Promise((r) => setTimeout(r, 200));
     }
     say('   GET /sites: hospital-b has no live agent');
-    say('   Three hospitals upload their data to their own site\'s gateway (it never leaves the site) and register it there.');
+    say("   Three hospitals upload their data to their own site's gateway (it never leaves the site) and register it there.");
     for (const provider of keys.providers) {
       const items = manifest.items.filter((i) => i.provider === provider.name && i.role !== 'predict');
       for (const i of items) await storageAs(provider, provider.name).uploadFile('data', i.uuid, path.join(EXAMPLE, i.file), { contentType: 'text/csv' });
-      const reply = await api<{ new_learnuplets: number }>(provider, 'POST', '/data', { uuid: items.map((i) => i.uuid), problems: PROBLEM, site: provider.name });
+      const reply = await api<{ new_learnuplets: number }>(provider, 'POST', '/data', {
+        uuid: items.map((i) => i.uuid),
+        problems: PROBLEM,
+        site: provider.name,
+      });
       say(`   ${provider.name}: ${items.length} items at site ${provider.name} → ${reply.new_learnuplets} new learnuplets`);
     }
     const predictItems = manifest.items.filter((i) => i.role === 'predict');
-    for (const i of predictItems) await storageAs(providerKey(i.provider), i.provider).uploadFile('data', i.uuid, path.join(EXAMPLE, i.file), { contentType: 'text/csv' });
+    for (const i of predictItems)
+      await storageAs(providerKey(i.provider), i.provider).uploadFile('data', i.uuid, path.join(EXAMPLE, i.file), { contentType: 'text/csv' });
 
     say('4. Each rank runs at the site whose data it trains on (its agent only); the model travels from site to site:\n');
     // Once hospital-b's ranks have waited visibly for a while, a new agent of hospital-b starts and the chains resume.
@@ -128,7 +152,9 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     say('\n5. Leaderboard');
     const board = await api<{ leaderboard: LeaderboardRow[] }>(keys.analyst, 'GET', `/problem/${PROBLEM}/leaderboard`);
     for (const [i, r] of board.leaderboard.entries()) {
-      say(`   ${i + 1}. ${String(r.name).padEnd(32)} best test accuracy ${Number(r.best_perf).toFixed(3)} at rank ${r.rank} (${r.ranks} ranks, ${r.by_status.done ?? 0} done)`);
+      say(
+        `   ${i + 1}. ${String(r.name).padEnd(32)} best test accuracy ${Number(r.best_perf).toFixed(3)} at rank ${r.rank} (${r.ranks} ranks, ${r.by_status.done ?? 0} done)`,
+      );
     }
     const first = rows.map((r) => r.perfs.find((p) => p !== null) ?? NaN);
     say(`   accuracy rose from rank 0 (${first.map((p) => p.toFixed(3)).join(', ')}) to the best above: the chains learned from each hospital's data in turn.`);
@@ -155,7 +181,12 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
       const probabilities = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1).map(Number);
       // The labels are the hospital's own, kept aside: here the demo plays that hospital checking the result.
       const item = manifest.items.find((i) => i.uuid === p.data)!;
-      const labels = fs.readFileSync(path.join(EXAMPLE, item.file), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',').pop()));
+      const labels = fs
+        .readFileSync(path.join(EXAMPLE, item.file), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.split(',').pop()));
       const ok = labels.filter((y, i) => (probabilities[i]! >= 0.5 ? 1 : 0) === y).length;
       correct += ok;
       total += labels.length;
@@ -163,7 +194,7 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
     }
     if (total > 0) say(`   held-out accuracy ${(correct / total).toFixed(3)} (majority class alone: 0.627)`);
 
-    say('\n7. Proof from the gateways\' access logs: who read which blob, with the capability of which site.');
+    say("\n7. Proof from the gateways' access logs: who read which blob, with the capability of which site.");
     const testSet = new Set(manifest.items.filter((i) => i.role === 'test').map((i) => i.uuid));
     let foreignReads = 0;
     let modelMoves = 0;
@@ -176,11 +207,15 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
       foreignReads += foreign.length;
       const models = log.filter((e) => e.action === 'read' && e.kind === 'model' && e.status === 200 && e.capability_site !== site.site);
       modelMoves += models.length;
-      say(`   ${site.site}: ${own} data reads by its own agent, ${evalReads} reads of its test items (the evaluation set) by other sites, ${foreign.length} reads of its data by another hospital; ${models.length} of its models fetched by other sites`);
+      say(
+        `   ${site.site}: ${own} data reads by its own agent, ${evalReads} reads of its test items (the evaluation set) by other sites, ${foreign.length} reads of its data by another hospital; ${models.length} of its models fetched by other sites`,
+      );
     }
-    say(foreignReads === 0
-      ? `   no hospital's train or prediction data was read by another hospital's agent, while models moved between sites ${modelMoves} times.`
-      : `   VIOLATION: ${foreignReads} reads of a hospital's data by another hospital's agent`);
+    say(
+      foreignReads === 0
+        ? `   no hospital's train or prediction data was read by another hospital's agent, while models moved between sites ${modelMoves} times.`
+        : `   VIOLATION: ${foreignReads} reads of a hospital's data by another hospital's agent`,
+    );
     if (foreignReads > 0) process.exitCode = 1;
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -190,10 +225,31 @@ async function run(system: Standalone, say: (l: string) => void, interrupted: ()
 type Get = <T = Record<string, unknown>>(path: string) => Promise<T>;
 
 /** What the demo reads of the API's documents (the SDK's types cover the rest). */
-interface LeaderboardRow { name: string; best_perf: number; rank: number; ranks: number; by_status: Record<string, number | undefined> }
-interface AlgoRow { uuid: string; name: string }
-interface LearnupletRow { algo: string; rank: number; status: string; perf: number | null; site?: string }
-interface PredupletRow { data: string; algo: string; status: string; failure_reason: string | null; prediction_storage_uuid: string }
+interface LeaderboardRow {
+  name: string;
+  best_perf: number;
+  rank: number;
+  ranks: number;
+  by_status: Record<string, number | undefined>;
+}
+interface AlgoRow {
+  uuid: string;
+  name: string;
+}
+interface LearnupletRow {
+  algo: string;
+  rank: number;
+  status: string;
+  perf: number | null;
+  site?: string;
+}
+interface PredupletRow {
+  data: string;
+  algo: string;
+  status: string;
+  failure_reason: string | null;
+  prediction_storage_uuid: string;
+}
 
 /** A JSON call to the orchestrator through the SDK, with one principal's key; a refusal stops the demo with its code and message. */
 async function callApi<T>(baseUrl: string, key: KeyEntry, method: string, p: string, body?: unknown): Promise<T> {
@@ -201,7 +257,13 @@ async function callApi<T>(baseUrl: string, key: KeyEntry, method: string, p: str
   return method === 'GET' ? client.get<T>(p) : client.post<T>(p, body);
 }
 
-async function watchChains(get: Get, say: (l: string) => void, interrupted: () => boolean, started: number, whileWaiting?: (since: number) => Promise<void>): Promise<ChainRow[]> {
+async function watchChains(
+  get: Get,
+  say: (l: string) => void,
+  interrupted: () => boolean,
+  started: number,
+  whileWaiting?: (since: number) => Promise<void>,
+): Promise<ChainRow[]> {
   const tty = process.stdout.isTTY;
   let lastDrawn = '';
   let lastPrinted = 0;
@@ -209,14 +271,24 @@ async function watchChains(get: Get, say: (l: string) => void, interrupted: () =
   let lastWaiting = '';
   for (;;) {
     const [algos, uplets, problem] = await Promise.all([
-      get<{ algos: AlgoRow[] }>(`/algo?problem=${PROBLEM}`), get<{ learnuplets: LearnupletRow[] }>(`/learnuplet?problem=${PROBLEM}&limit=1000`), get(`/problem/${PROBLEM}`),
+      get<{ algos: AlgoRow[] }>(`/algo?problem=${PROBLEM}`),
+      get<{ learnuplets: LearnupletRow[] }>(`/learnuplet?problem=${PROBLEM}&limit=1000`),
+      get(`/problem/${PROBLEM}`),
     ]);
     const rows: ChainRow[] = algos.algos.map((a) => {
       const chain = uplets.learnuplets.filter((l) => l.algo === a.uuid).sort((x, y) => x.rank - y.rank);
-      return { algo: a.uuid, name: a.name, statuses: chain.map((l) => l.status), perfs: chain.map((l) => (l.status === 'done' ? l.perf : null)), sites: chain.map((l) => String(l.site ?? 'default')) };
+      return {
+        algo: a.uuid,
+        name: a.name,
+        statuses: chain.map((l) => l.status),
+        perfs: chain.map((l) => (l.status === 'done' ? l.perf : null)),
+        sites: chain.map((l) => String(l.site ?? 'default')),
+      };
     });
     const finished = rows.every((r) => r.statuses.every((s) => ['done', 'failed', 'canceled'].includes(s)));
-    const waiting = ((problem.waiting_for ?? []) as Array<{ message: string; rank: number; algo: string }>).map((w) => `rank ${w.rank} of ${w.algo}: ${w.message}`);
+    const waiting = ((problem.waiting_for ?? []) as Array<{ message: string; rank: number; algo: string }>).map(
+      (w) => `rank ${w.rank} of ${w.algo}: ${w.message}`,
+    );
     const frame = renderProgress(rows, (Date.now() - started) / 1000, waiting);
     if (waiting.length > 0) {
       waitingSince ??= Date.now();
@@ -246,6 +318,6 @@ async function waitForPreduplets(get: Get, uuids: string[], interrupted: () => b
 
 main().catch((err: unknown) => {
   const known = err instanceof ConfigError || err instanceof DependencyUnavailableError || err instanceof UpletApiError;
-  process.stderr.write(`demo failed: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`demo failed: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
   process.exit(1);
 });

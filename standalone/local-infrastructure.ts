@@ -79,7 +79,14 @@ export async function startLocalInfrastructure(options: LocalInfrastructureOptio
   const capabilitySecret = process.env.UPLET_CAPABILITY_SECRET ?? crypto.randomBytes(32).toString('hex');
   const ferretPostgresUrl = server?.ferret?.backend.kind === 'postgresql' ? server.ferret.backend.url : undefined;
   return {
-    mongoUrl, mongoDescription, amqpUrl, apiKeys, apiKeysJson, capabilitySecret, ...(ferretPostgresUrl ? { ferretPostgresUrl } : {}), ...(options.ephemeral ? {} : { keysFile }),
+    mongoUrl,
+    mongoDescription,
+    amqpUrl,
+    apiKeys,
+    apiKeysJson,
+    capabilitySecret,
+    ...(ferretPostgresUrl ? { ferretPostgresUrl } : {}),
+    ...(options.ephemeral ? {} : { keysFile }),
     close: async () => void (await server?.stop()),
   };
 }
@@ -96,8 +103,11 @@ export function standaloneDatabaseName(dataDir: string): string {
 
 /** One key per role of the demo's cast; a key already in `known` under the same name is kept. */
 function generatedKeys(known: readonly KeyEntry[]): StandaloneKeys {
-  const entry = (name: string, roles: string[]): KeyEntry =>
-    ({ name, key: known.find((k) => k.name === name)?.key ?? `${name}-${crypto.randomBytes(16).toString('hex')}`, roles });
+  const entry = (name: string, roles: string[]): KeyEntry => ({
+    name,
+    key: known.find((k) => k.name === name)?.key ?? `${name}-${crypto.randomBytes(16).toString('hex')}`,
+    roles,
+  });
   return {
     organizer: entry('organizer', ['organizer']),
     providers: ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => entry(n, ['data-provider'])),

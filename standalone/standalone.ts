@@ -50,33 +50,75 @@ export interface StandaloneOptions {
 export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
   const env = options.env ?? process.env;
   const infra = await startLocalInfrastructure({ dataDir: options.dataDir, log: options.log, ephemeral: options.ephemeral });
-  const common = { LOG_LEVEL: env.LOG_LEVEL ?? 'warn', AMQP_URL: infra.amqpUrl, AMQP_PREFIX: env.AMQP_PREFIX ?? (options.ephemeral ? `uplet-demo-${process.pid}` : 'uplet'), UPLET_API_KEYS: infra.apiKeysJson, UPLET_CAPABILITY_SECRET: infra.capabilitySecret };
+  const common = {
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    AMQP_URL: infra.amqpUrl,
+    AMQP_PREFIX: env.AMQP_PREFIX ?? (options.ephemeral ? `uplet-demo-${process.pid}` : 'uplet'),
+    UPLET_API_KEYS: infra.apiKeysJson,
+    UPLET_CAPABILITY_SECRET: infra.capabilitySecret,
+  };
   const started: Array<{ close(): Promise<void> }> = [infra];
   try {
     // Gateways first: the orchestrator is told each site's gateway (SITES).
-    const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
-      ...env, ...common, STORAGE_DIR: env.STORAGE_DIR ?? path.join(options.dataDir, 'blobs'), STORAGE_PORT: String(options.ports?.storage ?? env.STORAGE_PORT ?? 8100),
-    }), serviceLogger(options, 'storage-gateway'));
+    const storage = await startStorageGateway(
+      loadConfig(storageSettingsSchema, {
+        ...env,
+        ...common,
+        STORAGE_DIR: env.STORAGE_DIR ?? path.join(options.dataDir, 'blobs'),
+        STORAGE_PORT: String(options.ports?.storage ?? env.STORAGE_PORT ?? 8100),
+      }),
+      serviceLogger(options, 'storage-gateway'),
+    );
     started.unshift(storage);
     const siteGateways: Array<{ site: string; storage: RunningStorageGateway }> = [];
     for (const site of options.sites ?? []) {
-      const g = await startStorageGateway(loadConfig(storageSettingsSchema, {
-        ...env, ...common, SITE: site, STORAGE_DIR: path.join(options.dataDir, 'sites', site, 'blobs'), STORAGE_PORT: '0', STORAGE_ACCESS_LOG: path.join(options.dataDir, 'sites', site, 'access.log'),
-      }), serviceLogger(options, `storage-gateway@${site}`));
+      const g = await startStorageGateway(
+        loadConfig(storageSettingsSchema, {
+          ...env,
+          ...common,
+          SITE: site,
+          STORAGE_DIR: path.join(options.dataDir, 'sites', site, 'blobs'),
+          STORAGE_PORT: '0',
+          STORAGE_ACCESS_LOG: path.join(options.dataDir, 'sites', site, 'access.log'),
+        }),
+        serviceLogger(options, `storage-gateway@${site}`),
+      );
       started.unshift(g);
       siteGateways.push({ site, storage: g });
     }
-    const sitesJson = JSON.stringify(Object.fromEntries([['default', { gateway_url: storage.url }], ...siteGateways.map((g) => [g.site, { gateway_url: g.storage.url }])]));
-    const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
-      ...env, ...common, MONGO_URL: infra.mongoUrl, MONGO_POOL_SIZE: '8', ...(infra.ferretPostgresUrl ? { FERRETDB_POSTGRES_URL: infra.ferretPostgresUrl } : {}), ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
-      ...(siteGateways.length > 0 ? { SITES: sitesJson } : {}), HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
-    }), serviceLogger(options, 'orchestrator'));
+    const sitesJson = JSON.stringify(
+      Object.fromEntries([['default', { gateway_url: storage.url }], ...siteGateways.map((g) => [g.site, { gateway_url: g.storage.url }])]),
+    );
+    const orchestrator = await startOrchestrator(
+      loadConfig(orchestratorSettingsSchema, {
+        ...env,
+        ...common,
+        MONGO_URL: infra.mongoUrl,
+        MONGO_POOL_SIZE: '8',
+        ...(infra.ferretPostgresUrl ? { FERRETDB_POSTGRES_URL: infra.ferretPostgresUrl } : {}),
+        ORCHESTRATOR_PORT: String(options.ports?.orchestrator ?? env.ORCHESTRATOR_PORT ?? 8000),
+        ...(siteGateways.length > 0 ? { SITES: sitesJson } : {}),
+        HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
+      }),
+      serviceLogger(options, 'orchestrator'),
+    );
     started.unshift(orchestrator);
-    const agentAt = (site: string, storageUrl: string, name: string, workDir: string) => startComputeAgent(loadConfig(agentSettingsSchema, {
-      ...env, ...common, ORCHESTRATOR_URL: orchestrator.url, STORAGE_URL: storageUrl, AGENT_API_KEY: infra.apiKeys.compute.key, SITE: site,
-      AGENT_NAME: name, AGENT_CONCURRENCY: env.AGENT_CONCURRENCY ?? '2', AGENT_WORK_DIR: workDir,
-      HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
-    }), serviceLogger(options, site === 'default' ? 'compute-agent' : `compute-agent@${site}`));
+    const agentAt = (site: string, storageUrl: string, name: string, workDir: string) =>
+      startComputeAgent(
+        loadConfig(agentSettingsSchema, {
+          ...env,
+          ...common,
+          ORCHESTRATOR_URL: orchestrator.url,
+          STORAGE_URL: storageUrl,
+          AGENT_API_KEY: infra.apiKeys.compute.key,
+          SITE: site,
+          AGENT_NAME: name,
+          AGENT_CONCURRENCY: env.AGENT_CONCURRENCY ?? '2',
+          AGENT_WORK_DIR: workDir,
+          HEARTBEAT_INTERVAL_MS: env.HEARTBEAT_INTERVAL_MS ?? '5000',
+        }),
+        serviceLogger(options, site === 'default' ? 'compute-agent' : `compute-agent@${site}`),
+      );
     const agent = await agentAt('default', storage.url, env.AGENT_NAME ?? 'standalone-agent', env.AGENT_WORK_DIR ?? path.join(options.dataDir, 'agent-work'));
     started.unshift(agent);
     const sites: Standalone['sites'] = [];
@@ -87,7 +129,11 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     }
     let closing: Promise<void> | undefined;
     return {
-      infra, orchestrator, storage, agent, sites,
+      infra,
+      orchestrator,
+      storage,
+      agent,
+      sites,
       stopSiteAgent: async (site) => {
         const entry = sites.find((x) => x.site === site);
         if (entry) await entry.agent.close();
@@ -100,11 +146,12 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         entry.agent = a;
         return a;
       },
-      close: () => (closing ??= (async () => {
-        // Agent first (it gives back its work), then the gateway, the orchestrator, the database.
-        for (const s of started) await s.close().catch((e: Error) => options.logger.warn('shutdown step failed', { error: e.message }));
-        if (options.ephemeral) fs.rmSync(options.dataDir, { recursive: true, force: true });
-      })()),
+      close: () =>
+        (closing ??= (async () => {
+          // Agent first (it gives back its work), then the gateway, the orchestrator, the database.
+          for (const s of started) await s.close().catch((e: Error) => options.logger.warn('shutdown step failed', { error: e.message }));
+          if (options.ephemeral) fs.rmSync(options.dataDir, { recursive: true, force: true });
+        })()),
     };
   } catch (err) {
     for (const s of started) await s.close().catch(() => undefined);

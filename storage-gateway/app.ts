@@ -30,7 +30,12 @@ export function createStorageApp(parts: StorageAppParts): Express {
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok', site: parts.site ?? 'default' }));
   app.use(apiDocsRoutes(storageOpenApi()));
   app.use(authenticate(parts.keys));
-  app.use(blobRoutes(parts.store, parts.maxBlobBytes, parts.capabilitySecret, { site: parts.site ?? 'default', ...(parts.accessLog ? { accessLog: parts.accessLog } : {}) }));
+  app.use(
+    blobRoutes(parts.store, parts.maxBlobBytes, parts.capabilitySecret, {
+      site: parts.site ?? 'default',
+      ...(parts.accessLog ? { accessLog: parts.accessLog } : {}),
+    }),
+  );
   app.use(notFoundHandler());
   app.use(errorHandler(parts.logger));
   return app;

@@ -1,6 +1,15 @@
 import Joi from 'joi';
 import { siteName } from '../shared/contracts/sites';
-import { apiKeySettings, capabilitySettings, loggingSettings, port, positiveInt, type ApiKeySettings, type CapabilitySettings, type LoggingSettings } from '../shared/config/common-settings';
+import {
+  apiKeySettings,
+  capabilitySettings,
+  loggingSettings,
+  port,
+  positiveInt,
+  type ApiKeySettings,
+  type CapabilitySettings,
+  type LoggingSettings,
+} from '../shared/config/common-settings';
 
 export interface StorageSettings extends LoggingSettings, ApiKeySettings, CapabilitySettings {
   STORAGE_HOST: string;

@@ -23,9 +23,18 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
   const keys = ApiKeyRegistry.fromSettings(settings);
   const store = new FilesystemBlobStore(path.resolve(settings.STORAGE_DIR));
   const site = settings.SITE ?? 'default';
-  const accessLogFile = settings.STORAGE_ACCESS_LOG === 'off' ? undefined : path.resolve(settings.STORAGE_ACCESS_LOG ?? path.join(settings.STORAGE_DIR, 'access.log'));
+  const accessLogFile =
+    settings.STORAGE_ACCESS_LOG === 'off' ? undefined : path.resolve(settings.STORAGE_ACCESS_LOG ?? path.join(settings.STORAGE_DIR, 'access.log'));
   const accessLog = new AccessLog(accessLogFile);
-  const app = createStorageApp({ store, keys, logger, maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES, capabilitySecret: settings.UPLET_CAPABILITY_SECRET, site, accessLog });
+  const app = createStorageApp({
+    store,
+    keys,
+    logger,
+    maxBlobBytes: settings.STORAGE_MAX_BLOB_BYTES,
+    capabilitySecret: settings.UPLET_CAPABILITY_SECRET,
+    site,
+    accessLog,
+  });
   // Capabilities name every data blob of a task: allow large headers.
   const idle = settings.STORAGE_IDLE_TIMEOUT_MS;
   const server = http.createServer({ maxHeaderSize: 256 * 1024, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(idle / 4))) }, app);
@@ -67,15 +76,16 @@ export async function startStorageGateway(settings: StorageSettings, logger: Log
     site,
     ...(accessLogFile ? { accessLogFile } : {}),
     orphanSweep,
-    close: () => (closing ??= (async () => {
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
-      await drained;
-      clearTimeout(timer);
-      await orphanSweep;
-      await accessLog.close();
-      logger.info('storage gateway stopped');
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), settings.SHUTDOWN_GRACE_MS);
+        await drained;
+        clearTimeout(timer);
+        await orphanSweep;
+        await accessLog.close();
+        logger.info('storage gateway stopped');
+      })()),
   };
 }

@@ -23,20 +23,57 @@ export async function probeSandbox(): Promise<SandboxCapabilities> {
   if (!prlimit) missing.push('prlimit (util-linux) is not available: no CPU, memory, process or file-size limits');
 
   const isRoot = process.getuid?.() === 0;
-  const setpriv = isRoot && (await outputOf('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', '/usr/bin/id', '-u'])) === '65534';
-  if (!setpriv) missing.push(isRoot ? 'setpriv (util-linux) does not work: cannot drop to an unprivileged user' : 'the agent is not root: it cannot drop the sandbox to an unprivileged user (run it as root in its container)');
+  const setpriv =
+    isRoot && (await outputOf('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', '/usr/bin/id', '-u'])) === '65534';
+  if (!setpriv)
+    missing.push(
+      isRoot
+        ? 'setpriv (util-linux) does not work: cannot drop to an unprivileged user'
+        : 'the agent is not root: it cannot drop the sandbox to an unprivileged user (run it as root in its container)',
+    );
 
   let bubblewrap = false;
   if (fs.existsSync('/usr/bin/bwrap')) {
     // The network namespace must show no interface but a loopback.
     const netdev = await outputOf('/usr/bin/bwrap', [
-      '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session',
-      '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/bin', '/bin',
-      '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--', '/bin/cat', '/proc/net/dev',
+      '--unshare-net',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--die-with-parent',
+      '--new-session',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--tmpfs',
+      '/tmp',
+      '--',
+      '/bin/cat',
+      '/proc/net/dev',
     ]);
-    const interfaces = (netdev ?? '').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+    const interfaces = (netdev ?? '')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]!.trim())
+      .filter(Boolean);
     bubblewrap = netdev !== undefined && interfaces.every((i) => i === 'lo');
-    if (!bubblewrap) missing.push('bubblewrap (bwrap) does not work here: no network, PID or mount isolation (install the bubblewrap package; in a container allow user namespaces or CAP_SYS_ADMIN)');
+    if (!bubblewrap)
+      missing.push(
+        'bubblewrap (bwrap) does not work here: no network, PID or mount isolation (install the bubblewrap package; in a container allow user namespaces or CAP_SYS_ADMIN)',
+      );
   } else {
     missing.push('bubblewrap is not installed (/usr/bin/bwrap): no network, PID or mount isolation (apt-get install bubblewrap)');
   }

@@ -119,7 +119,13 @@ function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): P
       command.signal?.removeEventListener('abort', onAbort);
       killGroup('SIGKILL'); // anything left in the group
       const result: SandboxResult = {
-        exitCode, signal, timedOut, aborted, durationMs: Date.now() - started, stdoutTail: stdout.text(), stderrTail: stderr.text(),
+        exitCode,
+        signal,
+        timedOut,
+        aborted,
+        durationMs: Date.now() - started,
+        stdoutTail: stdout.text(),
+        stderrTail: stderr.text(),
       };
       result.reason = explain(result, command);
       resolve(result);
@@ -131,13 +137,16 @@ function explain(r: SandboxResult, command: SandboxedCommand): string | undefine
   const what = command.argv.slice(0, 2).join(' ');
   if (r.aborted) return `${what} was stopped (lease lost or agent shutting down)`;
   if (r.timedOut) return `${what} exceeded its wall-clock limit of ${Math.round(command.limits.wallClockMs / 1000)} s and was killed`;
-  if (r.signal === 'SIGXCPU' || r.signal === 'SIGKILL' && /CPU/i.test(r.stderrTail)) return `${what} exceeded its CPU limit of ${command.limits.cpuSeconds} s`;
+  if (r.signal === 'SIGXCPU' || (r.signal === 'SIGKILL' && /CPU/i.test(r.stderrTail)))
+    return `${what} exceeded its CPU limit of ${command.limits.cpuSeconds} s`;
   if (r.signal) return `${what} was killed by ${r.signal}`;
   // bwrap reports the child's death by signal as 128 + signal number.
-  if (r.exitCode === 128 + 24 || r.exitCode === 128 + 9 && /CPU/i.test(r.stderrTail)) return `${what} exceeded its CPU limit of ${command.limits.cpuSeconds} s`;
+  if (r.exitCode === 128 + 24 || (r.exitCode === 128 + 9 && /CPU/i.test(r.stderrTail)))
+    return `${what} exceeded its CPU limit of ${command.limits.cpuSeconds} s`;
   if (r.exitCode === 128 + 25) return `${what} tried to write a file larger than ${command.limits.maxFileBytes} bytes`;
   if (r.exitCode !== null && r.exitCode > 128) return `${what} was killed by signal ${r.exitCode - 128}`;
-  if (/MemoryError|Cannot allocate memory|out of memory|heap out of memory|ENOMEM/i.test(r.stderrTail)) return `${what} ran out of memory (limit ${Math.round(command.limits.memoryBytes / 1024 ** 2)} MiB) and exited with code ${r.exitCode}`;
+  if (/MemoryError|Cannot allocate memory|out of memory|heap out of memory|ENOMEM/i.test(r.stderrTail))
+    return `${what} ran out of memory (limit ${Math.round(command.limits.memoryBytes / 1024 ** 2)} MiB) and exited with code ${r.exitCode}`;
   if (r.exitCode !== 0) return `${what} exited with code ${r.exitCode}`;
   return undefined;
 }
@@ -145,7 +154,13 @@ function explain(r: SandboxResult, command: SandboxedCommand): string | undefine
 function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string[] {
   const { limits } = command;
   const rlimits = [
-    '/usr/bin/prlimit', `--cpu=${limits.cpuSeconds}`, `--as=${limits.memoryBytes}`, `--nproc=${limits.maxProcesses}`, `--fsize=${limits.maxFileBytes}`, '--core=0', '--',
+    '/usr/bin/prlimit',
+    `--cpu=${limits.cpuSeconds}`,
+    `--as=${limits.memoryBytes}`,
+    `--nproc=${limits.maxProcesses}`,
+    `--fsize=${limits.maxFileBytes}`,
+    '--core=0',
+    '--',
   ];
   const dropPrivileges = caps.setpriv
     ? ['/usr/bin/setpriv', `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all']
@@ -154,13 +169,40 @@ function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string
   if (!caps.bubblewrap) return inner;
 
   const bwrap = [
-    'bwrap', '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
-    '--die-with-parent', '--new-session',
-    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin',
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    'bwrap',
+    '--unshare-net',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--die-with-parent',
+    '--new-session',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--symlink',
+    'usr/lib',
+    '/lib',
+    '--symlink',
+    'usr/lib64',
+    '/lib64',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/sbin',
+    '/sbin',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
     // Mount points are created 0755, so the dropped user can walk to its mounts.
-    '--perms', '0755', '--dir', '/task',
+    '--perms',
+    '0755',
+    '--dir',
+    '/task',
   ];
   const systemPaths = (command.systemPaths ?? []).map(checkedSystemPath);
   // Their parents (e.g. /etc) are made 0755, else bwrap creates them unreadable to the dropped user.
@@ -173,6 +215,7 @@ function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string
 
 /** A read-only system path: absolute, normalised, under /etc or /usr (never the task's, /proc, /dev or /tmp). */
 export function checkedSystemPath(p: string): string {
-  if (!path.isAbsolute(p) || path.normalize(p) !== p || !/^\/(etc|usr)\/[^/]/.test(p)) throw new Error(`system path ${p} refused: only absolute, normalised paths under /etc or /usr`);
+  if (!path.isAbsolute(p) || path.normalize(p) !== p || !/^\/(etc|usr)\/[^/]/.test(p))
+    throw new Error(`system path ${p} refused: only absolute, normalised paths under /etc or /usr`);
   return p;
 }

@@ -21,7 +21,8 @@ export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Log
   const detarget = async (from: string) => {
     const out = await ws.outputDir(`${from}-features`);
     await ws.run(`detarget ${from}`, {
-      argv: ['./run', 'detarget', '/task/in', '/task/out'], cwd: '/task/workflow',
+      argv: ['./run', 'detarget', '/task/in', '/task/out'],
+      cwd: '/task/workflow',
       mounts: [ro(workflow, '/task/workflow'), ro(ws.path(from), '/task/in'), rw(out, '/task/out')],
     });
     return out;
@@ -31,7 +32,8 @@ export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Log
 
   const modelOut = await ws.outputDir('model-out');
   await ws.run('train', {
-    argv: ['./run', 'train', '/task/train', modelIn ? '/task/model-in' : '-', '/task/out/model'], cwd: '/task/algo',
+    argv: ['./run', 'train', '/task/train', modelIn ? '/task/model-in' : '-', '/task/out/model'],
+    cwd: '/task/algo',
     mounts: [ro(algo, '/task/algo'), ro(ws.path('train'), '/task/train'), ...(modelIn ? [ro(modelIn, '/task/model-in')] : []), rw(modelOut, '/task/out')],
   });
   const model = ws.path('model-out', 'model');
@@ -41,7 +43,8 @@ export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Log
   const predict = async (features: string, name: string) => {
     const out = await ws.outputDir(name);
     await ws.run(`predict ${name}`, {
-      argv: ['./run', 'predict', '/task/in', '/task/model', '/task/out'], cwd: '/task/algo',
+      argv: ['./run', 'predict', '/task/in', '/task/model', '/task/out'],
+      cwd: '/task/algo',
       mounts: [ro(algo, '/task/algo'), ro(features, '/task/in'), ro(model, '/task/model'), rw(out, '/task/out')],
     });
     return out;
@@ -49,7 +52,8 @@ export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Log
   const score = async (predictions: string, truth: string, items: readonly string[]) => {
     const out = await ws.outputDir(`score-${truth}`);
     await ws.run(`score ${truth}`, {
-      argv: ['./run', 'score', '/task/predictions', '/task/truth', '/task/out/score.json'], cwd: '/task/workflow',
+      argv: ['./run', 'score', '/task/predictions', '/task/truth', '/task/out/score.json'],
+      cwd: '/task/workflow',
       mounts: [ro(workflow, '/task/workflow'), ro(predictions, '/task/predictions'), ro(ws.path(truth), '/task/truth'), rw(out, '/task/out')],
     });
     return readScore(`${out}/score.json`, items);
@@ -76,7 +80,11 @@ async function keepModel(ws: TaskWorkspace, l: Learnuplet, model: string, logger
     const stored = await ws.storage.meta('model', l.model_end);
     const under = stored.written_under;
     if (!under || under.kind !== 'learnuplet' || under.uplet !== l.uuid) {
-      throw new TaskStepFailed('store model', undefined, `store model: model ${l.model_end} already exists and was not written under a lease of learnuplet ${l.uuid}; it is not adopted`);
+      throw new TaskStepFailed(
+        'store model',
+        undefined,
+        `store model: model ${l.model_end} already exists and was not written under a lease of learnuplet ${l.uuid}; it is not adopted`,
+      );
     }
     logger.warn('an earlier attempt stored this model already; scoring that one', { uplet: l.uuid, model: l.model_end, attempt: under.attempt });
     await fs.promises.rm(model, { force: true });

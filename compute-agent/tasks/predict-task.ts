@@ -14,12 +14,14 @@ export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWork
 
   const features = await ws.outputDir('features');
   await ws.run('detarget', {
-    argv: ['./run', 'detarget', '/task/in', '/task/out'], cwd: '/task/workflow',
+    argv: ['./run', 'detarget', '/task/in', '/task/out'],
+    cwd: '/task/workflow',
     mounts: [ro(workflow, '/task/workflow'), ro(ws.path('data'), '/task/in'), rw(features, '/task/out')],
   });
   const out = await ws.outputDir('predictions');
   await ws.run('predict', {
-    argv: ['./run', 'predict', '/task/in', '/task/model', '/task/out'], cwd: '/task/algo',
+    argv: ['./run', 'predict', '/task/in', '/task/model', '/task/out'],
+    cwd: '/task/algo',
     mounts: [ro(algo, '/task/algo'), ro(features, '/task/in'), ro(model, '/task/model'), rw(out, '/task/out')],
   });
   const file = ws.path('predictions', p.data);

@@ -25,5 +25,5 @@ export async function readScore(file: string, expectedItems: readonly string[]):
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new TaskStepFailed('score', undefined, `score: no numeric perf for item ${item}`);
     perfs[item] = v;
   }
-  return { perf: s.perf, perfs, metrics: (s.metrics ?? {}) };
+  return { perf: s.perf, perfs, metrics: s.metrics ?? {} };
 }

@@ -19,14 +19,22 @@ export function privateDirMode(caps: SandboxCapabilities): number {
 /** A sandboxed step that failed: the task reports it with the reason and the log tail. */
 export class TaskStepFailed extends Error {
   /** `permanent`: deterministic bad input; reported so, the task fails at once instead of being retried. */
-  constructor(readonly step: string, readonly result: SandboxResult | undefined, reason: string, readonly permanent = false) {
+  constructor(
+    readonly step: string,
+    readonly result: SandboxResult | undefined,
+    reason: string,
+    readonly permanent = false,
+  ) {
     super(reason);
     this.name = 'TaskStepFailed';
   }
 
   get logTail(): string {
     if (!this.result) return '';
-    return [this.result.stderrTail && `stderr:\n${this.result.stderrTail}`, this.result.stdoutTail && `stdout:\n${this.result.stdoutTail}`].filter(Boolean).join('\n').slice(-8_000);
+    return [this.result.stderrTail && `stderr:\n${this.result.stderrTail}`, this.result.stdoutTail && `stdout:\n${this.result.stdoutTail}`]
+      .filter(Boolean)
+      .join('\n')
+      .slice(-8_000);
   }
 }
 
@@ -47,7 +55,10 @@ export interface WorkspaceContext {
  * whole when the task ends.
  */
 export class TaskWorkspace {
-  private constructor(readonly root: string, private readonly ctx: WorkspaceContext) {}
+  private constructor(
+    readonly root: string,
+    private readonly ctx: WorkspaceContext,
+  ) {}
 
   get storage(): StorageClient {
     return this.ctx.storage;
@@ -120,7 +131,10 @@ export class TaskWorkspace {
     await this.run('unpack', {
       argv: ['tar', '-xzf', '/task/archive.tar.gz', '-C', '/task/out', '--no-same-owner', '--no-same-permissions', '--delay-directory-restore'],
       cwd: '/task',
-      mounts: [{ hostPath: archive, sandboxPath: '/task/archive.tar.gz', writable: false }, { hostPath: out, sandboxPath: '/task/out', writable: true }],
+      mounts: [
+        { hostPath: archive, sandboxPath: '/task/archive.tar.gz', writable: false },
+        { hostPath: out, sandboxPath: '/task/out', writable: true },
+      ],
     });
     const run = path.join(out, 'run');
     const stat = await fs.promises.lstat(run).catch(() => undefined);

@@ -34,11 +34,15 @@ export async function runEngine(ws: TaskWorkspace, command: EngineCommand, spec:
   ];
   try {
     await ws.run(`engine ${command}`, {
-      argv: [engine.python, '-B', '-m', 'uplet_training', command, '--spec', 'spec.json', '--out', 'out'], cwd: '/task', mounts, systemPaths: ENGINE_SYSTEM_PATHS,
+      argv: [engine.python, '-B', '-m', 'uplet_training', command, '--spec', 'spec.json', '--out', 'out'],
+      cwd: '/task',
+      mounts,
+      systemPaths: ENGINE_SYSTEM_PATHS,
     });
   } catch (err) {
     if (err instanceof TaskStepFailed && err.result?.exitCode === 2) {
-      const detail = await readJson(path.join(out, 'error.json')).catch(() => undefined) as { error?: { code?: string; message?: string; field?: string } } | undefined;
+      const detail = (await readJson(path.join(out, 'error.json')).catch(() => undefined)) as
+        { error?: { code?: string; message?: string; field?: string } } | undefined;
       const e = detail?.error;
       const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : `engine ${command}: bad input (exit 2)`;
       throw new TaskStepFailed(`engine ${command}`, err.result, reason, true);
@@ -62,17 +66,32 @@ export async function fetchDataset(ws: TaskWorkspace, storageUuid: string, owner
   try {
     meta = await ws.storage.meta('data', storageUuid);
   } catch (err) {
-    if (err instanceof StorageRequestError && err.status === 404) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_found: no data blob ${storageUuid} at this site's gateway`, true);
+    if (err instanceof StorageRequestError && err.status === 404)
+      throw new TaskStepFailed('fetch dataset', undefined, `blob_not_found: no data blob ${storageUuid} at this site's gateway`, true);
     throw err;
   }
   // Synthetic data is written by a compute node under a synthesize lease, naming the dataset's owner as its reader.
   const synthetic = meta.written_under?.kind === 'synthesize' && meta.readers.includes(owner);
-  if (meta.owner !== owner && !synthetic) throw new TaskStepFailed('fetch dataset', undefined, `blob_not_owned: data blob ${storageUuid} was uploaded by another principal, not by the dataset's owner`, true);
+  if (meta.owner !== owner && !synthetic)
+    throw new TaskStepFailed(
+      'fetch dataset',
+      undefined,
+      `blob_not_owned: data blob ${storageUuid} was uploaded by another principal, not by the dataset's owner`,
+      true,
+    );
   return ws.fetchFile('dataset.csv', 'data', storageUuid);
 }
 
 /** Uploads an output under this lease; a retried upload that finds its own earlier write keeps it. */
-export async function uploadOutput(ws: TaskWorkspace, kind: BlobKind, uuid: string, file: string, task: string, attempt: number, options: { readers?: string[]; contentType?: string } = {}): Promise<void> {
+export async function uploadOutput(
+  ws: TaskWorkspace,
+  kind: BlobKind,
+  uuid: string,
+  file: string,
+  task: string,
+  attempt: number,
+  options: { readers?: string[]; contentType?: string } = {},
+): Promise<void> {
   try {
     await ws.storage.uploadFile(kind, uuid, file, options);
   } catch (err) {

@@ -7,16 +7,27 @@ import { fetchDataset, readJson, runEngine, uploadOutput } from './engine-comman
 /** The data fields of a trial or final spec, as the Python reads them (README "Commands and specs"). */
 export function dataSpec(task: EngineDataSpec): Record<string, unknown> {
   return {
-    dataset: 'data/dataset.csv', profile: task.profile, label_column: task.label_column, task_kind: task.task_kind, filters: task.filters,
-    ignore_fields: task.ignore_fields, random_state: task.random_state, metrics: task.metrics, class_weight: task.class_weight,
+    dataset: 'data/dataset.csv',
+    profile: task.profile,
+    label_column: task.label_column,
+    task_kind: task.task_kind,
+    filters: task.filters,
+    ignore_fields: task.ignore_fields,
+    random_state: task.random_state,
+    metrics: task.metrics,
+    class_weight: task.class_weight,
   };
 }
 
 /** The Python trial spec of a trial task (exported so a test can run the same spec outside the sandbox). */
 export function trialSpec(task: EngineTrialTask): Record<string, unknown> {
   return {
-    ...dataSpec(task), family: task.family, evaluation: task.evaluation, seed: task.seed,
-    ...(task.params ? { params: task.params } : {}), ...(task.ask ? { ask: task.ask } : {}),
+    ...dataSpec(task),
+    family: task.family,
+    evaluation: task.evaluation,
+    seed: task.seed,
+    ...(task.params ? { params: task.params } : {}),
+    ...(task.ask ? { ask: task.ask } : {}),
   };
 }
 

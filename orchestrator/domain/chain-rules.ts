@@ -23,7 +23,10 @@ export function isBetter(candidate: number, best: number, direction: MetricDirec
  * rank's model when it improved, and the earlier best when it did not or failed.
  */
 export function modelStartFor(rank: number, earlier: readonly ChainLink[], algoUuid: string, direction: MetricDirection): string {
-  const best = bestDoneLink(earlier.filter((l) => l.rank < rank), direction);
+  const best = bestDoneLink(
+    earlier.filter((l) => l.rank < rank),
+    direction,
+  );
   return best ? best.model_end : algoUuid;
 }
 

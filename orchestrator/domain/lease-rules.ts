@@ -7,9 +7,7 @@ export type RetryDecision = { next: 'todo' } | { next: 'failed'; reason: string 
  */
 export function afterUnsuccessfulAttempt(attempt: number, maxAttempts: number, cause: 'expired' | 'failed', lastReason: string | null): RetryDecision {
   if (attempt < maxAttempts) return { next: 'todo' };
-  const reason = cause === 'expired'
-    ? `lease expired ${attempt} times`
-    : `failed ${attempt} times; last failure: ${lastReason ?? 'no reason given'}`;
+  const reason = cause === 'expired' ? `lease expired ${attempt} times` : `failed ${attempt} times; last failure: ${lastReason ?? 'no reason given'}`;
   return { next: 'failed', reason };
 }
 

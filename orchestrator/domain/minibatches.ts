@@ -30,7 +30,10 @@ export function planMinibatches(
   size: number,
 ): MinibatchPlan {
   const test = new Set(testDataset);
-  const free = [...registered].filter((d) => !test.has(d.uuid) && !alreadyBatched.has(d.uuid)).sort(registrationOrder).map((d) => d.uuid);
+  const free = [...registered]
+    .filter((d) => !test.has(d.uuid) && !alreadyBatched.has(d.uuid))
+    .sort(registrationOrder)
+    .map((d) => d.uuid);
   const full = Math.floor(free.length / size);
   const batches: string[][] = [];
   for (let i = 0; i < full; i++) batches.push(free.slice(i * size, (i + 1) * size));

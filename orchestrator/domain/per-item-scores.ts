@@ -9,9 +9,12 @@ import type { PerfMap } from './documents';
 export function perItemScoreMap(scores: PerfMap | number[] | undefined, dataOrder: readonly string[], field: string): PerfMap | undefined {
   if (scores === undefined || !Array.isArray(scores)) return scores;
   if (scores.length !== dataOrder.length) {
-    throw new ValidationError(`${field} lists ${scores.length} scores but the uplet has ${dataOrder.length} data files; give one score per file, in the uplet's order, or a map from data uuid to score`, {
-      details: { where: 'body', field, expected_length: dataOrder.length, got_length: scores.length },
-    });
+    throw new ValidationError(
+      `${field} lists ${scores.length} scores but the uplet has ${dataOrder.length} data files; give one score per file, in the uplet's order, or a map from data uuid to score`,
+      {
+        details: { where: 'body', field, expected_length: dataOrder.length, got_length: scores.length },
+      },
+    );
   }
   return Object.fromEntries(dataOrder.map((uuid, i) => [uuid, scores[i]!]));
 }

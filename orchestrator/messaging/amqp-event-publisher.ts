@@ -13,7 +13,10 @@ export class AmqpEventPublisher implements EventPublisher {
 
   publish(partial: Omit<StatusEvent, 'at'> & { at?: string }): void {
     const event: StatusEvent = { ...partial, at: partial.at ?? new Date().toISOString() };
-    this.broker.publishEvent(this.exchange, eventRoutingKey(event), event)
-      .catch((err: Error) => this.logger.debug('status event not published', { subject: event.subject, id: event.id, status: event.status, error: err.message }));
+    this.broker
+      .publishEvent(this.exchange, eventRoutingKey(event), event)
+      .catch((err: Error) =>
+        this.logger.debug('status event not published', { subject: event.subject, id: event.id, status: event.status, error: err.message }),
+      );
   }
 }

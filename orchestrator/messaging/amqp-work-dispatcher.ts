@@ -27,20 +27,28 @@ export class AmqpWorkDispatcher implements WorkDispatcher {
     const published: string[] = [];
     try {
       // Confirms are awaited together: one round of confirms per batch, not per message.
-      await Promise.all(uuids.map(async (uuid) => {
-        // The queue of the site that holds the task's data: only that site's agents consume it.
-        await this.broker.publish(queueFor(this.topology, kind, site ?? (await this.siteOf(kind, uuid))), { type: kind, uuid });
-        published.push(uuid);
-      }));
+      await Promise.all(
+        uuids.map(async (uuid) => {
+          // The queue of the site that holds the task's data: only that site's agents consume it.
+          await this.broker.publish(queueFor(this.topology, kind, site ?? (await this.siteOf(kind, uuid))), { type: kind, uuid });
+          published.push(uuid);
+        }),
+      );
     } catch (err) {
-      this.logger.warn('could not publish work; the sweeper will republish it', { kind, count: uuids.length - published.length, error: (err as Error).message });
+      this.logger.warn('could not publish work; the sweeper will republish it', {
+        kind,
+        count: uuids.length - published.length,
+        error: (err as Error).message,
+      });
     }
     this.metrics?.published.inc({ kind }, published.length);
     if (published.length === 0) return;
     const now = new Date();
-    await this.collections.dispatches.bulkWrite(
-      published.map((uuid) => ({ updateOne: { filter: { _id: uuid }, update: { $set: { kind, published_at: now } }, upsert: true } })),
-      { ordered: false },
-    ).catch((err: Error) => this.logger.warn('could not record dispatch times', { error: err.message }));
+    await this.collections.dispatches
+      .bulkWrite(
+        published.map((uuid) => ({ updateOne: { filter: { _id: uuid }, update: { $set: { kind, published_at: now } }, upsert: true } })),
+        { ordered: false },
+      )
+      .catch((err: Error) => this.logger.warn('could not record dispatch times', { error: err.message }));
   }
 }

@@ -52,6 +52,9 @@ export async function reapExpiredLeases(c: Collections, leases: WorkLeases, batc
 export async function backfillExpiryMinutes(c: Collections): Promise<number> {
   const old = await c.leases.find({ expiry_minute: { $exists: false } }, { projection: { expires_at: 1 } }).toArray();
   if (old.length === 0) return 0;
-  await c.leases.bulkWrite(old.map((l) => ({ updateOne: { filter: { _id: l._id }, update: { $set: { expiry_minute: minuteOf(l.expires_at) } } } })), { ordered: false });
+  await c.leases.bulkWrite(
+    old.map((l) => ({ updateOne: { filter: { _id: l._id }, update: { $set: { expiry_minute: minuteOf(l.expires_at) } } } })),
+    { ordered: false },
+  );
   return old.length;
 }

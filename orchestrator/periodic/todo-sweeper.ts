@@ -59,7 +59,10 @@ export class TodoSweeper {
    */
   private async republish(kind: TaskKind): Promise<number> {
     const cutoff = new Date(Date.now() - this.settings.republishAfterMs);
-    const stale: Array<{ _id: string }> = await tasksOf(this.kinds, this.c, kind).find({ status: 'todo', timestamp_todo: { $lt: cutoff } }, { projection: { _id: 1 } }).limit(this.settings.batch).toArray();
+    const stale: Array<{ _id: string }> = await tasksOf(this.kinds, this.c, kind)
+      .find({ status: 'todo', timestamp_todo: { $lt: cutoff } }, { projection: { _id: 1 } })
+      .limit(this.settings.batch)
+      .toArray();
     if (stale.length === 0) return 0;
     const published = await mapBounded(stale, LOOKUP_CONCURRENCY, (d) => this.c.dispatches.findOne({ _id: d._id }, { projection: { published_at: 1 } }));
     const due = stale.filter((_, i) => !(published[i] && (published[i] as { published_at: Date }).published_at >= cutoff)).map((d) => d._id);
@@ -69,7 +72,10 @@ export class TodoSweeper {
   }
 
   private async repairPending(kind: TaskKind): Promise<number> {
-    const pending = await tasksOf(this.kinds, this.c, kind).find({ status: 'pending' }, { projection: { _id: 1, attempt: 1 } }).limit(this.settings.batch).toArray();
+    const pending = await tasksOf(this.kinds, this.c, kind)
+      .find({ status: 'pending' }, { projection: { _id: 1, attempt: 1 } })
+      .limit(this.settings.batch)
+      .toArray();
     let repaired = 0;
     for (const p of pending) if (await this.leases.reapplySettlement(kind, p._id, p.attempt)) repaired++;
     return repaired;

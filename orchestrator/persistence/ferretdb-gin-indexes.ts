@@ -6,9 +6,20 @@ import type { Logger } from '../../shared/logging/logger';
  * periodic jobs filter on. A collection added to the orchestrator adds its row here.
  */
 export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  problems: ['_id'], algos: ['_id', 'problem'], datas: ['_id'], memberships: ['_id'], train_log: ['_id', 'batch'], cursors: ['_id'], minibatches: ['_id', 'site_batch'],
-  learnuplets: ['_id', 'status', 'algo', 'problem', 'model_end'], preduplets: ['_id', 'status', 'problem'], leases: ['_id', 'expiry_minute'], settlements: ['_id'], dispatches: ['_id'],
-  chain_advances: ['_id'], agents: ['_id', 'site'],
+  problems: ['_id'],
+  algos: ['_id', 'problem'],
+  datas: ['_id'],
+  memberships: ['_id'],
+  train_log: ['_id', 'batch'],
+  cursors: ['_id'],
+  minibatches: ['_id', 'site_batch'],
+  learnuplets: ['_id', 'status', 'algo', 'problem', 'model_end'],
+  preduplets: ['_id', 'status', 'problem'],
+  leases: ['_id', 'expiry_minute'],
+  settlements: ['_id'],
+  dispatches: ['_id'],
+  chain_advances: ['_id'],
+  agents: ['_id', 'site'],
 };
 
 /**
@@ -19,7 +30,12 @@ export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
  * creates these at start-up: idempotent (IF NOT EXISTS), on the tables FerretDB maps each
  * collection to (its `_ferretdb_database_metadata`). On MongoDB nothing is done: its own indexes serve.
  */
-export async function ensureFerretGinIndexes(postgresUrl: string, mongoDatabase: string, logger: Logger, fields: Readonly<Record<string, readonly string[]>> = EQUALITY_FIELDS): Promise<string[]> {
+export async function ensureFerretGinIndexes(
+  postgresUrl: string,
+  mongoDatabase: string,
+  logger: Logger,
+  fields: Readonly<Record<string, readonly string[]>> = EQUALITY_FIELDS,
+): Promise<string[]> {
   // FerretDB's own pool settings (pool_max_conns…) are not PostgreSQL parameters.
   const url = new URL(postgresUrl);
   url.search = '';
@@ -27,9 +43,11 @@ export async function ensureFerretGinIndexes(postgresUrl: string, mongoDatabase:
   await client.connect();
   try {
     const schema = mongoDatabase;
-    const meta = await client.query<{ collection: string; table: string }>(
-      `SELECT _jsonb->>'_id' AS collection, _jsonb->>'table' AS table FROM ${quoteIdent(schema)}._ferretdb_database_metadata`,
-    ).catch(() => ({ rows: [] as Array<{ collection: string; table: string }> }));
+    const meta = await client
+      .query<{ collection: string; table: string }>(
+        `SELECT _jsonb->>'_id' AS collection, _jsonb->>'table' AS table FROM ${quoteIdent(schema)}._ferretdb_database_metadata`,
+      )
+      .catch(() => ({ rows: [] as Array<{ collection: string; table: string }> }));
     const tables = new Map(meta.rows.map((r) => [r.collection, r.table]));
     const made: string[] = [];
     for (const [collection, list] of Object.entries(fields)) {
@@ -37,7 +55,9 @@ export async function ensureFerretGinIndexes(postgresUrl: string, mongoDatabase:
       if (!table) continue; // not created yet: the next start-up indexes it
       for (const field of list) {
         if (!/^[A-Za-z0-9_]+$/.test(field)) throw new Error(`unexpected field name ${field}`);
-        await client.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_gin_${field}`)} ON ${quoteIdent(schema)}.${quoteIdent(table)} USING gin ((_jsonb->'${field}') jsonb_path_ops)`);
+        await client.query(
+          `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_gin_${field}`)} ON ${quoteIdent(schema)}.${quoteIdent(table)} USING gin ((_jsonb->'${field}') jsonb_path_ops)`,
+        );
         made.push(`${collection}.${field}`);
       }
     }

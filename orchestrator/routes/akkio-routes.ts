@@ -5,7 +5,10 @@ import { parseAkkioTrainBody } from '../training/trainer-run-request';
 import { asAkkioProblem, type AkkioTraining } from '../training/akkio';
 
 const taskIdPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const idempotencyKey = Joi.string().min(1).max(200).pattern(/^[\x21-\x7e]+$/);
+const idempotencyKey = Joi.string()
+  .min(1)
+  .max(200)
+  .pattern(/^[\x21-\x7e]+$/);
 
 /**
  * The Akkio-style asynchronous training API (seeds 000/001), under `/api/v1`. Every refusal of
@@ -30,7 +33,9 @@ export function akkioRoutes(akkio: AkkioTraining): Router {
   router.post('/api/v1/models/train/new', users, async (req, res) => {
     const key = req.get('idempotency-key');
     if (key !== undefined && idempotencyKey.validate(key).error) {
-      res.status(422).json({ detail: [{ loc: ['header', 'Idempotency-Key'], msg: 'Idempotency-Key must be 1 to 200 visible ASCII characters', type: 'value_error.idempotency_key' }] });
+      res.status(422).json({
+        detail: [{ loc: ['header', 'Idempotency-Key'], msg: 'Idempotency-Key must be 1 to 200 visible ASCII characters', type: 'value_error.idempotency_key' }],
+      });
       return;
     }
     const parsed = parseAkkioTrainBody(req.body);

@@ -20,7 +20,10 @@ import { SiteForbiddenError, ValidationError } from '../../shared/errors/uplet-e
 export function agentSite(named: string | undefined, principal: Principal): string {
   const site = named ?? principal.site ?? DEFAULT_SITE;
   if (principal.site !== undefined && principal.site !== site) {
-    throw new SiteForbiddenError(`your key is bound to site ${principal.site}, not ${site}`, { code: WORK_ERROR_CODES.SITE_NOT_ALLOWED, details: { where: 'body', field: 'site' } });
+    throw new SiteForbiddenError(`your key is bound to site ${principal.site}, not ${site}`, {
+      code: WORK_ERROR_CODES.SITE_NOT_ALLOWED,
+      details: { where: 'body', field: 'site' },
+    });
   }
   return site;
 }
@@ -34,9 +37,10 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
     const { kind, uuid } = validate(kindPath, req.params, 'path') as { kind: TaskKind; uuid: string };
     const { worker, site: bodySite } = validate(workerBody, req.body, 'body') as { worker: string; site?: string };
     const header = req.headers[SITE_HEADER];
-    if (header !== undefined && !isSiteName(header)) throw new ValidationError(`${SITE_HEADER} must be a site name`, { details: { where: 'header', field: SITE_HEADER } });
+    if (header !== undefined && !isSiteName(header))
+      throw new ValidationError(`${SITE_HEADER} must be a site name`, { details: { where: 'header', field: SITE_HEADER } });
     const principal = principalOf(res);
-    const site = agentSite(bodySite ?? (header), principal);
+    const site = agentSite(bodySite ?? header, principal);
     // A claim is a sign of life, whatever its outcome.
     void sites?.seen(site, worker, principal.name);
     const grant = await leases.claim(kind, uuid, worker, principal, site);
@@ -57,9 +61,12 @@ export function computeRoutes(leases: WorkLeases, issueCapability: CapabilityIss
       blob_sites,
       blob_locations,
       lease: {
-        token: grant.lease_token, attempt: grant.attempt, expires_at: grant.lease_expires_at,
+        token: grant.lease_token,
+        attempt: grant.attempt,
+        expires_at: grant.lease_expires_at,
         // Opens this task's data blobs and authorises writing its outputs, nothing else, until the lease expires.
-        capability: issueCapability(grant.lease), writes: grant.lease.writes ?? [],
+        capability: issueCapability(grant.lease),
+        writes: grant.lease.writes ?? [],
       },
     });
   });

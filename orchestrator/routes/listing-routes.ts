@@ -18,7 +18,11 @@ const PLURAL: Record<CollectionName, string> = { problem: 'problems', algo: 'alg
 export function listingRoutes(c: Collections, sites?: Sites): Router {
   const router = Router();
   const collections: Record<CollectionName, Collection<{ _id: string }>> = {
-    problem: c.problems as never, algo: c.algos as never, data: c.datas as never, learnuplet: c.learnuplets as never, preduplet: c.preduplets as never,
+    problem: c.problems as never,
+    algo: c.algos as never,
+    data: c.datas as never,
+    learnuplet: c.learnuplets as never,
+    preduplet: c.preduplets as never,
   };
 
   for (const name of Object.keys(PLURAL) as CollectionName[]) {
@@ -33,18 +37,26 @@ export function listingRoutes(c: Collections, sites?: Sites): Router {
       }
       const sort: Sort = name === 'learnuplet' ? { problem: 1, algo: 1, rank: 1 } : { _id: 1 };
       // One extra document tells whether another page exists, without a count over the collection.
-      const docs = await collections[name].find(filter).sort(sort).skip(offset).limit(limit + 1).toArray();
+      const docs = await collections[name]
+        .find(filter)
+        .sort(sort)
+        .skip(offset)
+        .limit(limit + 1)
+        .toArray();
       const page = docs.slice(0, limit).map(publicDocument);
       res.json({ [plural]: page, limit, offset, next_offset: docs.length > limit ? offset + limit : null });
     });
 
-    router.get(paths.map((p) => `${p}/:uuid`), async (req, res) => {
-      const { uuid } = validate(uuidPath, req.params, 'path');
-      const doc = await collections[name].findOne({ _id: uuid });
-      if (!doc) throw new NotFoundError(`${name} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
-      if (name !== 'problem') return void res.json(publicDocument(doc));
-      res.json({ ...publicDocument(doc), ...(await trainDataState(c, doc as unknown as ProblemDoc, sites)) });
-    });
+    router.get(
+      paths.map((p) => `${p}/:uuid`),
+      async (req, res) => {
+        const { uuid } = validate(uuidPath, req.params, 'path');
+        const doc = await collections[name].findOne({ _id: uuid });
+        if (!doc) throw new NotFoundError(`${name} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
+        if (name !== 'problem') return void res.json(publicDocument(doc));
+        res.json({ ...publicDocument(doc), ...(await trainDataState(c, doc as unknown as ProblemDoc, sites)) });
+      },
+    );
   }
 
   router.get(['/problem/:uuid/leaderboard', '/problems/:uuid/leaderboard'], async (req, res) => {
@@ -60,7 +72,17 @@ export function listingRoutes(c: Collections, sites?: Sites): Router {
       const best = bestDoneLink(chain, problem.metric_direction);
       const byStatus: Record<string, number> = {};
       for (const l of chain) byStatus[l.status] = (byStatus[l.status] ?? 0) + 1;
-      return { algo: algo.uuid, name: algo.name, owner: algo.owner, best_perf: best?.perf ?? null, model: best?.model_end ?? null, learnuplet: best?.uuid ?? null, rank: best?.rank ?? null, ranks: chain.length, by_status: byStatus };
+      return {
+        algo: algo.uuid,
+        name: algo.name,
+        owner: algo.owner,
+        best_perf: best?.perf ?? null,
+        model: best?.model_end ?? null,
+        learnuplet: best?.uuid ?? null,
+        rank: best?.rank ?? null,
+        ranks: chain.length,
+        by_status: byStatus,
+      };
     });
     const sign = problem.metric_direction === 'lower' ? 1 : -1;
     rows.sort((a, b) => (a.best_perf === null ? 1 : b.best_perf === null ? -1 : sign * (a.best_perf - b.best_perf)));
@@ -88,7 +110,10 @@ async function trainDataState(c: Collections, problem: ProblemDoc, sites?: Sites
     const cursor = await c.cursors.findOne({ _id: siteTrainCursor(problem.uuid, site) });
     const end = await firstMissing(cursor?.next_pos ?? 0, (pos) => exists(c.trainLog as never, logId(key, pos)));
     if (end === 0) continue;
-    const placed = await firstMissing(cursor?.next_batch ?? 0, async (j) => (await c.minibatches.findOne({ site_batch: siteBatchId(problem.uuid, site, j) }, { projection: { _id: 1 } })) !== null);
+    const placed = await firstMissing(
+      cursor?.next_batch ?? 0,
+      async (j) => (await c.minibatches.findOne({ site_batch: siteBatchId(problem.uuid, site, j) }, { projection: { _id: 1 } })) !== null,
+    );
     const waiting: string[] = [];
     for (let j = placed; j * size < end; j++) {
       const entries = await c.trainLog.find({ batch: siteBatchId(problem.uuid, site, j) }, { projection: { pos: 1, data: 1 } }).toArray();

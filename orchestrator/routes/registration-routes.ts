@@ -23,7 +23,10 @@ export function registrationRoutes(registration: Registration): Router {
 
   router.post('/data', requireRole('data-provider'), async (req, res) => {
     const body = validate(dataBody, req.body, 'body');
-    const { datas, newLearnuplets, changed } = await registration.postData({ uuids: asList(body.uuid), problems: asList(body.problems), ...(body.site ? { site: body.site as string } : {}) }, principalOf(res));
+    const { datas, newLearnuplets, changed } = await registration.postData(
+      { uuids: asList(body.uuid), problems: asList(body.problems), ...(body.site ? { site: body.site as string } : {}) },
+      principalOf(res),
+    );
     // The same data and problems again is not an error, and creates nothing: 200.
     res.status(changed ? 201 : 200).json({ new_datas: datas.map(publicDocument), new_learnuplets: newLearnuplets });
   });

@@ -4,8 +4,13 @@ import { identifier } from '../../shared/contracts/identifiers';
 import { principalOf, requireRole } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
 import {
-  ontologyBody, registryModelCreateBody, registryModelUpdateBody, registryRecommendBody, registryTrainBody,
-  registryTrainingCompleteBody, registryTrainingFailBody,
+  ontologyBody,
+  registryModelCreateBody,
+  registryModelUpdateBody,
+  registryRecommendBody,
+  registryTrainBody,
+  registryTrainingCompleteBody,
+  registryTrainingFailBody,
 } from '../training/trainer-run-request';
 import { publicModel, publicOntology, type ModelRegistry, type NewRegistryModel, type RegistryModelPatch } from '../training/model-registry';
 import type { OntologyField, RegistryTrainingConfig } from '../../shared/contracts/training-contract';
@@ -37,7 +42,13 @@ export function registryRoutes(registry: ModelRegistry): Router {
 
   router.post('/api/ontologies', users, async (req, res) => {
     const hasDataset = typeof (req.body as { dataset_id?: unknown } | undefined)?.dataset_id === 'string';
-    const body = validate(hasDataset ? derivedOntologyBody : ontologyBody, req.body, 'body') as Project & { name: string; description?: string; fields?: OntologyField[]; dataset_id?: string; target?: string };
+    const body = validate(hasDataset ? derivedOntologyBody : ontologyBody, req.body, 'body') as Project & {
+      name: string;
+      description?: string;
+      fields?: OntologyField[];
+      dataset_id?: string;
+      target?: string;
+    };
     res.status(201).json(publicOntology(await registry.createOntology(body, principalOf(res))));
   });
   router.get('/api/ontologies', users, async (req, res) => {
@@ -59,7 +70,11 @@ export function registryRoutes(registry: ModelRegistry): Router {
   });
   // Fixed paths before `/:id`.
   router.post('/api/ml-models/train', users, async (req, res) => {
-    const body = validate(registryTrainBody, req.body, 'body') as { model_id: string; storage_ids: string[]; training_config?: Partial<RegistryTrainingConfig> };
+    const body = validate(registryTrainBody, req.body, 'body') as {
+      model_id: string;
+      storage_ids: string[];
+      training_config?: Partial<RegistryTrainingConfig>;
+    };
     res.status(202).json(publicModel(await registry.train(body, principalOf(res))));
   });
   router.post('/api/ml-models/recommend', users, async (req, res) => {
@@ -82,7 +97,11 @@ export function registryRoutes(registry: ModelRegistry): Router {
   });
   router.post('/api/ml-models/:id/training/complete', workers, async (req, res) => {
     const { id } = validate(idPath, req.params, 'path') as Id;
-    const body = validate(registryTrainingCompleteBody, req.body, 'body') as { model_artifact_path: string; performance_metrics: Record<string, number | null>; training_metrics: Record<string, number | null> };
+    const body = validate(registryTrainingCompleteBody, req.body, 'body') as {
+      model_artifact_path: string;
+      performance_metrics: Record<string, number | null>;
+      training_metrics: Record<string, number | null>;
+    };
     await registry.complete(id, body);
     res.json({ status: 'training completed' });
   });

@@ -34,7 +34,10 @@ const socketQuery = Joi.object({
  *   orchestrator reaches every socket; whenever one arrives the store is read from the last
  *   `seq` sent, so nothing is skipped or reordered even when the broker reorders or drops one.
  */
-export function attachRegistrySocket(server: http.Server, deps: { keys: ApiKeyRegistry; registry: ModelRegistry; hub: EventHub; logger: Logger }): { close(): void } {
+export function attachRegistrySocket(
+  server: http.Server,
+  deps: { keys: ApiKeyRegistry; registry: ModelRegistry; hub: EventHub; logger: Logger },
+): { close(): void } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -79,11 +82,17 @@ async function principalOf(ws: WebSocket, req: http.IncomingMessage, keys: ApiKe
   });
 }
 
-async function serve(ws: WebSocket, req: http.IncomingMessage, url: URL, deps: { keys: ApiKeyRegistry; registry: ModelRegistry; hub: EventHub }): Promise<void> {
+async function serve(
+  ws: WebSocket,
+  req: http.IncomingMessage,
+  url: URL,
+  deps: { keys: ApiKeyRegistry; registry: ModelRegistry; hub: EventHub },
+): Promise<void> {
   // Events arriving before the subscription is settled are not lost: the first read of the store covers them.
   const { error, value } = socketQuery.validate(Object.fromEntries(url.searchParams), { convert: true });
   const principal = await principalOf(ws, req, deps.keys);
-  if (!principal) return refuse(ws, 4401, 'UNAUTHENTICATED', 'a valid API key is required (X-API-Key header, Authorization: Bearer, or a first {"type":"auth"} message)');
+  if (!principal)
+    return refuse(ws, 4401, 'UNAUTHENTICATED', 'a valid API key is required (X-API-Key header, Authorization: Bearer, or a first {"type":"auth"} message)');
   if (principal.roles.includes('compute') && !principal.roles.includes('admin')) return refuse(ws, 4403, 'FORBIDDEN', 'compute keys do not read model events');
   if (error) return refuse(ws, 4400, 'VALIDATION_FAILED', error.message);
   const q = value as { project_id?: string; model_id?: string; since?: number };
@@ -97,23 +106,31 @@ async function serve(ws: WebSocket, req: http.IncomingMessage, url: URL, deps: {
   const projectId = project!;
   let last = q.since ?? 0;
   // Without `since`: only what comes after the newest stored event (read once, before any catch-up).
-  let chain: Promise<void> = q.since !== undefined ? Promise.resolve() : deps.registry.eventsSince(projectId, 0).then((all) => {
-    last = all.length ? all[all.length - 1]!.seq : 0;
-  });
+  let chain: Promise<void> =
+    q.since !== undefined
+      ? Promise.resolve()
+      : deps.registry.eventsSince(projectId, 0).then((all) => {
+          last = all.length ? all[all.length - 1]!.seq : 0;
+        });
   const catchUp = () => {
-    chain = chain.then(async () => {
-      if (ws.readyState !== ws.OPEN) return;
-      const missed: ModelEventDoc[] = await deps.registry.eventsSince(projectId, last, q.model_id);
-      for (const e of missed) {
-        last = Math.max(last, e.seq);
-        if (mayRead(e.owner)) ws.send(JSON.stringify({ type: 'event', event: publicEvent(e) }));
-      }
-    }).catch(() => undefined);
+    chain = chain
+      .then(async () => {
+        if (ws.readyState !== ws.OPEN) return;
+        const missed: ModelEventDoc[] = await deps.registry.eventsSince(projectId, last, q.model_id);
+        for (const e of missed) {
+          last = Math.max(last, e.seq);
+          if (mayRead(e.owner)) ws.send(JSON.stringify({ type: 'event', event: publicEvent(e) }));
+        }
+      })
+      .catch(() => undefined);
   };
-  const stop = deps.hub.listen((event) => {
-    if (event.subject !== 'model' || event.scope?.project !== projectId) return;
-    if (!(Number(event.detail?.seq) <= last)) catchUp();
-  }, { end: () => ws.close(1001, 'server shutting down') } as unknown as Response);
+  const stop = deps.hub.listen(
+    (event) => {
+      if (event.subject !== 'model' || event.scope?.project !== projectId) return;
+      if (!(Number(event.detail?.seq) <= last)) catchUp();
+    },
+    { end: () => ws.close(1001, 'server shutting down') } as unknown as Response,
+  );
   const ping = setInterval(() => ws.ping(), 30_000);
   ws.on('close', () => {
     clearInterval(ping);

@@ -12,10 +12,11 @@ const oneOrMany = (max: number) => Joi.alternatives().try(identifier(), Joi.arra
  * Per-file scores: the seed's list (one per data file, in the uplet's order) or a map from data uuid to score.
  * Any finite score (a diverged loss is a result too): unsafe() lifts Joi's ±2^53 bound; Infinity and NaN stay refused.
  */
-const perfMap = () => Joi.alternatives().try(
-  Joi.object().pattern(identifier(), Joi.number().unsafe().required()).max(100_000),
-  Joi.array().items(Joi.number().unsafe().required()).max(100_000),
-);
+const perfMap = () =>
+  Joi.alternatives().try(
+    Joi.object().pattern(identifier(), Joi.number().unsafe().required()).max(100_000),
+    Joi.array().items(Joi.number().unsafe().required()).max(100_000),
+  );
 
 export const problemBody = Joi.object({
   uuid: identifier().required(),
@@ -80,20 +81,42 @@ export const preddoneBody = Joi.object({
 });
 
 export const uuidPath = Joi.object({ uuid: identifier().required() });
-export const kindPath = Joi.object({ kind: Joi.string().valid(...TASK_KINDS).required(), uuid: identifier().required() });
+export const kindPath = Joi.object({
+  kind: Joi.string()
+    .valid(...TASK_KINDS)
+    .required(),
+  uuid: identifier().required(),
+});
 
 /** What the Python engine reports (profile, result.json, report.json): JSON objects of bounded size, checked further by each kind's acceptDone. */
-const engineObject = () => Joi.object().unknown(true).custom((value: unknown, helpers) => (JSON.stringify(value).length > 2_000_000 ? helpers.error('any.invalid') : value));
+const engineObject = () =>
+  Joi.object()
+    .unknown(true)
+    .custom((value: unknown, helpers) => (JSON.stringify(value).length > 2_000_000 ? helpers.error('any.invalid') : value));
 const doneOnly = (schema: Joi.Schema) => schema.when('status', { is: 'done', then: Joi.required(), otherwise: Joi.forbidden() });
 
 export const profileDoneBody = Joi.object({ ...reportCommon, profile: doneOnly(engineObject()) });
-export const trialDoneBody = Joi.object({ ...reportCommon, result: doneOnly(engineObject()), model_storage_uuid: doneOnly(identifier()), oof_storage_uuid: doneOnly(identifier()) });
+export const trialDoneBody = Joi.object({
+  ...reportCommon,
+  result: doneOnly(engineObject()),
+  model_storage_uuid: doneOnly(identifier()),
+  oof_storage_uuid: doneOnly(identifier()),
+});
 export const finalDoneBody = Joi.object({ ...reportCommon, report: doneOnly(engineObject()), model_storage_uuid: doneOnly(identifier()) });
-export const synthesizeDoneBody = Joi.object({ ...reportCommon, data_storage_uuid: doneOnly(identifier()), result: engineObject().when('status', { is: 'done', otherwise: Joi.forbidden() }) });
+export const synthesizeDoneBody = Joi.object({
+  ...reportCommon,
+  data_storage_uuid: doneOnly(identifier()),
+  result: engineObject().when('status', { is: 'done', otherwise: Joi.forbidden() }),
+});
 
 /** Each task kind's report body; a new kind adds its row here. */
 export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = {
-  learnuplet: learndoneBody, preduplet: preddoneBody, profile: profileDoneBody, trial: trialDoneBody, final: finalDoneBody, synthesize: synthesizeDoneBody,
+  learnuplet: learndoneBody,
+  preduplet: preddoneBody,
+  profile: profileDoneBody,
+  trial: trialDoneBody,
+  final: finalDoneBody,
+  synthesize: synthesizeDoneBody,
 };
 
 const paging = { limit: Joi.number().integer().min(1).max(1000).default(100), offset: Joi.number().integer().min(0).max(10_000_000).default(0) };
@@ -104,8 +127,26 @@ export const listQueries = {
   problem: Joi.object({ ...paging, uuid: identifier(), workflow: identifier(), owner: displayText().max(200) }),
   algo: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), name: displayText().max(200), owner: displayText().max(200) }),
   data: Joi.object({ ...paging, uuid: identifier(), problems: identifier(), owner: displayText().max(200) }),
-  learnuplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, rank: Joi.number().integer().min(0), worker: displayText().max(200), model_end: identifier() }),
-  preduplet: Joi.object({ ...paging, uuid: identifier(), problem: identifier(), algo: identifier(), status, data: identifier(), worker: displayText().max(200), owner: displayText().max(200) }),
+  learnuplet: Joi.object({
+    ...paging,
+    uuid: identifier(),
+    problem: identifier(),
+    algo: identifier(),
+    status,
+    rank: Joi.number().integer().min(0),
+    worker: displayText().max(200),
+    model_end: identifier(),
+  }),
+  preduplet: Joi.object({
+    ...paging,
+    uuid: identifier(),
+    problem: identifier(),
+    algo: identifier(),
+    status,
+    data: identifier(),
+    worker: displayText().max(200),
+    owner: displayText().max(200),
+  }),
 } as const;
 
 export type CollectionName = keyof typeof listQueries;

@@ -21,17 +21,30 @@ const jobPath = Joi.object({ job_id: identifier().required() });
 /** The trainer run (seed 004) compiled into the engine's job request. n_splits null = one holdout split (80/20 of the non-test rows). */
 export function compileTrainerRun(body: TrainerRunRequest): JobRequest {
   return {
-    dataset_id: body.dataset_id, label_column: body.task.label_column, task_kind: body.task.task_kind,
-    filters: (body.filter === null ? [] : Array.isArray(body.filter) ? body.filter : [body.filter]),
-    ignore_fields: [], families: body.model_types, metrics: body.metrics, strategy: body.strategy, n_trials: body.n_trials,
+    dataset_id: body.dataset_id,
+    label_column: body.task.label_column,
+    task_kind: body.task.task_kind,
+    filters: body.filter === null ? [] : Array.isArray(body.filter) ? body.filter : [body.filter],
+    ignore_fields: [],
+    families: body.model_types,
+    metrics: body.metrics,
+    strategy: body.strategy,
+    n_trials: body.n_trials,
     evaluation: body.n_splits === null ? { kind: 'holdout', train_fraction: 0.8 } : { kind: 'kfold', n_splits: body.n_splits },
-    class_weight: null, random_state: body.random_state, grid_size: body.grid_size, ensemble: body.ensemble, budget_seconds: null,
+    class_weight: null,
+    random_state: body.random_state,
+    grid_size: body.grid_size,
+    ensemble: body.ensemble,
+    budget_seconds: null,
   };
 }
 
 function refuse(problems: Array<{ loc: Array<string | number>; msg: string; type: string }>): never {
   const first = problems[0]!;
-  throw new UnprocessableError(`${fieldOf(first.loc)}: ${first.msg}`, { code: 'INVALID_TRAINER_RUN', details: { where: 'body', field: fieldOf(first.loc), problems } });
+  throw new UnprocessableError(`${fieldOf(first.loc)}: ${first.msg}`, {
+    code: 'INVALID_TRAINER_RUN',
+    details: { where: 'body', field: fieldOf(first.loc), problems },
+  });
 }
 
 /**
@@ -52,7 +65,8 @@ export function trainerRoutes(engine: TrainingEngine, teacherAllowlist: TeacherA
     const who = principalOf(res);
     // Judged against the profile here so the 422 names the trainer's fields (task.label_column, filter.value, model_types.1 …).
     const dataset = await engine.dataset(body.dataset_id, who).catch((err: unknown) => {
-      if (err instanceof NotFoundError) refuse([{ loc: ['body', 'dataset_id'], msg: `dataset ${body.dataset_id} does not exist`, type: 'value_error.unknown_dataset' }]);
+      if (err instanceof NotFoundError)
+        refuse([{ loc: ['body', 'dataset_id'], msg: `dataset ${body.dataset_id} does not exist`, type: 'value_error.unknown_dataset' }]);
       throw err;
     });
     if (dataset.profile) {
@@ -69,30 +83,58 @@ export function trainerRoutes(engine: TrainingEngine, teacherAllowlist: TeacherA
     const who = principalOf(res);
     const view = await engine.get(id, who);
     const job = view.job as JobDoc;
-    const plan = planStudy({ jobId: job.job_id, families: job.families as never, metrics: job.metrics, gridSize: job.grid_size, nTrials: job.n_trials, randomState: job.random_state, strategy: job.strategy });
+    const plan = planStudy({
+      jobId: job.job_id,
+      families: job.families as never,
+      metrics: job.metrics,
+      gridSize: job.grid_size,
+      nTrials: job.n_trials,
+      randomState: job.random_state,
+      strategy: job.strategy,
+    });
     const trials = view.trials.map((t) => {
       const row = plan.rows[t.row];
       const objective = row && t.metrics ? scalarObjective(plan.metrics, row.weights, t.metrics) : null;
       return { ...t, weights: row?.weights ?? null, objective };
     });
     const leaderboard = plan.rows.map((row) => ({
-      row: row.row, family: row.family, weights: Object.fromEntries(plan.metrics.map((m, i) => [m, row.weights[i] ?? 0])),
-      trials: trials.filter((t) => t.row === row.row && t.status === 'done' && t.objective !== null)
+      row: row.row,
+      family: row.family,
+      weights: Object.fromEntries(plan.metrics.map((m, i) => [m, row.weights[i] ?? 0])),
+      trials: trials
+        .filter((t) => t.row === row.row && t.status === 'done' && t.objective !== null)
         .sort((a, b) => b.objective! - a.objective! || a.index - b.index)
         .map((t) => ({ trial: t.trial, index: t.index, objective: t.objective, metrics: t.metrics, params: t.params })),
     }));
     const done = trials.filter((t) => t.status === 'done' && t.metrics).map((t) => ({ id: t.trial, values: t.metrics!, t }));
-    const pareto = plan.metrics.length > 1
-      ? paretoFront(done, plan.metrics).map(({ t }) => ({ trial: t.trial, row: t.row, family: t.family, metrics: t.metrics, params: t.params }))
-      : null;
+    const pareto =
+      plan.metrics.length > 1
+        ? paretoFront(done, plan.metrics).map(({ t }) => ({ trial: t.trial, row: t.row, family: t.family, metrics: t.metrics, params: t.params }))
+        : null;
     let finalModel = null;
     if (job.model_id) {
       const m = await engine.model(job.model_id, who);
-      finalModel = { model_id: m.model_id, family: m.family, params: m.params, best_trial: m.best_trial, kind: (m.report.model as { kind?: string } | undefined)?.kind ?? 'refit', report: m.report };
+      finalModel = {
+        model_id: m.model_id,
+        family: m.family,
+        params: m.params,
+        best_trial: m.best_trial,
+        kind: (m.report.model as { kind?: string } | undefined)?.kind ?? 'refit',
+        report: m.report,
+      };
     }
     res.json({
-      ...summary(job), metrics: job.metrics, model_types: job.families, strategy: job.strategy, n_trials: job.n_trials, random_state: job.random_state,
-      progress: view.progress, trials, leaderboard, pareto_front: pareto, final_model: finalModel,
+      ...summary(job),
+      metrics: job.metrics,
+      model_types: job.families,
+      strategy: job.strategy,
+      n_trials: job.n_trials,
+      random_state: job.random_state,
+      progress: view.progress,
+      trials,
+      leaderboard,
+      pareto_front: pareto,
+      final_model: finalModel,
     });
   });
 
@@ -115,18 +157,45 @@ function summary(job: Pick<JobDoc, 'job_id' | 'status' | 'failure_reason' | 'dat
  * model of this server, the caller's, trained on the same schema. Distillation itself (the soft
  * targets handed to the trials) is not built yet: an acceptable teacher is still refused, saying so.
  */
-async function checkTeacher(engine: TrainingEngine, allowlist: TeacherAllowlist, body: TrainerRunRequest, site: string, profile: JobDoc['profile'] | null, who: Principal): Promise<void> {
+async function checkTeacher(
+  engine: TrainingEngine,
+  allowlist: TeacherAllowlist,
+  body: TrainerRunRequest,
+  site: string,
+  profile: JobDoc['profile'] | null,
+  who: Principal,
+): Promise<void> {
   if (body.teacher_predict_url) {
     if (!teacherUrlAllowed(allowlist, site, body.teacher_predict_url)) {
-      refuse([{ loc: ['body', 'teacher_predict_url'], msg: `the teacher URL is not allow-listed for site ${site}: it would send the site's training rows off the site (operator setting TEACHER_URL_ALLOWLIST)`, type: 'value_error.teacher_not_allowed' }]);
+      refuse([
+        {
+          loc: ['body', 'teacher_predict_url'],
+          msg: `the teacher URL is not allow-listed for site ${site}: it would send the site's training rows off the site (operator setting TEACHER_URL_ALLOWLIST)`,
+          type: 'value_error.teacher_not_allowed',
+        },
+      ]);
     }
-    refuse([{ loc: ['body', 'teacher_predict_url'], msg: 'distillation from a teacher URL is not available on this server yet', type: 'value_error.teacher_unsupported' }]);
+    refuse([
+      {
+        loc: ['body', 'teacher_predict_url'],
+        msg: 'distillation from a teacher URL is not available on this server yet',
+        type: 'value_error.teacher_unsupported',
+      },
+    ]);
   }
   if (body.teacher_model_id) {
     const model = await engine.model(body.teacher_model_id, who).catch(() => null);
-    if (!model) refuse([{ loc: ['body', 'teacher_model_id'], msg: `no model ${body.teacher_model_id} of yours on this server`, type: 'value_error.unknown_model' }]);
+    if (!model)
+      refuse([{ loc: ['body', 'teacher_model_id'], msg: `no model ${body.teacher_model_id} of yours on this server`, type: 'value_error.unknown_model' }]);
     const names = (p: JobDoc['profile'] | null) => (p?.columns ?? []).map((c) => `${c.name}:${c.type}`).join(',');
-    if (names(model.schema) !== names(profile)) refuse([{ loc: ['body', 'teacher_model_id'], msg: 'the teacher model was trained on another schema', type: 'value_error.teacher_schema' }]);
-    refuse([{ loc: ['body', 'teacher_model_id'], msg: 'distillation from a teacher model is not available on this server yet', type: 'value_error.teacher_unsupported' }]);
+    if (names(model.schema) !== names(profile))
+      refuse([{ loc: ['body', 'teacher_model_id'], msg: 'the teacher model was trained on another schema', type: 'value_error.teacher_schema' }]);
+    refuse([
+      {
+        loc: ['body', 'teacher_model_id'],
+        msg: 'distillation from a teacher model is not available on this server yet',
+        type: 'value_error.teacher_unsupported',
+      },
+    ]);
   }
 }

@@ -1,6 +1,14 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../../shared/auth/api-keys';
-import type { AkkioDuration, AkkioStatus, AkkioTrainRequest, DatasetProfile, JobStatus, TaskKind, ValidationProblem } from '../../shared/contracts/training-contract';
+import type {
+  AkkioDuration,
+  AkkioStatus,
+  AkkioTrainRequest,
+  DatasetProfile,
+  JobStatus,
+  TaskKind,
+  ValidationProblem,
+} from '../../shared/contracts/training-contract';
 import { UpletError } from '../../shared/errors/uplet-error';
 import { isDuplicateKey, type Collections } from '../persistence/collections';
 import type { EventPublisher } from '../work/event-publisher';
@@ -51,7 +59,11 @@ export interface AkkioKeyDoc {
 
 /** An Akkio-path refusal: `status {detail: [{loc, msg, type}]}` (seed 001's shape, for 404/409/422 alike). */
 export class AkkioProblem extends Error {
-  constructor(readonly status: number, readonly detail: ValidationProblem[], readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    readonly detail: ValidationProblem[],
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(detail[0]?.msg ?? 'refused');
   }
 }
@@ -68,7 +80,10 @@ export function launchWindowSeconds(duration: AkkioDuration): number {
   return Math.max(1, Math.floor(duration - FINAL_TASK_PRIOR_SECONDS - slowest));
 }
 
-export function identityOf(owner: string, r: Pick<AkkioTrainRequest, 'dataset_id' | 'predict_fields' | 'ignore_fields' | 'duration' | 'extra_attention'>): string {
+export function identityOf(
+  owner: string,
+  r: Pick<AkkioTrainRequest, 'dataset_id' | 'predict_fields' | 'ignore_fields' | 'duration' | 'extra_attention'>,
+): string {
   const key = JSON.stringify([owner, r.dataset_id, r.predict_fields, [...r.ignore_fields].sort(), r.duration, r.extra_attention]);
   return crypto.createHash('sha256').update(key).digest('hex');
 }
@@ -76,7 +91,11 @@ export function identityOf(owner: string, r: Pick<AkkioTrainRequest, 'dataset_id
 const notFound = (taskId: string) => new AkkioProblem(404, [{ loc: ['path', 'task_id'], msg: `no training task ${taskId}`, type: 'value_error.not_found' }]);
 
 export class AkkioTraining {
-  constructor(private readonly c: Collections, private readonly engine: TrainingEngine, private readonly events?: EventPublisher) {}
+  constructor(
+    private readonly c: Collections,
+    private readonly engine: TrainingEngine,
+    private readonly events?: EventPublisher,
+  ) {}
 
   /**
    * Submits a training task, or answers an existing one's id: the task an `Idempotency-Key`
@@ -104,7 +123,18 @@ export class AkkioTraining {
     }
     const taskId = `akkio-${crypto.randomBytes(8).toString('hex')}`;
     const { force: _force, ...kept } = request;
-    const doc: AkkioTaskDoc = { _id: taskId, task_id: taskId, owner: owner.name, identity, request: kept, members: [], submitted: false, fenced: false, failure_reason: null, timestamp_creation: new Date() };
+    const doc: AkkioTaskDoc = {
+      _id: taskId,
+      task_id: taskId,
+      owner: owner.name,
+      identity,
+      request: kept,
+      members: [],
+      submitted: false,
+      fenced: false,
+      failure_reason: null,
+      timestamp_creation: new Date(),
+    };
     await this.c.akkioTasks.insertOne(doc);
     // The key's fence: of two concurrent retries one wins; the loser withdraws its task and answers the winner's.
     if (keyId) {
@@ -140,7 +170,13 @@ export class AkkioTraining {
       throw err;
     }
     // The engine announces each member job's changes (subject `job`); this announces the task that groups them.
-    this.events?.publish({ subject: 'akkio_task', id: taskId, status: 'PENDING', scope: { dataset: request.dataset_id, owner: owner.name }, detail: { jobs: request.predict_fields.length } });
+    this.events?.publish({
+      subject: 'akkio_task',
+      id: taskId,
+      status: 'PENDING',
+      scope: { dataset: request.dataset_id, owner: owner.name },
+      detail: { jobs: request.predict_fields.length },
+    });
     return { task_id: taskId, created: true };
   }
 
@@ -149,21 +185,37 @@ export class AkkioTraining {
     const plan = tierPlan(request.duration);
     const others = request.predict_fields.filter((f) => f !== field);
     return {
-      dataset_id: request.dataset_id, label_column: field, task_kind: taskKind, filters: [],
+      dataset_id: request.dataset_id,
+      label_column: field,
+      task_kind: taskKind,
+      filters: [],
       ignore_fields: [...new Set([...request.ignore_fields, ...others])],
-      families: plan.families.filter((f) => familySupports(f, taskKind)), metrics: null, strategy: 'optuna', n_trials: plan.trialsPerFamily,
+      families: plan.families.filter((f) => familySupports(f, taskKind)),
+      metrics: null,
+      strategy: 'optuna',
+      n_trials: plan.trialsPerFamily,
       evaluation: plan.nSplits === null ? { kind: 'holdout', train_fraction: 0.8 } : { kind: 'kfold', n_splits: plan.nSplits },
       class_weight: request.extra_attention && taskKind === 'classification' ? 'balanced' : null,
-      random_state: 42, grid_size: null, ensemble: plan.ensemble, budget_seconds: launchWindowSeconds(request.duration),
+      random_state: 42,
+      grid_size: null,
+      ensemble: plan.ensemble,
+      budget_seconds: launchWindowSeconds(request.duration),
     };
   }
 
   private async readyProfile(datasetId: string, owner: Principal): Promise<DatasetProfile> {
     const loc = ['body', 'dataset_id'];
     const d = await this.c.datasets.findOne({ _id: datasetId });
-    if (!d || (d.owner !== owner.name && !owner.roles.includes('admin'))) throw new AkkioProblem(422, [{ loc, msg: `no dataset ${datasetId}`, type: 'value_error.unknown_dataset' }]);
+    if (!d || (d.owner !== owner.name && !owner.roles.includes('admin')))
+      throw new AkkioProblem(422, [{ loc, msg: `no dataset ${datasetId}`, type: 'value_error.unknown_dataset' }]);
     if (d.status !== 'ready' || !d.profile) {
-      throw new AkkioProblem(409, [{ loc, msg: `dataset ${datasetId} is ${d.status}${d.failure_reason ? ` (${d.failure_reason})` : ''}, not ready: wait for its profile, or register it again`, type: 'state_error.dataset_not_ready' }]);
+      throw new AkkioProblem(409, [
+        {
+          loc,
+          msg: `dataset ${datasetId} is ${d.status}${d.failure_reason ? ` (${d.failure_reason})` : ''}, not ready: wait for its profile, or register it again`,
+          type: 'state_error.dataset_not_ready',
+        },
+      ]);
     }
     return d.profile;
   }
@@ -222,7 +274,8 @@ export class AkkioTraining {
     if (t.failure_reason) return view('FAILED', { error: `${t.failure_reason}. Submit the request again (with force: true).` });
     if (!t.submitted) {
       // Submission interrupted (the orchestrator stopped between the task and its jobs).
-      if (now - created > 60_000) return view('FAILED', { error: 'the submission was interrupted before its training jobs were created. Submit the request again with force: true.' });
+      if (now - created > 60_000)
+        return view('FAILED', { error: 'the submission was interrupted before its training jobs were created. Submit the request again with force: true.' });
       return view('PENDING', { estimate_seconds: tier });
     }
     const jobs = await this.jobsOf(t);
@@ -231,14 +284,28 @@ export class AkkioTraining {
       const field = t.members.find((m) => m.job_id === bad.job_id)?.field ?? bad.label_column;
       return view('FAILED', { error: failureAdvice(field, bad.status, bad.failure_reason) });
     }
-    if (jobs.length === t.members.length && jobs.every((j) => j.status === 'completed')) return view('SUCCEEDED', { location: `/models/train/${t.task_id}/result` });
+    if (jobs.length === t.members.length && jobs.every((j) => j.status === 'completed'))
+      return view('SUCCEEDED', { location: `/models/train/${t.task_id}/result` });
     const overall: JobStatus = jobs.some((j) => j.status !== 'pending') ? 'running' : 'pending';
     const status = akkioStatus(overall, tier, created, now);
-    if (status === 'UNKNOWN_TIMEOUT') return view(status, { error: `the task has run past its ${tier} s budget by more than the allowed margin (tier × 1.5 + 30 s); it may still finish: poll again, or submit again with force: true` });
-    const trials = await this.c.trials.find({ job: { $in: t.members.map((m) => m.job_id) } }, { projection: { timestamp_claimed: 1, timestamp_done: 1, status: 1 } }).toArray();
-    const measured = trials.filter((x) => x.status === 'done' && x.timestamp_claimed && x.timestamp_done).map((x) => x.timestamp_done!.getTime() - x.timestamp_claimed!.getTime());
+    if (status === 'UNKNOWN_TIMEOUT')
+      return view(status, {
+        error: `the task has run past its ${tier} s budget by more than the allowed margin (tier × 1.5 + 30 s); it may still finish: poll again, or submit again with force: true`,
+      });
+    const trials = await this.c.trials
+      .find({ job: { $in: t.members.map((m) => m.job_id) } }, { projection: { timestamp_claimed: 1, timestamp_done: 1, status: 1 } })
+      .toArray();
+    const measured = trials
+      .filter((x) => x.status === 'done' && x.timestamp_claimed && x.timestamp_done)
+      .map((x) => x.timestamp_done!.getTime() - x.timestamp_claimed!.getTime());
     const searching = jobs.some((j) => j.final_task === null);
-    const estimate = estimateSeconds({ tierSeconds: tier, startedAtMs: status === 'PENDING' ? null : created, nowMs: now, searching, finalTaskMs: finalTaskEstimateMs(measured) });
+    const estimate = estimateSeconds({
+      tierSeconds: tier,
+      startedAtMs: status === 'PENDING' ? null : created,
+      nowMs: now,
+      searching,
+      finalTaskMs: finalTaskEstimateMs(measured),
+    });
     return view(status, { estimate_seconds: estimate });
   }
 
@@ -247,12 +314,19 @@ export class AkkioTraining {
     const t = await this.task(taskId, reader);
     const s = await this.statusOf(t);
     if (s.status !== 'SUCCEEDED') {
-      throw new AkkioProblem(409, [{ loc: ['path', 'task_id'], msg: `the model is not ready: the task is ${s.status}`, type: 'state_error.not_ready' }], { status: s.status, metadata: s.metadata });
+      throw new AkkioProblem(409, [{ loc: ['path', 'task_id'], msg: `the model is not ready: the task is ${s.status}`, type: 'state_error.not_ready' }], {
+        status: s.status,
+        metadata: s.metadata,
+      });
     }
     const jobs = await this.jobsOf(t);
     const models = await Promise.all(jobs.map((j) => this.c.models.findOne({ _id: j.model_id ?? '' })));
     const profile = (await this.c.datasets.findOne({ _id: t.request.dataset_id }))?.profile ?? jobs[0]!.profile;
-    return assembleResult(t, models.map((m) => m!), profile);
+    return assembleResult(
+      t,
+      models.map((m) => m!),
+      profile,
+    );
   }
 }
 
@@ -265,7 +339,12 @@ function failureAdvice(field: string, status: JobStatus, reason: string | null):
   return `training the model for ${field} failed: ${why}; ${advice}`;
 }
 
-type Report = { stats?: Array<Record<string, unknown>>; field_importance?: Record<string, number>; data_story?: Array<Record<string, unknown>>; metrics?: Record<string, number> };
+type Report = {
+  stats?: Array<Record<string, unknown>>;
+  field_importance?: Record<string, number>;
+  data_story?: Array<Record<string, unknown>>;
+  metrics?: Record<string, number>;
+};
 
 /** The seed's result from the members' reports: stats per field, importance averaged over the fields (still summing to 1), one story per field. */
 export function assembleResult(t: AkkioTaskDoc, models: EngineModelDoc[], profile: DatasetProfile): Record<string, unknown> {
@@ -287,8 +366,15 @@ export function assembleResult(t: AkkioTaskDoc, models: EngineModelDoc[], profil
   return {
     status: 'success',
     model_id: single ? single.model_id : `${t.task_id}-models`,
-    models: fields.map((field) => ({ field, model_id: byField.get(field)?.model_id ?? null, task_kind: byField.get(field)?.task_kind ?? null, metrics: (byField.get(field)?.report as Report | undefined)?.metrics ?? {} })),
-    stats, field_importance: importance, data_story: dataStory,
+    models: fields.map((field) => ({
+      field,
+      model_id: byField.get(field)?.model_id ?? null,
+      task_kind: byField.get(field)?.task_kind ?? null,
+      metrics: (byField.get(field)?.report as Report | undefined)?.metrics ?? {},
+    })),
+    stats,
+    field_importance: importance,
+    data_story: dataStory,
   };
 }
 
@@ -299,6 +385,7 @@ export function isAkkioProblem(err: unknown): err is AkkioProblem {
 /** Any other error of the engine as an Akkio detail (an UpletError keeps its status). */
 export function asAkkioProblem(err: unknown): AkkioProblem | null {
   if (err instanceof AkkioProblem) return err;
-  if (err instanceof UpletError && err.httpStatus < 500) return new AkkioProblem(err.httpStatus, [{ loc: ['body'], msg: err.message, type: `value_error.${err.code.toLowerCase()}` }]);
+  if (err instanceof UpletError && err.httpStatus < 500)
+    return new AkkioProblem(err.httpStatus, [{ loc: ['body'], msg: err.message, type: `value_error.${err.code.toLowerCase()}` }]);
   return null;
 }

@@ -27,8 +27,18 @@ export interface TierPlan {
 export const TIER_PLANS: Readonly<Record<AkkioDuration, TierPlan>> = {
   10: { families: ['decision_tree', 'linear'], trialsPerFamily: 1, nSplits: null, ensemble: false },
   60: { families: ['decision_tree', 'random_forest', 'linear', 'hist_gradient_boosting'], trialsPerFamily: 2, nSplits: 3, ensemble: false },
-  300: { families: ['decision_tree', 'random_forest', 'linear', 'neural_network', 'hist_gradient_boosting', 'xgboost'], trialsPerFamily: 8, nSplits: 5, ensemble: true },
-  1800: { families: ['decision_tree', 'random_forest', 'linear', 'neural_network', 'hist_gradient_boosting', 'xgboost'], trialsPerFamily: 24, nSplits: 5, ensemble: true },
+  300: {
+    families: ['decision_tree', 'random_forest', 'linear', 'neural_network', 'hist_gradient_boosting', 'xgboost'],
+    trialsPerFamily: 8,
+    nSplits: 5,
+    ensemble: true,
+  },
+  1800: {
+    families: ['decision_tree', 'random_forest', 'linear', 'neural_network', 'hist_gradient_boosting', 'xgboost'],
+    trialsPerFamily: 24,
+    nSplits: 5,
+    ensemble: true,
+  },
 };
 
 export function tierPlan(duration: AkkioDuration): TierPlan {

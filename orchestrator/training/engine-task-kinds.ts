@@ -17,7 +17,8 @@ import type { TrainingEngine } from './training-engine';
 function ownOutput(field: string, reported: unknown, expected: string): void {
   if (reported !== expected) {
     throw new UnprocessableError(`${field} must be ${expected}, the output written under this lease`, {
-      code: WORK_ERROR_CODES.NOT_TASK_OUTPUT, details: { where: 'body', field, expected },
+      code: WORK_ERROR_CODES.NOT_TASK_OUTPUT,
+      details: { where: 'body', field, expected },
     });
   }
 }
@@ -33,7 +34,9 @@ export function profileTaskRules(engine: TrainingEngine): TaskKindRules<'profile
     acceptDone: (_task, _attempt, report) => {
       const profile = report.profile as Partial<DatasetProfile> | undefined;
       if (!profile || !Array.isArray(profile.columns) || typeof profile.row_count !== 'number') {
-        throw new UnprocessableError('profile must be the profile.json of the engine: {row_count, delimiter, columns}', { details: { where: 'body', field: 'profile' } });
+        throw new UnprocessableError('profile must be the profile.json of the engine: {row_count, delimiter, columns}', {
+          details: { where: 'body', field: 'profile' },
+        });
       }
       return report;
     },
@@ -56,11 +59,14 @@ export function trialRules(engine: TrainingEngine): TaskKindRules<'trial'> {
       ownOutput('model_storage_uuid', report.model_storage_uuid, engineOutputUuid(task.uuid, attempt, 'model'));
       ownOutput('oof_storage_uuid', report.oof_storage_uuid, engineOutputUuid(task.uuid, attempt, 'oof'));
       const metrics = (report.result as { metrics?: unknown } | undefined)?.metrics;
-      if (typeof metrics !== 'object' || metrics === null) throw new UnprocessableError('result must be the result.json of the engine, with metrics', { details: { where: 'body', field: 'result' } });
+      if (typeof metrics !== 'object' || metrics === null)
+        throw new UnprocessableError('result must be the result.json of the engine, with metrics', { details: { where: 'body', field: 'result' } });
       return report;
     },
     doneFields: (report): Partial<TrialDoc> => ({
-      result: report.result as Record<string, unknown>, model_storage_uuid: report.model_storage_uuid as string, oof_storage_uuid: report.oof_storage_uuid as string,
+      result: report.result as Record<string, unknown>,
+      model_storage_uuid: report.model_storage_uuid as string,
+      oof_storage_uuid: report.oof_storage_uuid as string,
     }),
     finish: async (task, _attempt, write) => {
       await write();
@@ -83,7 +89,10 @@ export function finalRules(engine: TrainingEngine): TaskKindRules<'final'> {
       ownOutput('model_storage_uuid', report.model_storage_uuid, engineOutputUuid(task.uuid, attempt, 'model'));
       return report;
     },
-    doneFields: (report): Partial<FinalTaskDoc> => ({ report: report.report as Record<string, unknown>, model_storage_uuid: report.model_storage_uuid as string }),
+    doneFields: (report): Partial<FinalTaskDoc> => ({
+      report: report.report as Record<string, unknown>,
+      model_storage_uuid: report.model_storage_uuid as string,
+    }),
     finish: async (task, _attempt, write) => {
       await write();
       await engine.advance(task.job);
@@ -113,7 +122,10 @@ export function synthesizeRules(engine: TrainingEngine): TaskKindRules<'synthesi
       ownOutput('data_storage_uuid', report.data_storage_uuid, synthDataUuid(task.uuid, attempt));
       return report;
     },
-    doneFields: (report): Partial<SynthesizeTaskDoc> => ({ data_storage_uuid: report.data_storage_uuid as string, result: (report.result as Record<string, unknown> | undefined) ?? null }),
+    doneFields: (report): Partial<SynthesizeTaskDoc> => ({
+      data_storage_uuid: report.data_storage_uuid as string,
+      result: (report.result as Record<string, unknown> | undefined) ?? null,
+    }),
     finish: async (task, _attempt, write) => {
       await write();
       await engine.afterSynthesis(task._id);

@@ -1,6 +1,4 @@
-import type {
-  AkkioStatus, JobStatus, RegistryModelStatus, TrainerRunStatus,
-} from '../../shared/contracts/training-contract';
+import type { AkkioStatus, JobStatus, RegistryModelStatus, TrainerRunStatus } from '../../shared/contracts/training-contract';
 import { IllegalTransitionError } from '../../shared/errors/training-errors';
 import { unknownTimeoutMs } from './budget';
 
@@ -46,9 +44,11 @@ export function trainerRunStatus(status: JobStatus, error: string | null): { sta
  */
 export function akkioStatus(status: JobStatus, tierSeconds: number, createdAtMs: number, nowMs: number): AkkioStatus {
   switch (status) {
-    case 'completed': return 'SUCCEEDED';
+    case 'completed':
+      return 'SUCCEEDED';
     case 'failed':
-    case 'canceled': return 'FAILED';
+    case 'canceled':
+      return 'FAILED';
     default:
       if (nowMs - createdAtMs > unknownTimeoutMs(tierSeconds)) return 'UNKNOWN_TIMEOUT';
       return status === 'pending' ? 'PENDING' : 'IN_PROGRESS';
@@ -97,9 +97,13 @@ export function transitionModel(current: RegistryModelStatus, requested: Registr
 export function modelStatusForJob(status: JobStatus): RegistryModelStatus {
   switch (status) {
     case 'pending':
-    case 'running': return 'training';
-    case 'completed': return 'trained';
-    case 'failed': return 'failed';
-    case 'canceled': return 'draft';
+    case 'running':
+      return 'training';
+    case 'completed':
+      return 'trained';
+    case 'failed':
+      return 'failed';
+    case 'canceled':
+      return 'draft';
   }
 }

@@ -77,7 +77,11 @@ export function higherIsBetter(name: string): boolean {
 export function checkMetric(name: string, taskKind: TaskKind): MetricInfo {
   const info = parseMetric(name);
   if (info.taskKind !== taskKind) {
-    throw new UnknownMetricError(name, knownMetrics(taskKind), `metric ${name} is for ${info.taskKind}, not ${taskKind}; known for ${taskKind}: ${knownMetrics(taskKind).join(', ')}`);
+    throw new UnknownMetricError(
+      name,
+      knownMetrics(taskKind),
+      `metric ${name} is for ${info.taskKind}, not ${taskKind}; known for ${taskKind}: ${knownMetrics(taskKind).join(', ')}`,
+    );
   }
   return info;
 }

@@ -109,12 +109,22 @@ export interface RegistryCollections {
 }
 
 export function registryCollectionsOf(db: Db): RegistryCollections {
-  return { ontologies: db.collection('registry_ontologies'), models: db.collection('registry_models'), fences: db.collection('registry_fences'), events: db.collection('registry_events') };
+  return {
+    ontologies: db.collection('registry_ontologies'),
+    models: db.collection('registry_models'),
+    fences: db.collection('registry_fences'),
+    events: db.collection('registry_events'),
+  };
 }
 
 export interface NewRegistryModel {
-  project_id: string; ontology_id: string; name: string; description: string; type: string;
-  training_config: RegistryTrainingConfig; metadata: Record<string, unknown>;
+  project_id: string;
+  ontology_id: string;
+  name: string;
+  description: string;
+  type: string;
+  training_config: RegistryTrainingConfig;
+  metadata: Record<string, unknown>;
 }
 export type RegistryModelPatch = Partial<Pick<RegistryModelDoc, 'name' | 'description' | 'status' | 'training_metrics' | 'performance_metrics' | 'metadata'>>;
 
@@ -141,13 +151,20 @@ export const artifactPath = (site: string, storageUuid: string) => `storage://${
 export function registryMetricsOf(report: Record<string, unknown>): { performance: Record<string, number | null>; training: Record<string, number | null> } {
   const m = (report.metrics ?? {}) as Record<string, number>;
   const pick = (k: string) => (typeof m[k] === 'number' ? m[k] : null);
-  const performance: Record<string, number | null> = 'rmse' in m || 'r2' in m
-    ? { rmse: pick('rmse'), mae: pick('mae'), r2: pick('r2') }
-    : { accuracy: pick('accuracy'), f1_score: pick('f1'), precision: pick('precision'), recall: pick('recall') };
+  const performance: Record<string, number | null> =
+    'rmse' in m || 'r2' in m
+      ? { rmse: pick('rmse'), mae: pick('mae'), r2: pick('r2') }
+      : { accuracy: pick('accuracy'), f1_score: pick('f1'), precision: pick('precision'), recall: pick('recall') };
   const model = (report.model ?? {}) as Record<string, unknown>;
   const training: Record<string, number | null> = {};
   // Iterative families report their epochs and losses (an MLP's n_iter_ and loss_) when the Python gives them.
-  for (const [from, to] of [['n_iter', 'epoch'], ['epoch', 'epoch'], ['training_loss', 'training_loss'], ['loss', 'training_loss'], ['validation_loss', 'validation_loss']] as const) {
+  for (const [from, to] of [
+    ['n_iter', 'epoch'],
+    ['epoch', 'epoch'],
+    ['training_loss', 'training_loss'],
+    ['loss', 'training_loss'],
+    ['validation_loss', 'validation_loss'],
+  ] as const) {
     if (typeof model[from] === 'number' && training[to] === undefined) training[to] = model[from];
   }
   return { performance, training };
@@ -156,7 +173,11 @@ export function registryMetricsOf(report: Record<string, unknown>): { performanc
 /** The ontology a dataset's profile suggests: every column a feature of its profiled type, `target` the target. */
 export function ontologyFromProfile(profile: DatasetProfile, target: string): OntologyField[] {
   const column = findColumn(profile, target);
-  if (!column) throw new UnprocessableError(`no column named ${JSON.stringify(target)} in the dataset`, { code: 'UNKNOWN_COLUMN', details: { where: 'body', field: 'target' } });
+  if (!column)
+    throw new UnprocessableError(`no column named ${JSON.stringify(target)} in the dataset`, {
+      code: 'UNKNOWN_COLUMN',
+      details: { where: 'body', field: 'target' },
+    });
   return profile.columns.map((c) => {
     // A 0/1 numeric target is a class label (as the Akkio door infers it).
     const type = c.name === target && c.type === 'numeric' && c.distinct === 2 ? 'category' : c.type;
@@ -176,11 +197,21 @@ function jobRequestOf(m: RegistryModelDoc, ontology: OntologyDoc, dataset: Datas
   const profile = dataset.profile!;
   const used = new Set(ontology.fields.filter((f) => f.role === 'feature' || f.role === 'target').map((f) => f.name));
   return {
-    dataset_id: dataset.dataset_id, label_column: analysis.target.name, task_kind: analysis.task_kind, filters: [],
+    dataset_id: dataset.dataset_id,
+    label_column: analysis.target.name,
+    task_kind: analysis.task_kind,
+    filters: [],
     ignore_fields: profile.columns.map((c) => c.name).filter((n) => !used.has(n)),
-    families: [m.family], metrics: analysis.task_kind === 'classification' ? ['accuracy', 'f1', 'precision', 'recall'] : ['rmse', 'mae', 'r2'],
-    strategy: 'optuna', n_trials: 1, evaluation: { kind: 'holdout', train_fraction: config.train_test_split }, class_weight: null,
-    random_state: config.random_seed, grid_size: null, ensemble: false, budget_seconds: null,
+    families: [m.family],
+    metrics: analysis.task_kind === 'classification' ? ['accuracy', 'f1', 'precision', 'recall'] : ['rmse', 'mae', 'r2'],
+    strategy: 'optuna',
+    n_trials: 1,
+    evaluation: { kind: 'holdout', train_fraction: config.train_test_split },
+    class_weight: null,
+    random_state: config.random_seed,
+    grid_size: null,
+    ensemble: false,
+    budget_seconds: null,
   };
 }
 
@@ -199,18 +230,39 @@ export class ModelRegistry {
 
   // ---- ontologies -----------------------------------------------------------------------------
 
-  async createOntology(input: { project_id: string; name: string; description?: string; fields?: OntologyField[]; dataset_id?: string; target?: string }, owner: Principal): Promise<OntologyDoc> {
+  async createOntology(
+    input: { project_id: string; name: string; description?: string; fields?: OntologyField[]; dataset_id?: string; target?: string },
+    owner: Principal,
+  ): Promise<OntologyDoc> {
     let fields = input.fields;
     let datasetId: string | null = null;
     if (input.dataset_id) {
       const d = await this.datasets.findOne({ _id: input.dataset_id });
-      if (!d || !canRead(d.owner, owner)) throw new UnprocessableError(`dataset ${input.dataset_id} does not exist`, { code: 'UNKNOWN_DATASET', details: { where: 'body', field: 'dataset_id' } });
-      if (d.status !== 'ready' || !d.profile) throw new UnprocessableError(`dataset ${d.dataset_id} is ${d.status}, not ready`, { code: 'DATASET_NOT_READY', details: { where: 'body', field: 'dataset_id' } });
+      if (!d || !canRead(d.owner, owner))
+        throw new UnprocessableError(`dataset ${input.dataset_id} does not exist`, {
+          code: 'UNKNOWN_DATASET',
+          details: { where: 'body', field: 'dataset_id' },
+        });
+      if (d.status !== 'ready' || !d.profile)
+        throw new UnprocessableError(`dataset ${d.dataset_id} is ${d.status}, not ready`, {
+          code: 'DATASET_NOT_READY',
+          details: { where: 'body', field: 'dataset_id' },
+        });
       fields = ontologyFromProfile(d.profile, input.target!);
       datasetId = d.dataset_id;
     }
     const id = `ont-${crypto.randomBytes(8).toString('hex')}`;
-    const doc: OntologyDoc = { _id: id, ontology_id: id, project_id: input.project_id, name: input.name, description: input.description ?? '', fields: fields!, dataset_id: datasetId, owner: owner.name, created_at: new Date() };
+    const doc: OntologyDoc = {
+      _id: id,
+      ontology_id: id,
+      project_id: input.project_id,
+      name: input.name,
+      description: input.description ?? '',
+      fields: fields!,
+      dataset_id: datasetId,
+      owner: owner.name,
+      created_at: new Date(),
+    };
     analyseOntology(doc); // exactly one target
     await this.r.ontologies.insertOne(doc);
     return doc;
@@ -236,13 +288,38 @@ export class ModelRegistry {
   async create(input: NewRegistryModel, owner: Principal): Promise<RegistryModelDoc> {
     const family = familyOfRegistryType(input.type);
     const ontology = await this.ontology(input.ontology_id, owner, 'body');
-    if (ontology.project_id !== input.project_id) throw new UnprocessableError(`ontology ${ontology.ontology_id} belongs to project ${ontology.project_id}`, { code: 'UNKNOWN_ONTOLOGY', details: { where: 'body', field: 'ontology_id' } });
+    if (ontology.project_id !== input.project_id)
+      throw new UnprocessableError(`ontology ${ontology.ontology_id} belongs to project ${ontology.project_id}`, {
+        code: 'UNKNOWN_ONTOLOGY',
+        details: { where: 'body', field: 'ontology_id' },
+      });
     const id = `mdl-${crypto.randomBytes(8).toString('hex')}`;
     const now = new Date();
     const doc: RegistryModelDoc = {
-      _id: id, id, project_id: input.project_id, ontology_id: input.ontology_id, name: input.name, description: input.description, type: input.type as RegistryModelType, family,
-      status: 'draft', status_reason: null, training_config: input.training_config, metadata: input.metadata, training_metrics: {}, performance_metrics: {},
-      model_artifact_path: null, trained_on_synthetic_data: false, trained_on: null, storage_ids: [], job_id: null, engine_model_id: null, owner: owner.name, seq: 0, created_at: now, updated_at: now,
+      _id: id,
+      id,
+      project_id: input.project_id,
+      ontology_id: input.ontology_id,
+      name: input.name,
+      description: input.description,
+      type: input.type as RegistryModelType,
+      family,
+      status: 'draft',
+      status_reason: null,
+      training_config: input.training_config,
+      metadata: input.metadata,
+      training_metrics: {},
+      performance_metrics: {},
+      model_artifact_path: null,
+      trained_on_synthetic_data: false,
+      trained_on: null,
+      storage_ids: [],
+      job_id: null,
+      engine_model_id: null,
+      owner: owner.name,
+      seq: 0,
+      created_at: now,
+      updated_at: now,
     };
     await this.r.models.insertOne(doc);
     await this.record(doc, null, 'draft', null);
@@ -267,7 +344,12 @@ export class ModelRegistry {
     const m = await this.get(id, by);
     const { status, ...fields } = patch;
     if (status !== undefined && status !== m.status) {
-      return this.transition(id, { to: status, cause: 'put', digest: digestOf({ put: patch, at: Date.now() }), fields: { ...fields, status_reason: null } }).then((x) => x.model);
+      return this.transition(id, {
+        to: status,
+        cause: 'put',
+        digest: digestOf({ put: patch, at: Date.now() }),
+        fields: { ...fields, status_reason: null },
+      }).then((x) => x.model);
     }
     if (status !== undefined) transitionModel(m.status, status);
     if (Object.keys(fields).length > 0) await this.r.models.updateOne({ _id: id }, { $set: { ...fields, updated_at: new Date() } });
@@ -289,7 +371,10 @@ export class ModelRegistry {
    * then applies the change (filter on the seq it read); a loser re-reads and retries, and a
    * fence whose winner died before applying it is applied by whoever finds it.
    */
-  async transition(id: string, t: { to: RegistryModelStatus; cause: string; digest: string; fields: Record<string, unknown>; expect?: RegistryModelStatus }): Promise<{ model: RegistryModelDoc; won: boolean; repeated: boolean }> {
+  async transition(
+    id: string,
+    t: { to: RegistryModelStatus; cause: string; digest: string; fields: Record<string, unknown>; expect?: RegistryModelStatus },
+  ): Promise<{ model: RegistryModelDoc; won: boolean; repeated: boolean }> {
     for (let round = 0; round < 20; round++) {
       const m = await this.r.models.findOne({ _id: id });
       if (!m) throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
@@ -300,7 +385,17 @@ export class ModelRegistry {
         throw new IllegalTransitionError('a model', m.status, t.to, REGISTRY_TRANSITIONS[m.status]);
       }
       transitionModel(m.status, t.to);
-      const fence: ModelFenceDoc = { _id: `${id}/${m.seq + 1}`, model: id, seq: m.seq + 1, from: m.status, to: t.to, cause: t.cause, digest: t.digest, fields: t.fields, at: new Date() };
+      const fence: ModelFenceDoc = {
+        _id: `${id}/${m.seq + 1}`,
+        model: id,
+        seq: m.seq + 1,
+        from: m.status,
+        to: t.to,
+        cause: t.cause,
+        digest: t.digest,
+        fields: t.fields,
+        at: new Date(),
+      };
       try {
         await this.r.fences.insertOne(fence);
       } catch (err) {
@@ -347,7 +442,17 @@ export class ModelRegistry {
     const last = await this.r.events.find({ project_id: m.project_id }).sort({ seq: -1 }).limit(1).toArray();
     let n = (last[0]?.seq ?? 0) + 1;
     for (;;) {
-      const doc: ModelEventDoc = { _id: `${m.project_id}/${n}`, project_id: m.project_id, seq: n, model_id: m.id, owner: m.owner, from, status, reason, at: new Date() };
+      const doc: ModelEventDoc = {
+        _id: `${m.project_id}/${n}`,
+        project_id: m.project_id,
+        seq: n,
+        model_id: m.id,
+        owner: m.owner,
+        from,
+        status,
+        reason,
+        at: new Date(),
+      };
       try {
         await this.r.events.insertOne(doc);
       } catch (err) {
@@ -355,7 +460,14 @@ export class ModelRegistry {
         n++;
         continue;
       }
-      this.events.publish({ subject: 'model', id: m.id, status, at: doc.at.toISOString(), scope: { project: m.project_id, owner: m.owner }, detail: { seq: n, from, reason } });
+      this.events.publish({
+        subject: 'model',
+        id: m.id,
+        status,
+        at: doc.at.toISOString(),
+        scope: { project: m.project_id, owner: m.owner },
+        detail: { seq: n, from, reason },
+      });
       for (const l of this.listeners) l(doc);
       return doc;
     }
@@ -388,22 +500,42 @@ export class ModelRegistry {
     const sets: DatasetDoc[] = [];
     for (const [i, id] of input.storage_ids.entries()) {
       const d = (await this.datasets.findOne({ _id: id })) ?? (await this.datasets.findOne({ storage_uuid: id, owner: m.owner }));
-      if (!d || !canRead(d.owner, by)) throw new UnprocessableError(`no registered dataset ${id}`, { code: 'UNKNOWN_DATASET', details: { where: 'body', field: `storage_ids.${i}` } });
+      if (!d || !canRead(d.owner, by))
+        throw new UnprocessableError(`no registered dataset ${id}`, { code: 'UNKNOWN_DATASET', details: { where: 'body', field: `storage_ids.${i}` } });
       sets.push(d);
     }
     if (sets.length === 0) return this.trainSynthetic(m, ontology, config);
     const sites = [...new Set(sets.map((d) => d.site))];
-    if (sites.length > 1) throw new UnprocessableError(`storage_ids are at different sites (${sites.join(', ')}); one site per training for now`, { code: 'MIXED_SITES', details: { where: 'body', field: 'storage_ids', sites } });
-    if (sets.length > 1) throw new UnprocessableError('one dataset per training for now', { code: 'TOO_MANY_DATASETS', details: { where: 'body', field: 'storage_ids' } });
+    if (sites.length > 1)
+      throw new UnprocessableError(`storage_ids are at different sites (${sites.join(', ')}); one site per training for now`, {
+        code: 'MIXED_SITES',
+        details: { where: 'body', field: 'storage_ids', sites },
+      });
+    if (sets.length > 1)
+      throw new UnprocessableError('one dataset per training for now', { code: 'TOO_MANY_DATASETS', details: { where: 'body', field: 'storage_ids' } });
     const dataset = sets[0]!;
-    if (dataset.status !== 'ready' || !dataset.profile) throw new UnprocessableError(`dataset ${dataset.dataset_id} is ${dataset.status}, not ready`, { code: 'DATASET_NOT_READY', details: { where: 'body', field: 'storage_ids.0' } });
+    if (dataset.status !== 'ready' || !dataset.profile)
+      throw new UnprocessableError(`dataset ${dataset.dataset_id} is ${dataset.status}, not ready`, {
+        code: 'DATASET_NOT_READY',
+        details: { where: 'body', field: 'storage_ids.0' },
+      });
     const request = jobRequestOf(m, ontology, dataset, config);
     const job = await this.engine.submit(request, { name: m.owner, roles: by.roles.includes('admin') ? ['admin'] : ['data-provider'] });
     const { model } = await this.transition(m.id, {
-      to: 'training', cause: 'train', digest: digestOf({ train: job.job_id }),
+      to: 'training',
+      cause: 'train',
+      digest: digestOf({ train: job.job_id }),
       fields: {
-        job_id: job.job_id, engine_model_id: null, storage_ids: sets.map((d) => d.dataset_id), training_config: config, trained_on_synthetic_data: false,
-        trained_on: 'dataset', synthetic_task: null, synthetic_dataset_id: null, status_reason: null, model_artifact_path: null,
+        job_id: job.job_id,
+        engine_model_id: null,
+        storage_ids: sets.map((d) => d.dataset_id),
+        training_config: config,
+        trained_on_synthetic_data: false,
+        trained_on: 'dataset',
+        synthetic_task: null,
+        synthetic_dataset_id: null,
+        status_reason: null,
+        model_artifact_path: null,
       },
     }).catch(async (err: Error) => {
       await this.engine.cancel(job.job_id, { name: m.owner, roles: ['admin'] }).catch(() => undefined);
@@ -413,20 +545,36 @@ export class ModelRegistry {
   }
 
   /** A worker's report (or the engine's): complete or fail, won once against every other report. */
-  async complete(id: string, body: { model_artifact_path: string; performance_metrics: Record<string, number | null>; training_metrics: Record<string, number | null> }): Promise<{ repeated: boolean }> {
+  async complete(
+    id: string,
+    body: { model_artifact_path: string; performance_metrics: Record<string, number | null>; training_metrics: Record<string, number | null> },
+  ): Promise<{ repeated: boolean }> {
     await this.existing(id);
-    const r = await this.transition(id, { to: 'trained', expect: 'training', cause: 'complete', digest: digestOf({ complete: body }), fields: { ...body, status_reason: null } });
+    const r = await this.transition(id, {
+      to: 'trained',
+      expect: 'training',
+      cause: 'complete',
+      digest: digestOf({ complete: body }),
+      fields: { ...body, status_reason: null },
+    });
     return { repeated: r.repeated };
   }
 
   async fail(id: string, reason: string): Promise<{ repeated: boolean }> {
     await this.existing(id);
-    const r = await this.transition(id, { to: 'failed', expect: 'training', cause: 'fail', digest: digestOf({ fail: reason }), fields: { status_reason: reason } });
+    const r = await this.transition(id, {
+      to: 'failed',
+      expect: 'training',
+      cause: 'fail',
+      digest: digestOf({ fail: reason }),
+      fields: { status_reason: reason },
+    });
     return { repeated: r.repeated };
   }
 
   private async existing(id: string): Promise<void> {
-    if (!(await this.r.models.findOne({ _id: id }, { projection: { _id: 1 } }))) throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
+    if (!(await this.r.models.findOne({ _id: id }, { projection: { _id: 1 } })))
+      throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
   }
 
   // ---- synthetic data ---------------------------------------------------------------------------
@@ -440,10 +588,20 @@ export class ModelRegistry {
   private async trainSynthetic(m: RegistryModelDoc, ontology: OntologyDoc, config: RegistryTrainingConfig): Promise<RegistryModelDoc> {
     const taskId = synthTaskId(m.id, m.seq + 1);
     const { model } = await this.transition(m.id, {
-      to: 'training', cause: 'train', digest: digestOf({ train: taskId }),
+      to: 'training',
+      cause: 'train',
+      digest: digestOf({ train: taskId }),
       fields: {
-        job_id: null, engine_model_id: null, storage_ids: [], training_config: config, trained_on_synthetic_data: true, trained_on: 'synthetic',
-        synthetic_task: taskId, synthetic_dataset_id: null, status_reason: null, model_artifact_path: null,
+        job_id: null,
+        engine_model_id: null,
+        storage_ids: [],
+        training_config: config,
+        trained_on_synthetic_data: true,
+        trained_on: 'synthetic',
+        synthetic_task: taskId,
+        synthetic_dataset_id: null,
+        status_reason: null,
+        model_artifact_path: null,
       },
     });
     await this.queueSynthesis(model, ontology);
@@ -454,8 +612,13 @@ export class ModelRegistry {
     const source = ontology.dataset_id ? await this.datasets.findOne({ _id: ontology.dataset_id }, { projection: { site: 1 } }) : null;
     const fields = ontology.fields.map((f) => ({ name: f.name, type: f.type, role: f.role, ...(f.choices ? { choices: f.choices } : {}) }));
     await this.engine.queueSynthesis({
-      id: m.synthetic_task!, model: m.id, owner: m.owner, site: source?.site ?? DEFAULT_SITE, ontology: { fields },
-      n_rows: SYNTHETIC_ROWS, seed: m.training_config.random_seed ?? 42,
+      id: m.synthetic_task!,
+      model: m.id,
+      owner: m.owner,
+      site: source?.site ?? DEFAULT_SITE,
+      ontology: { fields },
+      n_rows: SYNTHETIC_ROWS,
+      seed: m.training_config.random_seed ?? 42,
     });
   }
 
@@ -473,9 +636,13 @@ export class ModelRegistry {
     }
     const d = await this.engine.registerDataset(
       { name: `synthetic data of ${m.name}`, storage_uuid: task.data_storage_uuid, format: 'csv', site: task.site },
-      { name: m.owner, roles: ['data-provider'] }, { id: synthDatasetId(taskId), synthetic: true },
+      { name: m.owner, roles: ['data-provider'] },
+      { id: synthDatasetId(taskId), synthetic: true },
     );
-    await this.r.models.updateOne({ _id: m.id, synthetic_task: taskId }, { $set: { synthetic_dataset_id: d.dataset_id, storage_ids: [d.dataset_id], updated_at: new Date() } });
+    await this.r.models.updateOne(
+      { _id: m.id, synthetic_task: taskId },
+      { $set: { synthetic_dataset_id: d.dataset_id, storage_ids: [d.dataset_id], updated_at: new Date() } },
+    );
     if (d.status !== 'profiling') await this.afterDataset(d);
   }
 
@@ -513,7 +680,10 @@ export class ModelRegistry {
       return null;
     });
     if (!job) return;
-    const r = await this.r.models.updateOne({ _id: m.id, status: 'training', synthetic_task: taskId, job_id: null }, { $set: { job_id: job.job_id, updated_at: new Date() } });
+    const r = await this.r.models.updateOne(
+      { _id: m.id, status: 'training', synthetic_task: taskId, job_id: null },
+      { $set: { job_id: job.job_id, updated_at: new Date() } },
+    );
     if (r.modifiedCount !== 1) await this.engine.cancel(job.job_id, { name: m.owner, roles: ['admin'] }).catch(() => undefined);
     else this.logger.info('registry synthetic training started', { model: m.id, dataset: d.dataset_id, job: job.job_id });
   }
@@ -550,11 +720,26 @@ export class ModelRegistry {
           if (!em) continue;
           const { performance, training } = registryMetricsOf(em.report);
           await this.transition(m.id, {
-            to: 'trained', expect: 'training', cause: 'job', digest,
-            fields: { model_artifact_path: artifactPath(em.site, em.model_storage_uuid), performance_metrics: performance, training_metrics: training, engine_model_id: em.model_id, status_reason: null },
+            to: 'trained',
+            expect: 'training',
+            cause: 'job',
+            digest,
+            fields: {
+              model_artifact_path: artifactPath(em.site, em.model_storage_uuid),
+              performance_metrics: performance,
+              training_metrics: training,
+              engine_model_id: em.model_id,
+              status_reason: null,
+            },
           });
         } else if (job.status === 'failed') {
-          await this.transition(m.id, { to: 'failed', expect: 'training', cause: 'job', digest, fields: { status_reason: job.failure_reason ?? 'training failed' } });
+          await this.transition(m.id, {
+            to: 'failed',
+            expect: 'training',
+            cause: 'job',
+            digest,
+            fields: { status_reason: job.failure_reason ?? 'training failed' },
+          });
         } else if (job.status === 'canceled') {
           await this.transition(m.id, { to: 'draft', expect: 'training', cause: 'job', digest, fields: { status_reason: job.failure_reason ?? 'canceled' } });
         }
@@ -569,7 +754,11 @@ export class ModelRegistry {
 
   async recommend(input: { project_id: string; ontology_id: string }, by: Principal): Promise<Recommendation> {
     const o = await this.ontology(input.ontology_id, by, 'body');
-    if (o.project_id !== input.project_id) throw new UnprocessableError(`ontology ${o.ontology_id} belongs to project ${o.project_id}`, { code: 'UNKNOWN_ONTOLOGY', details: { where: 'body', field: 'ontology_id' } });
+    if (o.project_id !== input.project_id)
+      throw new UnprocessableError(`ontology ${o.ontology_id} belongs to project ${o.project_id}`, {
+        code: 'UNKNOWN_ONTOLOGY',
+        details: { where: 'body', field: 'ontology_id' },
+      });
     const d = o.dataset_id ? await this.datasets.findOne({ _id: o.dataset_id }) : null;
     return recommendModelType(o, d?.profile ?? null);
   }

@@ -1,5 +1,10 @@
 import {
-  REGISTRY_MODEL_TYPES, type DatasetProfile, type Ontology, type OntologyFieldType, type RegistryModelType, type TaskKind,
+  REGISTRY_MODEL_TYPES,
+  type DatasetProfile,
+  type Ontology,
+  type OntologyFieldType,
+  type RegistryModelType,
+  type TaskKind,
 } from '../../shared/contracts/training-contract';
 import { UnprocessableError } from '../../shared/errors/uplet-error';
 import { classShares, findColumn, missingFraction } from './dataset-profile';
@@ -57,12 +62,17 @@ export interface Recommendation {
   data_analysis: DataAnalysis;
 }
 
-interface Adjustment { type: RegistryModelType; points: number; because: string }
+interface Adjustment {
+  type: RegistryModelType;
+  points: number;
+  because: string;
+}
 
 export function analyseOntology(ontology: Ontology): OntologyAnalysis {
   const targets = ontology.fields.filter((field) => field.role === 'target');
   const target = targets[0];
-  if (targets.length !== 1 || !target) throw new UnprocessableError(`an ontology needs exactly one target field (found ${targets.length})`, { code: 'ONTOLOGY_TARGET' });
+  if (targets.length !== 1 || !target)
+    throw new UnprocessableError(`an ontology needs exactly one target field (found ${targets.length})`, { code: 'ONTOLOGY_TARGET' });
   const features = ontology.fields.filter((field) => field.role === 'feature');
   const featureTypes: Record<OntologyFieldType, number> = { numeric: 0, category: 0, boolean: 0, text: 0, timestamp: 0 };
   for (const field of features) featureTypes[field.type] += 1;
@@ -107,13 +117,19 @@ function adjustments(o: OntologyAnalysis, d: DataAnalysis, ontology: Ontology): 
   const targetChoices = ontology.fields.find((field) => field.role === 'target')?.choices?.length ?? d.n_classes ?? 0;
   if (o.task_kind === 'classification' && targetChoices > 10) add({ regression: -10 }, `the target has ${targetChoices} classes`);
   if (o.n_features > 0 && o.feature_types.numeric === o.n_features) add({ regression: 10, neural_network: 5 }, `all ${o.n_features} features are numeric`);
-  if (categorical * 2 > o.n_features) add({ decision_tree: 5, random_forest: 5, regression: -10 }, `${categorical} of ${o.n_features} features are categorical`);
+  if (categorical * 2 > o.n_features)
+    add({ decision_tree: 5, random_forest: 5, regression: -10 }, `${categorical} of ${o.n_features} features are categorical`);
   if (o.n_features <= 5) add({ decision_tree: 10 }, `only ${o.n_features} features (a small tree stays readable)`);
   if (o.n_features > 50) add({ decision_tree: -10, random_forest: 5, neural_network: 10 }, `${o.n_features} features`);
   if (d.row_count !== null && d.row_count < 500) add({ decision_tree: 10, random_forest: 5, regression: 5, neural_network: -25 }, `only ${d.row_count} rows`);
   if (d.row_count !== null && d.row_count >= 10_000) add({ decision_tree: -5, random_forest: 5, neural_network: 20 }, `${d.row_count} rows`);
-  if (d.class_balance !== null && d.class_balance < 0.2) add({ decision_tree: -5, random_forest: 10, neural_network: -5 }, `imbalanced classes (the smallest is ${(d.class_balance * 100).toFixed(0)} % of the largest)`);
-  if (d.missing_fraction !== null && d.missing_fraction > 0.1) add({ decision_tree: 5, random_forest: 5, regression: -10, neural_network: -10 }, `${(d.missing_fraction * 100).toFixed(0)} % of feature values missing`);
+  if (d.class_balance !== null && d.class_balance < 0.2)
+    add(
+      { decision_tree: -5, random_forest: 10, neural_network: -5 },
+      `imbalanced classes (the smallest is ${(d.class_balance * 100).toFixed(0)} % of the largest)`,
+    );
+  if (d.missing_fraction !== null && d.missing_fraction > 0.1)
+    add({ decision_tree: 5, random_forest: 5, regression: -10, neural_network: -10 }, `${(d.missing_fraction * 100).toFixed(0)} % of feature values missing`);
   return out;
 }
 
@@ -132,6 +148,8 @@ export function recommendModelType(ontology: Ontology, profile: DatasetProfile |
     `${best} scores ${scores[best]}/100 (base ${BASE_SCORES[best]}${reasons.length ? `; ${reasons.join('; ')}` : ''}).`,
     `Next best: ${runnerUp} at ${scores[runnerUp]}.`,
     dataAnalysis.profiled ? '' : 'No dataset profile yet: scored from the ontology alone.',
-  ].filter(Boolean).join(' ');
+  ]
+    .filter(Boolean)
+    .join(' ');
   return { type: best, score: scores[best], reasoning, all_scores: scores, ontology_analysis: ontologyAnalysis, data_analysis: dataAnalysis };
 }

@@ -1,5 +1,13 @@
 import type {
-  AkkioTrainRequest, ColumnProfile, ColumnType, DatasetProfile, FilterOp, RowFilter, TaskKind, TrainerRunRequest, ValidationProblem,
+  AkkioTrainRequest,
+  ColumnProfile,
+  ColumnType,
+  DatasetProfile,
+  FilterOp,
+  RowFilter,
+  TaskKind,
+  TrainerRunRequest,
+  ValidationProblem,
 } from '../../shared/contracts/training-contract';
 import { UpletError } from '../../shared/errors/uplet-error';
 import { columnNames, findColumn, inferTaskKind, labelCheck } from './dataset-profile';
@@ -81,7 +89,12 @@ export function validateFilter(profile: DatasetProfile, filter: RowFilter, loc: 
     const problems: ValidationProblem[] = [];
     filter.value.forEach((item, i) => {
       const why = filterValueProblem(item, column.type);
-      if (why) problems.push({ loc: [...valueLoc, i], msg: `${JSON.stringify(item)} does not fit column ${column.name} (${column.type}): ${why}`, type: 'value_error.filter_value' });
+      if (why)
+        problems.push({
+          loc: [...valueLoc, i],
+          msg: `${JSON.stringify(item)} does not fit column ${column.name} (${column.type}): ${why}`,
+          type: 'value_error.filter_value',
+        });
     });
     return problems;
   }
@@ -89,21 +102,36 @@ export function validateFilter(profile: DatasetProfile, filter: RowFilter, loc: 
     return [{ loc: valueLoc, msg: `op ${op} needs a value`, type: 'value_error.filter_value' }];
   }
   const why = filterValueProblem(filter.value, column.type);
-  return why ? [{ loc: valueLoc, msg: `${JSON.stringify(filter.value)} does not fit column ${column.name} (${column.type}): ${why}`, type: 'value_error.filter_value' }] : [];
+  return why
+    ? [{ loc: valueLoc, msg: `${JSON.stringify(filter.value)} does not fit column ${column.name} (${column.type}): ${why}`, type: 'value_error.filter_value' }]
+    : [];
 }
 
 /** A request's filter(s): one object (loc `['body','filter']`) or a list (loc `['body','filter',i]`). */
-export function validateFilters(profile: DatasetProfile, filter: RowFilter | RowFilter[] | null | undefined, loc: Loc = ['body', 'filter']): ValidationProblem[] {
+export function validateFilters(
+  profile: DatasetProfile,
+  filter: RowFilter | RowFilter[] | null | undefined,
+  loc: Loc = ['body', 'filter'],
+): ValidationProblem[] {
   if (!filter) return [];
   if (Array.isArray(filter)) return filter.flatMap((one, i) => validateFilter(profile, one, [...loc, i]));
   return validateFilter(profile, filter, loc);
 }
 
-function labelProblems(profile: DatasetProfile, name: string, taskKind: TaskKind | undefined, loc: Loc): { column?: ColumnProfile; problems: ValidationProblem[] } {
+function labelProblems(
+  profile: DatasetProfile,
+  name: string,
+  taskKind: TaskKind | undefined,
+  loc: Loc,
+): { column?: ColumnProfile; problems: ValidationProblem[] } {
   const column = findColumn(profile, name);
   if (!column) return { problems: [unknownColumn(loc, name, profile)] };
   const kind = taskKind ?? inferTaskKind(column);
-  if (!kind) return { column, problems: [{ loc, msg: `${name} is ${column.type}: only numeric, category or boolean fields can be predicted`, type: 'value_error.label_kind' }] };
+  if (!kind)
+    return {
+      column,
+      problems: [{ loc, msg: `${name} is ${column.type}: only numeric, category or boolean fields can be predicted`, type: 'value_error.label_kind' }],
+    };
   const check = labelCheck(column, kind);
   return { column, problems: check.ok ? [] : [{ loc, msg: check.reason, type: 'value_error.label_kind' }] };
 }
@@ -130,7 +158,11 @@ export function validateTrainerRun(profile: DatasetProfile, request: TrainerRunR
   problems.push(...catalogueProblems(request.model_types, ['body', 'model_types'], resolveFamily, 'value_error.unknown_family'));
   problems.push(...catalogueProblems(request.metrics, ['body', 'metrics'], (name) => checkMetric(name, taskKind), 'value_error.unknown_metric'));
   if (profile.columns.length < 2 && findColumn(profile, label)) {
-    problems.push({ loc: ['body', 'task', 'label_column'], msg: 'the dataset has no column besides the label to learn from', type: 'value_error.no_input_fields' });
+    problems.push({
+      loc: ['body', 'task', 'label_column'],
+      msg: 'the dataset has no column besides the label to learn from',
+      type: 'value_error.no_input_fields',
+    });
   }
   return problems;
 }
@@ -142,11 +174,16 @@ export function validateAkkioTrain(profile: DatasetProfile, request: AkkioTrainR
   request.ignore_fields.forEach((field, i) => {
     const loc = ['body', 'ignore_fields', i];
     if (!findColumn(profile, field)) problems.push(unknownColumn(loc, field, profile));
-    else if (request.predict_fields.includes(field)) problems.push({ loc, msg: `${field} is a predict field and cannot be ignored`, type: 'value_error.label_ignored' });
+    else if (request.predict_fields.includes(field))
+      problems.push({ loc, msg: `${field} is a predict field and cannot be ignored`, type: 'value_error.label_ignored' });
   });
   const inputs = inputFields(profile, request.predict_fields, request.ignore_fields);
   if (problems.length === 0 && inputs.length === 0) {
-    problems.push({ loc: ['body', 'ignore_fields'], msg: 'no field is left to learn from once predict and ignored fields are removed', type: 'value_error.no_input_fields' });
+    problems.push({
+      loc: ['body', 'ignore_fields'],
+      msg: 'no field is left to learn from once predict and ignored fields are removed',
+      type: 'value_error.no_input_fields',
+    });
   }
   return problems;
 }

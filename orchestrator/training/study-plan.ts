@@ -191,10 +191,7 @@ export function askForTrial(plan: StudyPlan, row: StudyRow, index: number, trial
   };
 }
 
-export type NextRound =
-  | { kind: 'create'; round: number; indices: number[] }
-  | { kind: 'wait' }
-  | { kind: 'complete' };
+export type NextRound = { kind: 'create'; round: number; indices: number[] } | { kind: 'wait' } | { kind: 'complete' };
 
 /**
  * Which trials of a row to create now: the next round's once every created trial has finished;

@@ -16,7 +16,8 @@ export function parseTeacherAllowlist(raw: string | undefined): TeacherAllowlist
   } catch (err) {
     throw new ConfigError([`TEACHER_URL_ALLOWLIST: not JSON (${(err as Error).message})`]);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(['TEACHER_URL_ALLOWLIST: must be a JSON object {site: [url prefixes]}']);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(['TEACHER_URL_ALLOWLIST: must be a JSON object {site: [url prefixes]}']);
   const problems: string[] = [];
   const out: Record<string, string[]> = {};
   for (const [site, prefixes] of Object.entries(parsed as Record<string, unknown>)) {
@@ -30,7 +31,9 @@ export function parseTeacherAllowlist(raw: string | undefined): TeacherAllowlist
       try {
         const u = new URL(String(p));
         ok = typeof p === 'string' && (u.protocol === 'http:' || u.protocol === 'https:');
-      } catch { /* reported below */ }
+      } catch {
+        /* reported below */
+      }
       if (ok) out[site]!.push(p as string);
       else problems.push(`TEACHER_URL_ALLOWLIST.${site}[${i}]: not an http(s) URL`);
     });

@@ -1,8 +1,15 @@
 import Joi from 'joi';
 import { identifier } from '../../shared/contracts/identifiers';
 import {
-  AKKIO_DURATIONS, FILTER_OPS, ONTOLOGY_FIELD_ROLES, ONTOLOGY_FIELD_TYPES, REGISTRY_MODEL_STATUSES,
-  SEARCH_STRATEGIES, TASK_KINDS, type AkkioTrainRequest, type ValidationProblem,
+  AKKIO_DURATIONS,
+  FILTER_OPS,
+  ONTOLOGY_FIELD_ROLES,
+  ONTOLOGY_FIELD_TYPES,
+  REGISTRY_MODEL_STATUSES,
+  SEARCH_STRATEGIES,
+  TASK_KINDS,
+  type AkkioTrainRequest,
+  type ValidationProblem,
 } from '../../shared/contracts/training-contract';
 import { MAX_SEED } from './seeds';
 
@@ -19,7 +26,9 @@ const filterScalar = () => Joi.alternatives().try(Joi.string().max(1000), Joi.nu
 export const rowFilterSchema = Joi.object({
   col: columnName().required(),
   kind: Joi.string().valid('cmp').default('cmp'),
-  op: Joi.string().valid(...FILTER_OPS).default('=='),
+  op: Joi.string()
+    .valid(...FILTER_OPS)
+    .default('=='),
   value: Joi.alternatives().try(filterScalar(), Joi.array().items(filterScalar()).max(1000)).allow(null),
 });
 
@@ -31,31 +40,53 @@ export const trainerRunBody = Joi.object({
   filter: Joi.alternatives().try(rowFilterSchema, Joi.array().items(rowFilterSchema).max(50)).allow(null).default(null),
   task: Joi.object({
     label_column: columnName().required(),
-    task_kind: Joi.string().valid(...TASK_KINDS).required(),
+    task_kind: Joi.string()
+      .valid(...TASK_KINDS)
+      .required(),
   }).required(),
   model_types: nameList(),
   metrics: nameList(),
-  strategy: Joi.string().valid(...SEARCH_STRATEGIES).default('optuna'),
+  strategy: Joi.string()
+    .valid(...SEARCH_STRATEGIES)
+    .default('optuna'),
   n_trials: Joi.number().integer().min(1).max(1000).default(4),
   n_splits: Joi.number().integer().min(2).max(20).allow(null).default(null),
   ensemble: Joi.boolean().default(false),
   grid_size: Joi.number().integer().min(1).max(20).allow(null).default(null),
   teacher_model_id: identifier().allow(null).default(null),
-  teacher_predict_url: Joi.string().uri({ scheme: ['http', 'https'] }).max(2000).allow(null).default(null)
+  teacher_predict_url: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .max(2000)
+    .allow(null)
+    .default(null)
     .when('teacher_model_id', {
       is: Joi.string().required(),
       then: Joi.valid(null).messages({ 'any.only': 'give teacher_model_id or teacher_predict_url, not both' }),
     }),
-  teacher_predict_headers: Joi.object().pattern(Joi.string().max(200), Joi.string().max(4000)).max(20).allow(null).default(null)
-    .when('teacher_predict_url', { is: Joi.string().required(), otherwise: Joi.valid(null).messages({ 'any.only': 'teacher_predict_headers need a teacher_predict_url' }) }),
-  random_state: Joi.number().integer().min(0).max(MAX_SEED - 1).default(42),
+  teacher_predict_headers: Joi.object()
+    .pattern(Joi.string().max(200), Joi.string().max(4000))
+    .max(20)
+    .allow(null)
+    .default(null)
+    .when('teacher_predict_url', {
+      is: Joi.string().required(),
+      otherwise: Joi.valid(null).messages({ 'any.only': 'teacher_predict_headers need a teacher_predict_url' }),
+    }),
+  random_state: Joi.number()
+    .integer()
+    .min(0)
+    .max(MAX_SEED - 1)
+    .default(42),
 });
 
 /** `POST /api/v1/models/train/new` (seed 001): unknown properties are allowed and dropped. */
 export const akkioTrainBody = Joi.object({
   dataset_id: Joi.string().min(1).max(200).required(),
   predict_fields: Joi.array().items(columnName()).min(1).max(20).unique().required(),
-  duration: Joi.number().integer().valid(...AKKIO_DURATIONS).required(),
+  duration: Joi.number()
+    .integer()
+    .valid(...AKKIO_DURATIONS)
+    .required(),
   extra_attention: Joi.boolean().default(false),
   force: Joi.boolean().default(false),
   ignore_fields: Joi.array().items(columnName()).max(10_000).unique().default([]),
@@ -85,14 +116,21 @@ export function parseAkkioTrainBody(body: unknown): { ok: true; value: AkkioTrai
   return { ok: true, value: value as AkkioTrainRequest };
 }
 
-const trainingConfig = () => Joi.object({
-  train_test_split: Joi.number().greater(0).less(1).default(0.8),
-  random_seed: Joi.number().integer().min(0).max(MAX_SEED - 1).default(42),
-  learning_rate: Joi.number().greater(0).max(10).allow(null).default(null),
-  batch_size: Joi.number().integer().min(1).max(1_000_000).allow(null).default(null),
-});
-const metricValues = (known: string[]) => Joi.object(Object.fromEntries(known.map((k) => [k, Joi.number().unsafe().allow(null)])))
-  .pattern(/^[A-Za-z0-9_]{1,64}$/, Joi.number().unsafe().allow(null)).max(100);
+const trainingConfig = () =>
+  Joi.object({
+    train_test_split: Joi.number().greater(0).less(1).default(0.8),
+    random_seed: Joi.number()
+      .integer()
+      .min(0)
+      .max(MAX_SEED - 1)
+      .default(42),
+    learning_rate: Joi.number().greater(0).max(10).allow(null).default(null),
+    batch_size: Joi.number().integer().min(1).max(1_000_000).allow(null).default(null),
+  });
+const metricValues = (known: string[]) =>
+  Joi.object(Object.fromEntries(known.map((k) => [k, Joi.number().unsafe().allow(null)])))
+    .pattern(/^[A-Za-z0-9_]{1,64}$/, Joi.number().unsafe().allow(null))
+    .max(100);
 const performanceMetrics = () => metricValues(['accuracy', 'f1_score', 'precision', 'recall']);
 const trainingMetrics = () => metricValues(['epoch', 'training_loss', 'validation_loss']);
 const metadata = () => Joi.object().unknown(true).max(100);
@@ -147,8 +185,12 @@ export const registryTrainingFailBody = Joi.object({
 
 const ontologyField = Joi.object({
   name: columnName().required(),
-  type: Joi.string().valid(...ONTOLOGY_FIELD_TYPES).default('numeric'),
-  role: Joi.string().valid(...ONTOLOGY_FIELD_ROLES).default('feature'),
+  type: Joi.string()
+    .valid(...ONTOLOGY_FIELD_TYPES)
+    .default('numeric'),
+  role: Joi.string()
+    .valid(...ONTOLOGY_FIELD_ROLES)
+    .default('feature'),
   choices: Joi.array().items(Joi.string().min(1).max(200)).min(2).max(100).unique(),
 });
 
@@ -157,7 +199,12 @@ export const ontologyBody = Joi.object({
   project_id: identifier().required(),
   name: modelName().required(),
   description: description().default(''),
-  fields: Joi.array().items(ontologyField).min(2).max(1000).unique('name').required()
+  fields: Joi.array()
+    .items(ontologyField)
+    .min(2)
+    .max(1000)
+    .unique('name')
+    .required()
     .custom((fields: Array<{ role: string }>, helpers) => {
       const targets = fields.filter((field) => field.role === 'target').length;
       return targets === 1 ? fields : helpers.message({ custom: `fields must have exactly one target (found ${targets})` });

@@ -18,7 +18,11 @@ import { resolveMetrics } from './metrics';
 import { askForTrial, nextRound, planStudy, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
 
 /** A job request after Joi (job-request.ts `jobBody`). */
-export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & { families: string[] | null; metrics: string[] | null; budget_seconds: number | null };
+export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & {
+  families: string[] | null;
+  metrics: string[] | null;
+  budget_seconds: number | null;
+};
 
 /** The registry's side of a `synthesize` task: its follow-up and its repair. */
 export interface SynthesisFollower {
@@ -36,8 +40,25 @@ export interface NewDataset {
 /** What `GET /v1/jobs/{id}` shows: the job, its progress, its trials, its model. */
 export interface JobView {
   job: Omit<JobDoc, '_id'>;
-  progress: { trials_done: number; trials_failed: number; trials_total: number; best_so_far: { trial: string; family: string; objective: number; metrics: Record<string, number> } | null; elapsed_seconds: number; estimate_seconds: number | null };
-  trials: Array<{ trial: string; row: number; index: number; family: string; status: string; attempt: number; params: unknown; metrics: Record<string, number> | null; failure_reason: string | null }>;
+  progress: {
+    trials_done: number;
+    trials_failed: number;
+    trials_total: number;
+    best_so_far: { trial: string; family: string; objective: number; metrics: Record<string, number> } | null;
+    elapsed_seconds: number;
+    estimate_seconds: number | null;
+  };
+  trials: Array<{
+    trial: string;
+    row: number;
+    index: number;
+    family: string;
+    status: string;
+    attempt: number;
+    params: unknown;
+    metrics: Record<string, number> | null;
+    failure_reason: string | null;
+  }>;
 }
 
 /** Caruana ensemble selection steps (with replacement, from the best single model). */
@@ -62,7 +83,11 @@ export class TrainingEngine {
   private events: EventPublisher = NO_EVENTS;
   private readonly endListeners: Array<(job: JobDoc) => Promise<void>> = [];
 
-  constructor(private readonly c: Collections, private readonly dispatcher: WorkDispatcher, private readonly logger: Logger) {}
+  constructor(
+    private readonly c: Collections,
+    private readonly dispatcher: WorkDispatcher,
+    private readonly logger: Logger,
+  ) {}
 
   /** The leases are built on the per-kind table that holds this engine: handed over once both exist. */
   useLeases(leases: WorkLeases): void {
@@ -75,7 +100,13 @@ export class TrainingEngine {
   }
 
   private announce(job: JobDoc, status: JobStatus, reason: string | null): void {
-    this.events.publish({ subject: 'job', id: job.job_id, status, scope: { job: job.job_id, dataset: job.dataset_id, owner: job.owner }, ...(reason ? { detail: { reason } } : {}) });
+    this.events.publish({
+      subject: 'job',
+      id: job.job_id,
+      status,
+      scope: { job: job.job_id, dataset: job.dataset_id, owner: job.owner },
+      ...(reason ? { detail: { reason } } : {}),
+    });
   }
 
   /** Called once a job has ended (by the winner of its end fence); front doors follow their jobs with it. */
@@ -96,8 +127,19 @@ export class TrainingEngine {
     const id = options.id ?? `ds-${crypto.randomBytes(10).toString('hex')}`;
     const now = new Date();
     const doc: DatasetDoc = {
-      _id: id, dataset_id: id, name: input.name, storage_uuid: input.storage_uuid, format: input.format, site: input.site, owner: owner.name,
-      status: 'profiling', failure_reason: null, profile: null, profile_task: profileTaskId(id), timestamp_upload: now, timestamp_ready: null,
+      _id: id,
+      dataset_id: id,
+      name: input.name,
+      storage_uuid: input.storage_uuid,
+      format: input.format,
+      site: input.site,
+      owner: owner.name,
+      status: 'profiling',
+      failure_reason: null,
+      profile: null,
+      profile_task: profileTaskId(id),
+      timestamp_upload: now,
+      timestamp_ready: null,
       ...(options.synthetic ? { synthetic: true } : {}),
     };
     try {
@@ -122,8 +164,21 @@ export class TrainingEngine {
   private async ensureProfileTask(d: DatasetDoc): Promise<void> {
     const now = new Date();
     const task: ProfileTaskDoc = {
-      _id: d.profile_task, uuid: d.profile_task, dataset: d.dataset_id, storage_uuid: d.storage_uuid, owner: d.owner, site: d.site, profile: null,
-      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+      _id: d.profile_task,
+      uuid: d.profile_task,
+      dataset: d.dataset_id,
+      storage_uuid: d.storage_uuid,
+      owner: d.owner,
+      site: d.site,
+      profile: null,
+      status: 'todo',
+      worker: null,
+      attempt: 0,
+      failure_reason: null,
+      timestamp_todo: now,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      timestamp_creation: now,
     };
     try {
       await this.c.profileTasks.insertOne(task);
@@ -137,9 +192,10 @@ export class TrainingEngine {
   async afterProfile(taskId: string): Promise<void> {
     const task = await this.c.profileTasks.findOne({ _id: taskId });
     if (!task || !TERMINAL_TASK.has(task.status)) return;
-    const update = task.status === 'done' && task.profile
-      ? { status: 'ready' as const, profile: task.profile, timestamp_ready: new Date(), failure_reason: null }
-      : { status: 'failed' as const, failure_reason: task.failure_reason ?? `profile task ${task.status}` };
+    const update =
+      task.status === 'done' && task.profile
+        ? { status: 'ready' as const, profile: task.profile, timestamp_ready: new Date(), failure_reason: null }
+        : { status: 'failed' as const, failure_reason: task.failure_reason ?? `profile task ${task.status}` };
     await this.c.datasets.updateOne({ _id: task.dataset, status: 'profiling' }, { $set: update });
     const d = await this.c.datasets.findOne({ _id: task.dataset });
     if (d && d.status !== 'profiling') for (const l of this.datasetListeners) await l(d);
@@ -168,8 +224,19 @@ export class TrainingEngine {
     const now = new Date();
     const { id, ...spec } = input;
     const task: SynthesizeTaskDoc = {
-      ...spec, _id: id, uuid: id, data_storage_uuid: null, result: null,
-      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+      ...spec,
+      _id: id,
+      uuid: id,
+      data_storage_uuid: null,
+      result: null,
+      status: 'todo',
+      worker: null,
+      attempt: 0,
+      failure_reason: null,
+      timestamp_todo: now,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      timestamp_creation: now,
     };
     try {
       await this.c.synthesizeTasks.insertOne(task);
@@ -191,7 +258,8 @@ export class TrainingEngine {
   async dataset(id: string, reader: Principal): Promise<DatasetDoc> {
     const d = await this.c.datasets.findOne({ _id: id });
     // Another provider's dataset is not even said to exist.
-    if (!d || (d.owner !== reader.name && !reader.roles.includes('admin'))) throw new NotFoundError(`dataset ${id} does not exist`, { details: { where: 'path', field: 'id' } });
+    if (!d || (d.owner !== reader.name && !reader.roles.includes('admin')))
+      throw new NotFoundError(`dataset ${id} does not exist`, { details: { where: 'path', field: 'id' } });
     return d;
   }
 
@@ -204,15 +272,28 @@ export class TrainingEngine {
     const filter = { ...(owner.roles.includes('admin') ? {} : { owner: owner.name }), ...(datasetId ? { dataset_id: datasetId } : {}) };
     const docs = await this.c.jobs.find(filter).sort({ timestamp_creation: -1, _id: 1 }).skip(offset).limit(limit).toArray();
     return docs.map((j) => ({
-      job_id: j.job_id, dataset_id: j.dataset_id, owner: j.owner, site: j.site, status: j.status, failure_reason: j.failure_reason, label_column: j.label_column, task_kind: j.task_kind,
-      families: j.families, metrics: j.metrics, n_trials: j.n_trials, model_id: j.model_id, timestamp_creation: j.timestamp_creation, timestamp_done: j.timestamp_done,
+      job_id: j.job_id,
+      dataset_id: j.dataset_id,
+      owner: j.owner,
+      site: j.site,
+      status: j.status,
+      failure_reason: j.failure_reason,
+      label_column: j.label_column,
+      task_kind: j.task_kind,
+      families: j.families,
+      metrics: j.metrics,
+      n_trials: j.n_trials,
+      model_id: j.model_id,
+      timestamp_creation: j.timestamp_creation,
+      timestamp_done: j.timestamp_done,
     }));
   }
 
   /** A model the engine produced; its owner's (or an admin's) to read and to predict with. */
   async model(id: string, reader: Principal): Promise<EngineModelDoc> {
     const m = await this.c.models.findOne({ _id: id });
-    if (!m || (m.owner !== reader.name && !reader.roles.includes('admin'))) throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
+    if (!m || (m.owner !== reader.name && !reader.roles.includes('admin')))
+      throw new NotFoundError(`model ${id} does not exist`, { details: { where: 'path', field: 'id' } });
     return m;
   }
 
@@ -222,19 +303,30 @@ export class TrainingEngine {
   async submit(request: JobRequest, owner: Principal): Promise<JobDoc> {
     const dataset = await this.c.datasets.findOne({ _id: request.dataset_id });
     if (!dataset || (dataset.owner !== owner.name && !owner.roles.includes('admin'))) {
-      throw new UnprocessableError(`dataset ${request.dataset_id} does not exist`, { code: 'UNKNOWN_DATASET', details: { where: 'body', field: 'dataset_id' } });
+      throw new UnprocessableError(`dataset ${request.dataset_id} does not exist`, {
+        code: 'UNKNOWN_DATASET',
+        details: { where: 'body', field: 'dataset_id' },
+      });
     }
     if (dataset.status !== 'ready' || !dataset.profile) {
-      throw new ConflictError(`dataset ${dataset.dataset_id} is ${dataset.status}${dataset.failure_reason ? ` (${dataset.failure_reason})` : ''}, not ready`, { code: 'DATASET_NOT_READY', details: { where: 'body', field: 'dataset_id', status: dataset.status } });
+      throw new ConflictError(`dataset ${dataset.dataset_id} is ${dataset.status}${dataset.failure_reason ? ` (${dataset.failure_reason})` : ''}, not ready`, {
+        code: 'DATASET_NOT_READY',
+        details: { where: 'body', field: 'dataset_id', status: dataset.status },
+      });
     }
     const profile = dataset.profile;
     const problems = validateJobRequest(profile, request as never);
     if (problems.length > 0) {
-      throw new UnprocessableError(`${fieldOf(problems[0]!.loc)}: ${problems[0]!.msg}`, { code: 'INVALID_JOB', details: { where: 'body', field: fieldOf(problems[0]!.loc), problems } });
+      throw new UnprocessableError(`${fieldOf(problems[0]!.loc)}: ${problems[0]!.msg}`, {
+        code: 'INVALID_JOB',
+        details: { where: 'body', field: fieldOf(problems[0]!.loc), problems },
+      });
     }
     const label = findColumn(profile, request.label_column)!;
     const families = chooseFamilies(request.families, {
-      rows: profile.row_count, features: profile.columns.length - 1 - request.ignore_fields.length, taskKind: request.task_kind,
+      rows: profile.row_count,
+      features: profile.columns.length - 1 - request.ignore_fields.length,
+      taskKind: request.task_kind,
       ...(request.task_kind === 'classification' ? { classCount: classCount(label) } : {}),
     });
     const metrics = resolveMetrics(request.metrics, request.task_kind);
@@ -242,9 +334,23 @@ export class TrainingEngine {
     const now = new Date();
     const { budget_seconds: budget, ...spec } = request;
     const job: JobDoc = {
-      ...spec, families, metrics, deadline: budget ? new Date(now.getTime() + budget * 1000) : null,
-      _id: id, job_id: id, owner: owner.name, site: dataset.site, storage_uuid: dataset.storage_uuid, profile, status: 'pending', failure_reason: null,
-      final_task: null, model_id: null, timestamp_creation: now, timestamp_start: null, timestamp_done: null,
+      ...spec,
+      families,
+      metrics,
+      deadline: budget ? new Date(now.getTime() + budget * 1000) : null,
+      _id: id,
+      job_id: id,
+      owner: owner.name,
+      site: dataset.site,
+      storage_uuid: dataset.storage_uuid,
+      profile,
+      status: 'pending',
+      failure_reason: null,
+      final_task: null,
+      model_id: null,
+      timestamp_creation: now,
+      timestamp_start: null,
+      timestamp_done: null,
     };
     await this.c.jobs.insertOne(job);
     this.announce(job, 'pending', null);
@@ -255,7 +361,8 @@ export class TrainingEngine {
   /** The job with its progress and trials; only its owner (or an admin) sees it. */
   async get(jobId: string, reader: Principal): Promise<JobView> {
     const job = await this.c.jobs.findOne({ _id: jobId });
-    if (!job || (job.owner !== reader.name && !reader.roles.includes('admin'))) throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
+    if (!job || (job.owner !== reader.name && !reader.roles.includes('admin')))
+      throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
     const trials = await this.c.trials.find({ job: jobId }).toArray();
     trials.sort((a, b) => a.row - b.row || a.index - b.index);
     const plan = this.planOf(job);
@@ -276,14 +383,24 @@ export class TrainingEngine {
     return {
       job: publicJob,
       progress: {
-        trials_done: done, trials_failed: failed, trials_total: total, best_so_far: best,
+        trials_done: done,
+        trials_failed: failed,
+        trials_total: total,
+        best_so_far: best,
         elapsed_seconds: job.timestamp_start ? (end.getTime() - job.timestamp_start.getTime()) / 1000 : 0,
         // Serial upper bound: the remaining trials at the mean measured trial duration, plus one for the final task.
         estimate_seconds: isFinalJobStatus(job.status) ? 0 : mean === null ? null : ((total - done - failed + 1) * mean) / 1000,
       },
       trials: trials.map((t) => ({
-        trial: t.uuid, row: t.row, index: t.index, family: t.family, status: t.status, attempt: t.attempt,
-        params: (t.result?.params) ?? null, metrics: meansOf(t), failure_reason: t.failure_reason,
+        trial: t.uuid,
+        row: t.row,
+        index: t.index,
+        family: t.family,
+        status: t.status,
+        attempt: t.attempt,
+        params: t.result?.params ?? null,
+        metrics: meansOf(t),
+        failure_reason: t.failure_reason,
       })),
     };
   }
@@ -291,7 +408,8 @@ export class TrainingEngine {
   /** Cancels a job: its end fence says `canceled`; queued trials are withdrawn, running ones stop at their next heartbeat. */
   async cancel(jobId: string, by: Principal): Promise<JobDoc> {
     const job = await this.c.jobs.findOne({ _id: jobId });
-    if (!job || (job.owner !== by.name && !by.roles.includes('admin'))) throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
+    if (!job || (job.owner !== by.name && !by.roles.includes('admin')))
+      throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
     transitionJob(job.status, 'canceled');
     if (!(await this.end(job, 'canceled', `canceled by ${by.name}`))) {
       const now = await this.c.jobs.findOne({ _id: jobId });
@@ -304,7 +422,11 @@ export class TrainingEngine {
   private async withdraw(jobId: string): Promise<void> {
     if (!this.leases) return;
     const open = await this.c.trials.find({ job: jobId }, { projection: { _id: 1, status: 1 } }).toArray();
-    for (const t of open) if (!TERMINAL_TASK.has(t.status)) await this.leases.cancel('trial', t._id, 'job canceled', ENGINE).catch((e: Error) => this.logger.warn('trial cancel failed; the sweeper retries', { trial: t._id, error: e.message }));
+    for (const t of open)
+      if (!TERMINAL_TASK.has(t.status))
+        await this.leases
+          .cancel('trial', t._id, 'job canceled', ENGINE)
+          .catch((e: Error) => this.logger.warn('trial cancel failed; the sweeper retries', { trial: t._id, error: e.message }));
     const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) }, { projection: { status: 1 } });
     if (final && !TERMINAL_TASK.has(final.status)) await this.leases.cancel('final', final._id, 'job canceled', ENGINE).catch(() => undefined);
   }
@@ -343,7 +465,11 @@ export class TrainingEngine {
     }
     if (created.length > 0) {
       await insertTolerant(this.c.trials, created);
-      await this.dispatcher.dispatch('trial', created.map((t) => t._id), job.site);
+      await this.dispatcher.dispatch(
+        'trial',
+        created.map((t) => t._id),
+        job.site,
+      );
     }
     if (complete) await this.startFinal(job, plan, trials);
     // A cancellation that raced this advance: withdraw what it may have created.
@@ -356,20 +482,45 @@ export class TrainingEngine {
     const id = trialId(job.job_id, row, index);
     const now = new Date();
     return {
-      _id: id, uuid: id, job: job.job_id, row, index, family: r.family, params: null,
+      _id: id,
+      uuid: id,
+      job: job.job_id,
+      row,
+      index,
+      family: r.family,
+      params: null,
       ask: askForTrial(plan, r, index, states) as unknown as Record<string, unknown>,
-      seed: trialSeed(job.random_state, row, index), evaluation: evaluationOf(job), ...this.dataSpec(job),
-      result: null, model_storage_uuid: null, oof_storage_uuid: null,
-      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+      seed: trialSeed(job.random_state, row, index),
+      evaluation: evaluationOf(job),
+      ...this.dataSpec(job),
+      result: null,
+      model_storage_uuid: null,
+      oof_storage_uuid: null,
+      status: 'todo',
+      worker: null,
+      attempt: 0,
+      failure_reason: null,
+      timestamp_todo: now,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      timestamp_creation: now,
     };
   }
 
   private dataSpec(job: JobDoc) {
     return {
-      dataset: job.dataset_id, storage_uuid: job.storage_uuid, owner: job.owner, site: job.site,
-      profile: job.profile as unknown as Record<string, unknown>, label_column: job.label_column, task_kind: job.task_kind,
-      filters: job.filters as unknown as Array<Record<string, unknown>>, ignore_fields: job.ignore_fields, random_state: job.random_state,
-      metrics: job.metrics, class_weight: job.class_weight,
+      dataset: job.dataset_id,
+      storage_uuid: job.storage_uuid,
+      owner: job.owner,
+      site: job.site,
+      profile: job.profile as unknown as Record<string, unknown>,
+      label_column: job.label_column,
+      task_kind: job.task_kind,
+      filters: job.filters as unknown as Array<Record<string, unknown>>,
+      ignore_fields: job.ignore_fields,
+      random_state: job.random_state,
+      metrics: job.metrics,
+      class_weight: job.class_weight,
     };
   }
 
@@ -389,15 +540,31 @@ export class TrainingEngine {
     const now = new Date();
     // ensemble: Caruana selection over every done trial's fold models and OOF predictions (best first), instead of the refit.
     const members = job.ensemble
-      ? trials.filter((t) => t.status === 'done' && t.model_storage_uuid && t.oof_storage_uuid && this.objectiveOf(plan, t) !== null)
-        .sort((a, b) => this.objectiveOf(plan, b)! - this.objectiveOf(plan, a)! || a.row - b.row || a.index - b.index)
-        .map((t) => ({ trial: t.uuid, model: t.model_storage_uuid!, oof: t.oof_storage_uuid! }))
+      ? trials
+          .filter((t) => t.status === 'done' && t.model_storage_uuid && t.oof_storage_uuid && this.objectiveOf(plan, t) !== null)
+          .sort((a, b) => this.objectiveOf(plan, b)! - this.objectiveOf(plan, a)! || a.row - b.row || a.index - b.index)
+          .map((t) => ({ trial: t.uuid, model: t.model_storage_uuid!, oof: t.oof_storage_uuid! }))
       : [];
     const final: FinalTaskDoc = {
       ensemble: members.length > 0 ? { members, steps: ENSEMBLE_STEPS } : null,
-      _id: id, uuid: id, job: job.job_id, family: best.t.family, params: (best.t.result?.params as Record<string, unknown>) ?? {}, seed: best.t.seed, best_trial: best.t.uuid,
-      ...this.dataSpec(job), report: null, model_storage_uuid: null,
-      status: 'todo', worker: null, attempt: 0, failure_reason: null, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null, timestamp_creation: now,
+      _id: id,
+      uuid: id,
+      job: job.job_id,
+      family: best.t.family,
+      params: (best.t.result?.params as Record<string, unknown>) ?? {},
+      seed: best.t.seed,
+      best_trial: best.t.uuid,
+      ...this.dataSpec(job),
+      report: null,
+      model_storage_uuid: null,
+      status: 'todo',
+      worker: null,
+      attempt: 0,
+      failure_reason: null,
+      timestamp_todo: now,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      timestamp_creation: now,
     };
     await insertTolerant(this.c.finalTasks, [final]);
     await this.c.jobs.updateOne({ _id: job._id, status: 'running' }, { $set: { final_task: id } });
@@ -408,9 +575,21 @@ export class TrainingEngine {
   private async afterFinal(job: JobDoc, final: FinalTaskDoc): Promise<void> {
     if (final.status === 'done' && final.model_storage_uuid && final.report) {
       const model: EngineModelDoc = {
-        _id: modelIdOf(job.job_id), model_id: modelIdOf(job.job_id), job: job.job_id, dataset_id: job.dataset_id, owner: job.owner, site: job.site,
-        family: final.family, params: final.params, label_column: job.label_column, task_kind: job.task_kind, schema: job.profile,
-        report: final.report, model_storage_uuid: final.model_storage_uuid, best_trial: final.best_trial, timestamp_creation: new Date(),
+        _id: modelIdOf(job.job_id),
+        model_id: modelIdOf(job.job_id),
+        job: job.job_id,
+        dataset_id: job.dataset_id,
+        owner: job.owner,
+        site: job.site,
+        family: final.family,
+        params: final.params,
+        label_column: job.label_column,
+        task_kind: job.task_kind,
+        schema: job.profile,
+        report: final.report,
+        model_storage_uuid: final.model_storage_uuid,
+        best_trial: final.best_trial,
+        timestamp_creation: new Date(),
       };
       await insertTolerant(this.c.models, [model]);
       await this.end(job, 'completed', null, { model_id: model.model_id });
@@ -436,14 +615,18 @@ export class TrainingEngine {
     if (!fence) return false;
     // The recorded outcome is applied (by the winner, or by a later advance if the winner died).
     const fields: Partial<JobDoc> = fence.status === status ? extra : {};
-    await this.c.jobs.updateOne({ _id: job._id, status: { $in: ['pending', 'running'] } as never }, { $set: { status: fence.status, failure_reason: fence.reason, timestamp_done: fence.at, ...fields } });
+    await this.c.jobs.updateOne(
+      { _id: job._id, status: { $in: ['pending', 'running'] } as never },
+      { $set: { status: fence.status, failure_reason: fence.reason, timestamp_done: fence.at, ...fields } },
+    );
     if (won) {
       this.logger.info('job ended', { job: job._id, status, reason });
       this.announce(job, status, reason);
     }
     if (won && this.endListeners.length > 0) {
       const ended = await this.c.jobs.findOne({ _id: job._id });
-      for (const listener of ended ? this.endListeners : []) await listener(ended!).catch((e: Error) => this.logger.warn('a job-end listener failed; it catches up on read', { job: job._id, error: e.message }));
+      for (const listener of ended ? this.endListeners : [])
+        await listener(ended!).catch((e: Error) => this.logger.warn('a job-end listener failed; it catches up on read', { job: job._id, error: e.message }));
     }
     return won && fence.status === status;
   }
@@ -470,7 +653,10 @@ export class TrainingEngine {
       n++;
     }
     for (const status of ['pending', 'running'] as const) {
-      for (const j of await this.c.jobs.find({ status }, { projection: { _id: 1, timestamp_creation: 1 } }).limit(batch).toArray()) {
+      for (const j of await this.c.jobs
+        .find({ status }, { projection: { _id: 1, timestamp_creation: 1 } })
+        .limit(batch)
+        .toArray()) {
         if (j.timestamp_creation > olderThan) continue;
         await this.advance(j._id);
         n++;
@@ -480,7 +666,15 @@ export class TrainingEngine {
   }
 
   private planOf(job: JobDoc): StudyPlan {
-    return planStudy({ jobId: job.job_id, families: job.families as never, metrics: job.metrics, gridSize: job.grid_size, nTrials: job.n_trials, randomState: job.random_state, strategy: job.strategy });
+    return planStudy({
+      jobId: job.job_id,
+      families: job.families as never,
+      metrics: job.metrics,
+      gridSize: job.grid_size,
+      nTrials: job.n_trials,
+      randomState: job.random_state,
+      strategy: job.strategy,
+    });
   }
 
   private objectiveOf(plan: StudyPlan, t: TrialDoc): number | null {
@@ -491,22 +685,36 @@ export class TrainingEngine {
 }
 
 function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {
-  return job.evaluation.kind === 'holdout' ? { kind: 'holdout', train_fraction: job.evaluation.train_fraction ?? 0.8 } : { kind: 'kfold', n_splits: job.evaluation.n_splits ?? 5 };
+  return job.evaluation.kind === 'holdout'
+    ? { kind: 'holdout', train_fraction: job.evaluation.train_fraction ?? 0.8 }
+    : { kind: 'kfold', n_splits: job.evaluation.n_splits ?? 5 };
 }
 
 /** Mean metric values of a done trial's result.json (`metrics: {name: {mean, std}}`). */
 function meansOf(t: TrialDoc): Record<string, number> | null {
   const metrics = t.result?.metrics as Record<string, { mean?: number }> | undefined;
   if (!metrics) return null;
-  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => typeof v?.mean === 'number').map(([k, v]) => [k, v.mean as number]));
+  return Object.fromEntries(
+    Object.entries(metrics)
+      .filter(([, v]) => typeof v?.mean === 'number')
+      .map(([k, v]) => [k, v.mean as number]),
+  );
 }
 
 function stateOf(t: TrialDoc): TrialState {
   const status = t.status === 'done' ? 'done' : t.status === 'failed' || t.status === 'canceled' ? 'failed' : t.status === 'pending' ? 'running' : 'created';
-  return { index: t.index, status, params: status === 'done' ? ((t.result?.params as Record<string, unknown>) ?? null) : null, metrics: status === 'done' ? meansOf(t) : null };
+  return {
+    index: t.index,
+    status,
+    params: status === 'done' ? ((t.result?.params as Record<string, unknown>) ?? null) : null,
+    metrics: status === 'done' ? meansOf(t) : null,
+  };
 }
 
-async function insertTolerant<T extends { _id: string }>(collection: { insertMany(docs: OptionalUnlessRequiredId<T>[], o: { ordered: boolean }): Promise<unknown> }, docs: T[]): Promise<void> {
+async function insertTolerant<T extends { _id: string }>(
+  collection: { insertMany(docs: OptionalUnlessRequiredId<T>[], o: { ordered: boolean }): Promise<unknown> },
+  docs: T[],
+): Promise<void> {
   try {
     await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
   } catch (err) {
@@ -515,4 +723,20 @@ async function insertTolerant<T extends { _id: string }>(collection: { insertMan
 }
 
 /** A job in a listing (`GET /v1/jobs`): what identifies it and its state, without its profile. */
-export type JobListItem = Pick<JobDoc, 'job_id' | 'dataset_id' | 'owner' | 'site' | 'status' | 'failure_reason' | 'label_column' | 'task_kind' | 'families' | 'metrics' | 'n_trials' | 'model_id' | 'timestamp_creation' | 'timestamp_done'>;
+export type JobListItem = Pick<
+  JobDoc,
+  | 'job_id'
+  | 'dataset_id'
+  | 'owner'
+  | 'site'
+  | 'status'
+  | 'failure_reason'
+  | 'label_column'
+  | 'task_kind'
+  | 'families'
+  | 'metrics'
+  | 'n_trials'
+  | 'model_id'
+  | 'timestamp_creation'
+  | 'timestamp_done'
+>;

@@ -55,7 +55,12 @@ export class Cancellation {
   /** Later ranks first, so no rank is started behind one this call is canceling. */
   private async cancelChainOf(algo: string, reason: string, by: Principal): Promise<number> {
     const links = await this.c.learnuplets.find({ algo }, { projection: { _id: 1, status: 1, rank: 1 } }).toArray();
-    return this.cancelEach('learnuplet', links.sort((a, b) => b.rank - a.rank), reason, by);
+    return this.cancelEach(
+      'learnuplet',
+      links.sort((a, b) => b.rank - a.rank),
+      reason,
+      by,
+    );
   }
 
   private async cancelEach(kind: TaskKind, uplets: ReadonlyArray<{ _id: string; status: string }>, reason: string, by: Principal): Promise<number> {

@@ -65,7 +65,14 @@ export class ChainKeeper {
     let rest = data;
     for (let round = 0; rest.length > 0; round++) {
       if (round >= 100) throw new Error(`could not append to the train log of problem ${problem} at site ${site} after 100 rounds of contention`);
-      const docs: TrainLogDoc[] = rest.map((d, i) => ({ _id: logId(key, pos + i), problem, site, pos: pos + i, data: d, batch: siteBatchId(problem, site, Math.floor((pos + i) / size)) }));
+      const docs: TrainLogDoc[] = rest.map((d, i) => ({
+        _id: logId(key, pos + i),
+        problem,
+        site,
+        pos: pos + i,
+        data: d,
+        batch: siteBatchId(problem, site, Math.floor((pos + i) / size)),
+      }));
       try {
         // Ordered: stops at the first position someone else took, so positions stay a gap-free prefix.
         await this.c.trainLog.insertMany(docs, { ordered: true });
@@ -113,7 +120,8 @@ export class ChainKeeper {
         // Part of it was appended by another post: one equality read of this batch's entries.
         const entries = await this.c.trainLog.find({ batch: siteBatchId(problem.uuid, site, j) }, { projection: { pos: 1, data: 1 } }).toArray();
         train_data = entries.sort((a, b) => a.pos - b.pos).map((e) => e.data);
-        if (train_data.length !== size) throw new Error(`batch ${j} of problem ${problem.uuid} at site ${site} has ${train_data.length} log entries, expected ${size}`);
+        if (train_data.length !== size)
+          throw new Error(`batch ${j} of problem ${problem.uuid} at site ${site} has ${train_data.length} log entries, expected ${size}`);
       }
       contents.push(train_data as string[]);
     }
@@ -141,7 +149,13 @@ export class ChainKeeper {
     const hint = await this.c.cursors.findOne({ _id: rankCursor(problem) });
     const k0 = await firstMissing(hint?.next_batch ?? 0, exists);
     const docs: MinibatchDoc[] = contents.map((train_data, i) => ({
-      _id: minibatchId(problem, k0 + i), problem, index: k0 + i, site, site_batch: siteBatchId(problem, site, from + i), train_data, timestamp_creation: now,
+      _id: minibatchId(problem, k0 + i),
+      problem,
+      index: k0 + i,
+      site,
+      site_batch: siteBatchId(problem, site, from + i),
+      train_data,
+      timestamp_creation: now,
     }));
     let placed = docs.length;
     try {
@@ -217,12 +231,28 @@ export class ChainKeeper {
       for (const batch of batches) {
         const uuid = learnupletUuid(problem.uuid, algo.uuid, batch.index);
         missing.push({
-          _id: uuid, uuid, problem: problem.uuid, algo: algo.uuid, workflow: problem.workflow, rank: batch.index, site: siteOf(batch),
-          train_data: batch.train_data, test_data: problem.test_dataset,
-          model_start: null, model_end: modelEndUuid(uuid),
-          status: 'waiting', worker: null, attempt: 0, failure_reason: null,
-          perf: null, train_perf: null, test_perf: null,
-          timestamp_creation: now, timestamp_todo: null, timestamp_claimed: null, timestamp_done: null,
+          _id: uuid,
+          uuid,
+          problem: problem.uuid,
+          algo: algo.uuid,
+          workflow: problem.workflow,
+          rank: batch.index,
+          site: siteOf(batch),
+          train_data: batch.train_data,
+          test_data: problem.test_dataset,
+          model_start: null,
+          model_end: modelEndUuid(uuid),
+          status: 'waiting',
+          worker: null,
+          attempt: 0,
+          failure_reason: null,
+          perf: null,
+          train_perf: null,
+          test_perf: null,
+          timestamp_creation: now,
+          timestamp_todo: null,
+          timestamp_claimed: null,
+          timestamp_done: null,
         });
       }
     }
@@ -298,7 +328,6 @@ export class ChainKeeper {
     return problem ? this.advanceChain(problem, learnuplet.algo) : false;
   }
 }
-
 
 /** The first missing position at or after `from`, given that `from - 1` exists (or from is 0). */
 export async function firstMissing(from: number, exists: (pos: number) => Promise<boolean>): Promise<number> {

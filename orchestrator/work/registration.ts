@@ -5,7 +5,15 @@ import { ConflictError, ForbiddenError, UnprocessableError } from '../../shared/
 import { bestDoneLink } from '../domain/chain-rules';
 import type { AlgoDoc, DataDoc, MetricDirection, PredupletDoc, ProblemDoc } from '../domain/documents';
 import { membershipId, predupletUuid } from '../domain/uplet-ids';
-import { duplicateIndexes, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, onlyDuplicateKeys, type Collections, type MembershipDoc } from '../persistence/collections';
+import {
+  duplicateIndexes,
+  isDuplicateKey,
+  LOOKUP_CONCURRENCY,
+  mapBounded,
+  onlyDuplicateKeys,
+  type Collections,
+  type MembershipDoc,
+} from '../persistence/collections';
 import type { WorkDispatcher } from './work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
 import type { Sites } from './sites';
@@ -63,12 +71,14 @@ export class Registration {
     const known = this.sites ? this.sites.has(name) : name === DEFAULT_SITE;
     if (!known) {
       throw new UnprocessableError(`site ${name} is not a site of this deployment (it has no storage gateway configured; see GET /sites)`, {
-        code: 'UNKNOWN_SITE', details: { where: 'body', field, site: name },
+        code: 'UNKNOWN_SITE',
+        details: { where: 'body', field, site: name },
       });
     }
     if (principal.site !== undefined && principal.site !== name) {
       throw new SiteForbiddenError(`your key is bound to site ${principal.site}: it may not register at site ${name}`, {
-        code: 'SITE_NOT_ALLOWED', details: { where: 'body', field, site: name },
+        code: 'SITE_NOT_ALLOWED',
+        details: { where: 'body', field, site: name },
       });
     }
     return name;
@@ -100,19 +110,32 @@ export class Registration {
     const site = this.requireSite(input.site, owner);
     const problems = await Promise.all(input.problems.map((p, i) => this.requireProblem(p, input.problems.length > 1 ? `problems.${i}` : 'problems')));
     const now = new Date();
-    const docs: DataDoc[] = input.uuids.map((uuid, upload_index) => ({ _id: uuid, uuid, problems: input.problems, owner: owner.name, timestamp_upload: now, upload_index, site }));
+    const docs: DataDoc[] = input.uuids.map((uuid, upload_index) => ({
+      _id: uuid,
+      uuid,
+      problems: input.problems,
+      owner: owner.name,
+      timestamp_upload: now,
+      upload_index,
+      site,
+    }));
     const existed = new Set(await insertEach(this.c.datas, docs));
     const created = docs.filter((_, i) => !existed.has(i));
     const reposted = docs.filter((_, i) => existed.has(i)).map((d) => d.uuid);
 
-    const current = await mapBounded(reposted, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, problems: 1, site: 1 } }));
+    const current = await mapBounded(reposted, LOOKUP_CONCURRENCY, (uuid) =>
+      this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, problems: 1, site: 1 } }),
+    );
     const foreign = reposted.filter((_, i) => current[i]?.owner !== owner.name);
     if (foreign.length > 0) {
       // Nothing stays of a refused call: its new documents are not in any train log yet.
       await this.removeCreated(created);
-      throw new ForbiddenError(`data ${listed(foreign)} ${foreign.length === 1 ? 'is' : 'are'} registered by another provider: only its owner may add problems to it`, {
-        details: { where: 'body', field: 'uuid', uuids: foreign.slice(0, 20) },
-      });
+      throw new ForbiddenError(
+        `data ${listed(foreign)} ${foreign.length === 1 ? 'is' : 'are'} registered by another provider: only its owner may add problems to it`,
+        {
+          details: { where: 'body', field: 'uuid', uuids: foreign.slice(0, 20) },
+        },
+      );
     }
 
     // A re-post joins the problems the data is not in yet; the membership insert is the fence.
@@ -124,7 +147,10 @@ export class Registration {
     const joined = joins.filter((_, i) => !lostJoins.has(i));
     if (joins.length > 0) {
       // The data's `problems` is what users read; a lost concurrent rewrite is healed by the next re-post.
-      await this.c.datas.bulkWrite(joins.map((j) => ({ updateOne: { filter: { _id: j.data }, update: { $addToSet: { problems: j.problem } } } })), { ordered: false });
+      await this.c.datas.bulkWrite(
+        joins.map((j) => ({ updateOne: { filter: { _id: j.data }, update: { $addToSet: { problems: j.problem } } } })),
+        { ordered: false },
+      );
     }
 
     const createdIds = new Set(created.map((d) => d.uuid));
@@ -138,7 +164,11 @@ export class Registration {
       const bySite = new Map<string, string[]>();
       for (const u of train) {
         const s = siteOfItem.get(u) ?? site;
-        { const list = bySite.get(s); if (list) list.push(u); else bySite.set(s, [u]); }
+        {
+          const list = bySite.get(s);
+          if (list) list.push(u);
+          else bySite.set(s, [u]);
+        }
       }
       for (const [s, items] of bySite) newLearnuplets += await this.chains.addTrainData(problem, items, s);
     }
@@ -147,7 +177,10 @@ export class Registration {
 
   private async removeCreated(created: readonly DataDoc[]): Promise<void> {
     if (created.length === 0) return;
-    await this.c.datas.bulkWrite(created.map((d) => ({ deleteOne: { filter: { _id: d._id } } })), { ordered: false });
+    await this.c.datas.bulkWrite(
+      created.map((d) => ({ deleteOne: { filter: { _id: d._id } } })),
+      { ordered: false },
+    );
   }
 
   /**
@@ -161,7 +194,10 @@ export class Registration {
     const done = await this.c.learnuplets.find({ problem: problem.uuid, status: 'done' }).toArray();
     const best = bestDoneLink(done, problem.metric_direction);
     if (!best) {
-      throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, { code: 'NO_TRAINED_MODEL', details: { where: 'body', field: 'problem' } });
+      throw new UnprocessableError(`problem ${problem.uuid} has no trained model yet: no learnuplet of it is done`, {
+        code: 'NO_TRAINED_MODEL',
+        details: { where: 'body', field: 'problem' },
+      });
     }
     // One equality lookup per item, a few at a time: `$in` scans on FerretDB, and 1,000 at once would queue on the pool.
     const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }, { projection: { owner: 1, site: 1 } }));
@@ -170,8 +206,12 @@ export class Registration {
       const unknown = unknownAt.map((i) => input.data[i]!);
       // `fields` gives their positions, as DATA_NOT_YOURS names its field, for clients that point at the item.
       throw new UnprocessableError(`${unknown.length} data item(s) are not registered (POST /data): ${listed(unknown)}`, {
-        code: 'UNKNOWN_DATA', details: {
-          where: 'body', field: 'data', uuids: unknown.slice(0, 20), count: unknown.length,
+        code: 'UNKNOWN_DATA',
+        details: {
+          where: 'body',
+          field: 'data',
+          uuids: unknown.slice(0, 20),
+          count: unknown.length,
           fields: unknownAt.slice(0, 20).map((i) => (input.data.length > 1 ? `data.${i}` : 'data')),
         },
       });
@@ -179,9 +219,16 @@ export class Registration {
     const refused = found.flatMap((doc, i) => (doc!.owner === requester.name ? [] : [i]));
     if (refused.length > 0) {
       const field = input.data.length > 1 ? `data.${refused[0]}` : 'data';
-      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
-        code: 'DATA_NOT_YOURS', details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
-      });
+      throw new UnprocessableError(
+        `predictions may be requested only on data you registered (POST /data); not yours: ${refused
+          .slice(0, 10)
+          .map((i) => input.data[i])
+          .join(', ')}`,
+        {
+          code: 'DATA_NOT_YOURS',
+          details: { where: 'body', field, items: refused.slice(0, 100).map((i) => input.data[i]) },
+        },
+      );
     }
     const requestId = crypto.randomUUID();
     const now = new Date();
@@ -189,15 +236,35 @@ export class Registration {
       const uuid = predupletUuid(requestId, data);
       return {
         // It runs at the site that holds the data to predict; the model comes from the site that wrote it.
-        _id: uuid, uuid, problem: problem.uuid, workflow: problem.workflow, data, model: best.model_end, algo: best.algo, learnuplet: best.uuid,
-        site: siteOf(found[i]), model_site: siteOf(best),
-        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
-        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+        _id: uuid,
+        uuid,
+        problem: problem.uuid,
+        workflow: problem.workflow,
+        data,
+        model: best.model_end,
+        algo: best.algo,
+        learnuplet: best.uuid,
+        site: siteOf(found[i]),
+        model_site: siteOf(best),
+        owner: requester.name,
+        status: 'todo',
+        worker: null,
+        attempt: 0,
+        failure_reason: null,
+        prediction_storage_uuid: null,
+        timestamp_request: now,
+        timestamp_todo: now,
+        timestamp_claimed: null,
+        timestamp_done: null,
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });
     const bySite = new Map<string, string[]>();
-    for (const d of docs) { const list = bySite.get(siteOf(d)); if (list) list.push(d.uuid); else bySite.set(siteOf(d), [d.uuid]); }
+    for (const d of docs) {
+      const list = bySite.get(siteOf(d));
+      if (list) list.push(d.uuid);
+      else bySite.set(siteOf(d), [d.uuid]);
+    }
     for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
     return docs;
   }
@@ -215,9 +282,16 @@ export class Registration {
     const found = await mapBounded(input.data, LOOKUP_CONCURRENCY, (uuid) => this.c.datas.findOne({ _id: uuid }));
     const refused = found.flatMap((doc, i) => (doc && doc.owner === requester.name ? [] : [i]));
     if (refused.length > 0) {
-      throw new UnprocessableError(`predictions may be requested only on data you registered (POST /data); not yours or unknown: ${refused.slice(0, 10).map((i) => input.data[i]).join(', ')}`, {
-        code: 'DATA_NOT_YOURS', details: { where: 'body', field: input.data.length > 1 ? `data.${refused[0]}` : 'data' },
-      });
+      throw new UnprocessableError(
+        `predictions may be requested only on data you registered (POST /data); not yours or unknown: ${refused
+          .slice(0, 10)
+          .map((i) => input.data[i])
+          .join(', ')}`,
+        {
+          code: 'DATA_NOT_YOURS',
+          details: { where: 'body', field: input.data.length > 1 ? `data.${refused[0]}` : 'data' },
+        },
+      );
     }
     const requestId = crypto.randomUUID();
     const now = new Date();
@@ -225,10 +299,27 @@ export class Registration {
       const uuid = predupletUuid(requestId, data);
       return {
         // No problem, workflow or learnuplet: the job, the engine and the best trial stand in their place.
-        _id: uuid, uuid, problem: model.job, workflow: 'uplet-training-engine', data, model: model.model_storage_uuid, algo: model.family, learnuplet: model.best_trial, engine_model: model.model_id,
-        site: siteOf(found[i]), model_site: model.site,
-        owner: requester.name, status: 'todo', worker: null, attempt: 0, failure_reason: null, prediction_storage_uuid: null,
-        timestamp_request: now, timestamp_todo: now, timestamp_claimed: null, timestamp_done: null,
+        _id: uuid,
+        uuid,
+        problem: model.job,
+        workflow: 'uplet-training-engine',
+        data,
+        model: model.model_storage_uuid,
+        algo: model.family,
+        learnuplet: model.best_trial,
+        engine_model: model.model_id,
+        site: siteOf(found[i]),
+        model_site: model.site,
+        owner: requester.name,
+        status: 'todo',
+        worker: null,
+        attempt: 0,
+        failure_reason: null,
+        prediction_storage_uuid: null,
+        timestamp_request: now,
+        timestamp_todo: now,
+        timestamp_claimed: null,
+        timestamp_done: null,
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });
@@ -262,7 +353,10 @@ async function insertEach<T extends { _id: string }>(collection: Collection<T>, 
 
 function requireNotCanceled(problem: ProblemDoc): ProblemDoc {
   if (problem.timestamp_canceled) {
-    throw new ConflictError(`problem ${problem.uuid} was canceled and takes no new work`, { code: 'PROBLEM_CANCELED', details: { where: 'body', field: 'problem' } });
+    throw new ConflictError(`problem ${problem.uuid} was canceled and takes no new work`, {
+      code: 'PROBLEM_CANCELED',
+      details: { where: 'body', field: 'problem' },
+    });
   }
   return problem;
 }

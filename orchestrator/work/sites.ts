@@ -22,7 +22,8 @@ export function parseSites(raw: string | undefined, storageUrl: string): Map<str
       throw new ConfigError([`SITES: is not valid JSON (${(err as Error).message})`]);
     }
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(['SITES: must be a JSON object {"<site>": {"gateway_url": "http://…"}}']);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(['SITES: must be a JSON object {"<site>": {"gateway_url": "http://…"}}']);
   const problems: string[] = [];
   for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
     const label: string = name; // kept as text: the type guard below narrows `name` away when it fails
@@ -89,7 +90,10 @@ export class Sites {
   async liveAgents(site: string): Promise<LiveAgent[]> {
     const since = Date.now() - this.liveWithinMs;
     const agents = await this.c.agents.find({ site }).toArray();
-    return agents.filter((a) => a.last_seen.getTime() >= since).map((a) => ({ name: a.name, last_seen: a.last_seen })).sort((a, b) => a.name.localeCompare(b.name));
+    return agents
+      .filter((a) => a.last_seen.getTime() >= since)
+      .map((a) => ({ name: a.name, last_seen: a.last_seen }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async list(): Promise<Array<{ name: string; gateway_url: string; live_agents: LiveAgent[] }>> {

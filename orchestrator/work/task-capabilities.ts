@@ -48,8 +48,11 @@ export async function learnupletBlobs(c: Collections, l: LearnupletDoc): Promise
     locations[`model/${l.model_start}`] = siteOf(writer);
   }
   return {
-    reads: data.map((uuid) => `data/${uuid}`), writes: [`model/${l.model_end}`], site,
-    anywhere: readable.filter((t) => t.site !== site).map((t) => `data/${t.uuid}`), locations,
+    reads: data.map((uuid) => `data/${uuid}`),
+    writes: [`model/${l.model_end}`],
+    site,
+    anywhere: readable.filter((t) => t.site !== site).map((t) => `data/${t.uuid}`),
+    locations,
   };
 }
 
@@ -59,7 +62,10 @@ export async function predupletBlobs(c: Collections, p: PredupletDoc, attempt: n
   const site = siteOf(p);
   const prediction = `prediction/${predictionBlobUuid(p.uuid, attempt)}`;
   const locations: Record<string, string> = {
-    ...(await codeLocations(c, p.problem, p.algo, p.workflow)), [`data/${p.data}`]: site, [`model/${p.model}`]: p.model_site ?? DEFAULT_SITE, [prediction]: site,
+    ...(await codeLocations(c, p.problem, p.algo, p.workflow)),
+    [`data/${p.data}`]: site,
+    [`model/${p.model}`]: p.model_site ?? DEFAULT_SITE,
+    [prediction]: site,
   };
   return { reads: owned ? [`data/${p.data}`] : [], writes: [prediction], site, anywhere: [], locations };
 }
@@ -85,11 +91,20 @@ export type CapabilityIssuer = (lease: CapabilityLease) => string;
  * not outlive the one it was issued for; heartbeats hand out fresh ones.
  */
 export function capabilityIssuer(secret: string, maxSeconds: number): CapabilityIssuer {
-  return (lease) => signCapability({
-    sub: lease.principal, uplet: lease.uplet, kind: lease.kind, attempt: lease.attempt,
-    blobs: lease.reads ?? [], writes: lease.writes ?? [],
-    // The site the task runs at: a gateway serves data only to its own site's tasks, `anywhere` excepted (test data).
-    site: lease.site ?? DEFAULT_SITE, ...(lease.anywhere && lease.anywhere.length > 0 ? { anywhere: lease.anywhere } : {}),
-    exp: Math.min(Math.floor(lease.expires_at.getTime() / 1000), Math.floor(Date.now() / 1000) + maxSeconds),
-  }, secret);
+  return (lease) =>
+    signCapability(
+      {
+        sub: lease.principal,
+        uplet: lease.uplet,
+        kind: lease.kind,
+        attempt: lease.attempt,
+        blobs: lease.reads ?? [],
+        writes: lease.writes ?? [],
+        // The site the task runs at: a gateway serves data only to its own site's tasks, `anywhere` excepted (test data).
+        site: lease.site ?? DEFAULT_SITE,
+        ...(lease.anywhere && lease.anywhere.length > 0 ? { anywhere: lease.anywhere } : {}),
+        exp: Math.min(Math.floor(lease.expires_at.getTime() / 1000), Math.floor(Date.now() / 1000) + maxSeconds),
+      },
+      secret,
+    );
 }

@@ -50,18 +50,32 @@ export type TaskKindTable = { readonly [K in TaskKind]: TaskKindRules<K> };
  * table built without one (harnesses that run no engine work) gets an engine that publishes
  * nothing itself (the sweeper still republishes todo work).
  */
-export function taskKindTable(c: Collections, chains: ChainKeeper, engine: TrainingEngine = new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger())): TaskKindTable {
+export function taskKindTable(
+  c: Collections,
+  chains: ChainKeeper,
+  engine: TrainingEngine = new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger()),
+): TaskKindTable {
   return {
     learnuplet: {
       kind: 'learnuplet',
       collection: (cs) => cs.learnuplets,
       acceptDone: (task, _attempt, report) => {
-        const train_perf = ownScores(perItemScoreMap(report.train_perf as PerfMap | number[] | undefined, task.train_data, 'train_perf'), task.train_data, 'train_perf');
-        const test_perf = ownScores(perItemScoreMap(report.test_perf as PerfMap | number[] | undefined, task.test_data, 'test_perf'), task.test_data, 'test_perf');
+        const train_perf = ownScores(
+          perItemScoreMap(report.train_perf as PerfMap | number[] | undefined, task.train_data, 'train_perf'),
+          task.train_data,
+          'train_perf',
+        );
+        const test_perf = ownScores(
+          perItemScoreMap(report.test_perf as PerfMap | number[] | undefined, task.test_data, 'test_perf'),
+          task.test_data,
+          'test_perf',
+        );
         return { ...report, ...(train_perf ? { train_perf } : {}), ...(test_perf ? { test_perf } : {}) };
       },
       doneFields: (report) => ({
-        perf: (report.perf as number | undefined) ?? null, train_perf: (report.train_perf as PerfMap | undefined) ?? null, test_perf: (report.test_perf as PerfMap | undefined) ?? null,
+        perf: (report.perf as number | undefined) ?? null,
+        train_perf: (report.train_perf as PerfMap | undefined) ?? null,
+        test_perf: (report.test_perf as PerfMap | undefined) ?? null,
       }),
       finish: (task, attempt, write) => chains.finishRank(task, attempt, write),
       site: (task) => siteOf(task),
@@ -76,7 +90,8 @@ export function taskKindTable(c: Collections, chains: ChainKeeper, engine: Train
         const expected = predictionBlobUuid(task.uuid, attempt);
         if (report.prediction_storage_uuid !== undefined && report.prediction_storage_uuid !== expected) {
           throw new UnprocessableError(`prediction_storage_uuid must be ${expected}, the prediction written under this lease`, {
-            code: WORK_ERROR_CODES.NOT_TASK_OUTPUT, details: { where: 'body', field: 'prediction_storage_uuid', expected },
+            code: WORK_ERROR_CODES.NOT_TASK_OUTPUT,
+            details: { where: 'body', field: 'prediction_storage_uuid', expected },
           });
         }
         return report;
@@ -111,10 +126,13 @@ function ownScores(scores: PerfMap | undefined, own: readonly string[], field: '
   const allowed = new Set(own);
   const foreign = Object.keys(scores).filter((k) => !allowed.has(k));
   if (foreign.length > 0) {
-    throw new UnprocessableError(`${field} scores data that is not in this learnuplet's ${field === 'train_perf' ? 'train_data' : 'test_data'}: ${foreign.slice(0, 10).join(', ')}`, {
-      code: WORK_ERROR_CODES.UNKNOWN_PERF_ITEM, details: { where: 'body', field, items: foreign.slice(0, 100) },
-    });
+    throw new UnprocessableError(
+      `${field} scores data that is not in this learnuplet's ${field === 'train_perf' ? 'train_data' : 'test_data'}: ${foreign.slice(0, 10).join(', ')}`,
+      {
+        code: WORK_ERROR_CODES.UNKNOWN_PERF_ITEM,
+        details: { where: 'body', field, items: foreign.slice(0, 100) },
+      },
+    );
   }
   return scores;
 }
-

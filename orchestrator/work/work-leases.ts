@@ -68,7 +68,8 @@ export class WorkLeases {
       // Its data is at another site: only that site's agents compute on it. Nothing is written.
       this.metrics?.claims.inc({ kind, outcome: 'wrong_site' });
       throw new SiteForbiddenError(`${kind} ${uuid} runs at site ${taskSite}, where its data is; an agent of site ${agentSite} may not claim it`, {
-        code: WORK_ERROR_CODES.WRONG_SITE, details: { where: 'body', field: 'site', task_site: taskSite, agent_site: agentSite },
+        code: WORK_ERROR_CODES.WRONG_SITE,
+        details: { where: 'body', field: 'site', task_site: taskSite, agent_site: agentSite },
       });
     }
     if (uplet.status !== 'todo') {
@@ -80,10 +81,20 @@ export class WorkLeases {
     const now = new Date();
     const expires = new Date(now.getTime() + this.settings.leaseMs);
     const lease: LeaseDoc = {
-      _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt,
+      _id: leaseId(uuid, attempt),
+      uplet: uuid,
+      kind,
+      attempt,
       token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
-      worker, principal: principal.name, claimed_at: now, expires_at: expires, expiry_minute: minuteOf(expires),
-      reads: blobs.reads, writes: blobs.writes, site: taskSite, ...(blobs.anywhere && blobs.anywhere.length > 0 ? { anywhere: blobs.anywhere } : {}),
+      worker,
+      principal: principal.name,
+      claimed_at: now,
+      expires_at: expires,
+      expiry_minute: minuteOf(expires),
+      reads: blobs.reads,
+      writes: blobs.writes,
+      site: taskSite,
+      ...(blobs.anywhere && blobs.anywhere.length > 0 ? { anywhere: blobs.anywhere } : {}),
     };
     try {
       await this.c.leases.insertOne(lease);
@@ -95,14 +106,18 @@ export class WorkLeases {
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
       throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: WORK_ERROR_CODES.ALREADY_CLAIMED });
     }
-    await this.uplets(kind).updateOne(
-      { _id: uuid, attempt: uplet.attempt },
-      { $set: { status: 'pending', worker, attempt, timestamp_claimed: now } },
-    );
+    await this.uplets(kind).updateOne({ _id: uuid, attempt: uplet.attempt }, { $set: { status: 'pending', worker, attempt, timestamp_claimed: now } });
     this.announce(kind, uuid, 'pending', attempt, { worker });
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
-    return { uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now }, lease_token: lease.token, attempt, lease_expires_at: lease.expires_at, lease, locations: blobs.locations ?? {} };
+    return {
+      uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now },
+      lease_token: lease.token,
+      attempt,
+      lease_expires_at: lease.expires_at,
+      lease,
+      locations: blobs.locations ?? {},
+    };
   }
 
   /**
@@ -123,7 +138,10 @@ export class WorkLeases {
   async release(kind: TaskKind, uuid: string, token: string, principal: Principal): Promise<TaskDoc> {
     const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
-    await this.uplets(kind).updateOne({ _id: uuid, attempt: { $lte: lease.attempt } }, { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } });
+    await this.uplets(kind).updateOne(
+      { _id: uuid, attempt: { $lte: lease.attempt } },
+      { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } },
+    );
     this.announce(kind, uuid, 'todo', lease.attempt, { reason: 'released' });
     await this.c.leases.deleteOne({ _id: lease._id });
     await this.dispatcher.dispatch(kind, [uuid], lease.site);
@@ -142,7 +160,10 @@ export class WorkLeases {
     if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
     const id = leaseId(uuid, attempt);
     // Normalised before the repeat check, so a repeat in either score form compares equal.
-    const report: WorkReport = received.status === 'done' ? { ...rulesOf(this.kinds, kind).acceptDone(uplet, attempt, received), ...(received.lease_token ? { lease_token: received.lease_token } : {}) } : received;
+    const report: WorkReport =
+      received.status === 'done'
+        ? { ...rulesOf(this.kinds, kind).acceptDone(uplet, attempt, received), ...(received.lease_token ? { lease_token: received.lease_token } : {}) }
+        : received;
 
     const settled = await this.c.settlements.findOne({ _id: id });
     if (settled) return this.answerRepeat(kind, uuid, settled, report, principal);
@@ -156,7 +177,16 @@ export class WorkLeases {
       throw notHolder(kind, uuid);
     }
     if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
-    else await this.afterFailure(kind, uplet, attempt, 'failed', report.reason ?? 'the compute node reported a failure', report.log_tail, report.permanent === true);
+    else
+      await this.afterFailure(
+        kind,
+        uplet,
+        attempt,
+        'failed',
+        report.reason ?? 'the compute node reported a failure',
+        report.log_tail,
+        report.permanent === true,
+      );
     await this.c.leases.deleteOne({ _id: id });
     return this.current(kind, uuid);
   }
@@ -173,9 +203,10 @@ export class WorkLeases {
       if (round > 0) await new Promise((r) => setTimeout(r, 20 * round));
       const uplet = await this.uplets(kind).findOne({ _id: uuid });
       if (!uplet || TERMINAL.has(uplet.status)) return false;
-      const lease = uplet.status === 'pending'
-        ? await this.c.leases.findOne({ _id: leaseId(uuid, uplet.attempt) })
-        : await this.cancellationLease(kind, uuid, uplet.attempt + 1, by);
+      const lease =
+        uplet.status === 'pending'
+          ? await this.c.leases.findOne({ _id: leaseId(uuid, uplet.attempt) })
+          : await this.cancellationLease(kind, uuid, uplet.attempt + 1, by);
       // No lease: the attempt was claimed or settled meanwhile; read again.
       if (!lease) continue;
       if (!(await this.settle(lease, 'cancel', 'canceled', null, by))) {
@@ -194,8 +225,15 @@ export class WorkLeases {
   private async cancellationLease(kind: TaskKind, uuid: string, attempt: number, by: Principal): Promise<LeaseDoc | null> {
     const now = new Date();
     const tombstone: LeaseDoc = {
-      _id: leaseId(uuid, attempt), uplet: uuid, kind, attempt, token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
-      worker: CANCELLATION_WORKER, principal: by.name, claimed_at: now, expires_at: NEVER,
+      _id: leaseId(uuid, attempt),
+      uplet: uuid,
+      kind,
+      attempt,
+      token: `${attempt}.${crypto.randomBytes(18).toString('base64url')}`,
+      worker: CANCELLATION_WORKER,
+      principal: by.name,
+      claimed_at: now,
+      expires_at: NEVER,
     };
     try {
       await this.c.leases.insertOne(tombstone);
@@ -250,7 +288,7 @@ export class WorkLeases {
     const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!settled || !uplet || uplet.status !== 'pending' || uplet.attempt !== attempt) return false;
-    const result = (settled.result ?? {});
+    const result = settled.result ?? {};
     if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as RecordedDone);
     else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {
@@ -259,7 +297,15 @@ export class WorkLeases {
       await this.dispatcher.dispatch(kind, [uuid], rulesOf(this.kinds, kind).site(uplet));
     } else {
       const cause = settled.status === 'expired' ? 'expired' : 'failed';
-      await this.afterFailure(kind, uplet, attempt, cause, typeof result.reason === 'string' ? result.reason : `attempt ${attempt} ${settled.status}`, undefined, result.permanent === true);
+      await this.afterFailure(
+        kind,
+        uplet,
+        attempt,
+        cause,
+        typeof result.reason === 'string' ? result.reason : `attempt ${attempt} ${settled.status}`,
+        undefined,
+        result.permanent === true,
+      );
     }
     await this.c.leases.deleteOne({ _id: settled._id });
     return true;
@@ -276,10 +322,21 @@ export class WorkLeases {
   }
 
   /** Inserts the settlement fence of an attempt; true for the one caller that wins it. */
-  private async settle(lease: LeaseDoc, by: SettlementDoc['by'], status: SettlementDoc['status'], result: WorkReport | null, principal?: Principal): Promise<boolean> {
+  private async settle(
+    lease: LeaseDoc,
+    by: SettlementDoc['by'],
+    status: SettlementDoc['status'],
+    result: WorkReport | null,
+    principal?: Principal,
+  ): Promise<boolean> {
     try {
       await this.c.settlements.insertOne({
-        _id: lease._id, uplet: lease.uplet, kind: lease.kind, attempt: lease.attempt, by, status,
+        _id: lease._id,
+        uplet: lease.uplet,
+        kind: lease.kind,
+        attempt: lease.attempt,
+        by,
+        status,
         result: result ? { ...stripToken(result), reporter: principal?.name ?? null, token_digest: digest(lease.token) } : null,
         settled_at: new Date(),
       });
@@ -297,38 +354,58 @@ export class WorkLeases {
       return this.current(kind, uuid);
     }
     throw new ConflictError(`${kind} ${uuid} attempt ${settled.attempt} is already settled (${settled.by}: ${settled.status}); this report is refused`, {
-      code: WORK_ERROR_CODES.LEASE_SETTLED, details: { attempt: settled.attempt, settled_by: settled.by },
+      code: WORK_ERROR_CODES.LEASE_SETTLED,
+      details: { attempt: settled.attempt, settled_by: settled.by },
     });
   }
 
   private async recordDone(kind: TaskKind, uplet: TaskDoc, attempt: number, report: RecordedDone): Promise<void> {
     const rules = rulesOf(this.kinds, kind);
     const now = new Date();
-    await rules.finish(uplet, attempt, () => this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, {
-      $set: { ...rules.doneFields(report), status: 'done', attempt, timestamp_done: now, failure_reason: null },
-    }).then((res) => (this.announce(kind, uplet._id, 'done', attempt), res)));
+    await rules.finish(uplet, attempt, () =>
+      this.uplets(kind)
+        .updateOne(
+          { _id: uplet._id, attempt: { $lte: attempt } },
+          {
+            $set: { ...rules.doneFields(report), status: 'done', attempt, timestamp_done: now, failure_reason: null },
+          },
+        )
+        .then((res) => (this.announce(kind, uplet._id, 'done', attempt), res)),
+    );
   }
 
   /**
    * A failed or expired attempt: retry while attempts remain, else fail for good (a chain then
    * moves on). A permanent failure (deterministic bad input) fails for good at once.
    */
-  private async afterFailure(kind: TaskKind, uplet: TaskDoc, attempt: number, cause: 'expired' | 'failed', reason: string, logTail?: string, permanent = false): Promise<void> {
+  private async afterFailure(
+    kind: TaskKind,
+    uplet: TaskDoc,
+    attempt: number,
+    cause: 'expired' | 'failed',
+    reason: string,
+    logTail?: string,
+    permanent = false,
+  ): Promise<void> {
     const decision = permanent ? { next: 'failed' as const, reason } : afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason);
     const now = new Date();
     const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
     if (decision.next === 'todo') {
-      await this.uplets(kind).updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'todo', worker: null, attempt, failure_reason, timestamp_todo: now } });
+      await this.uplets(kind).updateOne(
+        { _id: uplet._id, attempt: { $lte: attempt } },
+        { $set: { status: 'todo', worker: null, attempt, failure_reason, timestamp_todo: now } },
+      );
       this.announce(kind, uplet._id, 'todo', attempt, { reason });
       await this.dispatcher.dispatch(kind, [uplet._id], rulesOf(this.kinds, kind).site(uplet));
       return;
     }
     const finalReason = logTail ? `${decision.reason}\n--- log tail ---\n${logTail}` : decision.reason;
     this.logger.warn('uplet failed for good', { uplet: uplet._id, kind, reason: decision.reason });
-    await rulesOf(this.kinds, kind).finish(uplet, attempt, () => this.uplets(kind).updateOne(
-      { _id: uplet._id, attempt: { $lte: attempt } },
-      { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } },
-    ).then((res) => (this.announce(kind, uplet._id, 'failed', attempt, { reason: decision.reason }), res)));
+    await rulesOf(this.kinds, kind).finish(uplet, attempt, () =>
+      this.uplets(kind)
+        .updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: { status: 'failed', attempt, failure_reason: finalReason, timestamp_done: now } })
+        .then((res) => (this.announce(kind, uplet._id, 'failed', attempt, { reason: decision.reason }), res)),
+    );
   }
 
   private async current(kind: TaskKind, uuid: string): Promise<TaskDoc> {

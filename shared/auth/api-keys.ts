@@ -19,13 +19,22 @@ interface ApiKeyEntry extends Principal {
   key: string;
 }
 
-const entrySchema = Joi.array().items(Joi.object({
-  // A key's name is stored as the owner of what it posts: no control characters.
-  name: displayText().min(1).max(200).required(),
-  key: Joi.string().min(16).max(512).required(),
-  roles: Joi.array().items(Joi.string().valid(...ROLES)).min(1).unique().required(),
-  site: siteName(),
-})).unique('name').unique('key');
+const entrySchema = Joi.array()
+  .items(
+    Joi.object({
+      // A key's name is stored as the owner of what it posts: no control characters.
+      name: displayText().min(1).max(200).required(),
+      key: Joi.string().min(16).max(512).required(),
+      roles: Joi.array()
+        .items(Joi.string().valid(...ROLES))
+        .min(1)
+        .unique()
+        .required(),
+      site: siteName(),
+    }),
+  )
+  .unique('name')
+  .unique('key');
 
 /**
  * The API keys of a deployment (`UPLET_API_KEYS` JSON, or the file named by
@@ -36,7 +45,8 @@ export class ApiKeyRegistry {
   private readonly byDigest = new Map<string, Principal>();
 
   constructor(entries: readonly ApiKeyEntry[]) {
-    for (const e of entries) this.byDigest.set(digest(e.key), Object.freeze({ name: e.name, roles: Object.freeze([...e.roles]), ...(e.site ? { site: e.site } : {}) }));
+    for (const e of entries)
+      this.byDigest.set(digest(e.key), Object.freeze({ name: e.name, roles: Object.freeze([...e.roles]), ...(e.site ? { site: e.site } : {}) }));
   }
 
   static fromSettings(settings: { UPLET_API_KEYS?: string; UPLET_API_KEYS_FILE?: string }): ApiKeyRegistry {

@@ -41,7 +41,14 @@ export function signCapability(payload: CapabilityPayload, secret: string): stri
 export type CapabilityCheck = { ok: true; payload: CapabilityPayload } | { ok: false; reason: string };
 
 /** Checks the signature, the expiry, the holder and that the blob is named for that access. */
-export function checkCapability(token: string | undefined, secret: string, principal: string, blob: string, access: CapabilityAccess = 'read', nowSeconds = Date.now() / 1000): CapabilityCheck {
+export function checkCapability(
+  token: string | undefined,
+  secret: string,
+  principal: string,
+  blob: string,
+  access: CapabilityAccess = 'read',
+  nowSeconds = Date.now() / 1000,
+): CapabilityCheck {
   if (!token) return { ok: false, reason: `a capability (${CAPABILITY_HEADER}) issued for this task is required` };
   const [body, signature, extra] = token.split('.');
   if (!body || !signature || extra !== undefined) return { ok: false, reason: 'the capability is malformed' };
@@ -57,7 +64,8 @@ export function checkCapability(token: string | undefined, secret: string, princ
   if (typeof payload.exp !== 'number' || payload.exp < nowSeconds) return { ok: false, reason: 'the capability has expired' };
   if (payload.sub !== principal) return { ok: false, reason: 'the capability was issued to another compute node' };
   const named = access === 'read' ? payload.blobs : payload.writes;
-  if (!Array.isArray(named) || !named.includes(blob)) return { ok: false, reason: access === 'read' ? `the capability does not name ${blob}` : `the capability does not authorise writing ${blob}` };
+  if (!Array.isArray(named) || !named.includes(blob))
+    return { ok: false, reason: access === 'read' ? `the capability does not name ${blob}` : `the capability does not authorise writing ${blob}` };
   return { ok: true, payload };
 }
 

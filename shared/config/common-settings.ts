@@ -19,12 +19,18 @@ export interface ApiKeySettings {
 
 export const loggingSettings = {
   LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug').default('info'),
-  LOG_FORMAT: Joi.string().valid('json', 'pretty').default(process.stdout.isTTY ? 'pretty' : 'json'),
+  LOG_FORMAT: Joi.string()
+    .valid('json', 'pretty')
+    .default(process.stdout.isTTY ? 'pretty' : 'json'),
 };
 
 export const brokerSettings = {
-  AMQP_URL: Joi.string().uri({ scheme: ['amqp', 'amqps'] }).default('amqp://guest:guest@127.0.0.1:5672'),
-  AMQP_PREFIX: Joi.string().pattern(/^[A-Za-z0-9_.-]{1,100}$/).default('uplet')
+  AMQP_URL: Joi.string()
+    .uri({ scheme: ['amqp', 'amqps'] })
+    .default('amqp://guest:guest@127.0.0.1:5672'),
+  AMQP_PREFIX: Joi.string()
+    .pattern(/^[A-Za-z0-9_.-]{1,100}$/)
+    .default('uplet')
     .messages({ 'string.pattern.base': 'must be 1-100 letters, digits, dots, dashes or underscores' }),
 };
 
@@ -42,6 +48,9 @@ export interface CapabilitySettings {
 }
 
 export const capabilitySettings = {
-  UPLET_CAPABILITY_SECRET: Joi.string().min(32).required()
-    .messages({ 'any.required': 'is required: a secret of at least 32 characters shared by the orchestrator and the storage gateways (it signs the per-task download capabilities)', 'string.min': 'must be at least 32 characters' }),
+  UPLET_CAPABILITY_SECRET: Joi.string().min(32).required().messages({
+    'any.required':
+      'is required: a secret of at least 32 characters shared by the orchestrator and the storage gateways (it signs the per-task download capabilities)',
+    'string.min': 'must be at least 32 characters',
+  }),
 };

@@ -22,7 +22,9 @@ export const displayText = () =>
 
 /** Printable ASCII only (tokens, node names). */
 export const printableAscii = () =>
-  Joi.string().pattern(/^[\x20-\x7e]*$/).messages({ 'string.pattern.base': '{{#label}} must be printable ASCII' });
+  Joi.string()
+    .pattern(/^[\x20-\x7e]*$/)
+    .messages({ 'string.pattern.base': '{{#label}} must be printable ASCII' });
 
 /** Log text made safe to store and show: CRLF → LF, other controls and bidi controls → U+FFFD, lone surrogates too. */
 export function sanitizeLogText(text: string): string {

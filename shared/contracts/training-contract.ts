@@ -24,7 +24,10 @@ export interface NumericColumnProfile extends ColumnProfileBase {
   mean: number | null;
   std: number | null;
 }
-export interface TopValue { value: string; count: number }
+export interface TopValue {
+  value: string;
+  count: number;
+}
 export interface CategoricalColumnProfile extends ColumnProfileBase {
   type: 'category' | 'boolean';
   /** At most 10, most frequent first, ties by value. Booleans as "true"/"false". */

@@ -201,7 +201,12 @@ export function claimAnswerKey(kind: TaskKind): `${TaskKind}_worker_set` {
 /** Where each blob of a task lives: `<kind>/<uuid>` → the base URL of the gateway that holds it. */
 export type BlobLocations = Record<string, string>;
 
-export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & { lease: Lease; site?: string; blob_sites?: Record<string, string>; blob_locations?: BlobLocations };
+export type ClaimAnswer<K extends TaskKind> = { [P in `${K}_worker_set`]: string } & { [P in K]: TaskOfKind[K] } & {
+  lease: Lease;
+  site?: string;
+  blob_sites?: Record<string, string>;
+  blob_locations?: BlobLocations;
+};
 export interface HeartbeatAnswer {
   lease: LeaseTerms;
 }
@@ -261,17 +266,27 @@ const leaseTermsSchema = {
 
 /** Schemas of the answers, for the contract test (and any client that wants to check). */
 export const answerSchemas = {
-  claim: (kind: TaskKind) => Joi.object({
-    [claimAnswerKey(kind)]: Joi.string().required(),
-    [kind]: Joi.object({ uuid: Joi.string().required(), attempt: Joi.number().integer().min(1).required(), status: Joi.string().valid('pending').required() }).unknown(true).required(),
-    lease: Joi.object({ token: Joi.string().required(), ...leaseTermsSchema }).required(),
-    // The agent's site, the site of every blob of the task, and the gateway URL of those held at another site.
-    site: Joi.string(),
-    blob_sites: Joi.object().pattern(Joi.string(), Joi.string()),
-    blob_locations: Joi.object().pattern(Joi.string(), Joi.string().uri({ scheme: ['http', 'https'] })),
-  }),
+  claim: (kind: TaskKind) =>
+    Joi.object({
+      [claimAnswerKey(kind)]: Joi.string().required(),
+      [kind]: Joi.object({ uuid: Joi.string().required(), attempt: Joi.number().integer().min(1).required(), status: Joi.string().valid('pending').required() })
+        .unknown(true)
+        .required(),
+      lease: Joi.object({ token: Joi.string().required(), ...leaseTermsSchema }).required(),
+      // The agent's site, the site of every blob of the task, and the gateway URL of those held at another site.
+      site: Joi.string(),
+      blob_sites: Joi.object().pattern(Joi.string(), Joi.string()),
+      blob_locations: Joi.object().pattern(Joi.string(), Joi.string().uri({ scheme: ['http', 'https'] })),
+    }),
   heartbeat: Joi.object({ lease: Joi.object(leaseTermsSchema).required() }),
-  release: (kind: TaskKind) => Joi.object({ [`released_${kind}`]: Joi.string().required(), [kind]: Joi.object({ status: Joi.string().valid('todo').required() }).unknown(true).required() }),
-  report: (kind: TaskKind) => Joi.object({ [reportAnswerKey(kind)]: Joi.string().required(), [kind]: Joi.object({ uuid: Joi.string().required() }).unknown(true).required() }),
+  release: (kind: TaskKind) =>
+    Joi.object({
+      [`released_${kind}`]: Joi.string().required(),
+      [kind]: Joi.object({ status: Joi.string().valid('todo').required() })
+        .unknown(true)
+        .required(),
+    }),
+  report: (kind: TaskKind) =>
+    Joi.object({ [reportAnswerKey(kind)]: Joi.string().required(), [kind]: Joi.object({ uuid: Joi.string().required() }).unknown(true).required() }),
   refusal: Joi.object({ error: Joi.object({ code: Joi.string().required(), message: Joi.string().required(), details: Joi.any() }).required() }),
 };

@@ -5,7 +5,12 @@
  * gateway's clients throw subclasses of it.
  */
 export class UpletApiError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string, readonly details?: unknown) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly details?: unknown,
+  ) {
     super(message);
     this.name = 'UpletApiError';
   }

@@ -9,7 +9,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const mapped = toUpletError(err);
     if (mapped.httpStatus >= 500) {
-      requestLogger(res, logger).error('request failed', { method: req.method, path: req.path, code: mapped.code, error: (err as Error)?.message, stack: (err as Error)?.stack });
+      requestLogger(res, logger).error('request failed', {
+        method: req.method,
+        path: req.path,
+        code: mapped.code,
+        error: (err as Error)?.message,
+        stack: (err as Error)?.stack,
+      });
     }
     // A body left unread (refused before it was parsed) is not drained: close the connection after the answer.
     if (!req.complete) res.set('Connection', 'close');
@@ -28,8 +34,12 @@ function toUpletError(err: unknown): UpletError {
   const e = err as { type?: string; status?: number; message?: string; expose?: boolean };
   // body-parser errors: malformed JSON, too large, wrong charset.
   if (e?.type === 'entity.too.large') return new PayloadTooLargeError('request body is too large', { details: { where: 'body' } });
-  if (e?.type === 'encoding.unsupported') return new UnsupportedMediaTypeError('request bodies are not accepted compressed; send Content-Encoding: identity', { details: { where: 'header', field: 'content-encoding' } });
-  if (e?.type === 'entity.parse.failed') return new ValidationError(`request body is not valid JSON: ${e.message ?? ''}`.trim(), { details: { where: 'body' } });
+  if (e?.type === 'encoding.unsupported')
+    return new UnsupportedMediaTypeError('request bodies are not accepted compressed; send Content-Encoding: identity', {
+      details: { where: 'header', field: 'content-encoding' },
+    });
+  if (e?.type === 'entity.parse.failed')
+    return new ValidationError(`request body is not valid JSON: ${e.message ?? ''}`.trim(), { details: { where: 'body' } });
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
     return new ValidationError(e.message ?? 'bad request', { details: { where: 'request' } });
   }
@@ -49,7 +59,9 @@ export function refuseEncodedBodies(): RequestHandler {
   return (req, _res, next) => {
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity' && encoding !== '') {
-      throw new UnsupportedMediaTypeError(`Content-Encoding ${encoding.slice(0, 40)} is not accepted; send the body uncompressed`, { details: { where: 'header', field: 'content-encoding' } });
+      throw new UnsupportedMediaTypeError(`Content-Encoding ${encoding.slice(0, 40)} is not accepted; send the body uncompressed`, {
+        details: { where: 'header', field: 'content-encoding' },
+      });
     }
     next();
   };

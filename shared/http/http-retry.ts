@@ -9,13 +9,20 @@ export const DEFAULT_RETRY: RetryPolicy = { retries: 5, initialDelayMs: 200, max
 
 /** A failure worth retrying: the network, or a 5xx / 503 from the server. */
 export class RetryableHttpError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'RetryableHttpError';
   }
 }
 
-export async function withRetry<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, isRetryable: (err: unknown) => boolean = defaultRetryable): Promise<T> {
+export async function withRetry<T>(
+  policy: RetryPolicy,
+  attempt: (n: number) => Promise<T>,
+  isRetryable: (err: unknown) => boolean = defaultRetryable,
+): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt(n);
@@ -31,15 +38,21 @@ function defaultRetryable(err: unknown): boolean {
   if (err instanceof RetryableHttpError) return true;
   // fetch (undici) reports refused, reset and aborted connections as TypeError('fetch failed').
   const e = err as { name?: string; message?: string; cause?: { code?: string } };
-  return e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? '') ||
-    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(e?.cause?.code ?? '');
+  return (
+    (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? '')) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(e?.cause?.code ?? '')
+  );
 }
 
 /**
  * Reads a JSON answer of an uplet service: a 5xx is retryable, a 4xx becomes the
  * caller's typed refusal carrying the server's stable error code.
  */
-export async function parseJsonResponse(res: Response, what: string, refusal: (message: string, status: number, code: string, details?: unknown) => Error): Promise<unknown> {
+export async function parseJsonResponse(
+  res: Response,
+  what: string,
+  refusal: (message: string, status: number, code: string, details?: unknown) => Error,
+): Promise<unknown> {
   const text = await res.text();
   if (res.status >= 500) throw new RetryableHttpError(`${what}: answered ${res.status}`, res.status);
   let json: { error?: { code?: string; message?: string; details?: unknown } } | undefined;
@@ -48,6 +61,7 @@ export async function parseJsonResponse(res: Response, what: string, refusal: (m
   } catch {
     json = undefined;
   }
-  if (!res.ok) throw refusal(`${what}: ${res.status} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, json?.error?.code ?? 'HTTP_ERROR', json?.error?.details);
+  if (!res.ok)
+    throw refusal(`${what}: ${res.status} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, json?.error?.code ?? 'HTTP_ERROR', json?.error?.details);
   return json;
 }

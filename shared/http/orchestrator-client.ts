@@ -1,7 +1,17 @@
 import {
   type BlobLocations,
-  reportPath, type ClaimAnswer, type ClaimRequest, type DoneReportOfKind, type FailedReport, type HeartbeatAnswer, type Lease, type LeaseRequest, type LeaseTerms,
-  type TaskKind, type TaskOfKind, type WorkReport,
+  reportPath,
+  type ClaimAnswer,
+  type ClaimRequest,
+  type DoneReportOfKind,
+  type FailedReport,
+  type HeartbeatAnswer,
+  type Lease,
+  type LeaseRequest,
+  type LeaseTerms,
+  type TaskKind,
+  type TaskOfKind,
+  type WorkReport,
 } from '../contracts/work-contract';
 import { UpletApiError } from './api-error';
 import { DEFAULT_RETRY, parseJsonResponse, withRetry, type RetryPolicy } from './http-retry';
@@ -28,7 +38,12 @@ export class OrchestratorClient {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  async claim<K extends TaskKind>(kind: K, uuid: string, worker: string, site?: string): Promise<{ task: TaskOfKind[K]; lease: Lease; blobLocations: BlobLocations }> {
+  async claim<K extends TaskKind>(
+    kind: K,
+    uuid: string,
+    worker: string,
+    site?: string,
+  ): Promise<{ task: TaskOfKind[K]; lease: Lease; blobLocations: BlobLocations }> {
     const request: ClaimRequest = { worker, ...(site ? { site } : {}) };
     const body = (await this.post(`/worker/${kind}/${uuid}`, request)) as ClaimAnswer<K>;
     return { task: (body as unknown as Record<K, TaskOfKind[K]>)[kind], lease: body.lease, blobLocations: body.blob_locations ?? {} };
@@ -56,7 +71,10 @@ export class OrchestratorClient {
   }
 
   async get<T>(path: string): Promise<T> {
-    return withRetry(this.retry, async () => this.parse(await fetch(`${this.options.baseUrl}${path}`, { headers: { 'x-api-key': this.options.apiKey } }), `GET ${path}`) as Promise<T>);
+    return withRetry(
+      this.retry,
+      async () => this.parse(await fetch(`${this.options.baseUrl}${path}`, { headers: { 'x-api-key': this.options.apiKey } }), `GET ${path}`) as Promise<T>,
+    );
   }
 
   /** Any call of the API, not retried (a POST that registers must not be sent twice blindly); GETs go through `get`. */
@@ -66,7 +84,9 @@ export class OrchestratorClient {
 
   private async post(path: string, body: unknown, method = 'POST'): Promise<unknown> {
     const res = await fetch(`${this.options.baseUrl}${path}`, {
-      method, headers: { 'x-api-key': this.options.apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      method,
+      headers: { 'x-api-key': this.options.apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return this.parse(res, `${method} ${path}`);
   }

@@ -42,11 +42,16 @@ export interface UploadOptions {
 export class StorageClient {
   private readonly retry: RetryPolicy;
 
-  constructor(private readonly options: {
-    baseUrl: string; apiKey: string; retry?: Partial<RetryPolicy>; capability?: string | (() => string | undefined);
-    /** Where blobs are read from (`<kind>/<uuid>` → gateway base URL, from the claim answer); others, and every upload, at `baseUrl`. */
-    locations?: Readonly<Record<string, string>>;
-  }) {
+  constructor(
+    private readonly options: {
+      baseUrl: string;
+      apiKey: string;
+      retry?: Partial<RetryPolicy>;
+      capability?: string | (() => string | undefined);
+      /** Where blobs are read from (`<kind>/<uuid>` → gateway base URL, from the claim answer); others, and every upload, at `baseUrl`. */
+      locations?: Readonly<Record<string, string>>;
+    },
+  ) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
@@ -72,16 +77,27 @@ export class StorageClient {
     const sha256 = await sha256OfFile(file);
     const size = (await fs.promises.stat(file)).size;
     return withRetry(this.retry, async () => {
-      const res = await streamRequest('PUT', this.url(kind, uuid), {
-        ...this.auth(), 'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256,
-        ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
-      }, withProgress(fs.createReadStream(file, { highWaterMark: CHUNK }), size, options.onProgress));
+      const res = await streamRequest(
+        'PUT',
+        this.url(kind, uuid),
+        {
+          ...this.auth(),
+          'content-type': options.contentType ?? 'application/octet-stream',
+          'content-length': String(size),
+          'x-content-sha256': sha256,
+          ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
+        },
+        withProgress(fs.createReadStream(file, { highWaterMark: CHUNK }), size, options.onProgress),
+      );
       return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
   }
 
   async meta(kind: BlobKind, uuid: string): Promise<BlobMetadata> {
-    return withRetry(this.retry, async () => (await this.json(await fetch(`${this.readUrl(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata);
+    return withRetry(
+      this.retry,
+      async () => (await this.json(await fetch(`${this.readUrl(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata,
+    );
   }
 
   /**
@@ -102,7 +118,10 @@ export class StorageClient {
         const started = fs.existsSync(part);
         const onDisk = started ? (await fs.promises.stat(part)).size : 0;
         if (started && onDisk >= meta.size) return;
-        const res = await streamRequest('GET', this.readUrl(kind, uuid), { ...this.auth(), ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}) });
+        const res = await streamRequest('GET', this.readUrl(kind, uuid), {
+          ...this.auth(),
+          ...(onDisk > 0 ? { range: `bytes=${onDisk}-`, 'if-range': `"${meta.sha256}"` } : {}),
+        });
         if (onDisk > 0 && res.statusCode !== 206) {
           res.resume();
           await fs.promises.rm(part, { force: true });

@@ -23,9 +23,15 @@ export function createLogger(options: LoggerOptions): Logger {
   return winston.createLogger({
     level: options.level ?? 'info',
     defaultMeta: { service: options.service },
-    format: format === 'json'
-      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
-      : winston.format.combine(winston.format.timestamp({ format: 'HH:mm:ss.SSS' }), winston.format.errors({ stack: true }), winston.format.colorize(), pretty),
+    format:
+      format === 'json'
+        ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
+        : winston.format.combine(
+            winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+            winston.format.errors({ stack: true }),
+            winston.format.colorize(),
+            pretty,
+          ),
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
   });
 }

@@ -85,7 +85,8 @@ export class AmqpBroker extends EventEmitter {
       this.emit('disconnected');
     });
     connection.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) =>
-      logger.debug('broker reconnect scheduled', { attempt, delayMs: delay }));
+      logger.debug('broker reconnect scheduled', { attempt, delayMs: delay }),
+    );
     connection.on('error', (err: Error) => logger.warn('broker connection error', { error: err.message }));
     try {
       await connection.waitForConnect();
@@ -119,7 +120,8 @@ export class AmqpBroker extends EventEmitter {
     const body = Buffer.from(JSON.stringify(message));
     await new Promise<void>((resolve, reject) => {
       channel.sendToQueue(queue, body, { persistent: true, contentType: 'application/json' }, (err: unknown) =>
-        err ? reject(new DependencyUnavailableError(`broker did not confirm a message to ${queue}`, { cause: err })) : resolve());
+        err ? reject(new DependencyUnavailableError(`broker did not confirm a message to ${queue}`, { cause: err })) : resolve(),
+      );
     });
   }
 
@@ -145,7 +147,8 @@ export class AmqpBroker extends EventEmitter {
     const body = Buffer.from(JSON.stringify(message));
     await new Promise<void>((resolve, reject) => {
       channel.publish(exchange, routingKey, body, { contentType: 'application/json' }, (err: unknown) =>
-        err ? reject(new DependencyUnavailableError(`broker did not confirm an event to ${exchange}`, { cause: err })) : resolve());
+        err ? reject(new DependencyUnavailableError(`broker did not confirm an event to ${exchange}`, { cause: err })) : resolve(),
+      );
     });
   }
 
@@ -160,18 +163,25 @@ export class AmqpBroker extends EventEmitter {
     if (this.connected && this.connection) await this.attachSubscription(await this.connection.createChannel(), subscription);
   }
 
-  private async attachSubscription(channel: amqp.Channel, s: { exchange: string; pattern: string; handler: (content: Buffer, routingKey: string) => void }): Promise<void> {
+  private async attachSubscription(
+    channel: amqp.Channel,
+    s: { exchange: string; pattern: string; handler: (content: Buffer, routingKey: string) => void },
+  ): Promise<void> {
     channel.on('error', (err: Error) => this.options.logger.warn('subscription channel error', { exchange: s.exchange, error: err.message }));
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, s.exchange, s.pattern);
-    await channel.consume(queue, (msg) => {
-      if (!msg) return;
-      try {
-        s.handler(msg.content, msg.fields.routingKey);
-      } catch (err) {
-        this.options.logger.warn('event handler failed', { error: (err as Error).message });
-      }
-    }, { noAck: true });
+    await channel.consume(
+      queue,
+      (msg) => {
+        if (!msg) return;
+        try {
+          s.handler(msg.content, msg.fields.routingKey);
+        } catch (err) {
+          this.options.logger.warn('event handler failed', { error: (err as Error).message });
+        }
+      },
+      { noAck: true },
+    );
   }
 
   /** Registers a consumer; it is (re)opened on every connection until close(). */

@@ -78,7 +78,12 @@ export interface TrainerRun extends TrainerRunSummary {
   random_state: number;
   progress: JobProgress;
   trials: TrainerTrial[];
-  leaderboard: Array<{ row: number; family: string; weights: Record<string, number>; trials: Array<Pick<TrainerTrial, 'trial' | 'index' | 'objective' | 'metrics' | 'params'>> }>;
+  leaderboard: Array<{
+    row: number;
+    family: string;
+    weights: Record<string, number>;
+    trials: Array<Pick<TrainerTrial, 'trial' | 'index' | 'objective' | 'metrics' | 'params'>>;
+  }>;
   pareto_front: Array<Pick<TrainerTrial, 'trial' | 'row' | 'family' | 'metrics' | 'params'>> | null;
   final_model: { model_id: string; family: string; params: Record<string, unknown>; best_trial: string; kind: string; report: TrainingReport } | null;
 }

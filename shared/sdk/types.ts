@@ -90,8 +90,14 @@ export interface Collections {
   problem: { doc: Problem; filters: { uuid?: string; workflow?: string; owner?: string } };
   algo: { doc: Algo; filters: { uuid?: string; problem?: string; name?: string; owner?: string } };
   data: { doc: Data; filters: { uuid?: string; problems?: string; owner?: string } };
-  learnuplet: { doc: LearnupletDocument; filters: { uuid?: string; problem?: string; algo?: string; status?: UpletStatus; rank?: number; worker?: string; model_end?: string } };
-  preduplet: { doc: PredupletDocument; filters: { uuid?: string; problem?: string; algo?: string; status?: UpletStatus; data?: string; worker?: string; owner?: string } };
+  learnuplet: {
+    doc: LearnupletDocument;
+    filters: { uuid?: string; problem?: string; algo?: string; status?: UpletStatus; rank?: number; worker?: string; model_end?: string };
+  };
+  preduplet: {
+    doc: PredupletDocument;
+    filters: { uuid?: string; problem?: string; algo?: string; status?: UpletStatus; data?: string; worker?: string; owner?: string };
+  };
 }
 export type CollectionName = keyof Collections;
 

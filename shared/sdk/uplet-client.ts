@@ -5,8 +5,18 @@ import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
 import { UpletApiError } from '../http/api-error';
 import { UnreachableError, WaitError } from './errors';
 import {
-  FINAL_STATUSES, type Algo, type CancelOutcome, type Chain, type CollectionName, type Collections, type Data, type Leaderboard, type MetricDirection,
-  type PredupletDocument, type Problem, type ProblemDetail,
+  FINAL_STATUSES,
+  type Algo,
+  type CancelOutcome,
+  type Chain,
+  type CollectionName,
+  type Collections,
+  type Data,
+  type Leaderboard,
+  type MetricDirection,
+  type PredupletDocument,
+  type Problem,
+  type ProblemDetail,
 } from './types';
 import type { Dataset, EngineJobView, JobListItem, EngineModel, TrainerRun, TrainerRunInput, TrainerRunSummary } from './training-types';
 
@@ -43,7 +53,12 @@ export class UpletClient {
   constructor(private readonly options: UpletClientOptions) {
     const base = options.orchestratorUrl.replace(/\/$/, '');
     this.orchestrator = new OrchestratorClient({ baseUrl: base, apiKey: options.apiKey, retry: { retries: 2, ...options.retry } });
-    if (options.storageUrl) this.storageClient = new StorageClient({ baseUrl: options.storageUrl.replace(/\/$/, ''), apiKey: options.apiKey, retry: { retries: 2, ...options.retry } });
+    if (options.storageUrl)
+      this.storageClient = new StorageClient({
+        baseUrl: options.storageUrl.replace(/\/$/, ''),
+        apiKey: options.apiKey,
+        retry: { retries: 2, ...options.retry },
+      });
   }
 
   get storage(): StorageClient {
@@ -52,7 +67,13 @@ export class UpletClient {
   }
 
   // Problems
-  async createProblem(input: { uuid: string; workflow: string; test_dataset: string[]; size_train_dataset: number; metric_direction?: MetricDirection }): Promise<Problem> {
+  async createProblem(input: {
+    uuid: string;
+    workflow: string;
+    test_dataset: string[];
+    size_train_dataset: number;
+    metric_direction?: MetricDirection;
+  }): Promise<Problem> {
     return (await this.post<{ new_problem: Problem }>('/problem', input)).new_problem;
   }
   getProblem(uuid: string): Promise<ProblemDetail> {
@@ -96,7 +117,11 @@ export class UpletClient {
     return this.get(`/${collection}/${enc(uuid)}`);
   }
   /** One page of a collection. */
-  async listPage<C extends CollectionName>(collection: C, filters: Collections[C]['filters'] = {}, page: { limit?: number; offset?: number } = {}): Promise<{ items: Array<Collections[C]['doc']>; nextOffset: number | null }> {
+  async listPage<C extends CollectionName>(
+    collection: C,
+    filters: Collections[C]['filters'] = {},
+    page: { limit?: number; offset?: number } = {},
+  ): Promise<{ items: Array<Collections[C]['doc']>; nextOffset: number | null }> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...filters, ...page })) if (v !== undefined) query.set(k, String(v));
     const answer = await this.get<Record<string, unknown>>(`/${collection}${query.size ? `?${query.toString()}` : ''}`);
@@ -115,7 +140,10 @@ export class UpletClient {
 
   /** Each algo's chain of a problem, ranks in order. */
   async chains(problem: string, algo?: string): Promise<Chain[]> {
-    const [algos, links] = await Promise.all([this.list('algo', { problem, ...(algo ? { uuid: algo } : {}) }), this.list('learnuplet', { problem, ...(algo ? { algo } : {}) })]);
+    const [algos, links] = await Promise.all([
+      this.list('algo', { problem, ...(algo ? { uuid: algo } : {}) }),
+      this.list('learnuplet', { problem, ...(algo ? { algo } : {}) }),
+    ]);
     return algos.map((a) => {
       const chain = links.filter((l) => l.algo === a.uuid).sort((x, y) => x.rank - y.rank);
       return { algo: a, links: chain, finished: chain.every((l) => FINAL_STATUSES.includes(l.status)) };
@@ -124,24 +152,46 @@ export class UpletClient {
 
   /** Polls until every chain of the problem (or one algo's) has ended; a chain ends even when ranks fail. */
   async waitForChains(problem: string, options: WaitOptions<Chain[]> & { algo?: string } = {}): Promise<Chain[]> {
-    return this.poll(() => this.chains(problem, options.algo), (chains) => chains.every((c) => c.finished), options, `the chains of problem ${problem}`);
+    return this.poll(
+      () => this.chains(problem, options.algo),
+      (chains) => chains.every((c) => c.finished),
+      options,
+      `the chains of problem ${problem}`,
+    );
   }
 
   /** Polls until every preduplet has ended; a failed one makes it a WaitError('FAILED') unless `allowFailed`. */
   async waitForPredictions(uuids: string[], options: WaitOptions<PredupletDocument[]> & { allowFailed?: boolean } = {}): Promise<PredupletDocument[]> {
-    const docs = await this.poll(() => Promise.all(uuids.map((u) => this.getPreduplet(u))), (d) => d.every((p) => FINAL_STATUSES.includes(p.status)), options, `predictions ${uuids.join(', ')}`);
+    const docs = await this.poll(
+      () => Promise.all(uuids.map((u) => this.getPreduplet(u))),
+      (d) => d.every((p) => FINAL_STATUSES.includes(p.status)),
+      options,
+      `predictions ${uuids.join(', ')}`,
+    );
     const bad = docs.filter((p) => p.status !== 'done');
-    if (bad.length && !options.allowFailed) throw new WaitError(`${bad.length} prediction(s) ended ${bad.map((p) => `${p.uuid}: ${p.status}${p.failure_reason ? ` (${p.failure_reason})` : ''}`).join('; ')}`, 'FAILED');
+    if (bad.length && !options.allowFailed)
+      throw new WaitError(
+        `${bad.length} prediction(s) ended ${bad.map((p) => `${p.uuid}: ${p.status}${p.failure_reason ? ` (${p.failure_reason})` : ''}`).join('; ')}`,
+        'FAILED',
+      );
     return docs;
   }
 
   // Training: datasets, trainer runs, engine models (README "Training engine", "Trainer run")
   /** Registers an uploaded CSV blob as a dataset; its profile task starts at the dataset's site. */
-  registerDataset(input: { name: string; storage_uuid: string; site?: string }): Promise<{ dataset_id: string; status: Dataset['status']; failure_reason?: string }> {
+  registerDataset(input: {
+    name: string;
+    storage_uuid: string;
+    site?: string;
+  }): Promise<{ dataset_id: string; status: Dataset['status']; failure_reason?: string }> {
     return this.post('/v1/datasets', { format: 'csv', ...input });
   }
   /** Uploads a CSV to the storage gateway as a `data` blob, then registers it as a dataset. */
-  async pushDataset(file: string, input: { name: string; storage_uuid: string; site?: string }, options: UploadOptions = {}): Promise<{ dataset_id: string; status: Dataset['status']; blob: BlobMeta }> {
+  async pushDataset(
+    file: string,
+    input: { name: string; storage_uuid: string; site?: string },
+    options: UploadOptions = {},
+  ): Promise<{ dataset_id: string; status: Dataset['status']; blob: BlobMeta }> {
     const blob = await this.uploadFile('data', input.storage_uuid, file, { contentType: 'text/csv', ...options });
     const registered = await this.registerDataset(input);
     return { ...registered, blob };
@@ -150,12 +200,21 @@ export class UpletClient {
     return this.get(`/v1/datasets/${enc(id)}`);
   }
   async listDatasets(page: { limit?: number; offset?: number } = {}): Promise<Dataset[]> {
-    const q = new URLSearchParams(Object.entries(page).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    const q = new URLSearchParams(
+      Object.entries(page)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    );
     return (await this.get<{ datasets: Dataset[] }>(`/v1/datasets${q.size ? `?${q.toString()}` : ''}`)).datasets;
   }
   /** Polls until the dataset is profiled; `failed` is a WaitError('FAILED') with the engine's reason. */
   async waitForDataset(id: string, options: WaitOptions<Dataset> = {}): Promise<Dataset> {
-    const d = await this.poll(() => this.getDataset(id), (x) => x.status !== 'profiling', { intervalMs: 500, ...options }, `dataset ${id}`);
+    const d = await this.poll(
+      () => this.getDataset(id),
+      (x) => x.status !== 'profiling',
+      { intervalMs: 500, ...options },
+      `dataset ${id}`,
+    );
     if (d.status === 'failed') throw new WaitError(`dataset ${id} failed: ${d.failure_reason ?? 'no reason given'}`, 'FAILED');
     return d;
   }
@@ -170,7 +229,12 @@ export class UpletClient {
   }
   /** Polls until the run is completed or failed (onUpdate sees the progress at each poll); failed is a WaitError('FAILED') unless `allowFailed`. */
   async waitForTrainerRun(jobId: string, options: WaitOptions<TrainerRun> & { allowFailed?: boolean } = {}): Promise<TrainerRun> {
-    const run = await this.poll(() => this.getTrainerRun(jobId), (r) => r.status === 'completed' || r.status === 'failed', options, `trainer run ${jobId}`);
+    const run = await this.poll(
+      () => this.getTrainerRun(jobId),
+      (r) => r.status === 'completed' || r.status === 'failed',
+      options,
+      `trainer run ${jobId}`,
+    );
     if (run.status === 'failed' && !options.allowFailed) throw new WaitError(`trainer run ${jobId} failed: ${run.message ?? 'no reason given'}`, 'FAILED');
     return run;
   }
@@ -180,7 +244,11 @@ export class UpletClient {
   }
   /** Your jobs (an admin's: all), newest first; optionally of one dataset. */
   async listJobs(filters: { dataset_id?: string; limit?: number; offset?: number } = {}): Promise<JobListItem[]> {
-    const q = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    const q = new URLSearchParams(
+      Object.entries(filters)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    );
     return (await this.get<{ jobs: JobListItem[] }>(`/v1/jobs${q.size ? `?${q.toString()}` : ''}`)).jobs;
   }
   getModel(modelId: string): Promise<EngineModel> {

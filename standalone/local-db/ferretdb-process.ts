@@ -25,7 +25,13 @@ export async function buildFerretDb(log: (line: string) => void = () => undefine
   const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => log(l)));
+  child.stderr.on('data', (d: Buffer) =>
+    d
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((l) => log(l)),
+  );
   const code: number = await new Promise((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`building FerretDB failed (exit ${code}); set MONGO_URL to use another server`);
   return out.trim().split('\n').pop() ?? '';

@@ -2,7 +2,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, postgresBackend, startFerretDb, stopFerretDb, waitForExit,
+  buildFerretDb,
+  createPostgresDatabase,
+  dropPostgresDatabase,
+  freePort,
+  mongoUrlFor,
+  postgresBackend,
+  startFerretDb,
+  stopFerretDb,
+  waitForExit,
   type FerretDbState,
 } from './ferretdb-process';
 
@@ -90,7 +98,8 @@ async function tryMemoryServer(): Promise<{ server: Omit<LocalMongoServer, 'reas
     const port = Number(new URL(mongod.getUri()).port);
     return {
       server: {
-        port, kind: 'mongodb-memory-server',
+        port,
+        kind: 'mongodb-memory-server',
         urlFor: (db) => `mongodb://127.0.0.1:${port}/${db}?directConnection=true`,
         stop: async () => void (await mongod.stop()),
       },
@@ -130,17 +139,23 @@ async function createOrReusePostgres(name: string, reuse: boolean) {
 function ferretServer(kind: LocalMongoServer['kind'], ferret: FerretDbState, reasons: string[], cleanup: () => Promise<void>): LocalMongoServer {
   let stopping: Promise<void> | undefined;
   return {
-    port: ferret.port, kind, reasons, ferret,
+    port: ferret.port,
+    kind,
+    reasons,
+    ferret,
     urlFor: (db) => mongoUrlFor(ferret.port, db),
-    stop: () => (stopping ??= (async () => {
-      stopFerretDb(ferret);
-      if (!(await waitForExit(ferret.pid, 5_000))) stopFerretDb(ferret, 'SIGKILL');
-      await waitForExit(ferret.pid, 2_000);
-      await cleanup();
-    })()),
+    stop: () =>
+      (stopping ??= (async () => {
+        stopFerretDb(ferret);
+        if (!(await waitForExit(ferret.pid, 5_000))) stopFerretDb(ferret, 'SIGKILL');
+        await waitForExit(ferret.pid, 2_000);
+        await cleanup();
+      })()),
   };
 }
 
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);
+  return String((err as Error)?.message ?? err)
+    .split('\n')[0]!
+    .slice(0, 300);
 }

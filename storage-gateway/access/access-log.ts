@@ -47,5 +47,9 @@ export class AccessLog {
 /** Reads an access log (the demo and the tests). */
 export function readAccessLog(file: string): AccessEntry[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AccessEntry);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AccessEntry);
 }

@@ -40,7 +40,10 @@ export class FilesystemBlobStore implements BlobStore {
       await fsyncFile(tmp);
       const sha256 = hasher.digest();
       if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha256) {
-        throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, { code: 'DIGEST_MISMATCH', details: { where: 'header', field: 'x-content-sha256' } });
+        throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, {
+          code: 'DIGEST_MISMATCH',
+          details: { where: 'header', field: 'x-content-sha256' },
+        });
       }
       return await this.locks.run(`meta/${kind}/${uuid}`, async () => {
         const existing = await this.stat(kind, uuid);
@@ -60,8 +63,15 @@ export class FilesystemBlobStore implements BlobStore {
     await fs.promises.rename(tmp, contentPath);
     this.committedDuringSweep?.add(sha256);
     const meta: BlobMeta = {
-      uuid, kind, size, sha256, owner: options.owner, content_type: options.contentType,
-      created: new Date().toISOString(), readers: options.readers, ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
+      uuid,
+      kind,
+      size,
+      sha256,
+      owner: options.owner,
+      content_type: options.contentType,
+      created: new Date().toISOString(),
+      readers: options.readers,
+      ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
     };
     const metaPath = this.metaPath(kind, uuid);
     await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
@@ -136,7 +146,10 @@ export class FilesystemBlobStore implements BlobStore {
 
   private sameOrConflict(existing: BlobMeta, kind: BlobKind, sha256: string): PutResult {
     if (existing.kind === kind && existing.sha256 === sha256) return { meta: existing, created: false };
-    throw new ConflictError(`${kind} ${existing.uuid} already exists with other content; blobs are immutable`, { code: 'BLOB_EXISTS', details: { where: 'path', field: 'uuid' } });
+    throw new ConflictError(`${kind} ${existing.uuid} already exists with other content; blobs are immutable`, {
+      code: 'BLOB_EXISTS',
+      details: { where: 'path', field: 'uuid' },
+    });
   }
 
   private contentPath(sha256: string): string {
@@ -163,7 +176,8 @@ class HashAndLimit extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) return done(new PayloadTooLargeError(`the blob is larger than the limit of ${this.maxBytes} bytes`, { details: { where: 'body' } }));
+    if (this.bytes > this.maxBytes)
+      return done(new PayloadTooLargeError(`the blob is larger than the limit of ${this.maxBytes} bytes`, { details: { where: 'body' } }));
     this.hash.update(chunk);
     done(null, chunk);
   }

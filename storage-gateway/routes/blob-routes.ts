@@ -18,10 +18,17 @@ export interface GatewaySite {
   accessLog?: AccessLog;
 }
 
-const blobPath = Joi.object({ kind: Joi.string().valid(...BLOB_KINDS).required(), uuid: identifier().required() });
+const blobPath = Joi.object({
+  kind: Joi.string()
+    .valid(...BLOB_KINDS)
+    .required(),
+  uuid: identifier().required(),
+});
 const uploadHeaders = Joi.object({
   'x-content-sha256': Joi.string().hex().length(64),
-  'x-uplet-readers': Joi.string().max(2_000).pattern(/^[\x20-\x7e]*$/),
+  'x-uplet-readers': Joi.string()
+    .max(2_000)
+    .pattern(/^[\x20-\x7e]*$/),
   'content-type': mediaType(),
 }).unknown(true);
 
@@ -33,7 +40,11 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
     const header = req.headers[CAPABILITY_HEADER];
     const cap = verifiedPayload(typeof header === 'string' ? header : undefined, capabilitySecret);
     const entry = {
-      gateway_site: gateway.site, action, kind: String(req.params.kind), uuid: String(req.params.uuid), principal: res.locals.principal?.name ?? '?',
+      gateway_site: gateway.site,
+      action,
+      kind: String(req.params.kind),
+      uuid: String(req.params.uuid),
+      principal: res.locals.principal?.name ?? '?',
       ...(cap ? { capability_site: cap.site ?? 'default', uplet: cap.uplet, ...(cap.attempt !== undefined ? { attempt: cap.attempt } : {}) } : {}),
     };
     try {
@@ -46,39 +57,49 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
     }
   };
 
-  router.put('/blobs/:kind/:uuid', async (req, res) => logged('write', req, res, async () => {
-    const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
-    const principal = principalOf(res);
-    const underLease = mayUploadUnderLease(principal, kind);
-    if (!mayUpload(principal, kind) && !underLease) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
-    const headers = validate(uploadHeaders, req.headers, 'header') as Record<string, string | undefined>;
-    let writtenUnder: WrittenUnder | undefined;
-    try {
-      writtenUnder = OUTPUT_KINDS.includes(kind) || underLease ? outputLease(req, kind, uuid, principal.name, capabilitySecret) : undefined;
-    } catch (err) {
-      // The refused body is not read: close the connection after answering.
-      res.set('Connection', 'close');
-      throw err;
-    }
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBlobBytes) {
-      res.set('Connection', 'close');
-      throw new PayloadTooLargeError(`Content-Length ${declared} is over the limit of ${maxBlobBytes} bytes`, { details: { where: 'header', field: 'content-length' } });
-    }
-    const readers = (headers['x-uplet-readers'] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
-    try {
-      const { meta, created } = await store.put(kind, uuid, req, {
-        owner: principal.name, contentType: headers['content-type'] ?? 'application/octet-stream', readers,
-        maxBytes: maxBlobBytes, ...(headers['x-content-sha256'] ? { expectedSha256: headers['x-content-sha256'] } : {}),
-        ...(writtenUnder ? { writtenUnder } : {}),
-      });
-      res.status(created ? 201 : 200).json(meta);
-    } catch (err) {
-      // The rest of an oversize or refused body is not read: close the connection after answering.
-      if (!req.complete) res.set('Connection', 'close');
-      throw err;
-    }
-  }));
+  router.put('/blobs/:kind/:uuid', async (req, res) =>
+    logged('write', req, res, async () => {
+      const { kind, uuid } = validate(blobPath, req.params, 'path') as { kind: BlobKind; uuid: string };
+      const principal = principalOf(res);
+      const underLease = mayUploadUnderLease(principal, kind);
+      if (!mayUpload(principal, kind) && !underLease) throw new ForbiddenError(`your role may not upload ${kind} blobs`);
+      const headers = validate(uploadHeaders, req.headers, 'header') as Record<string, string | undefined>;
+      let writtenUnder: WrittenUnder | undefined;
+      try {
+        writtenUnder = OUTPUT_KINDS.includes(kind) || underLease ? outputLease(req, kind, uuid, principal.name, capabilitySecret) : undefined;
+      } catch (err) {
+        // The refused body is not read: close the connection after answering.
+        res.set('Connection', 'close');
+        throw err;
+      }
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBlobBytes) {
+        res.set('Connection', 'close');
+        throw new PayloadTooLargeError(`Content-Length ${declared} is over the limit of ${maxBlobBytes} bytes`, {
+          details: { where: 'header', field: 'content-length' },
+        });
+      }
+      const readers = (headers['x-uplet-readers'] ?? '')
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      try {
+        const { meta, created } = await store.put(kind, uuid, req, {
+          owner: principal.name,
+          contentType: headers['content-type'] ?? 'application/octet-stream',
+          readers,
+          maxBytes: maxBlobBytes,
+          ...(headers['x-content-sha256'] ? { expectedSha256: headers['x-content-sha256'] } : {}),
+          ...(writtenUnder ? { writtenUnder } : {}),
+        });
+        res.status(created ? 201 : 200).json(meta);
+      } catch (err) {
+        // The rest of an oversize or refused body is not read: close the connection after answering.
+        if (!req.complete) res.set('Connection', 'close');
+        throw err;
+      }
+    }),
+  );
 
   router.get('/blobs/:kind/:uuid/meta', async (req, res) => {
     const meta = await readableBlob(store, req, res, capabilitySecret, gateway.site);
@@ -136,7 +157,8 @@ async function readableBlob(store: BlobStore, req: Request, res: Response, capab
     const capabilitySite = check.payload.site ?? 'default';
     if (capabilitySite !== site && !(check.payload.anywhere ?? []).includes(`data/${uuid}`)) {
       throw new SiteForbiddenError(`data blob ${uuid} is held at site ${site}; it is not served to a task of site ${capabilitySite}`, {
-        code: 'WRONG_SITE', details: { where: 'header', field: CAPABILITY_HEADER, gateway_site: site, capability_site: capabilitySite },
+        code: 'WRONG_SITE',
+        details: { where: 'header', field: CAPABILITY_HEADER, gateway_site: site, capability_site: capabilitySite },
       });
     }
   }
@@ -148,7 +170,15 @@ async function readableBlob(store: BlobStore, req: Request, res: Response, capab
 
 function setBlobHeaders(res: Response, meta: BlobMeta): void {
   // Downloads are files, never pages: no sniffing, no inline rendering, no active types.
-  res.set({ 'Content-Type': servedMediaType(meta.content_type), 'X-Content-Type-Options': 'nosniff', 'Content-Disposition': `attachment; filename="${meta.uuid}"`, ETag: `"${meta.sha256}"`, 'Accept-Ranges': 'bytes', 'X-Content-SHA256': meta.sha256, 'Cache-Control': 'private, no-store' });
+  res.set({
+    'Content-Type': servedMediaType(meta.content_type),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Disposition': `attachment; filename="${meta.uuid}"`,
+    ETag: `"${meta.sha256}"`,
+    'Accept-Ranges': 'bytes',
+    'X-Content-SHA256': meta.sha256,
+    'Cache-Control': 'private, no-store',
+  });
 }
 
 /** One range of `bytes=a-b`, `a-` or `-n`; a range the blob cannot satisfy is 416. */

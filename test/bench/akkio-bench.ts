@@ -23,7 +23,9 @@ export async function benchAkkioTier(mongoUrlFor: (db: string) => string, amqpUr
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: 2 });
   try {
     const csv = path.join(sys.dir, 'akkio.csv');
-    execFileSync('/usr/bin/python3', ['-c', `
+    execFileSync('/usr/bin/python3', [
+      '-c',
+      `
 import csv, sys
 import numpy as np
 rng = np.random.default_rng(5)
@@ -33,7 +35,9 @@ with open(sys.argv[1], 'w', newline='') as f:
     w = csv.writer(f)
     w.writerow([f'f{i}' for i in range(8)] + ['label'])
     for row, label in zip(X, y): w.writerow([repr(round(float(v), 5)) for v in row] + [label])
-`, csv]);
+`,
+      csv,
+    ]);
     await sys.storageAs('org').uploadFile('data', 'akkio-bench', csv, { contentType: 'text/csv' });
     const { dataset_id: datasetId } = await sys.call('POST', '/v1/datasets', { name: 'akkio-bench', storage_uuid: 'akkio-bench', format: 'csv' });
     await until(async () => {
@@ -44,7 +48,12 @@ with open(sys.argv[1], 'w', newline='') as f:
     const seconds: number[] = [];
     for (let i = 0; i < runs; i++) {
       const started = performance.now();
-      const { task_id: taskId } = await sys.call('POST', '/api/v1/models/train/new', { dataset_id: datasetId, predict_fields: ['label'], duration: tierSeconds, force: true });
+      const { task_id: taskId } = await sys.call('POST', '/api/v1/models/train/new', {
+        dataset_id: datasetId,
+        predict_fields: ['label'],
+        duration: tierSeconds,
+        force: true,
+      });
       await until(async () => {
         const s = await sys.call('GET', `/api/v1/models/train/${taskId}/status`);
         if (s.status === 'FAILED') throw new Error(`task failed: ${s.metadata.error}`);

@@ -46,29 +46,70 @@ export interface BenchSystem {
   close(): Promise<void>;
 }
 
-export async function startBenchSystem(mongoUrlFor: (db: string) => string, amqpUrl: string, options: { agentConcurrency?: number; orchestrator?: Record<string, string> } = {}): Promise<BenchSystem> {
+export async function startBenchSystem(
+  mongoUrlFor: (db: string) => string,
+  amqpUrl: string,
+  options: { agentConcurrency?: number; orchestrator?: Record<string, string> } = {},
+): Promise<BenchSystem> {
   const id = crypto.randomBytes(3).toString('hex');
   const dbName = `bench_${id}`;
   const prefix = `bench-${id}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-bench-'));
   const secret = crypto.randomBytes(24).toString('hex');
   const keys = JSON.stringify(Object.values(BENCH_KEYS));
-  const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
-    MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '10', AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ORCHESTRATOR_PORT: '0', UPLET_API_KEYS: keys,
-    UPLET_CAPABILITY_SECRET: secret, SWEEP_INTERVAL_MS: '3600000', LEASE_SECONDS: '60',
-    ...(benchFerretPostgres() ? { FERRETDB_POSTGRES_URL: benchFerretPostgres() } : {}), ...options.orchestrator,
-  }), silentLogger());
-  const storage = await startStorageGateway(loadConfig(storageSettingsSchema, {
-    STORAGE_DIR: path.join(dir, 'blobs'), STORAGE_PORT: '0', UPLET_API_KEYS: keys, UPLET_CAPABILITY_SECRET: secret,
-  }), silentLogger());
-  const agent = options.agentConcurrency === undefined ? undefined : await startComputeAgent(loadConfig(agentSettingsSchema, {
-    ORCHESTRATOR_URL: orchestrator.url, STORAGE_URL: storage.url, AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, AGENT_API_KEY: BENCH_KEYS.node.key,
-    AGENT_NAME: 'bench-agent', AGENT_CONCURRENCY: String(options.agentConcurrency), AGENT_WORK_DIR: path.join(dir, 'work'), HEARTBEAT_INTERVAL_MS: '10000',
-  }), silentLogger());
+  const orchestrator = await startOrchestrator(
+    loadConfig(orchestratorSettingsSchema, {
+      MONGO_URL: mongoUrlFor(dbName),
+      MONGO_POOL_SIZE: '10',
+      AMQP_URL: amqpUrl,
+      AMQP_PREFIX: prefix,
+      ORCHESTRATOR_PORT: '0',
+      UPLET_API_KEYS: keys,
+      UPLET_CAPABILITY_SECRET: secret,
+      SWEEP_INTERVAL_MS: '3600000',
+      LEASE_SECONDS: '60',
+      ...(benchFerretPostgres() ? { FERRETDB_POSTGRES_URL: benchFerretPostgres() } : {}),
+      ...options.orchestrator,
+    }),
+    silentLogger(),
+  );
+  const storage = await startStorageGateway(
+    loadConfig(storageSettingsSchema, {
+      STORAGE_DIR: path.join(dir, 'blobs'),
+      STORAGE_PORT: '0',
+      UPLET_API_KEYS: keys,
+      UPLET_CAPABILITY_SECRET: secret,
+    }),
+    silentLogger(),
+  );
+  const agent =
+    options.agentConcurrency === undefined
+      ? undefined
+      : await startComputeAgent(
+          loadConfig(agentSettingsSchema, {
+            ORCHESTRATOR_URL: orchestrator.url,
+            STORAGE_URL: storage.url,
+            AMQP_URL: amqpUrl,
+            AMQP_PREFIX: prefix,
+            AGENT_API_KEY: BENCH_KEYS.node.key,
+            AGENT_NAME: 'bench-agent',
+            AGENT_CONCURRENCY: String(options.agentConcurrency),
+            AGENT_WORK_DIR: path.join(dir, 'work'),
+            HEARTBEAT_INTERVAL_MS: '10000',
+          }),
+          silentLogger(),
+        );
   return {
-    orchestrator, storage, agent, dir,
+    orchestrator,
+    storage,
+    agent,
+    dir,
     call: async (method, p, body) => {
-      const res = await fetch(`${orchestrator.url}${p}`, { method, headers: { 'x-api-key': BENCH_KEYS.org.key, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const res = await fetch(`${orchestrator.url}${p}`, {
+        method,
+        headers: { 'x-api-key': BENCH_KEYS.org.key, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
       const json = (await res.json()) as any;
       if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
       return json;

@@ -25,7 +25,11 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
   const rawDbName = `bench_claim_raw_${crypto.randomBytes(3).toString('hex')}`;
   const node = BENCH_KEYS.node.key;
   const call = async (key: string, p: string, body: unknown) => {
-    const res = await fetch(`${orch.url}${p}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${orch.url}${p}`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const json = (await res.json()) as any;
     if (!res.ok) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
     return json;
@@ -51,7 +55,11 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
       const t0 = performance.now();
       const claim = await call(node, `/worker/preduplet/${uuid}`, { worker: 'w' });
       await call(node, `/worker/preduplet/${uuid}/heartbeat`, { lease_token: claim.lease.token });
-      await call(node, `/preddone/${uuid}`, { status: 'done', prediction_storage_uuid: `prediction-${uuid}-${claim.lease.attempt}`, lease_token: claim.lease.token });
+      await call(node, `/preddone/${uuid}`, {
+        status: 'done',
+        prediction_storage_uuid: `prediction-${uuid}-${claim.lease.attempt}`,
+        lease_token: claim.lease.token,
+      });
       httpLatencies.push(performance.now() - t0);
     });
     const orchestrator = summarize(httpLatencies, (performance.now() - httpStart) / 1000);

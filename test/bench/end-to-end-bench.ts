@@ -25,18 +25,28 @@ printf '{"perf":1,"perfs":{' > "$4"; sep=''
 for f in "$3"/*; do printf '%s"%s":1' "$sep" "$(basename "$f")" >> "$4"; sep=','; done
 printf '},"metrics":{}}' >> "$4"
 `;
-const NOOP_ALGO = '#!/bin/sh\n# no-op algo: an empty model, one line of predictions per item\nif [ "$1" = train ]; then : > "$4"; else for f in "$2"/*; do echo probability > "$4/$(basename "$f")"; done; fi\n';
+const NOOP_ALGO =
+  '#!/bin/sh\n# no-op algo: an empty model, one line of predictions per item\nif [ "$1" = train ]; then : > "$4"; else for f in "$2"/*; do echo probability > "$4/$(basename "$f")"; done; fi\n';
 
 /**
  * No-op preduplets through the whole system (claim, fetch with digests, sandbox
  * spawns, upload, report), against BullMQ on the local Redis running a no-op job
  * with the same number of workers, and the bare cost of one sandboxed spawn.
  */
-export async function benchEndToEnd(mongoUrlFor: (db: string) => string, amqpUrl: string, redisUrl: string, tasks: number, workers: number): Promise<EndToEndResult> {
+export async function benchEndToEnd(
+  mongoUrlFor: (db: string) => string,
+  amqpUrl: string,
+  redisUrl: string,
+  tasks: number,
+  workers: number,
+): Promise<EndToEndResult> {
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: workers });
   let upletTasksPerSecond: number;
   try {
-    for (const [name, script] of [['wf', NOOP_WORKFLOW], ['algo', NOOP_ALGO]] as const) {
+    for (const [name, script] of [
+      ['wf', NOOP_WORKFLOW],
+      ['algo', NOOP_ALGO],
+    ] as const) {
       fs.mkdirSync(path.join(sys.dir, name));
       fs.writeFileSync(path.join(sys.dir, name, 'run'), script, { mode: 0o755 });
       await packArchive(path.join(sys.dir, name), path.join(sys.dir, `${name}.tar.gz`));
@@ -70,7 +80,14 @@ export async function benchEndToEnd(mongoUrlFor: (db: string) => string, amqpUrl
     await sys.close();
   }
 
-  return { tasks, workers, upletTasksPerSecond, bullmqJobsPerSecond: await bullmqNoop(redisUrl, tasks, workers), sandboxSpawn: await sandboxSpawns(Math.min(tasks, 100)), spawnsPerTask: 2 };
+  return {
+    tasks,
+    workers,
+    upletTasksPerSecond,
+    bullmqJobsPerSecond: await bullmqNoop(redisUrl, tasks, workers),
+    sandboxSpawn: await sandboxSpawns(Math.min(tasks, 100)),
+    spawnsPerTask: 2,
+  };
 }
 
 async function bullmqNoop(redisUrl: string, jobs: number, workers: number): Promise<number> {

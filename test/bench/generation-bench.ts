@@ -59,16 +59,33 @@ export async function benchGeneration(mongoUrlFor: (db: string) => string, dataI
     const lat: number[] = [];
     for (let i = 0; i < 20; i++) {
       const s = performance.now();
-      await c.learnuplets.find({ algo: `ga${i % algos}`, status: 'waiting' }).sort({ problem: 1, algo: 1, rank: 1 }).skip(0).limit(101).toArray();
+      await c.learnuplets
+        .find({ algo: `ga${i % algos}`, status: 'waiting' })
+        .sort({ problem: 1, algo: 1, rank: 1 })
+        .skip(0)
+        .limit(101)
+        .toArray();
       lat.push(performance.now() - s);
     }
     lat.sort((a, b) => a - b);
     const s = performance.now();
-    await c.learnuplets.find({ problem: 'gp' }).sort({ problem: 1, algo: 1, rank: 1 }).skip(Math.floor(newLearnuplets / 2)).limit(101).toArray();
+    await c.learnuplets
+      .find({ problem: 'gp' })
+      .sort({ problem: 1, algo: 1, rank: 1 })
+      .skip(Math.floor(newLearnuplets / 2))
+      .limit(101)
+      .toArray();
     const listDeepPageMs = performance.now() - s;
     return {
-      dataItems, algos, learnuplets: newLearnuplets, upletSeconds, rawInsertSeconds, ratio: rawInsertSeconds / upletSeconds,
-      listP50Ms: lat[Math.floor(lat.length / 2)]!, listDeepPageMs, listCollectionSize: docs.length,
+      dataItems,
+      algos,
+      learnuplets: newLearnuplets,
+      upletSeconds,
+      rawInsertSeconds,
+      ratio: rawInsertSeconds / upletSeconds,
+      listP50Ms: lat[Math.floor(lat.length / 2)]!,
+      listDeepPageMs,
+      listCollectionSize: docs.length,
     };
   } finally {
     await conn.db.dropDatabase().catch(() => undefined);

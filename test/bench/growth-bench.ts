@@ -10,13 +10,20 @@ import { learnupletUuid, logId, minibatchId, modelEndUuid, trainCursor } from '.
 import { reapExpiredLeases } from '../../orchestrator/periodic/lease-reaper';
 import { TodoSweeper } from '../../orchestrator/periodic/todo-sweeper';
 import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
-import { collectionsOf, ensureIndexes, type Collections, type DispatchDoc, type LeaseDoc, type SettlementDoc, type TrainLogDoc } from '../../orchestrator/persistence/collections';
+import {
+  collectionsOf,
+  ensureIndexes,
+  type Collections,
+  type DispatchDoc,
+  type LeaseDoc,
+  type SettlementDoc,
+  type TrainLogDoc,
+} from '../../orchestrator/persistence/collections';
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
 import { ensureFerretGinIndexes } from '../../orchestrator/persistence/ferretdb-gin-indexes';
 import { percentile } from './bench-stats';
-
 
 /** Adds the equality indexes to a database of the benchmark (the orchestrator's own start-up pass, see persistence/ferretdb-gin-indexes.ts). */
 export type IndexAdder = (mongoDb: string) => Promise<string[]>;
@@ -51,7 +58,12 @@ const SAMPLES = 20;
  * cycle with `upletSizes` uplets. Background documents are bulk-inserted.
  */
 export async function benchGrowth(
-  mongoUrlFor: (db: string) => string, amqpUrl: string, dataSizes: number[], upletSizes: number[], addIndexes: IndexAdder | undefined, log: (l: string) => void,
+  mongoUrlFor: (db: string) => string,
+  amqpUrl: string,
+  dataSizes: number[],
+  upletSizes: number[],
+  addIndexes: IndexAdder | undefined,
+  log: (l: string) => void,
 ): Promise<GrowthResult> {
   const indexes = new Set<string>();
   const postData: GrowthPoint[] = [];
@@ -81,23 +93,61 @@ async function insertChunked<T>(insert: (docs: T[]) => Promise<unknown>, count: 
 
 function learnuplet(uuid: string, problem: string, algo: string, rank: number, status: LearnupletDoc['status'], at: Date): LearnupletDoc {
   return {
-    _id: uuid, uuid, problem, algo, workflow: 'wf', rank, train_data: [`d${rank}`], test_data: ['t0'], model_start: null, model_end: modelEndUuid(uuid),
-    status, worker: null, attempt: 0, failure_reason: null, perf: status === 'done' ? 0.5 : null, train_perf: null, test_perf: null,
-    timestamp_creation: at, timestamp_todo: status === 'todo' ? at : null, timestamp_claimed: null, timestamp_done: null,
+    _id: uuid,
+    uuid,
+    problem,
+    algo,
+    workflow: 'wf',
+    rank,
+    train_data: [`d${rank}`],
+    test_data: ['t0'],
+    model_start: null,
+    model_end: modelEndUuid(uuid),
+    status,
+    worker: null,
+    attempt: 0,
+    failure_reason: null,
+    perf: status === 'done' ? 0.5 : null,
+    train_perf: null,
+    test_perf: null,
+    timestamp_creation: at,
+    timestamp_todo: status === 'todo' ? at : null,
+    timestamp_claimed: null,
+    timestamp_done: null,
   };
 }
 
 /** `n` data of problem gp already in its train log, cut into minibatches, with a chain of one algo whose last rank is todo. */
-async function postDataAt(mongoUrlFor: (db: string) => string, amqpUrl: string, n: number, addIndexes: IndexAdder | undefined, indexes: Set<string>, log: (l: string) => void): Promise<Omit<GrowthPoint, 'ratioToSmallest'>> {
+async function postDataAt(
+  mongoUrlFor: (db: string) => string,
+  amqpUrl: string,
+  n: number,
+  addIndexes: IndexAdder | undefined,
+  indexes: Set<string>,
+  log: (l: string) => void,
+): Promise<Omit<GrowthPoint, 'ratioToSmallest'>> {
   const id = crypto.randomBytes(3).toString('hex');
   const dbName = `bench_growth_data_${id}`;
-  const orchestrator = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
-    MONGO_URL: mongoUrlFor(dbName), MONGO_POOL_SIZE: '8', AMQP_URL: amqpUrl, AMQP_PREFIX: `bench-growth-${id}`, ORCHESTRATOR_PORT: '0',
-    UPLET_API_KEYS: JSON.stringify([BENCH_KEY]), UPLET_CAPABILITY_SECRET: crypto.randomBytes(24).toString('hex'),
-    SWEEP_INTERVAL_MS: '3600000', REAPER_INTERVAL_MS: '3600000',
-  }), silentLogger());
+  const orchestrator = await startOrchestrator(
+    loadConfig(orchestratorSettingsSchema, {
+      MONGO_URL: mongoUrlFor(dbName),
+      MONGO_POOL_SIZE: '8',
+      AMQP_URL: amqpUrl,
+      AMQP_PREFIX: `bench-growth-${id}`,
+      ORCHESTRATOR_PORT: '0',
+      UPLET_API_KEYS: JSON.stringify([BENCH_KEY]),
+      UPLET_CAPABILITY_SECRET: crypto.randomBytes(24).toString('hex'),
+      SWEEP_INTERVAL_MS: '3600000',
+      REAPER_INTERVAL_MS: '3600000',
+    }),
+    silentLogger(),
+  );
   const call = async (p: string, body: unknown) => {
-    const res = await fetch(`${orchestrator.url}${p}`, { method: 'POST', headers: { 'x-api-key': BENCH_KEY.key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${orchestrator.url}${p}`, {
+      method: 'POST',
+      headers: { 'x-api-key': BENCH_KEY.key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (res.status >= 300) throw new Error(`${p}: ${res.status} ${await res.text()}`);
     return res.json();
   };
@@ -108,11 +158,35 @@ async function postDataAt(mongoUrlFor: (db: string) => string, amqpUrl: string, 
     const now = new Date();
     const batches = Math.floor(n / SIZE);
     const t0 = performance.now();
-    await insertChunked<DataDoc>((d) => c.datas.insertMany(d), n, (i) => ({ _id: `bg${i}`, uuid: `bg${i}`, problems: ['gp'], owner: 'growth', timestamp_upload: now, upload_index: i }));
-    await insertChunked<TrainLogDoc>((d) => c.trainLog.insertMany(d), n, (i) => ({ _id: logId('gp', i), problem: 'gp', pos: i, data: `bg${i}`, batch: minibatchId('gp', Math.floor(i / SIZE)) }));
-    await insertChunked<MinibatchDoc>((d) => c.minibatches.insertMany(d), batches, (k) => ({ _id: minibatchId('gp', k), problem: 'gp', index: k, site: 'default', site_batch: `gp@default/${k}`, train_data: Array.from({ length: SIZE }, (_, j) => `bg${k * SIZE + j}`), timestamp_creation: now }));
+    await insertChunked<DataDoc>(
+      (d) => c.datas.insertMany(d),
+      n,
+      (i) => ({ _id: `bg${i}`, uuid: `bg${i}`, problems: ['gp'], owner: 'growth', timestamp_upload: now, upload_index: i }),
+    );
+    await insertChunked<TrainLogDoc>(
+      (d) => c.trainLog.insertMany(d),
+      n,
+      (i) => ({ _id: logId('gp', i), problem: 'gp', pos: i, data: `bg${i}`, batch: minibatchId('gp', Math.floor(i / SIZE)) }),
+    );
+    await insertChunked<MinibatchDoc>(
+      (d) => c.minibatches.insertMany(d),
+      batches,
+      (k) => ({
+        _id: minibatchId('gp', k),
+        problem: 'gp',
+        index: k,
+        site: 'default',
+        site_batch: `gp@default/${k}`,
+        train_data: Array.from({ length: SIZE }, (_, j) => `bg${k * SIZE + j}`),
+        timestamp_creation: now,
+      }),
+    );
     // The chain is busy (its last rank todo), as a live problem's is: a new rank waits behind it.
-    await insertChunked<LearnupletDoc>((d) => c.learnuplets.insertMany(d), batches, (k) => learnuplet(learnupletUuid('gp', 'ga', k), 'gp', 'ga', k, k === batches - 1 ? 'todo' : 'done', now));
+    await insertChunked<LearnupletDoc>(
+      (d) => c.learnuplets.insertMany(d),
+      batches,
+      (k) => learnuplet(learnupletUuid('gp', 'ga', k), 'gp', 'ga', k, k === batches - 1 ? 'todo' : 'done', now),
+    );
     await c.cursors.insertOne({ _id: trainCursor('gp'), next_pos: n, next_batch: batches });
     const insertSeconds = (performance.now() - t0) / 1000;
     if (addIndexes) for (const i of await addIndexes(dbName)) indexes.add(i);
@@ -144,7 +218,13 @@ const CYCLES = 5;
  * reap with 10 freshly expired leases. The dispatcher is a counting port: what
  * is measured is the database work of the cycle, not the broker.
  */
-async function cyclesAt(mongoUrlFor: (db: string) => string, n: number, addIndexes: IndexAdder | undefined, indexes: Set<string>, log: (l: string) => void): Promise<{ sweep: Omit<GrowthPoint, 'ratioToSmallest'>; reap: Omit<GrowthPoint, 'ratioToSmallest'> }> {
+async function cyclesAt(
+  mongoUrlFor: (db: string) => string,
+  n: number,
+  addIndexes: IndexAdder | undefined,
+  indexes: Set<string>,
+  log: (l: string) => void,
+): Promise<{ sweep: Omit<GrowthPoint, 'ratioToSmallest'>; reap: Omit<GrowthPoint, 'ratioToSmallest'> }> {
   const dbName = `bench_growth_uplets_${crypto.randomBytes(3).toString('hex')}`;
   const conn = await connectMongo(mongoUrlFor(dbName), { maxPoolSize: 8 });
   try {
@@ -156,17 +236,60 @@ async function cyclesAt(mongoUrlFor: (db: string) => string, n: number, addIndex
     const statusOf = (i: number): LearnupletDoc['status'] => (i < TODO ? 'todo' : i < reserved ? 'pending' : i % 10 < 7 ? 'done' : 'waiting');
     const t0 = performance.now();
     const learn = Math.ceil(n / 2);
-    await insertChunked<LearnupletDoc>((d) => c.learnuplets.insertMany(d), learn, (i) => {
-      const l = learnuplet(`u${i}`, `p${i % 100}`, `a${i % 1000}`, Math.floor(i / 1000), statusOf(i), old);
-      return statusOf(i) === 'pending' ? { ...l, attempt: 1, worker: 'w', timestamp_claimed: old } : l;
+    await insertChunked<LearnupletDoc>(
+      (d) => c.learnuplets.insertMany(d),
+      learn,
+      (i) => {
+        const l = learnuplet(`u${i}`, `p${i % 100}`, `a${i % 1000}`, Math.floor(i / 1000), statusOf(i), old);
+        return statusOf(i) === 'pending' ? { ...l, attempt: 1, worker: 'w', timestamp_claimed: old } : l;
+      },
+    );
+    await insertChunked(
+      (d) => c.preduplets.insertMany(d as never),
+      n - learn,
+      (i) => ({
+        _id: `q${i}`,
+        uuid: `q${i}`,
+        problem: `p${i % 100}`,
+        workflow: 'wf',
+        data: `x${i}`,
+        model: 'm',
+        algo: 'a',
+        learnuplet: 'l',
+        owner: 'o',
+        status: 'done',
+        worker: 'w',
+        attempt: 1,
+        failure_reason: null,
+        prediction_storage_uuid: 's',
+        timestamp_request: old,
+        timestamp_todo: old,
+        timestamp_claimed: old,
+        timestamp_done: old,
+      }),
+    );
+    await insertChunked<SettlementDoc>(
+      (d) => c.settlements.insertMany(d),
+      Math.floor(n / 2),
+      (i) => ({ _id: `q${i}/1`, uplet: `q${i}`, kind: 'preduplet', attempt: 1, by: 'report', status: 'done', result: null, settled_at: old }),
+    );
+    await insertChunked<DispatchDoc>(
+      (d) => c.dispatches.insertMany(d),
+      n,
+      (i) => ({ _id: i < learn ? `u${i}` : `q${i - learn}`, kind: i < learn ? 'learnuplet' : 'preduplet', published_at: old }),
+    );
+    const lease = (i: number, expires: Date): LeaseDoc => ({
+      _id: `u${i}/1`,
+      uplet: `u${i}`,
+      kind: 'learnuplet',
+      attempt: 1,
+      token: `1.${'x'.repeat(20)}`,
+      worker: 'w',
+      principal: 'node',
+      claimed_at: old,
+      expires_at: expires,
+      expiry_minute: minuteOf(expires),
     });
-    await insertChunked((d) => c.preduplets.insertMany(d as never), n - learn, (i) => ({
-      _id: `q${i}`, uuid: `q${i}`, problem: `p${i % 100}`, workflow: 'wf', data: `x${i}`, model: 'm', algo: 'a', learnuplet: 'l', owner: 'o',
-      status: 'done', worker: 'w', attempt: 1, failure_reason: null, prediction_storage_uuid: 's', timestamp_request: old, timestamp_todo: old, timestamp_claimed: old, timestamp_done: old,
-    }));
-    await insertChunked<SettlementDoc>((d) => c.settlements.insertMany(d), Math.floor(n / 2), (i) => ({ _id: `q${i}/1`, uplet: `q${i}`, kind: 'preduplet', attempt: 1, by: 'report', status: 'done', result: null, settled_at: old }));
-    await insertChunked<DispatchDoc>((d) => c.dispatches.insertMany(d), n, (i) => ({ _id: i < learn ? `u${i}` : `q${i - learn}`, kind: i < learn ? 'learnuplet' : 'preduplet', published_at: old }));
-    const lease = (i: number, expires: Date): LeaseDoc => ({ _id: `u${i}/1`, uplet: `u${i}`, kind: 'learnuplet', attempt: 1, token: `1.${'x'.repeat(20)}`, worker: 'w', principal: 'node', claimed_at: old, expires_at: expires, expiry_minute: minuteOf(expires) });
     await c.leases.insertMany(Array.from({ length: PENDING_LIVE }, (_, j) => lease(TODO + j, live)));
     const insertSeconds = (performance.now() - t0) / 1000;
     if (addIndexes) for (const i of await addIndexes(dbName)) indexes.add(i);

@@ -29,9 +29,27 @@ export async function benchList(mongoUrlFor: (db: string) => string, amqpUrl: st
       for (let i = start; i < Math.min(count, start + 10_000); i++) {
         const uuid = `l${i}`;
         docs.push({
-          _id: uuid, uuid, problem: 'lp', algo: `a${i % algos}`, workflow: 'wf', rank: Math.floor(i / algos), train_data: [`d${i}`], test_data: ['t'],
-          model_start: null, model_end: `m${i}`, status: i % 7 === 0 ? 'todo' : 'waiting', worker: null, attempt: 0, failure_reason: null,
-          perf: null, train_perf: null, test_perf: null, timestamp_creation: now, timestamp_todo: null, timestamp_claimed: null, timestamp_done: null,
+          _id: uuid,
+          uuid,
+          problem: 'lp',
+          algo: `a${i % algos}`,
+          workflow: 'wf',
+          rank: Math.floor(i / algos),
+          train_data: [`d${i}`],
+          test_data: ['t'],
+          model_start: null,
+          model_end: `m${i}`,
+          status: i % 7 === 0 ? 'todo' : 'waiting',
+          worker: null,
+          attempt: 0,
+          failure_reason: null,
+          perf: null,
+          train_perf: null,
+          test_perf: null,
+          timestamp_creation: now,
+          timestamp_todo: null,
+          timestamp_claimed: null,
+          timestamp_done: null,
         });
       }
       await c.learnuplets.insertMany(docs, { ordered: false });
@@ -45,7 +63,11 @@ export async function benchList(mongoUrlFor: (db: string) => string, amqpUrl: st
       await sys.call('GET', `/learnuplet?algo=a${i}&status=todo&limit=100`);
       http.push(performance.now() - t);
       t = performance.now();
-      await c.learnuplets.find({ algo: `a${i}`, status: 'todo' }).sort({ problem: 1, algo: 1, rank: 1 }).limit(101).toArray();
+      await c.learnuplets
+        .find({ algo: `a${i}`, status: 'todo' })
+        .sort({ problem: 1, algo: 1, rank: 1 })
+        .limit(101)
+        .toArray();
       raw.push(performance.now() - t);
     }
     const deep = Math.floor(count / algos / 2);
@@ -62,4 +84,3 @@ export async function benchList(mongoUrlFor: (db: string) => string, amqpUrl: st
     await sys.close();
   }
 }
-

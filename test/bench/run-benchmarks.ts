@@ -30,7 +30,10 @@ interface Row {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  const only = process.argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(',');
   const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -44,7 +47,11 @@ async function main(): Promise<void> {
       return u.toString();
     };
   } else {
-    server = await startLocalMongoServer({ dataDir: path.join(os.tmpdir(), 'uplet-bench'), log, skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1' });
+    server = await startLocalMongoServer({
+      dataDir: path.join(os.tmpdir(), 'uplet-bench'),
+      log,
+      skipMemoryServer: process.env.UPLET_SKIP_MEMORY_SERVER === '1',
+    });
     mongoUrlFor = (db) => server!.urlFor(db);
   }
   // On FerretDB over PostgreSQL every scenario runs with the orchestrator's equality indexes (UPLET_BENCH_NO_GIN=1: without).
@@ -57,8 +64,13 @@ async function main(): Promise<void> {
   await conn.close();
 
   const environment = {
-    date: new Date().toISOString(), database, broker: `RabbitMQ ${brokerVersion}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    node: process.version, quick,
+    date: new Date().toISOString(),
+    database,
+    broker: `RabbitMQ ${brokerVersion}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    quick,
     note: database.startsWith('FerretDB')
       ? 'FerretDB is not MongoDB: it scans where MongoDB uses an index and serializes updates through PostgreSQL; figures dominated by the database are FerretDB figures. Set MONGO_URL to run against a real mongod.'
       : undefined,
@@ -77,7 +89,8 @@ async function main(): Promise<void> {
         const r = await benchClaimCycle(mongoUrlFor, amqpUrl, uplets, workers);
         results[`claim_cycle_${workers}w`] = r;
         rows.push({
-          scenario: `claim→heartbeat→report, ${workers} workers`, measure: 'cycles/s (p50/p99 ms)',
+          scenario: `claim→heartbeat→report, ${workers} workers`,
+          measure: 'cycles/s (p50/p99 ms)',
           uplet: `${round(r.orchestrator.perSecond, 0)} (${round(r.orchestrator.p50Ms, 1)}/${round(r.orchestrator.p99Ms, 1)})`,
           baselineName: 'raw driver, same state changes',
           baseline: `${round(r.rawDriver.perSecond, 0)} (${round(r.rawDriver.p50Ms, 1)}/${round(r.rawDriver.p99Ms, 1)})`,
@@ -91,12 +104,20 @@ async function main(): Promise<void> {
       const r = await benchGeneration(mongoUrlFor, dataItems, 10, 10);
       results.generation = r;
       rows.push({
-        scenario: `POST /data ${dataItems} items, 10 algos → ${r.learnuplets} learnuplets`, measure: 'seconds',
-        uplet: `${round(r.upletSeconds)}`, baselineName: 'raw insertMany of the same learnuplets', baseline: `${round(r.rawInsertSeconds)}`, ratio: `${round(r.ratio)}×`,
+        scenario: `POST /data ${dataItems} items, 10 algos → ${r.learnuplets} learnuplets`,
+        measure: 'seconds',
+        uplet: `${round(r.upletSeconds)}`,
+        baselineName: 'raw insertMany of the same learnuplets',
+        baseline: `${round(r.rawInsertSeconds)}`,
+        ratio: `${round(r.ratio)}×`,
       });
       rows.push({
-        scenario: `list learnuplets (filter + page of 100) in ${r.listCollectionSize}`, measure: 'ms p50 / deep page',
-        uplet: `${round(r.listP50Ms, 1)} / ${round(r.listDeepPageMs, 1)}`, baselineName: '—', baseline: '—', ratio: '—',
+        scenario: `list learnuplets (filter + page of 100) in ${r.listCollectionSize}`,
+        measure: 'ms p50 / deep page',
+        uplet: `${round(r.listP50Ms, 1)} / ${round(r.listDeepPageMs, 1)}`,
+        baselineName: '—',
+        baseline: '—',
+        ratio: '—',
       });
     }
     if (want('dispatch')) {
@@ -105,9 +126,12 @@ async function main(): Promise<void> {
       const r = await benchDispatch(mongoUrlFor, amqpUrl, samples);
       results.dispatch = r;
       rows.push({
-        scenario: 'dispatch: todo → an idle agent holds it', measure: 'p50 / p99 ms',
-        uplet: `${round(r.uplet.p50Ms, 1)} / ${round(r.uplet.p99Ms, 1)}`, baselineName: 'amqplib publish (confirmed) → consume',
-        baseline: `${round(r.rawAmqp.p50Ms, 1)} / ${round(r.rawAmqp.p99Ms, 1)}`, ratio: `${round(r.uplet.p50Ms / r.rawAmqp.p50Ms, 1)}× slower (p50)`,
+        scenario: 'dispatch: todo → an idle agent holds it',
+        measure: 'p50 / p99 ms',
+        uplet: `${round(r.uplet.p50Ms, 1)} / ${round(r.uplet.p99Ms, 1)}`,
+        baselineName: 'amqplib publish (confirmed) → consume',
+        baseline: `${round(r.rawAmqp.p50Ms, 1)} / ${round(r.rawAmqp.p99Ms, 1)}`,
+        ratio: `${round(r.uplet.p50Ms / r.rawAmqp.p50Ms, 1)}× slower (p50)`,
       });
     }
     if (want('e2e')) {
@@ -116,14 +140,20 @@ async function main(): Promise<void> {
       const r = await benchEndToEnd(mongoUrlFor, amqpUrl, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', tasks, 2);
       results.end_to_end = r;
       rows.push({
-        scenario: `no-op tasks end to end, ${r.workers} workers`, measure: 'tasks/s',
-        uplet: `${round(r.upletTasksPerSecond, 1)}`, baselineName: 'BullMQ on local Redis, no-op job', baseline: `${round(r.bullmqJobsPerSecond, 0)}`,
+        scenario: `no-op tasks end to end, ${r.workers} workers`,
+        measure: 'tasks/s',
+        uplet: `${round(r.upletTasksPerSecond, 1)}`,
+        baselineName: 'BullMQ on local Redis, no-op job',
+        baseline: `${round(r.bullmqJobsPerSecond, 0)}`,
         ratio: `${round(r.upletTasksPerSecond / r.bullmqJobsPerSecond, 4)}×`,
       });
       rows.push({
-        scenario: 'one sandboxed spawn (bwrap+setpriv+prlimit /bin/true)', measure: 'p50 / p99 ms',
-        uplet: `${round(r.sandboxSpawn.p50Ms, 1)} / ${round(r.sandboxSpawn.p99Ms, 1)}`, baselineName: `${r.spawnsPerTask} spawns per no-op task`,
-        baseline: `${round(1000 / (r.sandboxSpawn.p50Ms * r.spawnsPerTask), 1)} tasks/s if spawns were all`, ratio: '—',
+        scenario: 'one sandboxed spawn (bwrap+setpriv+prlimit /bin/true)',
+        measure: 'p50 / p99 ms',
+        uplet: `${round(r.sandboxSpawn.p50Ms, 1)} / ${round(r.sandboxSpawn.p99Ms, 1)}`,
+        baselineName: `${r.spawnsPerTask} spawns per no-op task`,
+        baseline: `${round(1000 / (r.sandboxSpawn.p50Ms * r.spawnsPerTask), 1)} tasks/s if spawns were all`,
+        ratio: '—',
       });
     }
     if (want('list')) {
@@ -132,9 +162,12 @@ async function main(): Promise<void> {
       const r = await benchList(mongoUrlFor, amqpUrl, count, log);
       results.list = r;
       rows.push({
-        scenario: `GET /learnuplet filter + page in ${count}`, measure: 'ms first page p50 / deep page',
-        uplet: `${round(r.httpFirstPageP50Ms, 0)} / ${round(r.httpDeepPageMs, 0)}`, baselineName: 'raw driver, same query',
-        baseline: `${round(r.rawFirstPageP50Ms, 0)} / ${round(r.rawDeepPageMs, 0)}`, ratio: `${round(r.rawFirstPageP50Ms / r.httpFirstPageP50Ms)}×`,
+        scenario: `GET /learnuplet filter + page in ${count}`,
+        measure: 'ms first page p50 / deep page',
+        uplet: `${round(r.httpFirstPageP50Ms, 0)} / ${round(r.httpDeepPageMs, 0)}`,
+        baselineName: 'raw driver, same query',
+        baseline: `${round(r.rawFirstPageP50Ms, 0)} / ${round(r.rawDeepPageMs, 0)}`,
+        ratio: `${round(r.rawFirstPageP50Ms / r.httpFirstPageP50Ms)}×`,
       });
     }
     if (want('growth')) {
@@ -144,15 +177,21 @@ async function main(): Promise<void> {
       const dataSizes = sizes(process.env.UPLET_GROWTH_DATA, quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]);
       const upletSizes = sizes(process.env.UPLET_GROWTH_UPLETS, quick ? [1_000, 10_000, 50_000] : [10_000, 100_000, 1_000_000]);
       const pg = server?.ferret?.backend.kind === 'postgresql' && process.env.UPLET_BENCH_NO_GIN !== '1' ? server.ferret.backend.url : undefined;
-      log(`growth: POST /data at ${dataSizes.join('/')} data, sweep and reap at ${upletSizes.join('/')} uplets${pg ? ' (GIN indexes added in PostgreSQL)' : ''}`);
+      log(
+        `growth: POST /data at ${dataSizes.join('/')} data, sweep and reap at ${upletSizes.join('/')} uplets${pg ? ' (GIN indexes added in PostgreSQL)' : ''}`,
+      );
       const r = await benchGrowth(mongoUrlFor, amqpUrl, dataSizes, upletSizes, pg ? ferretGinIndexes(pg) : undefined, log);
       results.growth = r;
       const fmt = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n));
-      const series = (name: string, unit: string, points: typeof r.postData) => rows.push({
-        scenario: `${name} at ${points.map((p) => fmt(p.size)).join(' / ')} ${unit}`, measure: 'ms p50 at each size',
-        uplet: points.map((p) => round(p.p50Ms, 1)).join(' / '), baselineName: `same operation at ${fmt(points[0]!.size)} ${unit}`,
-        baseline: `${round(points[0]!.p50Ms, 1)}`, ratio: points.map((p) => `${round(p.ratioToSmallest)}×`).join(' / '),
-      });
+      const series = (name: string, unit: string, points: typeof r.postData) =>
+        rows.push({
+          scenario: `${name} at ${points.map((p) => fmt(p.size)).join(' / ')} ${unit}`,
+          measure: 'ms p50 at each size',
+          uplet: points.map((p) => round(p.p50Ms, 1)).join(' / '),
+          baselineName: `same operation at ${fmt(points[0]!.size)} ${unit}`,
+          baseline: `${round(points[0]!.p50Ms, 1)}`,
+          ratio: points.map((p) => `${round(p.ratioToSmallest)}×`).join(' / '),
+        });
       series('single-item POST /data', 'data', r.postData);
       series('one sweeper cycle', 'uplets', r.sweep);
       series('one reaper cycle', 'uplets', r.reap);
@@ -163,17 +202,27 @@ async function main(): Promise<void> {
       const r = await benchStorage(megabytes, path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..'));
       results.storage = r;
       rows.push({
-        scenario: `storage upload ${megabytes} MiB (gateway process, typed client)`, measure: 'MB/s (peak RSS MB)',
-        uplet: `${round(r.upletUploadMBps, 0)} (${round(r.gatewayPeakRssMB, 0)})`, baselineName: 'plain Node HTTP stream to a file (its RSS)',
-        baseline: `${round(r.plainHttpUploadMBps, 0)} (${round(r.plainHttpPeakRssMB, 0)})`, ratio: `${round(r.upletUploadMBps / r.plainHttpUploadMBps)}×`,
+        scenario: `storage upload ${megabytes} MiB (gateway process, typed client)`,
+        measure: 'MB/s (peak RSS MB)',
+        uplet: `${round(r.upletUploadMBps, 0)} (${round(r.gatewayPeakRssMB, 0)})`,
+        baselineName: 'plain Node HTTP stream to a file (its RSS)',
+        baseline: `${round(r.plainHttpUploadMBps, 0)} (${round(r.plainHttpPeakRssMB, 0)})`,
+        ratio: `${round(r.upletUploadMBps / r.plainHttpUploadMBps)}×`,
       });
       rows.push({
-        scenario: `storage download ${megabytes} MiB`, measure: 'MB/s',
-        uplet: `${round(r.upletDownloadMBps, 0)}`, baselineName: 'plain Node HTTP stream from a file', baseline: `${round(r.plainHttpDownloadMBps, 0)}`,
+        scenario: `storage download ${megabytes} MiB`,
+        measure: 'MB/s',
+        uplet: `${round(r.upletDownloadMBps, 0)}`,
+        baselineName: 'plain Node HTTP stream from a file',
+        baseline: `${round(r.plainHttpDownloadMBps, 0)}`,
         ratio: `${round(r.upletDownloadMBps / r.plainHttpDownloadMBps)}×`,
       });
       rows.push({
-        scenario: `cp of the same ${megabytes} MiB file`, measure: 'MB/s', uplet: '—', baselineName: 'cp on the same disk', baseline: `${round(r.copyMBps, 0)}`,
+        scenario: `cp of the same ${megabytes} MiB file`,
+        measure: 'MB/s',
+        uplet: '—',
+        baselineName: 'cp on the same disk',
+        baseline: `${round(r.copyMBps, 0)}`,
         ratio: `upload ${round(r.upletUploadMBps / r.copyMBps)}×`,
       });
     }
@@ -183,8 +232,11 @@ async function main(): Promise<void> {
       const r = await benchAkkioTier(mongoUrlFor, amqpUrl, runs);
       results.akkio_train_new = r;
       rows.push({
-        scenario: `POST /api/v1/models/train/new, ${r.tierSeconds} s tier, ${r.runs} runs (submit → SUCCEEDED)`, measure: 'p95 s (all runs)',
-        uplet: `${round(r.p95Seconds, 1)} (${r.seconds.map((x) => round(x, 1)).join(', ')})`, baselineName: 'the tier (goal: p95 ≤ 1.1×)', baseline: `${r.tierSeconds}`,
+        scenario: `POST /api/v1/models/train/new, ${r.tierSeconds} s tier, ${r.runs} runs (submit → SUCCEEDED)`,
+        measure: 'p95 s (all runs)',
+        uplet: `${round(r.p95Seconds, 1)} (${r.seconds.map((x) => round(x, 1)).join(', ')})`,
+        baselineName: 'the tier (goal: p95 ≤ 1.1×)',
+        baseline: `${r.tierSeconds}`,
         ratio: `${round(r.p95Ratio)}×`,
       });
     }

@@ -42,8 +42,11 @@ export async function benchStorage(megabytes: number, repoRoot: string): Promise
     // An algo archive: model and prediction blobs are written only under a task's lease.
     const port = await freePort();
     const gateway = spawnNode(path.join(repoRoot, 'dist/storage-gateway/main.js'), {
-      STORAGE_PORT: String(port), STORAGE_DIR: path.join(dir, 'blobs'), UPLET_API_KEYS: JSON.stringify(KEYS),
-      UPLET_CAPABILITY_SECRET: crypto.randomBytes(24).toString('hex'), STORAGE_MAX_BLOB_BYTES: String(4 * 1024 ** 3),
+      STORAGE_PORT: String(port),
+      STORAGE_DIR: path.join(dir, 'blobs'),
+      UPLET_API_KEYS: JSON.stringify(KEYS),
+      UPLET_CAPABILITY_SECRET: crypto.randomBytes(24).toString('hex'),
+      STORAGE_MAX_BLOB_BYTES: String(4 * 1024 ** 3),
     });
     let upletUploadMBps: number;
     let upletDownloadMBps: number;
@@ -81,9 +84,11 @@ export async function benchStorage(megabytes: number, repoRoot: string): Promise
       plainHttpUploadMBps = mb(performance.now() - t);
       t = performance.now();
       await new Promise<void>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: plainPort, path: '/' }, (res) => {
-          pipeline(res, fs.createWriteStream(path.join(dir, 'plain-down.bin'))).then(resolve, reject);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: plainPort, path: '/' }, (res) => {
+            pipeline(res, fs.createWriteStream(path.join(dir, 'plain-down.bin'))).then(resolve, reject);
+          })
+          .on('error', reject);
       });
       plainHttpDownloadMBps = mb(performance.now() - t);
       plainHttpPeakRssMB = peakRss(plain.pid!);
@@ -139,4 +144,3 @@ async function writeFile(file: string, megabytes: number): Promise<void> {
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
-

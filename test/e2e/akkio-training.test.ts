@@ -9,7 +9,9 @@ import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fix
 
 /** iris as a CSV: four numeric measures and the species as a name (a category). */
 function irisCsv(file: string): void {
-  execFileSync('/usr/bin/python3', ['-c', `
+  execFileSync('/usr/bin/python3', [
+    '-c',
+    `
 import csv, sys
 from sklearn.datasets import load_iris
 d = load_iris()
@@ -18,12 +20,16 @@ with open(sys.argv[1], 'w', newline='') as f:
     w.writerow(['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'])
     for x, y in zip(d.data, d.target):
         w.writerow([repr(float(v)) for v in x] + [d.target_names[y]])
-`, file]);
+`,
+    file,
+  ]);
 }
 
 /** Eight numeric fields, 600 rows; the label (yes/no) depends on f2 and f5 only. */
 function twoSignalCsv(file: string): void {
-  execFileSync('/usr/bin/python3', ['-c', `
+  execFileSync('/usr/bin/python3', [
+    '-c',
+    `
 import csv, sys
 import numpy as np
 rng = np.random.default_rng(11)
@@ -34,7 +40,9 @@ with open(sys.argv[1], 'w', newline='') as f:
     w.writerow([f'f{i}' for i in range(8)] + ['label'])
     for row, label in zip(X, y):
         w.writerow([repr(round(float(v), 5)) for v in row] + [label])
-`, file]);
+`,
+    file,
+  ]);
 }
 
 describe('the Akkio-style training API (seeds 000/001)', () => {
@@ -102,9 +110,20 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     expect(badDuration.body.detail[0].loc).toEqual(['body', 'duration']);
     const shapes = await submit({ dataset_id: iris, predict_fields: 'species', duration: 10, force: 'maybe' });
     expect(shapes.status).toBe(422);
-    expect(shapes.body.detail.map((d: any) => d.loc)).toEqual(expect.arrayContaining([['body', 'predict_fields'], ['body', 'force']]));
+    expect(shapes.body.detail.map((d: any) => d.loc)).toEqual(
+      expect.arrayContaining([
+        ['body', 'predict_fields'],
+        ['body', 'force'],
+      ]),
+    );
     for (const d of shapes.body.detail) expect(Object.keys(d).sort()).toEqual(['loc', 'msg', 'type']);
-    const unknownFields = await submit({ dataset_id: iris, predict_fields: ['species', 'colour'], ignore_fields: ['petal_width', 'stem'], duration: 10, hello: 'ignored' });
+    const unknownFields = await submit({
+      dataset_id: iris,
+      predict_fields: ['species', 'colour'],
+      ignore_fields: ['petal_width', 'stem'],
+      duration: 10,
+      hello: 'ignored',
+    });
     expect(unknownFields.status).toBe(422);
     expect(unknownFields.body.detail).toEqual([
       expect.objectContaining({ loc: ['body', 'predict_fields', 1], type: 'value_error.unknown_column' }),
@@ -136,7 +155,9 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
 
     const { final, seen } = await finished(taskId);
     const elapsed = (Date.now() - t0) / 1000;
-    process.stderr.write(`akkio iris (2 fields, 10 s tier): SUCCEEDED after ${elapsed.toFixed(1)} s; statuses ${[...new Set(seen.map((s) => s.status))].join(' → ')}\n`);
+    process.stderr.write(
+      `akkio iris (2 fields, 10 s tier): SUCCEEDED after ${elapsed.toFixed(1)} s; statuses ${[...new Set(seen.map((s) => s.status))].join(' → ')}\n`,
+    );
     expect(final).toEqual({ status: 'SUCCEEDED', metadata: { type: 'SUCCEEDED', location: `/models/train/${taskId}/result` } });
     for (const s of seen.filter((x) => x.status === 'IN_PROGRESS')) expect(s.metadata.estimate_seconds).toBeGreaterThanOrEqual(1);
 
@@ -184,13 +205,33 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     }
     // The README's call sequence is copied from these real answers (AKKIO_SAMPLE_OUT=file).
     if (process.env.AKKIO_SAMPLE_OUT) {
-      fs.writeFileSync(process.env.AKKIO_SAMPLE_OUT, JSON.stringify({ submit: r, early, in_progress: seen.find((x) => x.status === 'IN_PROGRESS'), final, unknown: await sys.o.call('provider', 'GET', '/api/v1/models/train/akkio-0000/status'), result }, null, 2));
+      fs.writeFileSync(
+        process.env.AKKIO_SAMPLE_OUT,
+        JSON.stringify(
+          {
+            submit: r,
+            early,
+            in_progress: seen.find((x) => x.status === 'IN_PROGRESS'),
+            final,
+            unknown: await sys.o.call('provider', 'GET', '/api/v1/models/train/akkio-0000/status'),
+            result,
+          },
+          null,
+          2,
+        ),
+      );
     }
 
     // The species model predicts by id through the preduplet path.
     const rows = path.join(sys.work, 'iris-rows.csv');
     const lines = fs.readFileSync(path.join(sys.work, 'iris.csv'), 'utf8').trim().split('\n');
-    fs.writeFileSync(rows, `${lines.slice(0, 11).map((l) => l.split(',').slice(0, 4).join(',')).join('\n')}\n`);
+    fs.writeFileSync(
+      rows,
+      `${lines
+        .slice(0, 11)
+        .map((l) => l.split(',').slice(0, 4).join(','))
+        .join('\n')}\n`,
+    );
     await sys.storageAs('provider').uploadFile('data', 'iris-rows', rows, { contentType: 'text/csv' });
     expect((await sys.o.call('provider', 'POST', '/data', { uuid: 'iris-rows', problems: [] })).status).toBe(201);
     const member = result.models[0].model_id;
@@ -212,9 +253,16 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     expect(final.status).toBe('SUCCEEDED');
     const result = (await sys.o.call('provider', 'GET', `/api/v1/models/train/${r.body.task_id}/result`)).body;
     const ranked = Object.entries(result.field_importance as Record<string, number>).sort((a, b) => b[1] - a[1]);
-    process.stderr.write(`akkio two-signal (10 s tier): SUCCEEDED after ${elapsed.toFixed(1)} s; importance ${ranked.map(([f, w]) => `${f}=${w.toFixed(3)}`).join(' ')}\n`);
+    process.stderr.write(
+      `akkio two-signal (10 s tier): SUCCEEDED after ${elapsed.toFixed(1)} s; importance ${ranked.map(([f, w]) => `${f}=${w.toFixed(3)}`).join(' ')}\n`,
+    );
     expect(ranked).toHaveLength(8);
-    expect(ranked.slice(0, 2).map(([f]) => f).sort()).toEqual(['f2', 'f5']);
+    expect(
+      ranked
+        .slice(0, 2)
+        .map(([f]) => f)
+        .sort(),
+    ).toEqual(['f2', 'f5']);
     expect(ranked[1]![1]).toBeGreaterThan(3 * ranked[2]![1]);
     expect(result.model_id).toMatch(/-model$/);
 
@@ -233,8 +281,15 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
   test('a 10 s job whose budget is spent before its next round launches no more trials and still succeeds with the best found', async () => {
     // The engine request the Akkio layer builds, with more trials than the tier allows: the second round would start after the deadline.
     const akkio = new AkkioTraining(sys.o.orchestrator.collections, sys.o.orchestrator.engine);
-    const request = akkio.jobRequest({ dataset_id: signal, predict_fields: ['label'], duration: 10, extra_attention: false, force: false, ignore_fields: [] }, 'label', 'classification');
-    const job = await sys.o.orchestrator.engine.submit({ ...request, families: ['decision_tree'], n_trials: 12 }, { name: TEST_KEYS.provider.name, roles: [...TEST_KEYS.provider.roles] });
+    const request = akkio.jobRequest(
+      { dataset_id: signal, predict_fields: ['label'], duration: 10, extra_attention: false, force: false, ignore_fields: [] },
+      'label',
+      'classification',
+    );
+    const job = await sys.o.orchestrator.engine.submit(
+      { ...request, families: ['decision_tree'], n_trials: 12 },
+      { name: TEST_KEYS.provider.name, roles: [...TEST_KEYS.provider.roles] },
+    );
     const view = await waitFor(async () => {
       const v = await sys.o.orchestrator.engine.get(job.job_id, { name: TEST_KEYS.provider.name, roles: [] });
       return ['completed', 'failed'].includes(v.job.status) ? v : undefined;

@@ -29,12 +29,20 @@ describe('the uplet CLI on the training APIs', () => {
   }, 120_000);
   afterAll(async () => sys?.cleanup());
 
-  const uplet = (role: TestRole, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: sys.work, UPLET_CONFIG: path.join(sys.work, 'none.json'), UPLET_ORCHESTRATOR_URL: sys.o.url, UPLET_STORAGE_URL: sys.s.url, UPLET_API_KEY: TEST_KEYS[role].key };
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 300_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+  const uplet = (role: TestRole, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: sys.work,
+        UPLET_CONFIG: path.join(sys.work, 'none.json'),
+        UPLET_ORCHESTRATOR_URL: sys.o.url,
+        UPLET_STORAGE_URL: sys.s.url,
+        UPLET_API_KEY: TEST_KEYS[role].key,
+      };
+      execFile(process.execPath, [BIN, ...args], { env, timeout: 300_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      });
     });
-  });
 
   test('push a CSV (profile printed), train with --wait (progress, leaderboard, held-out metrics), read the job; refusals keep the exit codes', async () => {
     const pushed = await uplet('provider', ['dataset', 'push', csv, '--name', 'small table']);
@@ -49,9 +57,32 @@ describe('the uplet CLI on the training APIs', () => {
     expect(shown.code).toBe(0);
     const ds = JSON.parse(shown.stdout).dataset;
     expect(ds).toMatchObject({ dataset_id: datasetId, status: 'ready', profile: { row_count: 160 } });
-    expect(ds.profile.columns.map((c: { name: string; type: string }) => `${c.name}:${c.type}`)).toEqual(['x1:numeric', 'x2:numeric', 'colour:category', 'label:category']);
+    expect(ds.profile.columns.map((c: { name: string; type: string }) => `${c.name}:${c.type}`)).toEqual([
+      'x1:numeric',
+      'x2:numeric',
+      'colour:category',
+      'label:category',
+    ]);
 
-    const trained = await uplet('provider', ['train', datasetId, '--label', 'label', '--task', 'classification', '--model-types', 'decision_tree', '--trials', '2', '--metrics', 'accuracy', '--wait', '--interval', '300', '--timeout', '240']);
+    const trained = await uplet('provider', [
+      'train',
+      datasetId,
+      '--label',
+      'label',
+      '--task',
+      'classification',
+      '--model-types',
+      'decision_tree',
+      '--trials',
+      '2',
+      '--metrics',
+      'accuracy',
+      '--wait',
+      '--interval',
+      '300',
+      '--timeout',
+      '240',
+    ]);
     expect(trained.code).toBe(0);
     expect(trained.stderr).toMatch(/trials 2\/2 · best accuracy/);
     expect(trained.stdout).toMatch(/^trainer run \S+ on \S+: completed/m);
@@ -77,7 +108,19 @@ describe('the uplet CLI on the training APIs', () => {
     expect(listed.body.jobs[0].profile).toBeUndefined();
     expect((await sys.o.call('reader', 'GET', '/v1/jobs')).body.jobs).toEqual([]);
 
-    const noWait = await uplet('provider', ['--json', 'train', datasetId, '--label', 'label', '--task', 'classification', '--model-types', 'decision_tree', '--trials', '1']);
+    const noWait = await uplet('provider', [
+      '--json',
+      'train',
+      datasetId,
+      '--label',
+      'label',
+      '--task',
+      'classification',
+      '--model-types',
+      'decision_tree',
+      '--trials',
+      '1',
+    ]);
     expect(noWait.code).toBe(0);
     expect(JSON.parse(noWait.stdout)).toMatchObject({ job_id: expect.any(String), dataset_id: datasetId });
 

@@ -27,15 +27,23 @@ describe('the uplet CLI', () => {
   afterAll(async () => sys?.cleanup());
 
   /** Runs the binary with a role's key in the environment (never on the command line). */
-  const uplet = (role: TestRole | null, args: string[], extraEnv: Record<string, string> = {}, stdin?: string): Promise<Run> => new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: sys.work, UPLET_CONFIG: configFile, UPLET_ORCHESTRATOR_URL: sys.o.url, UPLET_STORAGE_URL: sys.s.url, ...extraEnv };
-    if (role) env.UPLET_API_KEY = TEST_KEYS[role].key;
-    const child = execFile(process.execPath, [BIN, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+  const uplet = (role: TestRole | null, args: string[], extraEnv: Record<string, string> = {}, stdin?: string): Promise<Run> =>
+    new Promise((resolve) => {
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: sys.work,
+        UPLET_CONFIG: configFile,
+        UPLET_ORCHESTRATOR_URL: sys.o.url,
+        UPLET_STORAGE_URL: sys.s.url,
+        ...extraEnv,
+      };
+      if (role) env.UPLET_API_KEY = TEST_KEYS[role].key;
+      const child = execFile(process.execPath, [BIN, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      });
+      if (stdin !== undefined) child.stdin!.end(stdin);
+      else child.stdin!.end();
     });
-    if (stdin !== undefined) child.stdin!.end(stdin);
-    else child.stdin!.end();
-  });
 
   test('a problem from a folder, data, an algo pushed, the chain watched to its end, predictions downloaded', async () => {
     const folder = path.join(sys.work, 'my-problem');
@@ -53,7 +61,17 @@ describe('the uplet CLI', () => {
     expect(pushed.code).toBe(0);
     expect(JSON.parse(pushed.stdout)).toMatchObject({ data: ['bc-train-00', 'bc-train-01', 'bc-train-02', 'bc-train-03'], new_learnuplets: 0 });
 
-    const algo = await uplet('author', ['algo', 'push', path.join(EXAMPLE_DIR, 'algo-logreg'), '--problem', 'cli-bc', '--uuid', 'cli-logreg', '--name', 'logreg']);
+    const algo = await uplet('author', [
+      'algo',
+      'push',
+      path.join(EXAMPLE_DIR, 'algo-logreg'),
+      '--problem',
+      'cli-bc',
+      '--uuid',
+      'cli-logreg',
+      '--name',
+      'logreg',
+    ]);
     expect(algo.code).toBe(0);
     expect(algo.stdout).toContain('algo cli-logreg posted to cli-bc: 2 learnuplets');
 

@@ -20,7 +20,13 @@ describe('the dashboard in a real browser', () => {
   const finishRank = async (algo: string, rank: number, perf: number) => {
     const l = (await t.call('reader', 'GET', `/learnuplet?algo=${algo}&rank=${rank}`)).body.learnuplets[0];
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${l.uuid}`, { worker: 'node-1' });
-    const done = await t.call('compute', 'POST', `/learndone/${l.uuid}`, { status: 'done', perf, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token });
+    const done = await t.call('compute', 'POST', `/learndone/${l.uuid}`, {
+      status: 'done',
+      perf,
+      train_perf: {},
+      test_perf: {},
+      lease_token: claim.body.lease.token,
+    });
     if (done.status !== 200) throw new Error(`learndone: ${JSON.stringify(done.body)}`);
   };
 
@@ -39,7 +45,11 @@ describe('the dashboard in a real browser', () => {
   afterAll(async () => t?.cleanup());
 
   test('shows the chains, the leaderboard and a learning curve, live, with no accessibility violation', async () => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'dashboard-driver.mjs'), t.url, TEST_KEYS.reader.key, 'wrong-key-00000000000000', SCREENSHOT, 'logreg'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [path.join(__dirname, 'dashboard-driver.mjs'), t.url, TEST_KEYS.reader.key, 'wrong-key-00000000000000', SCREENSHOT, 'logreg'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     const steps = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -88,7 +98,9 @@ function smallCsv(file: string): void {
   const rows = ['x1,x2,colour,label'];
   for (let i = 0; i < 160; i++) {
     const label = i % 2;
-    rows.push(`${((label ? 2 : -2) + ((i * 37) % 17) / 8 - 1).toFixed(3)},${((i * 13) % 11).toFixed(1)},${['red', 'green', 'blue'][i % 3]},${label ? 'good' : 'bad'}`);
+    rows.push(
+      `${((label ? 2 : -2) + ((i * 37) % 17) / 8 - 1).toFixed(3)},${((i * 13) % 11).toFixed(1)},${['red', 'green', 'blue'][i % 3]},${label ? 'good' : 'bad'}`,
+    );
   }
   fs.writeFileSync(file, `${rows.join('\n')}\n`);
 }
@@ -100,7 +112,7 @@ function smallCsv(file: string): void {
  * trials, the report (held-out metrics, per-class stats, importance bars, data story), axe-core,
  * and saves test/e2e/screenshots/dashboard-training-1366x768.png.
  */
-describe('the dashboard\'s Training view in a real browser', () => {
+describe("the dashboard's Training view in a real browser", () => {
   const SHOT = path.join(__dirname, 'screenshots', 'dashboard-training-1366x768.png');
   let sys: TestSystem;
   let datasetId: string;
@@ -116,7 +128,9 @@ describe('the dashboard\'s Training view in a real browser', () => {
   afterAll(async () => sys?.cleanup());
 
   test('datasets with their profile, a trainer job live from its events, its trials drawn, the report with importance bars; no accessibility violation', async () => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'dashboard-training-driver.mjs'), sys.o.url, TEST_KEYS.provider.key, datasetId, SHOT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'dashboard-training-driver.mjs'), sys.o.url, TEST_KEYS.provider.key, datasetId, SHOT], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     const steps = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -129,10 +143,21 @@ describe('the dashboard\'s Training view in a real browser', () => {
       const loaded = await next();
       expect(loaded.dataset).toEqual(['small table', datasetId, 'ready', '160', '4']);
       expect(loaded.profileTitle).toBe('Profile of small table (160 rows)');
-      expect(loaded.profile.map((r: string[]) => r.slice(0, 4))).toEqual([['x1', 'numeric', '0', expect.any(String)], ['x2', 'numeric', '0', '11'], ['colour', 'category', '0', '3'], ['label', 'category', '0', '2']]);
+      expect(loaded.profile.map((r: string[]) => r.slice(0, 4))).toEqual([
+        ['x1', 'numeric', '0', expect.any(String)],
+        ['x2', 'numeric', '0', '11'],
+        ['colour', 'category', '0', '3'],
+        ['label', 'category', '0', '2'],
+      ]);
       expect(loaded.jobs).toBe(0);
 
-      const run = await sys.o.call('provider', 'POST', '/v1/trainer/run', { dataset_id: datasetId, task: { label_column: 'label', task_kind: 'classification' }, model_types: ['decision_tree'], metrics: ['accuracy', 'log_loss'], n_trials: 2 });
+      const run = await sys.o.call('provider', 'POST', '/v1/trainer/run', {
+        dataset_id: datasetId,
+        task: { label_column: 'label', task_kind: 'classification' },
+        model_types: ['decision_tree'],
+        metrics: ['accuracy', 'log_loss'],
+        n_trials: 2,
+      });
       expect(run.status).toBe(201);
       child.stdin.write(`${run.body.job_id}\n`);
       const seen = await next();

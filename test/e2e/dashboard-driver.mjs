@@ -17,13 +17,25 @@ const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-chromium-'));
 
 const browser = await puppeteer.launch({
   executablePath: process.env.UPLET_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--window-size=1366,768'],
+  args: [
+    '--no-sandbox',
+    '--headless',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    `--user-data-dir=${profile}`,
+    '--window-size=1366,768',
+  ],
   defaultViewport: { width: 1366, height: 768 },
 });
 try {
   const page = await browser.newPage();
   const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   // axe is injected by the test, not served by the page: let the injection pass the page's CSP.
   await page.setBypassCSP(true);
@@ -46,10 +58,13 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#leaderboard tbody tr').length > 0);
   await page.waitForFunction(() => document.body.dataset.stream === 'open');
   await page.waitForFunction(() => document.querySelectorAll('#sites li').length > 0);
-  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.evaluate(() => {
+    window.__sameDocument = true;
+  });
   const seen = await page.evaluate(() => ({
     chains: [...document.querySelectorAll('.chain')].map((c) => ({
-      algo: c.dataset.algo, title: c.querySelector('h3').textContent,
+      algo: c.dataset.algo,
+      title: c.querySelector('h3').textContent,
       cells: [...c.querySelectorAll('.cell')].map((x) => ({ rank: Number(x.dataset.rank), status: x.dataset.status, label: x.getAttribute('aria-label') })),
     })),
     leaderboard: [...document.querySelectorAll('#leaderboard tbody tr')].map((r) => [...r.cells].map((c) => c.textContent)),
@@ -69,12 +84,31 @@ try {
 
   await lines.next(); // the test has finished another rank
   const doneBefore = seen.chains.find((c) => c.algo === algo).cells.filter((c) => c.status === 'done').length;
-  await page.waitForFunction((a, n) => document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length > n, { timeout: 15000 }, algo, doneBefore);
-  const live = await page.evaluate((a) => ({ sameDocument: window.__sameDocument === true, liveText: document.getElementById('live').textContent, done: document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length }), algo);
+  await page.waitForFunction(
+    (a, n) => document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length > n,
+    { timeout: 15000 },
+    algo,
+    doneBefore,
+  );
+  const live = await page.evaluate(
+    (a) => ({
+      sameDocument: window.__sameDocument === true,
+      liveText: document.getElementById('live').textContent,
+      done: document.querySelectorAll(`.chain[data-algo="${a}"] .cell[data-status="done"]`).length,
+    }),
+    algo,
+  );
   emit({ step: 'live', ...live });
 
   await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })));
+  const violations = await page.evaluate(async () =>
+    (await window.axe.run(document)).violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+    })),
+  );
   fs.mkdirSync(path.dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, type: 'png' });
   emit({ step: 'done', violations, consoleErrors });

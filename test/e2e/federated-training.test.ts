@@ -24,7 +24,9 @@ describe('a federated training run end to end', () => {
     const test = ['bc-test-0', 'bc-test-1', 'bc-test-2'];
     for (const uuid of [...train, ...test, 'bc-predict-0']) await as('provider').uploadFile('data', uuid, item(uuid), { contentType: 'text/csv' });
 
-    expect((await o.call('organizer', 'POST', '/problem', { uuid: 'bc', workflow: 'bc-workflow', test_dataset: test, size_train_dataset: 2 })).status).toBe(201);
+    expect((await o.call('organizer', 'POST', '/problem', { uuid: 'bc', workflow: 'bc-workflow', test_dataset: test, size_train_dataset: 2 })).status).toBe(
+      201,
+    );
     // The test items too, by their provider: a task's capability opens test data only once its owner registered it to the problem.
     expect((await o.call('provider', 'POST', '/data', { uuid: [...train, ...test], problems: 'bc' })).status).toBe(201);
     const algo = await o.call('author', 'POST', '/algo', { uuid: 'bc-logreg', name: 'logistic regression', problem: 'bc' });
@@ -65,7 +67,12 @@ describe('a federated training run end to end', () => {
     await expect(as('author').downloadToFile('prediction', done.prediction_storage_uuid, path.join(work, 'x'))).rejects.toThrow(/403/);
     await expect(as('author').downloadToFile('data', 'bc-train-00', path.join(work, 'y'))).rejects.toThrow(/403/);
     const probabilities = fs.readFileSync(dest, 'utf8').trim().split('\n').slice(1).map(Number);
-    const labels = fs.readFileSync(item('bc-predict-0'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',').pop()));
+    const labels = fs
+      .readFileSync(item('bc-predict-0'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => Number(l.split(',').pop()));
     expect(probabilities).toHaveLength(labels.length);
     const accuracy = labels.filter((y, i) => (probabilities[i]! >= 0.5 ? 1 : 0) === y).length / labels.length;
     process.stderr.write(`e2e prediction accuracy on held-out data: ${accuracy.toFixed(3)}\n`);
@@ -82,7 +89,9 @@ describe('a hostile algo in a real chain', () => {
     const { o, work } = sys;
     const as = sys.storageAs;
     fs.mkdirSync(path.join(work, 'hostile'));
-    fs.writeFileSync(path.join(work, 'hostile', 'run'), `#!/usr/bin/env python3
+    fs.writeFileSync(
+      path.join(work, 'hostile', 'run'),
+      `#!/usr/bin/env python3
 import socket, sys
 try:
     socket.create_connection(('127.0.0.1', 5672), timeout=1)
@@ -91,7 +100,9 @@ except OSError as e:
     # A NUL, an escape sequence and a bidi override: the report must still get through.
     sys.stderr.write('\\x00\\x1b[31mred\\u202e\\n')
     sys.exit(4)
-`, { mode: 0o755 });
+`,
+      { mode: 0o755 },
+    );
     await packArchive(path.join(work, 'hostile'), path.join(work, 'hostile.tar.gz'));
     await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'workflow.tar.gz'));
     await packArchive(path.join(EXAMPLE, 'algo-logreg'), path.join(work, 'logreg.tar.gz'));
@@ -135,7 +146,10 @@ except OSError as e:
       const ls = (await o.call('reader', 'GET', '/learnuplet?algo=centroid')).body.learnuplets as any[];
       return ls.length > 0 && ls.every((l) => l.status === 'done' || l.status === 'failed') ? ls : undefined;
     }, 60_000);
-    expect(chain.map((l) => [l.status, l.failure_reason])).toEqual([['done', null], ['done', null]]);
+    expect(chain.map((l) => [l.status, l.failure_reason])).toEqual([
+      ['done', null],
+      ['done', null],
+    ]);
     process.stderr.write(`README algo perf by rank: ${chain.map((l) => l.perf.toFixed(3)).join(' → ')}\n`);
     expect(Math.max(...chain.map((l) => l.perf))).toBeGreaterThan(0.8);
   }, 120_000);

@@ -52,16 +52,36 @@ describe('a model left by a dead attempt', () => {
     fs.mkdirSync(path.join(scratch, 'predictions'));
     fs.copyFileSync(exampleItem('bc-test-2'), path.join(scratch, 'truth', 'bc-test-2'));
     execFileSync(path.join(EXAMPLE_DIR, 'workflow', 'run'), ['detarget', path.join(scratch, 'truth'), path.join(scratch, 'features')]);
-    execFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), ['predict', path.join(scratch, 'features'), path.join(scratch, 'model'), path.join(scratch, 'predictions')]);
-    execFileSync(path.join(EXAMPLE_DIR, 'workflow', 'run'), ['score', path.join(scratch, 'predictions'), path.join(scratch, 'truth'), path.join(scratch, 'score.json')]);
+    execFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), [
+      'predict',
+      path.join(scratch, 'features'),
+      path.join(scratch, 'model'),
+      path.join(scratch, 'predictions'),
+    ]);
+    execFileSync(path.join(EXAMPLE_DIR, 'workflow', 'run'), [
+      'score',
+      path.join(scratch, 'predictions'),
+      path.join(scratch, 'truth'),
+      path.join(scratch, 'score.json'),
+    ]);
     const expectedPerf = JSON.parse(fs.readFileSync(path.join(scratch, 'score.json'), 'utf8')).perf;
     // A model of the attempt's own (trained on its own minibatch) scores otherwise, so the check below can tell them apart.
     fs.mkdirSync(path.join(scratch, 'own-train'));
     fs.mkdirSync(path.join(scratch, 'own-predictions'));
     fs.copyFileSync(exampleItem('bc-train-12'), path.join(scratch, 'own-train', 'bc-train-12'));
     execFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), ['train', path.join(scratch, 'own-train'), '-', path.join(scratch, 'own-model')]);
-    execFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), ['predict', path.join(scratch, 'features'), path.join(scratch, 'own-model'), path.join(scratch, 'own-predictions')]);
-    execFileSync(path.join(EXAMPLE_DIR, 'workflow', 'run'), ['score', path.join(scratch, 'own-predictions'), path.join(scratch, 'truth'), path.join(scratch, 'own-score.json')]);
+    execFileSync(path.join(EXAMPLE_DIR, 'algo-logreg', 'run'), [
+      'predict',
+      path.join(scratch, 'features'),
+      path.join(scratch, 'own-model'),
+      path.join(scratch, 'own-predictions'),
+    ]);
+    execFileSync(path.join(EXAMPLE_DIR, 'workflow', 'run'), [
+      'score',
+      path.join(scratch, 'own-predictions'),
+      path.join(scratch, 'truth'),
+      path.join(scratch, 'own-score.json'),
+    ]);
     expect(JSON.parse(fs.readFileSync(path.join(scratch, 'own-score.json'), 'utf8')).perf).not.toBe(expectedPerf);
 
     const agent = await startTestAgent(o.url, sys.s.url, o.prefix);
@@ -90,7 +110,12 @@ describe('a model left by a dead attempt', () => {
     // Stored behind the gateway's back (by hand, or before outputs needed a lease): no lease recorded on it.
     const store = new FilesystemBlobStore(sys.s.dir);
     // A real model (trained on other data by the first test), so an agent that adopted it would report done.
-    await store.put('model', rank0.model_end, fs.createReadStream(path.join(work, 'dead-attempt', 'own-model')), { owner: 'node-1', contentType: 'application/octet-stream', readers: [], maxBytes: 1024 * 1024 });
+    await store.put('model', rank0.model_end, fs.createReadStream(path.join(work, 'dead-attempt', 'own-model')), {
+      owner: 'node-1',
+      contentType: 'application/octet-stream',
+      readers: [],
+      maxBytes: 1024 * 1024,
+    });
 
     const agent = await startTestAgent(o.url, sys.s.url, o.prefix);
     try {

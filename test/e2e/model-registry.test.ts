@@ -11,7 +11,9 @@ import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fix
 
 /** scikit-learn's breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
 function breastCancerCsv(file: string): void {
-  execFileSync('/usr/bin/python3', ['-c', `
+  execFileSync('/usr/bin/python3', [
+    '-c',
+    `
 import csv, sys
 from sklearn.datasets import load_breast_cancer
 d = load_breast_cancer()
@@ -20,10 +22,17 @@ with open(sys.argv[1], 'w', newline='') as f:
     w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
     for x, y in zip(d.data, d.target):
         w.writerow([repr(float(v)) for v in x] + [int(y)])
-`, file]);
+`,
+    file,
+  ]);
 }
 
-interface SocketClient { ws: WebSocket; messages: any[]; events(): any[]; close(): Promise<void> }
+interface SocketClient {
+  ws: WebSocket;
+  messages: any[];
+  events(): any[];
+  close(): Promise<void>;
+}
 
 function connect(url: string, query: string, auth: 'header' | 'message' | 'none' = 'header', role: keyof typeof TEST_KEYS = 'provider'): Promise<SocketClient> {
   const headers = auth === 'header' ? { 'x-api-key': TEST_KEYS[role].key } : undefined;
@@ -34,8 +43,17 @@ function connect(url: string, query: string, auth: 'header' | 'message' | 'none'
     ws.once('open', () => {
       if (auth === 'message') ws.send(JSON.stringify({ type: 'auth', api_key: TEST_KEYS[role].key }));
       resolve({
-        ws, messages, events: () => messages.filter((m) => m.type === 'event').map((m) => m.event),
-        close: () => new Promise<void>((r) => { if (ws.readyState === ws.CLOSED) r(); else { ws.once('close', () => r()); ws.close(); } }),
+        ws,
+        messages,
+        events: () => messages.filter((m) => m.type === 'event').map((m) => m.event),
+        close: () =>
+          new Promise<void>((r) => {
+            if (ws.readyState === ws.CLOSED) r();
+            else {
+              ws.once('close', () => r());
+              ws.close();
+            }
+          }),
       });
     });
     ws.once('error', reject);
@@ -50,10 +68,19 @@ describe('the ML-model registry (seed 003)', () => {
   beforeAll(async () => {
     sys = await startTestSystem('registry', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500' });
     // A second orchestrator on the same database and broker: a replica.
-    second = await startOrchestrator(loadConfig(orchestratorSettingsSchema, {
-      MONGO_URL: sys.o.database.url, MONGO_POOL_SIZE: '4', AMQP_URL: testAmqpUrl(), AMQP_PREFIX: sys.o.prefix, ORCHESTRATOR_PORT: '0',
-      UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, LOG_LEVEL: 'error',
-    }), silentLogger());
+    second = await startOrchestrator(
+      loadConfig(orchestratorSettingsSchema, {
+        MONGO_URL: sys.o.database.url,
+        MONGO_POOL_SIZE: '4',
+        AMQP_URL: testAmqpUrl(),
+        AMQP_PREFIX: sys.o.prefix,
+        ORCHESTRATOR_PORT: '0',
+        UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+        UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
+        LOG_LEVEL: 'error',
+      }),
+      silentLogger(),
+    );
   }, 90_000);
   afterAll(async () => {
     await second?.close();
@@ -63,9 +90,14 @@ describe('the ML-model registry (seed 003)', () => {
 
   const numericOntology = async (projectId: string) => {
     const r = await call('provider', 'POST', '/api/ontologies', {
-      project_id: projectId, name: 'house prices', fields: [
-        { name: 'rooms', type: 'numeric', role: 'feature' }, { name: 'area', type: 'numeric', role: 'feature' }, { name: 'age', type: 'numeric', role: 'feature' },
-        { name: 'house_id', type: 'category', role: 'id' }, { name: 'price', type: 'numeric', role: 'target' },
+      project_id: projectId,
+      name: 'house prices',
+      fields: [
+        { name: 'rooms', type: 'numeric', role: 'feature' },
+        { name: 'area', type: 'numeric', role: 'feature' },
+        { name: 'age', type: 'numeric', role: 'feature' },
+        { name: 'house_id', type: 'category', role: 'id' },
+        { name: 'price', type: 'numeric', role: 'target' },
       ],
     });
     expect(r.status).toBe(201);
@@ -82,7 +114,18 @@ describe('the ML-model registry (seed 003)', () => {
     const ont = await numericOntology(p);
     expect((await call('provider', 'GET', `/api/ontologies?project_id=${p}`)).body.ontologies).toHaveLength(1);
     // Two targets: 400 (shape); an unknown ontology: 422; an unknown type: 422 listing the known.
-    expect((await call('provider', 'POST', '/api/ontologies', { project_id: p, name: 'x', fields: [{ name: 'a', role: 'target' }, { name: 'b', role: 'target' }] })).status).toBe(400);
+    expect(
+      (
+        await call('provider', 'POST', '/api/ontologies', {
+          project_id: p,
+          name: 'x',
+          fields: [
+            { name: 'a', role: 'target' },
+            { name: 'b', role: 'target' },
+          ],
+        })
+      ).status,
+    ).toBe(400);
     const unknownOnt = await call('provider', 'POST', '/api/ml-models', { project_id: p, ontology_id: 'ont-nope', name: 'm', type: 'decision_tree' });
     expect(unknownOnt.status).toBe(422);
     const unknownType = await call('provider', 'POST', '/api/ml-models', { project_id: p, ontology_id: ont, name: 'm', type: 'tabm' });
@@ -90,7 +133,11 @@ describe('the ML-model registry (seed 003)', () => {
     expect(unknownType.body.error.details.known).toEqual(['decision_tree', 'random_forest', 'regression', 'neural_network']);
     expect((await call('provider', 'POST', '/api/ml-models', { project_id: p, ontology_id: ont, type: 'decision_tree' })).status).toBe(400);
 
-    const m = await newModel(p, ont, { description: 'first', training_config: { train_test_split: 0.7, random_seed: 3, learning_rate: 0.01, batch_size: 32 }, metadata: { owner_team: 'a' } });
+    const m = await newModel(p, ont, {
+      description: 'first',
+      training_config: { train_test_split: 0.7, random_seed: 3, learning_rate: 0.01, batch_size: 32 },
+      metadata: { owner_team: 'a' },
+    });
     expect(m.status).toBe('draft');
     expect(m.training_config).toEqual({ train_test_split: 0.7, random_seed: 3, learning_rate: 0.01, batch_size: 32 });
     expect((await call('provider', 'GET', `/api/ml-models/${m.id}`)).body.name).toBe('m');
@@ -141,11 +188,17 @@ describe('the ML-model registry (seed 003)', () => {
     for (let round = 0; round < 3; round++) {
       const m = await newModel(p, ont);
       expect((await call('provider', 'PUT', `/api/ml-models/${m.id}`, { status: 'training' })).status).toBe(200);
-      const complete = { model_artifact_path: `storage://default/model/ext-${round}`, performance_metrics: { accuracy: 0.9, f1_score: 0.8, precision: 0.85, recall: 0.75 }, training_metrics: { epoch: 10, training_loss: 0.2, validation_loss: 0.3 } };
+      const complete = {
+        model_artifact_path: `storage://default/model/ext-${round}`,
+        performance_metrics: { accuracy: 0.9, f1_score: 0.8, precision: 0.85, recall: 0.75 },
+        training_metrics: { epoch: 10, training_loss: 0.2, validation_loss: 0.3 },
+      };
       // Half the calls on each orchestrator, complete and fail racing.
       const calls = await Promise.all([
         ...Array.from({ length: 4 }, (_, i) => callAs(i % 2 ? second.url : sys.o.url, 'compute', 'POST', `/api/ml-models/${m.id}/training/complete`, complete)),
-        ...Array.from({ length: 4 }, (_, i) => callAs(i % 2 ? second.url : sys.o.url, 'compute2', 'POST', `/api/ml-models/${m.id}/training/fail`, { reason: 'oom' })),
+        ...Array.from({ length: 4 }, (_, i) =>
+          callAs(i % 2 ? second.url : sys.o.url, 'compute2', 'POST', `/api/ml-models/${m.id}/training/fail`, { reason: 'oom' }),
+        ),
       ]);
       const final = (await call('provider', 'GET', `/api/ml-models/${m.id}`)).body;
       expect(['trained', 'failed']).toContain(final.status);
@@ -178,12 +231,16 @@ describe('the ML-model registry (seed 003)', () => {
   test('recommend on two contrasting ontologies', async () => {
     const p = newProject();
     const numeric = await numericOntology(p);
-    const categorical = (await call('provider', 'POST', '/api/ontologies', {
-      project_id: p, name: 'churn', fields: [
-        ...Array.from({ length: 8 }, (_, i) => ({ name: `c${i}`, type: 'category', role: 'feature' })),
-        { name: 'plan', type: 'category', role: 'target', choices: Array.from({ length: 12 }, (_, i) => `p${i}`) },
-      ],
-    })).body.ontology_id;
+    const categorical = (
+      await call('provider', 'POST', '/api/ontologies', {
+        project_id: p,
+        name: 'churn',
+        fields: [
+          ...Array.from({ length: 8 }, (_, i) => ({ name: `c${i}`, type: 'category', role: 'feature' })),
+          { name: 'plan', type: 'category', role: 'target', choices: Array.from({ length: 12 }, (_, i) => `p${i}`) },
+        ],
+      })
+    ).body.ontology_id;
     const a = await call('provider', 'POST', '/api/ml-models/recommend', { project_id: p, ontology_id: numeric });
     const b = await call('provider', 'POST', '/api/ml-models/recommend', { project_id: p, ontology_id: categorical });
     expect(a.status).toBe(200);
@@ -212,7 +269,10 @@ describe('the ML-model registry (seed 003)', () => {
 
     const live = await connect(sys.o.url, `project_id=${p}`);
     const byMessage = await connect(sys.o.url, `project_id=${p}`, 'message');
-    await waitFor(async () => (live.messages.some((m) => m.type === 'subscribed') && byMessage.messages.some((m) => m.type === 'subscribed') ? true : undefined), 5_000);
+    await waitFor(
+      async () => (live.messages.some((m) => m.type === 'subscribed') && byMessage.messages.some((m) => m.type === 'subscribed') ? true : undefined),
+      5_000,
+    );
     // Changes made on the second orchestrator.
     const on2 = (method: string, p2: string, body?: unknown) => callAs(second.url, 'provider', method, p2, body);
     const m = (await on2('POST', '/api/ml-models', { project_id: p, ontology_id: ont, name: 'ws', type: 'regression' })).body;

@@ -6,11 +6,16 @@ import { startTestOrchestrator, TEST_KEYS, type TestOrchestrator } from '../harn
  * lists without a lease token — and the chain advances.
  */
 class SeedComputeClient {
-  constructor(private readonly baseUrl: string, private readonly apiKey: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string,
+  ) {}
 
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.baseUrl}${path}`, {
-      method, headers: { 'x-api-key': this.apiKey, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
+      method,
+      headers: { 'x-api-key': this.apiKey, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
     });
     return { status: res.status, body: await res.json() };
   }
@@ -22,7 +27,8 @@ class SeedComputeClient {
     const claimed: string = claim.body.learnuplet_worker_set;
     const uplet = (await this.call('GET', `/learnuplet/${claimed}`)).body;
     const done = await this.call('POST', `/learndone/${claimed}`, {
-      status: 'done', perf,
+      status: 'done',
+      perf,
       train_perf: uplet.train_data.map(() => perf),
       test_perf: uplet.test_data.map((_: string, i: number) => perf - i / 100),
     });
@@ -74,7 +80,13 @@ describe('a seed-only compute client', () => {
     const [next] = (await t.call('reader', 'GET', '/learnuplet?problem=sp&status=todo')).body.learnuplets;
     expect(next.rank).toBe(2);
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${next.uuid}`, { worker: 'morpheo-node' });
-    const bad = await t.call('compute', 'POST', `/learndone/${next.uuid}`, { status: 'done', perf: 0.5, train_perf: [0.5], test_perf: [0.5, 0.5], lease_token: claim.body.lease.token });
+    const bad = await t.call('compute', 'POST', `/learndone/${next.uuid}`, {
+      status: 'done',
+      perf: 0.5,
+      train_perf: [0.5],
+      test_perf: [0.5, 0.5],
+      lease_token: claim.body.lease.token,
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details).toMatchObject({ where: 'body', field: 'train_perf', expected_length: 2, got_length: 1 });
     expect((await t.call('reader', 'GET', `/learnuplet/${next.uuid}`)).body.status).toBe('pending');

@@ -24,13 +24,21 @@ describe('sites: data stays at its site, the model travels', () => {
   const agents: Record<string, TestAgent | undefined> = {};
   let o: TestOrchestrator;
   let work: string;
-  const startAgent = async (site: string, name: string) => (agents[site] = await startTestAgent(o.url, gw[site]!.url, o.prefix, { SITE: site, AGENT_NAME: name, HEARTBEAT_INTERVAL_MS: '500' }));
+  const startAgent = async (site: string, name: string) =>
+    (agents[site] = await startTestAgent(o.url, gw[site]!.url, o.prefix, { SITE: site, AGENT_NAME: name, HEARTBEAT_INTERVAL_MS: '500' }));
   const as = (site: string, role: keyof typeof TEST_KEYS) => new StorageClient({ baseUrl: gw[site]!.url, apiKey: TEST_KEYS[role].key });
 
   beforeAll(async () => {
     for (const s of SITES) gw[s] = await startTestStorage({ SITE: s });
     const sites = Object.fromEntries(SITES.map((s) => [s, { gateway_url: gw[s]!.url }]));
-    o = await startTestOrchestrator('sites', { SITES: JSON.stringify(sites), HEARTBEAT_INTERVAL_MS: '500', LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500', SWEEP_INTERVAL_MS: '1000', REPUBLISH_AFTER_MS: '3000' });
+    o = await startTestOrchestrator('sites', {
+      SITES: JSON.stringify(sites),
+      HEARTBEAT_INTERVAL_MS: '500',
+      LEASE_SECONDS: '30',
+      REAPER_INTERVAL_MS: '500',
+      SWEEP_INTERVAL_MS: '1000',
+      REPUBLISH_AFTER_MS: '3000',
+    });
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-sites-'));
   });
   afterAll(async () => {
@@ -56,7 +64,9 @@ describe('sites: data stays at its site, the model travels', () => {
     expect(ok.status).toBe(201);
     expect(ok.body.new_datas[0].site).toBe('b');
     // A gateway or an agent with an odd site name does not start.
-    expect(() => loadConfig(storageSettingsSchema, { STORAGE_DIR: work, UPLET_API_KEYS: '[]', UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, SITE: 'Site B' })).toThrow(/SITE/);
+    expect(() =>
+      loadConfig(storageSettingsSchema, { STORAGE_DIR: work, UPLET_API_KEYS: '[]', UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, SITE: 'Site B' }),
+    ).toThrow(/SITE/);
     expect(() => loadConfig(agentSettingsSchema, { AGENT_API_KEY: TEST_KEYS.compute.key, SITE: 'b/../a' })).toThrow(/SITE/);
     const sites = await o.call('reader', 'GET', '/sites');
     expect(sites.status).toBe(200);
@@ -74,14 +84,20 @@ describe('sites: data stays at its site, the model travels', () => {
     const test = ['bc-test-0', 'bc-test-1'];
     for (const s of SITES) for (const u of data[s]!) await as(s, 'provider').uploadFile('data', u, item(u), { contentType: 'text/csv' });
     for (const u of test) await as('a', 'provider').uploadFile('data', u, item(u), { contentType: 'text/csv' });
-    expect((await o.call('organizer', 'POST', '/problem', { uuid: 'sp', workflow: 'wf', test_dataset: test, size_train_dataset: 2, site: 'a' })).status).toBe(201);
+    expect((await o.call('organizer', 'POST', '/problem', { uuid: 'sp', workflow: 'wf', test_dataset: test, size_train_dataset: 2, site: 'a' })).status).toBe(
+      201,
+    );
     expect((await o.call('provider', 'POST', '/data', { uuid: test, problems: 'sp', site: 'a' })).status).toBe(201);
     expect((await o.call('author', 'POST', '/algo', { uuid: 'logreg', name: 'logreg', problem: 'sp', site: 'a' })).status).toBe(201);
 
     // B's only agent is killed: once its liveness window passes, B has no live agent.
     await agents.b!.cleanup();
     agents.b = undefined;
-    await waitFor(async () => ((await o.call('reader', 'GET', '/sites')).body.sites.find((s: { name: string }) => s.name === 'b').live_agents.length === 0 ? true : undefined), 10_000);
+    await waitFor(
+      async () =>
+        (await o.call('reader', 'GET', '/sites')).body.sites.find((s: { name: string }) => s.name === 'b').live_agents.length === 0 ? true : undefined,
+      10_000,
+    );
 
     for (const s of SITES) expect((await o.call('provider', 'POST', '/data', { uuid: data[s], problems: 'sp', site: s })).status).toBe(201);
     const problem = (await o.call('reader', 'GET', '/problem/sp')).body;
@@ -102,7 +118,19 @@ describe('sites: data stays at its site, the model travels', () => {
     expect((await o.call('reader', 'GET', `/learnuplet/${r1.uuid}`)).body).toMatchObject({ status: 'todo', attempt: 0 });
 
     // An agent of site a asking b's gateway for b's data is refused, even with a valid capability of its own.
-    const cap = signCapability({ sub: TEST_KEYS.compute.name, uplet: 'u', kind: 'learnuplet', attempt: 1, blobs: ['data/bc-train-02'], writes: [], site: 'a', exp: Math.floor(Date.now() / 1000) + 60 }, TEST_CAPABILITY_SECRET);
+    const cap = signCapability(
+      {
+        sub: TEST_KEYS.compute.name,
+        uplet: 'u',
+        kind: 'learnuplet',
+        attempt: 1,
+        blobs: ['data/bc-train-02'],
+        writes: [],
+        site: 'a',
+        exp: Math.floor(Date.now() / 1000) + 60,
+      },
+      TEST_CAPABILITY_SECRET,
+    );
     const res = await fetch(`${gw.b!.url}/blobs/data/bc-train-02`, { headers: { 'x-api-key': TEST_KEYS.compute.key, [CAPABILITY_HEADER]: cap } });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('WRONG_SITE');
@@ -113,7 +141,11 @@ describe('sites: data stays at its site, the model travels', () => {
       const ls = (await o.call('reader', 'GET', '/learnuplet?problem=sp')).body.learnuplets as Array<Record<string, any>>;
       return ls.length === 3 && ls.every((l) => l.status === 'done' || l.status === 'failed') ? ls : undefined;
     }, 120_000);
-    expect(chain.map((l) => [l.rank, l.site, l.status, l.attempt])).toEqual([[0, 'a', 'done', 1], [1, 'b', 'done', 1], [2, 'c', 'done', 1]]);
+    expect(chain.map((l) => [l.rank, l.site, l.status, l.attempt])).toEqual([
+      [0, 'a', 'done', 1],
+      [1, 'b', 'done', 1],
+      [2, 'c', 'done', 1],
+    ]);
     expect(chain[1]!.worker).toBe('agent-b2');
     expect((await o.call('reader', 'GET', '/problem/sp')).body.waiting_for).toEqual([]);
 
@@ -122,9 +154,18 @@ describe('sites: data stays at its site, the model travels', () => {
     for (const s of SITES) {
       const reads = readAccessLog(gw[s]!.gateway.accessLogFile!).filter((e) => e.action === 'read' && e.kind === 'data' && e.status === 200);
       for (const e of reads) if (!test.includes(e.uuid)) expect(e.capability_site).toBe(s);
-      expect(reads.filter((e) => !test.includes(e.uuid)).map((e) => e.uuid).sort()).toEqual(data[s]!.slice().sort());
+      expect(
+        reads
+          .filter((e) => !test.includes(e.uuid))
+          .map((e) => e.uuid)
+          .sort(),
+      ).toEqual(data[s]!.slice().sort());
     }
-    const modelReads = SITES.flatMap((s) => readAccessLog(gw[s]!.gateway.accessLogFile!).filter((e) => e.action === 'read' && e.kind === 'model' && e.status === 200).map((e) => ({ ...e, gateway_site: s })));
+    const modelReads = SITES.flatMap((s) =>
+      readAccessLog(gw[s]!.gateway.accessLogFile!)
+        .filter((e) => e.action === 'read' && e.kind === 'model' && e.status === 200)
+        .map((e) => ({ ...e, gateway_site: s })),
+    );
     const moved = modelReads.filter((e) => e.capability_site !== e.gateway_site);
     expect(moved.length).toBeGreaterThanOrEqual(1);
     expect(modelReads.find((e) => e.uuid === chain[1]!.model_start)).toMatchObject({ gateway_site: 'a', capability_site: 'b' });

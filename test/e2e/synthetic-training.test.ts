@@ -21,11 +21,22 @@ describe('registry training on synthetic data', () => {
     const p = newProject();
     const o = await call('provider', 'POST', '/api/ontologies', { project_id: p, name: 'synthetic', fields });
     expect(o.status).toBe(201);
-    const m = await call('provider', 'POST', '/api/ml-models', { project_id: p, ontology_id: o.body.ontology_id, name: 'm', type, training_config: { train_test_split: 0.8, random_seed: 7 } });
+    const m = await call('provider', 'POST', '/api/ml-models', {
+      project_id: p,
+      ontology_id: o.body.ontology_id,
+      name: 'm',
+      type,
+      training_config: { train_test_split: 0.8, random_seed: 7 },
+    });
     expect(m.status).toBe(201);
     const started = await call('provider', 'POST', '/api/ml-models/train', { model_id: m.body.id, storage_ids: [] });
     expect(started.status).toBe(202);
-    expect(started.body).toMatchObject({ status: 'training', trained_on: 'synthetic', trained_on_synthetic_data: true, synthetic_task: `${m.body.id}-synth-1` });
+    expect(started.body).toMatchObject({
+      status: 'training',
+      trained_on: 'synthetic',
+      trained_on_synthetic_data: true,
+      synthetic_task: `${m.body.id}-synth-1`,
+    });
     const done = await waitFor(async () => {
       const x = (await call('provider', 'GET', `/api/ml-models/${m.body.id}`)).body;
       return x.status === 'training' ? undefined : x;
@@ -34,11 +45,17 @@ describe('registry training on synthetic data', () => {
   };
 
   test('a categorical target: 202 training → trained with metrics, trained_on synthetic, its synthetic dataset recorded', async () => {
-    const { model, done } = await trainSynthetic([
-      { name: 'age', type: 'numeric', role: 'feature' }, { name: 'income', type: 'numeric', role: 'feature' },
-      { name: 'member', type: 'boolean', role: 'feature' }, { name: 'region', type: 'category', role: 'feature', choices: ['north', 'south', 'east'] },
-      { name: 'customer_id', type: 'category', role: 'id' }, { name: 'churn', type: 'category', role: 'target', choices: ['yes', 'no'] },
-    ], 'random_forest');
+    const { model, done } = await trainSynthetic(
+      [
+        { name: 'age', type: 'numeric', role: 'feature' },
+        { name: 'income', type: 'numeric', role: 'feature' },
+        { name: 'member', type: 'boolean', role: 'feature' },
+        { name: 'region', type: 'category', role: 'feature', choices: ['north', 'south', 'east'] },
+        { name: 'customer_id', type: 'category', role: 'id' },
+        { name: 'churn', type: 'category', role: 'target', choices: ['yes', 'no'] },
+      ],
+      'random_forest',
+    );
     expect(done.status_reason).toBeNull();
     expect(done.status).toBe('trained');
     expect(done.trained_on).toBe('synthetic');
@@ -58,10 +75,15 @@ describe('registry training on synthetic data', () => {
   }, 300_000);
 
   test('a numeric target: trained (regression metrics); a compute key cannot write any other data blob', async () => {
-    const { done } = await trainSynthetic([
-      { name: 'rooms', type: 'numeric', role: 'feature' }, { name: 'area', type: 'numeric', role: 'feature' },
-      { name: 'garden', type: 'boolean', role: 'feature' }, { name: 'price', type: 'numeric', role: 'target' },
-    ], 'decision_tree');
+    const { done } = await trainSynthetic(
+      [
+        { name: 'rooms', type: 'numeric', role: 'feature' },
+        { name: 'area', type: 'numeric', role: 'feature' },
+        { name: 'garden', type: 'boolean', role: 'feature' },
+        { name: 'price', type: 'numeric', role: 'target' },
+      ],
+      'decision_tree',
+    );
     expect(done.status).toBe('trained');
     expect(done.trained_on).toBe('synthetic');
     expect(typeof done.performance_metrics.rmse).toBe('number');

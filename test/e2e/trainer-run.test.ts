@@ -7,7 +7,9 @@ import { dominates } from '../../orchestrator/training/pareto';
 
 /** scikit-learn's breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
 function breastCancerCsv(file: string): void {
-  execFileSync('/usr/bin/python3', ['-c', `
+  execFileSync('/usr/bin/python3', [
+    '-c',
+    `
 import csv, sys
 from sklearn.datasets import load_breast_cancer
 d = load_breast_cancer()
@@ -16,7 +18,9 @@ with open(sys.argv[1], 'w', newline='') as f:
     w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
     for x, y in zip(d.data, d.target):
         w.writerow([repr(float(v)) for v in x] + [int(y)])
-`, file]);
+`,
+    file,
+  ]);
 }
 
 describe('the trainer run (seed 004) end to end', () => {
@@ -24,7 +28,16 @@ describe('the trainer run (seed 004) end to end', () => {
   const extra: TestAgent[] = [];
   let datasetId: string;
   beforeAll(async () => {
-    sys = await startTestSystem('trainer', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500', MAX_ATTEMPTS: '3', TEACHER_URL_ALLOWLIST: JSON.stringify({ default: ['http://127.0.0.1:9/allowed/'] }) }, { agent: false });
+    sys = await startTestSystem(
+      'trainer',
+      {
+        LEASE_SECONDS: '30',
+        REAPER_INTERVAL_MS: '500',
+        MAX_ATTEMPTS: '3',
+        TEACHER_URL_ALLOWLIST: JSON.stringify({ default: ['http://127.0.0.1:9/allowed/'] }),
+      },
+      { agent: false },
+    );
     sys.a = await startTestAgent(sys.o.url, sys.s.url, sys.o.prefix, { AGENT_NAME: 'agent-a' });
     const csv = path.join(sys.work, 'bc.csv');
     breastCancerCsv(csv);
@@ -44,15 +57,21 @@ describe('the trainer run (seed 004) end to end', () => {
   /** The seed's client: the key as Bearer, plus a refresh-token header. */
   const seedCall = async (method: string, p: string, body?: unknown) => {
     const r = await fetch(`${sys.o.url}${p}`, {
-      method, headers: { authorization: `Bearer ${TEST_KEYS.provider.key}`, 'refresh-token': 'ignored-refresh-token', ...(body ? { 'content-type': 'application/json' } : {}) },
+      method,
+      headers: {
+        authorization: `Bearer ${TEST_KEYS.provider.key}`,
+        'refresh-token': 'ignored-refresh-token',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
-    return { status: r.status, body: await r.json() as any };
+    return { status: r.status, body: (await r.json()) as any };
   };
-  const finished = (jobId: string) => waitFor(async () => {
-    const v = (await seedCall('GET', `/v1/trainer/jobs/${jobId}`)).body;
-    return v.status === 'completed' || v.status === 'failed' ? v : undefined;
-  }, 400_000);
+  const finished = (jobId: string) =>
+    waitFor(async () => {
+      const v = (await seedCall('GET', `/v1/trainer/jobs/${jobId}`)).body;
+      return v.status === 'completed' || v.status === 'failed' ? v : undefined;
+    }, 400_000);
   const run = async (body: Record<string, unknown>) => {
     const r = await seedCall('POST', '/v1/trainer/run', { dataset_id: datasetId, task: { label_column: 'target', task_kind: 'classification' }, ...body });
     expect(r.status).toBe(201);
@@ -61,7 +80,8 @@ describe('the trainer run (seed 004) end to end', () => {
   };
 
   test('refusals name the field: unknown model type (listing the known ids), unknown column, bad filter value, both teachers, a teacher URL not allow-listed', async () => {
-    const bad = (patch: Record<string, unknown>) => seedCall('POST', '/v1/trainer/run', { dataset_id: datasetId, task: { label_column: 'target', task_kind: 'classification' }, ...patch });
+    const bad = (patch: Record<string, unknown>) =>
+      seedCall('POST', '/v1/trainer/run', { dataset_id: datasetId, task: { label_column: 'target', task_kind: 'classification' }, ...patch });
     const before = await sys.o.orchestrator.collections.jobs.countDocuments({});
     const family = await bad({ model_types: ['decision_tree', 'tabm'] });
     expect(family.status).toBe(422);
@@ -98,7 +118,11 @@ describe('the trainer run (seed 004) end to end', () => {
     expect(v.status).toBe('failed');
     expect(v.message).toBe('canceled');
     // Let the agent drain whatever it had already claimed before the next tests measure.
-    await waitFor(async () => (await sys.o.orchestrator.collections.trials.countDocuments({ job: jobId, status: { $in: ['todo', 'pending'] } as never })) === 0 || undefined, 60_000);
+    await waitFor(
+      async () =>
+        (await sys.o.orchestrator.collections.trials.countDocuments({ job: jobId, status: { $in: ['todo', 'pending'] } as never })) === 0 || undefined,
+      60_000,
+    );
   }, 90_000);
 
   const REPRO = { model_types: ['decision_tree', 'linear'], metrics: ['accuracy'], strategy: 'optuna', n_trials: 6, random_state: 5 };
@@ -141,26 +165,44 @@ describe('the trainer run (seed 004) end to end', () => {
     expect(fingerprint(v)).toEqual(oneAgent);
     const settlements = await sys.o.orchestrator.collections.settlements.find({ kind: 'trial', status: 'done' }).toArray();
     const workers = new Set((await sys.o.orchestrator.collections.trials.find({ job: jobId }).toArray()).map((t) => t.worker));
-    process.stderr.write(`reproducibility: 12 trials identical with 1 and with 3 agents (workers this run: ${[...workers].join(', ')}; ${settlements.length} trial settlements since ${since.toISOString()})\n`);
+    process.stderr.write(
+      `reproducibility: 12 trials identical with 1 and with 3 agents (workers this run: ${[...workers].join(', ')}; ${settlements.length} trial settlements since ${since.toISOString()})\n`,
+    );
   }, 400_000);
 
   test('two metrics with grid_size: the Pareto front holds no dominated point; ensemble: Caruana OOF score ≥ the best single model', async () => {
-    const jobId = await run({ model_types: ['decision_tree', 'linear'], metrics: ['accuracy', 'log_loss'], grid_size: 1, n_trials: 3, n_splits: 3, ensemble: true, random_state: 11 });
+    const jobId = await run({
+      model_types: ['decision_tree', 'linear'],
+      metrics: ['accuracy', 'log_loss'],
+      grid_size: 1,
+      n_trials: 3,
+      n_splits: 3,
+      ensemble: true,
+      random_state: 11,
+    });
     const v = await finished(jobId);
     expect(v.status).toBe('completed');
     expect(v.leaderboard).toHaveLength(4);
-    expect(v.leaderboard.map((r: any) => r.weights)).toEqual([{ accuracy: 1, log_loss: 0 }, { accuracy: 0, log_loss: 1 }, { accuracy: 1, log_loss: 0 }, { accuracy: 0, log_loss: 1 }]);
+    expect(v.leaderboard.map((r: any) => r.weights)).toEqual([
+      { accuracy: 1, log_loss: 0 },
+      { accuracy: 0, log_loss: 1 },
+      { accuracy: 1, log_loss: 0 },
+      { accuracy: 0, log_loss: 1 },
+    ]);
     const done = v.trials.filter((t: any) => t.status === 'done').map((t: any) => ({ id: t.trial, values: t.metrics }));
     expect(done).toHaveLength(12);
     const front = v.pareto_front.map((p: any) => ({ id: p.trial, values: p.metrics }));
     expect(front.length).toBeGreaterThan(0);
     for (const p of front) for (const q of done) expect(dominates(q, p, ['accuracy', 'log_loss'])).toBe(false);
     // Every trial left out is dominated by one on the front.
-    for (const q of done.filter((d: any) => !front.some((p: any) => p.id === d.id))) expect(front.some((p: any) => dominates(p, q, ['accuracy', 'log_loss']))).toBe(true);
+    for (const q of done.filter((d: any) => !front.some((p: any) => p.id === d.id)))
+      expect(front.some((p: any) => dominates(p, q, ['accuracy', 'log_loss']))).toBe(true);
     const model = v.final_model.report.model;
     expect(v.final_model.kind).toBe('ensemble');
     expect(model.oof_score).toBeGreaterThanOrEqual(model.best_single_oof_score);
     expect(model.weights).toHaveLength(12);
-    process.stderr.write(`pareto: ${front.length} of ${done.length} trials non-dominated; ensemble OOF accuracy ${model.oof_score.toFixed(4)} vs best single ${model.best_single_oof_score.toFixed(4)}; held-out accuracy ${v.final_model.report.metrics.accuracy.toFixed(4)}\n`);
+    process.stderr.write(
+      `pareto: ${front.length} of ${done.length} trials non-dominated; ensemble OOF accuracy ${model.oof_score.toFixed(4)} vs best single ${model.best_single_oof_score.toFixed(4)}; held-out accuracy ${v.final_model.report.metrics.accuracy.toFixed(4)}\n`,
+    );
   }, 400_000);
 });

@@ -10,7 +10,9 @@ const ENGINE_DIR = path.join(__dirname, '../../compute-agent/training/python');
 
 /** scikit-learn's bundled breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
 function breastCancerCsv(file: string, rows?: number, withTarget = true): void {
-  execFileSync('/usr/bin/python3', ['-c', `
+  execFileSync('/usr/bin/python3', [
+    '-c',
+    `
 import csv, sys
 from sklearn.datasets import load_breast_cancer
 d = load_breast_cancer()
@@ -21,7 +23,11 @@ with open(sys.argv[1], 'w', newline='') as f:
     w.writerow(names + (['target'] if sys.argv[3] == '1' else []))
     for x, y in list(zip(d.data, d.target))[:n]:
         w.writerow([repr(float(v)) for v in x] + ([int(y)] if sys.argv[3] == '1' else []))
-`, file, rows === undefined ? 'all' : String(rows), withTarget ? '1' : '0']);
+`,
+    file,
+    rows === undefined ? 'all' : String(rows),
+    withTarget ? '1' : '0',
+  ]);
 }
 
 /** The Python `trial` run directly (outside the sandbox, outside the agents) on a trial's own spec. */
@@ -53,21 +59,28 @@ describe('the training engine end to end', () => {
     expect(r.body.status).toBe('profiling');
     return r.body.dataset_id as string;
   };
-  const settled = (id: string) => waitFor(async () => {
-    const d = (await sys.o.call('provider', 'GET', `/v1/datasets/${id}`)).body;
-    return d.status === 'profiling' ? undefined : d;
-  }, 60_000);
+  const settled = (id: string) =>
+    waitFor(async () => {
+      const d = (await sys.o.call('provider', 'GET', `/v1/datasets/${id}`)).body;
+      return d.status === 'profiling' ? undefined : d;
+    }, 60_000);
 
   test('bad datasets end failed with the reason, once (no retries), nothing half-registered', async () => {
     const { work } = sys;
     fs.writeFileSync(path.join(work, 'empty.csv'), '');
     fs.writeFileSync(path.join(work, 'ragged.csv'), 'a,b,c\n1,2,3\n4,5\n');
     fs.writeFileSync(path.join(work, 'binary.csv'), Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x14, 0x00, 0x00, 0x08]));
-    const ids = { empty: await register('bad-empty', path.join(work, 'empty.csv')), ragged: await register('bad-ragged', path.join(work, 'ragged.csv')), binary: await register('bad-binary', path.join(work, 'binary.csv')) };
+    const ids = {
+      empty: await register('bad-empty', path.join(work, 'empty.csv')),
+      ragged: await register('bad-ragged', path.join(work, 'ragged.csv')),
+      binary: await register('bad-binary', path.join(work, 'binary.csv')),
+    };
     // A blob that is not at the gateway: recorded, then failed clearly by the profile task.
     const missing = await sys.o.call('provider', 'POST', '/v1/datasets', { name: 'missing', storage_uuid: 'no-such-blob', format: 'csv' });
     expect(missing.status).toBe(201);
-    const results = Object.fromEntries(await Promise.all([...Object.entries(ids), ['missing', missing.body.dataset_id as string]].map(async ([k, id]) => [k, await settled(id!)])));
+    const results = Object.fromEntries(
+      await Promise.all([...Object.entries(ids), ['missing', missing.body.dataset_id as string]].map(async ([k, id]) => [k, await settled(id!)])),
+    );
     expect(results.empty.status).toBe('failed');
     expect(results.empty.failure_reason).toMatch(/empty_file/);
     expect(results.ragged.failure_reason).toMatch(/ragged_rows/);
@@ -95,7 +108,8 @@ describe('the training engine end to end', () => {
     expect(ds.profile.columns.find((c: any) => c.name === 'target').type).toBe('numeric');
 
     // Refused before anything is stored, naming the field.
-    const bad = async (patch: Record<string, unknown>) => o.call('provider', 'POST', '/v1/jobs', { dataset_id: id, label_column: 'target', task_kind: 'classification', ...patch });
+    const bad = async (patch: Record<string, unknown>) =>
+      o.call('provider', 'POST', '/v1/jobs', { dataset_id: id, label_column: 'target', task_kind: 'classification', ...patch });
     const jobsBefore = await o.orchestrator.collections.jobs.countDocuments({});
     const unknownLabel = await bad({ label_column: 'nope' });
     expect(unknownLabel.status).toBe(422);
@@ -111,8 +125,14 @@ describe('the training engine end to end', () => {
     expect(await o.orchestrator.collections.jobs.countDocuments({})).toBe(jobsBefore);
 
     const submitted = await o.call('provider', 'POST', '/v1/jobs', {
-      dataset_id: id, label_column: 'target', task_kind: 'classification', families: ['decision_tree', 'linear'], metrics: ['accuracy', 'f1'],
-      n_trials: 2, evaluation: { kind: 'kfold', n_splits: 5 }, random_state: 7,
+      dataset_id: id,
+      label_column: 'target',
+      task_kind: 'classification',
+      families: ['decision_tree', 'linear'],
+      metrics: ['accuracy', 'f1'],
+      n_trials: 2,
+      evaluation: { kind: 'kfold', n_splits: 5 },
+      random_state: 7,
     });
     expect(submitted.status).toBe(201);
     const jobId = submitted.body.job_id;
@@ -166,7 +186,13 @@ describe('the training engine end to end', () => {
     await sys.storageAs('provider').downloadToFile('prediction', done.prediction_storage_uuid, dest);
     const lines = fs.readFileSync(dest, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(61);
-    const truth = execFileSync('/usr/bin/python3', ['-c', 'from sklearn.datasets import load_breast_cancer; print(",".join(map(str, load_breast_cancer().target[:60])))'], { encoding: 'utf8' }).trim().split(',');
+    const truth = execFileSync(
+      '/usr/bin/python3',
+      ['-c', 'from sklearn.datasets import load_breast_cancer; print(",".join(map(str, load_breast_cancer().target[:60])))'],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split(',');
     const header = lines[0]!.split(',');
     const at = header.indexOf('prediction');
     const accuracy = lines.slice(1).filter((l, i) => l.split(',')[at] === truth[i]).length / 60;

@@ -30,8 +30,12 @@ describe('fault suite', () => {
     }
   };
   const expectClean = (f: FaultFigures) => {
-    expect({ lost: f.lost, duplicated: f.duplicated, doneWithoutReport: f.doneWithoutReport, modelsMissing: f.modelsMissing })
-      .toEqual({ lost: 0, duplicated: 0, doneWithoutReport: 0, modelsMissing: 0 });
+    expect({ lost: f.lost, duplicated: f.duplicated, doneWithoutReport: f.doneWithoutReport, modelsMissing: f.modelsMissing }).toEqual({
+      lost: 0,
+      duplicated: 0,
+      doneWithoutReport: 0,
+      modelsMissing: 0,
+    });
   };
 
   test('kill -9 of a compute agent in the middle of a training: another agent re-runs it, done exactly once', async () => {

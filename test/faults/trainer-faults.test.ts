@@ -22,7 +22,9 @@ describe('fault suite: trainer run', () => {
 
   test('kill -9 of an agent mid-study: every trial has exactly one result, the job completes', async () => {
     const csv = path.join(cluster.work, 'bc.csv');
-    execFileSync('/usr/bin/python3', ['-c', `
+    execFileSync('/usr/bin/python3', [
+      '-c',
+      `
 import csv, sys
 from sklearn.datasets import load_breast_cancer
 d = load_breast_cancer()
@@ -31,7 +33,9 @@ with open(sys.argv[1], 'w', newline='') as f:
     w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
     for x, y in zip(d.data, d.target):
         w.writerow([repr(float(v)) for v in x] + [int(y)])
-`, csv]);
+`,
+      csv,
+    ]);
     await cluster.storageAs('provider').uploadFile('data', 'bc-faults', csv, { contentType: 'text/csv' });
     const ds = (await cluster.call('provider', 'POST', '/v1/datasets', { name: 'bc', storage_uuid: 'bc-faults', format: 'csv' })).body.dataset_id;
     const poll = async <T>(probe: () => Promise<T | undefined>, ms: number): Promise<T> => {
@@ -46,14 +50,19 @@ with open(sys.argv[1], 'w', newline='') as f:
     await poll(async () => ((await cluster.call('provider', 'GET', `/v1/datasets/${ds}`)).body.status === 'ready' ? true : undefined), 60_000);
     const started = Date.now();
     const run = await cluster.call('provider', 'POST', '/v1/trainer/run', {
-      dataset_id: ds, task: { label_column: 'target', task_kind: 'classification' }, model_types: ['random_forest', 'linear'], n_trials: 4, n_splits: 3, random_state: 3,
+      dataset_id: ds,
+      task: { label_column: 'target', task_kind: 'classification' },
+      model_types: ['random_forest', 'linear'],
+      n_trials: 4,
+      n_splits: 3,
+      random_state: 3,
     });
     expect(run.status).toBe(201);
     const jobId = run.body.job_id;
     // A trial running on an agent: kill that agent (-9) inside its trial.
     const victim = await poll(async () => {
       const t = (await cluster.call('provider', 'GET', `/v1/jobs/${jobId}`)).body.trials.find((x: any) => x.status === 'pending');
-      return t ? t.trial as string : undefined;
+      return t ? (t.trial as string) : undefined;
     }, 60_000);
     await new Promise((r) => setTimeout(r, 500));
     // Eight trials are queued at once for two agents (one task each): both are inside a trial now.
@@ -73,7 +82,9 @@ with open(sys.argv[1], 'w', newline='') as f:
     const retried = engineView.trials.filter((t: any) => t.attempt > 1).length;
     expect(retried).toBeGreaterThanOrEqual(1);
     const seconds = (Date.now() - started) / 1000;
-    figures.push(`trainer run, agent kill -9 mid-study: 8/8 trials done exactly once (${retried} re-run after the kill, victim seen running ${victim}), job completed in ${seconds.toFixed(1)} s, final held-out accuracy ${view.final_model.report.metrics.accuracy.toFixed(3)}`);
+    figures.push(
+      `trainer run, agent kill -9 mid-study: 8/8 trials done exactly once (${retried} re-run after the kill, victim seen running ${victim}), job completed in ${seconds.toFixed(1)} s, final held-out accuracy ${view.final_model.report.metrics.accuracy.toFixed(3)}`,
+    );
     await cluster.startAgent(killed);
   }, 400_000);
 });

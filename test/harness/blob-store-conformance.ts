@@ -13,7 +13,11 @@ export interface StoreUnderTest {
 
 const sha = (content: Buffer | string) => crypto.createHash('sha256').update(content).digest('hex');
 const options = (over: Partial<PutOptions> = {}): PutOptions => ({
-  owner: 'alice', contentType: 'application/octet-stream', readers: [], maxBytes: 1024 * 1024, ...over,
+  owner: 'alice',
+  contentType: 'application/octet-stream',
+  readers: [],
+  maxBytes: 1024 * 1024,
+  ...over,
 });
 /** A body delivered in several chunks, as an upload arrives. */
 const bodyOf = (content: Buffer | string, chunkSize = 7): Readable => {
@@ -68,7 +72,12 @@ export function describeBlobStoreConformance(name: string, makeStore: () => Prom
     test('metadata records the owner, content type, readers, lease and creation time', async () => {
       const before = Date.now();
       const writtenUnder = { kind: 'preduplet', uplet: 'p1', attempt: 2, principal: 'node-1' };
-      const { meta } = await store.put('prediction', 'prediction-p1-2', bodyOf('1,2,3'), options({ owner: 'node-1', contentType: 'text/csv', readers: ['carol'], writtenUnder }));
+      const { meta } = await store.put(
+        'prediction',
+        'prediction-p1-2',
+        bodyOf('1,2,3'),
+        options({ owner: 'node-1', contentType: 'text/csv', readers: ['carol'], writtenUnder }),
+      );
       expect(meta).toMatchObject({ owner: 'node-1', content_type: 'text/csv', readers: ['carol'], written_under: writtenUnder });
       expect(Date.parse(meta.created)).toBeGreaterThanOrEqual(before - 1000);
       expect(Date.parse(meta.created)).toBeLessThanOrEqual(Date.now() + 1000);
@@ -105,10 +114,12 @@ export function describeBlobStoreConformance(name: string, makeStore: () => Prom
     });
 
     test('a body that fails mid-upload stores nothing', async () => {
-      const failing = Readable.from((async function* () {
-        yield Buffer.from('first part');
-        throw new Error('connection reset');
-      })());
+      const failing = Readable.from(
+        (async function* () {
+          yield Buffer.from('first part');
+          throw new Error('connection reset');
+        })(),
+      );
       await expect(store.put('data', 'cut', failing, options())).rejects.toThrow('connection reset');
       expect(await store.stat('data', 'cut')).toBeUndefined();
       expect(await under.storedContents()).toEqual([]);
@@ -141,7 +152,7 @@ export function describeBlobStoreConformance(name: string, makeStore: () => Prom
       expect((await readAll(store.open(b.meta))).toString()).toBe('shared');
     });
 
-    test('concurrent puts of one uuid with different contents: exactly one wins, and no loser\'s content is left', async () => {
+    test("concurrent puts of one uuid with different contents: exactly one wins, and no loser's content is left", async () => {
       const contents = Array.from({ length: 8 }, (_, i) => `racer ${i} `.repeat(200 + i));
       const results = await Promise.allSettled(contents.map((c) => store.put('model', 'contended', bodyOf(c, 64), options())));
       const won = results.filter((r): r is PromiseFulfilledResult<{ meta: BlobMeta; created: boolean }> => r.status === 'fulfilled');

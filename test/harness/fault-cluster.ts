@@ -4,8 +4,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, startFerretDb, stopFerretDb, waitForExit,
-  type FerretBackend, type FerretDbState,
+  buildFerretDb,
+  createPostgresDatabase,
+  dropPostgresDatabase,
+  freePort,
+  mongoUrlFor,
+  startFerretDb,
+  stopFerretDb,
+  waitForExit,
+  type FerretBackend,
+  type FerretDbState,
 } from '../../standalone/local-db/ferretdb-process';
 import { packArchive } from '../../standalone/pack-archive';
 import { MongoClient } from 'mongodb';
@@ -60,7 +68,10 @@ export class FaultCluster {
   private storagePort = 0;
   private readonly pgName: string;
 
-  constructor(label: string, private readonly settings: Record<string, string> = {}) {
+  constructor(
+    label: string,
+    private readonly settings: Record<string, string> = {},
+  ) {
     this.prefix = testAmqpPrefix(label);
     this.work = fs.mkdtempSync(path.join(os.tmpdir(), `uplet-fault-${label}-`));
     this.pgName = `uplet_fault_${label}_${crypto.randomBytes(3).toString('hex')}`;
@@ -97,9 +108,19 @@ export class FaultCluster {
 
   async startOrchestrator(): Promise<void> {
     this.orchestrator = startServiceProcess('orchestrator/main.js', {
-      MONGO_URL: mongoUrlFor(this.dbPort, 'uplet'), MONGO_POOL_SIZE: '8', AMQP_URL: testAmqpUrl(), AMQP_PREFIX: this.prefix,
-      ORCHESTRATOR_PORT: String(this.orchestratorPort), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
-      LEASE_SECONDS: '3', REAPER_INTERVAL_MS: '300', SWEEP_INTERVAL_MS: '1000', REPUBLISH_AFTER_MS: '3000', MAX_ATTEMPTS: '3', LOG_LEVEL: 'warn',
+      MONGO_URL: mongoUrlFor(this.dbPort, 'uplet'),
+      MONGO_POOL_SIZE: '8',
+      AMQP_URL: testAmqpUrl(),
+      AMQP_PREFIX: this.prefix,
+      ORCHESTRATOR_PORT: String(this.orchestratorPort),
+      UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+      UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
+      LEASE_SECONDS: '3',
+      REAPER_INTERVAL_MS: '300',
+      SWEEP_INTERVAL_MS: '1000',
+      REPUBLISH_AFTER_MS: '3000',
+      MAX_ATTEMPTS: '3',
+      LOG_LEVEL: 'warn',
       ...this.settings,
     });
     await waitForHttp(`${this.orchestratorUrl}/healthz`, 30_000);
@@ -107,16 +128,27 @@ export class FaultCluster {
 
   async startStorage(): Promise<void> {
     this.storage = startServiceProcess('storage-gateway/main.js', {
-      STORAGE_PORT: String(this.storagePort), STORAGE_DIR: path.join(this.work, 'blobs'), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, LOG_LEVEL: 'warn',
+      STORAGE_PORT: String(this.storagePort),
+      STORAGE_DIR: path.join(this.work, 'blobs'),
+      UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+      UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
+      LOG_LEVEL: 'warn',
     });
     await waitForHttp(`${this.storageUrl}/healthz`, 30_000);
   }
 
   async startAgent(name: string): Promise<ServiceProcess> {
     const agent = startServiceProcess('compute-agent/main.js', {
-      ORCHESTRATOR_URL: this.orchestratorUrl, STORAGE_URL: this.storageUrl, AMQP_URL: testAmqpUrl(), AMQP_PREFIX: this.prefix,
-      AGENT_API_KEY: TEST_KEYS.compute.key, AGENT_NAME: name, AGENT_WORK_DIR: path.join(this.work, `agent-${name}`),
-      HEARTBEAT_INTERVAL_MS: '500', SHUTDOWN_GRACE_MS: '1000', LOG_LEVEL: 'warn',
+      ORCHESTRATOR_URL: this.orchestratorUrl,
+      STORAGE_URL: this.storageUrl,
+      AMQP_URL: testAmqpUrl(),
+      AMQP_PREFIX: this.prefix,
+      AGENT_API_KEY: TEST_KEYS.compute.key,
+      AGENT_NAME: name,
+      AGENT_WORK_DIR: path.join(this.work, `agent-${name}`),
+      HEARTBEAT_INTERVAL_MS: '500',
+      SHUTDOWN_GRACE_MS: '1000',
+      LOG_LEVEL: 'warn',
     });
     this.agents.set(name, agent);
     return agent;
@@ -129,7 +161,10 @@ export class FaultCluster {
   /** Closes, from the broker's side, every connection of this cluster's services. */
   closeBrokerConnections(): number {
     const out = execFileSync('rabbitmqctl', ['-q', 'list_connections', 'pid', 'client_properties'], { encoding: 'utf8' });
-    const pids = out.split('\n').filter((l) => l.includes(`@${this.prefix}`)).map((l) => l.split('\t')[0]!);
+    const pids = out
+      .split('\n')
+      .filter((l) => l.includes(`@${this.prefix}`))
+      .map((l) => l.split('\t')[0]!);
     for (const pid of pids) execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'fault injected by the test']);
     return pids.length;
   }
@@ -158,7 +193,12 @@ export class FaultCluster {
     const items = [...Array.from({ length: ranks }, (_, i) => `bc-train-${String(i).padStart(2, '0')}`), 'bc-test-0'];
     // Data uuids are per problem, so scenarios never share a blob.
     for (const item of items) await this.storageAs('provider').uploadFile('data', `${problem}-${item}`, exampleItem(item));
-    const created = await this.call('organizer', 'POST', '/problem', { uuid: problem, workflow: `${problem}-wf`, test_dataset: [`${problem}-bc-test-0`], size_train_dataset: 1 });
+    const created = await this.call('organizer', 'POST', '/problem', {
+      uuid: problem,
+      workflow: `${problem}-wf`,
+      test_dataset: [`${problem}-bc-test-0`],
+      size_train_dataset: 1,
+    });
     // The test item too (it stays out of the minibatches): capabilities open test data only once its provider registered it to the problem.
     const data = await this.call('provider', 'POST', '/data', { uuid: items.map((t) => `${problem}-${t}`), problems: problem });
     const algo = await this.call('author', 'POST', '/algo', { uuid: `${problem}-algo`, name: 'slow logreg', problem });
@@ -180,7 +220,11 @@ export class FaultCluster {
     }
     const client = new MongoClient(mongoUrlFor(this.dbPort, 'uplet'), { maxPoolSize: 2 });
     try {
-      const settlements = await client.db('uplet').collection('settlements').find({ uplet: { $in: uplets.map((u) => u.uuid) } }).toArray();
+      const settlements = await client
+        .db('uplet')
+        .collection('settlements')
+        .find({ uplet: { $in: uplets.map((u) => u.uuid) } })
+        .toArray();
       const doneReports = (uuid: string) => settlements.filter((x) => x.uplet === uuid && x.by === 'report' && x.status === 'done').length;
       let modelsMissing = 0;
       for (const u of uplets.filter((x) => x.status === 'done')) {

@@ -46,7 +46,9 @@ export default async function globalSetup(): Promise<void> {
   log(`message broker: ${redactUrl(amqpUrl)}`);
 
   writeState({
-    mongoUrlTemplate, serverDescription, amqpUrl,
+    mongoUrlTemplate,
+    serverDescription,
+    amqpUrl,
     ...(server?.ferret ? { ferret: server.ferret } : {}),
   });
 }

@@ -28,7 +28,9 @@ export class InMemoryBlobStore implements BlobStore {
     }
     const sha256 = hash.digest('hex');
     if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha256) {
-      throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, { code: 'DIGEST_MISMATCH' });
+      throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, {
+        code: 'DIGEST_MISMATCH',
+      });
     }
     // From here to the end nothing awaits, so the check and the commit cannot interleave with another put.
     const key = `${kind}/${uuid}`;
@@ -38,8 +40,15 @@ export class InMemoryBlobStore implements BlobStore {
       throw new ConflictError(`${kind} ${uuid} already exists with other content; blobs are immutable`, { code: 'BLOB_EXISTS' });
     }
     const meta: BlobMeta = {
-      uuid, kind, size, sha256, owner: options.owner, content_type: options.contentType, created: new Date().toISOString(),
-      readers: [...options.readers], ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
+      uuid,
+      kind,
+      size,
+      sha256,
+      owner: options.owner,
+      content_type: options.contentType,
+      created: new Date().toISOString(),
+      readers: [...options.readers],
+      ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
     };
     this.contents.set(sha256, Buffer.concat(chunks));
     this.metas.set(key, meta);

@@ -31,15 +31,20 @@ export class ResponseChecker {
   private readonly cache = new Map<string, ValidateFunction>();
   private readonly id: string;
 
-  constructor(readonly service: string, private readonly doc: OpenApiDocument) {
+  constructor(
+    readonly service: string,
+    private readonly doc: OpenApiDocument,
+  ) {
     addFormats(this.ajv);
     this.id = `urn:uplet:openapi:${service}`;
     this.ajv.addSchema({ ...doc, $id: this.id });
-    this.routes = Object.keys(doc.paths).map((template) => ({
-      template,
-      regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-      literalSegments: template.split('/').filter((s) => s && !s.startsWith('{')).length,
-    })).sort((a, b) => b.literalSegments - a.literalSegments);
+    this.routes = Object.keys(doc.paths)
+      .map((template) => ({
+        template,
+        regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+        literalSegments: template.split('/').filter((s) => s && !s.startsWith('{')).length,
+      }))
+      .sort((a, b) => b.literalSegments - a.literalSegments);
   }
 
   /** Compiles every response schema once: a description that Ajv cannot compile fails here. */
@@ -74,7 +79,9 @@ export class ResponseChecker {
 
   private validate(v: ValidateFunction, body: unknown, what: string): string[] {
     if (v(body)) return [];
-    return (v.errors ?? []).slice(0, 5).map((e) => `${what}: body${e.instancePath} ${e.message ?? ''}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ''}`);
+    return (v.errors ?? [])
+      .slice(0, 5)
+      .map((e) => `${what}: body${e.instancePath} ${e.message ?? ''}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ''}`);
   }
 
   private validatorFor(template: string, method: string, status: string): ValidateFunction | undefined {
@@ -85,7 +92,10 @@ export class ResponseChecker {
     let pointer = `#/paths/${escape(template)}/${method}/responses/${status}`;
     if (response.$ref) {
       pointer = response.$ref;
-      response = pointer.split('/').slice(1).reduce<any>((o, k) => o?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], this.doc);
+      response = pointer
+        .split('/')
+        .slice(1)
+        .reduce<any>((o, k) => o?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], this.doc);
     }
     const validator = response.content?.['application/json'] ? this.ajv.compile({ $ref: `${this.id}${pointer}/content/application~1json/schema` }) : undefined;
     if (validator) this.cache.set(key, validator);

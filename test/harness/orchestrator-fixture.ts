@@ -44,7 +44,8 @@ export async function callAs(baseUrl: string, role: TestRole | null, method: str
   const headers: Record<string, string> = {};
   if (role) headers['x-api-key'] = TEST_KEYS[role].key;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const send = () => fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const send = () =>
+    fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
   let res: Response;
   try {
     res = await send();
@@ -90,7 +91,11 @@ export async function startTestOrchestrator(label: string, overrides: Partial<Re
   registerService(orchestrator.url, 'orchestrator');
   const call = (role: TestRole | null, method: string, path: string, body?: unknown) => callAs(orchestrator.url, role, method, path, body);
   return {
-    orchestrator, database, prefix, url: orchestrator.url, call,
+    orchestrator,
+    database,
+    prefix,
+    url: orchestrator.url,
+    call,
     cleanup: async () => {
       await orchestrator.close();
       await database.cleanup();

@@ -39,16 +39,28 @@ export class QueryWatch {
 
 function filtersOf(e: CommandStartedEvent): QueryRecord[] {
   const cmd = e.command as Record<string, any>;
-  const one = (collection: unknown, filter: unknown): QueryRecord => ({ command: e.commandName, collection: String(collection), filter: (filter ?? {}) as Record<string, unknown> });
+  const one = (collection: unknown, filter: unknown): QueryRecord => ({
+    command: e.commandName,
+    collection: String(collection),
+    filter: (filter ?? {}) as Record<string, unknown>,
+  });
   switch (e.commandName) {
-    case 'find': return [one(cmd.find, cmd.filter)];
-    case 'count': return [one(cmd.count, cmd.query)];
-    case 'distinct': return [one(cmd.distinct, cmd.query)];
-    case 'findAndModify': return [one(cmd.findAndModify, cmd.query)];
-    case 'aggregate': return [one(cmd.aggregate, (cmd.pipeline as Array<Record<string, unknown>>)?.[0]?.$match)];
-    case 'update': return (cmd.updates as Array<{ q: unknown }>).map((u) => one(cmd.update, u.q));
-    case 'delete': return (cmd.deletes as Array<{ q: unknown }>).map((d) => one(cmd.delete, d.q));
-    default: return [];
+    case 'find':
+      return [one(cmd.find, cmd.filter)];
+    case 'count':
+      return [one(cmd.count, cmd.query)];
+    case 'distinct':
+      return [one(cmd.distinct, cmd.query)];
+    case 'findAndModify':
+      return [one(cmd.findAndModify, cmd.query)];
+    case 'aggregate':
+      return [one(cmd.aggregate, (cmd.pipeline as Array<Record<string, unknown>>)?.[0]?.$match)];
+    case 'update':
+      return (cmd.updates as Array<{ q: unknown }>).map((u) => one(cmd.update, u.q));
+    case 'delete':
+      return (cmd.deletes as Array<{ q: unknown }>).map((d) => one(cmd.delete, d.q));
+    default:
+      return [];
   }
 }
 

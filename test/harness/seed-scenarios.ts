@@ -8,7 +8,13 @@ export async function todoPreduplets(t: TestOrchestrator, problem: string, count
   if (algo.status !== 201) throw new Error(`algo post failed: ${JSON.stringify(algo.body)}`);
   const [rank0] = (await t.call('reader', 'GET', `/learnuplet?problem=${problem}`)).body.learnuplets;
   const claim = await t.call('compute', 'POST', `/worker/learnuplet/${rank0.uuid}`, { worker: 'seed' });
-  await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, { status: 'done', perf: 0.5, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token });
+  await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, {
+    status: 'done',
+    perf: 0.5,
+    train_perf: {},
+    test_perf: {},
+    lease_token: claim.body.lease.token,
+  });
   const data = Array.from({ length: count }, (_, i) => `${problem}-x${i}`);
   // Predictions name only data their requester registered (here to no problem).
   await t.call('provider', 'POST', '/data', { uuid: data, problems: [] });

@@ -23,17 +23,19 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return {
-    child, pid: child.pid ?? -1,
+    child,
+    pid: child.pid ?? -1,
     output: () => out,
     peakRssBytes: () => {
       const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return m ? Number(m[1]) * 1024 : NaN;
     },
-    stop: (signal = 'SIGTERM') => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
-      child.once('exit', (code) => resolve(code));
-      child.kill(signal);
-    }),
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      }),
   };
 }
 

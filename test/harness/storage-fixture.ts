@@ -19,12 +19,18 @@ export interface TestStorage {
 export async function startTestStorage(overrides: Record<string, string> = {}): Promise<TestStorage> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobs-'));
   const settings = loadConfig(storageSettingsSchema, {
-    STORAGE_DIR: dir, STORAGE_PORT: '0', UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET, ...overrides,
+    STORAGE_DIR: dir,
+    STORAGE_PORT: '0',
+    UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+    UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
+    ...overrides,
   });
   const gateway = await startStorageGateway(settings, silentLogger());
   registerService(gateway.url, 'storage');
   return {
-    gateway, url: gateway.url, dir,
+    gateway,
+    url: gateway.url,
+    dir,
     cleanup: async () => {
       await gateway.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -35,7 +41,10 @@ export async function startTestStorage(overrides: Record<string, string> = {}): 
 /** Every file under a directory, for "nothing was left behind" checks. */
 export function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 /**
@@ -47,7 +56,11 @@ export async function checkedFetch(url: string, init?: RequestInit): Promise<Res
   const u = new URL(url);
   const type = res.headers.get('content-type');
   let body: unknown;
-  if (type && /json/.test(type)) body = await res.clone().json().catch(() => undefined);
+  if (type && /json/.test(type))
+    body = await res
+      .clone()
+      .json()
+      .catch(() => undefined);
   recordResponse(u.origin, init?.method ?? 'GET', u.pathname, res.status, body, type);
   return res;
 }

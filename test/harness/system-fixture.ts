@@ -21,13 +21,20 @@ export interface TestSystem {
 }
 
 /** The three services of one test file: orchestrator, storage gateway and (by default) a compute agent. */
-export async function startTestSystem(label: string, orchestratorSettings: Record<string, string> = {}, options: { agent?: boolean } = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  label: string,
+  orchestratorSettings: Record<string, string> = {},
+  options: { agent?: boolean } = {},
+): Promise<TestSystem> {
   const o = await startTestOrchestrator(label, orchestratorSettings);
   const s = await startTestStorage();
   const a = options.agent === false ? undefined : await startTestAgent(o.url, s.url, o.prefix);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `uplet-${label}-`));
   return {
-    o, s, a, work,
+    o,
+    s,
+    a,
+    work,
     storageAs: (role) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key }),
     cleanup: async () => {
       await a?.cleanup();

@@ -2,7 +2,7 @@ import * as amqp from 'amqplib';
 import { AmqpBroker } from '../../shared/messaging/amqp-broker';
 import { allWorkQueues, workTopology, type WorkTopology } from '../../shared/messaging/work-topology';
 import { silentLogger } from '../../shared/logging/logger';
-import { readState, } from './test-servers-state';
+import { readState } from './test-servers-state';
 import { uniqueName } from './test-database';
 
 export function testAmqpUrl(): string {

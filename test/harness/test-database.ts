@@ -28,7 +28,10 @@ export async function openTestDatabase(label: string): Promise<TestDatabase> {
   const url = readState().mongoUrlTemplate.replace('{db}', dbName);
   const conn = await connectMongo(url, { maxPoolSize: TEST_POOL_SIZE });
   return {
-    url, dbName, client: conn.client, db: conn.db,
+    url,
+    dbName,
+    client: conn.client,
+    db: conn.db,
     cleanup: async () => {
       await conn.db.dropDatabase().catch(() => undefined);
       await conn.close();
@@ -65,7 +68,12 @@ export async function ensureServerResponsive(): Promise<void> {
     process.stderr.write(`[test servers] FerretDB (pid ${state.ferret.pid}) did not answer a ping: restarting it\n`);
     stopFerretDb(state.ferret, 'SIGKILL');
     await waitForExit(state.ferret.pid, 5_000);
-    const ferret = await startFerretDb(state.ferret.binary, state.ferret.backend, state.ferret.port, path.join(path.dirname(state.ferret.logFile), 'ferretdb-restarted.log'));
+    const ferret = await startFerretDb(
+      state.ferret.binary,
+      state.ferret.backend,
+      state.ferret.port,
+      path.join(path.dirname(state.ferret.logFile), 'ferretdb-restarted.log'),
+    );
     writeState({ ...state, ferret });
   } finally {
     fs.rmdirSync(lock);

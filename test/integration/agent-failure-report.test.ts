@@ -36,9 +36,13 @@ describe('the agent reports a failure whatever the algo printed', () => {
           bodies.push(body);
           const refuse = 'log_tail' in body || body.reason.length > 500;
           res.writeHead(refuse ? 400 : 200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(refuse
-            ? { error: { code: 'VALIDATION_FAILED', message: 'invalid body: "log_tail" is not allowed', details: [{ where: 'body', field: 'log_tail' }] } }
-            : { updated_learnuplet: 'u1' }));
+          res.end(
+            JSON.stringify(
+              refuse
+                ? { error: { code: 'VALIDATION_FAILED', message: 'invalid body: "log_tail" is not allowed', details: [{ where: 'body', field: 'log_tail' }] } }
+                : { updated_learnuplet: 'u1' },
+            ),
+          );
         });
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -55,6 +55,8 @@ describe('chain generation at volume', () => {
     expect(dispatched).toHaveLength(2);
     const chain = await c.learnuplets.find({ algo: 'a0' }).sort({ rank: 1 }).toArray();
     expect(chain[999]!.train_data).toEqual(uuids.slice(9_990, 10_000));
-    process.stderr.write(`10,000 data → 2,000 learnuplets in ${seconds.toFixed(2)} s with ${inserts.length} insert commands (${learnupletInserts.length} into learnuplets)\n`);
+    process.stderr.write(
+      `10,000 data → 2,000 learnuplets in ${seconds.toFixed(2)} s with ${inserts.length} insert commands (${learnupletInserts.length} into learnuplets)\n`,
+    );
   });
 });

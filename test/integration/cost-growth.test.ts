@@ -14,7 +14,19 @@ import { openTestDatabase, TEST_POOL_SIZE, type TestDatabase } from '../harness/
 import { QueryWatch, scanningQueries } from '../harness/query-shapes';
 
 /** Collections that grow with use: a query on them must be one FerretDB can push down. */
-const HOT = new Set(['datas', 'learnuplets', 'preduplets', 'leases', 'minibatches', 'train_log', 'memberships', 'dispatches', 'settlements', 'algos', 'problems']);
+const HOT = new Set([
+  'datas',
+  'learnuplets',
+  'preduplets',
+  'leases',
+  'minibatches',
+  'train_log',
+  'memberships',
+  'dispatches',
+  'settlements',
+  'algos',
+  'problems',
+]);
 const BACKGROUND = 2_000;
 
 /**
@@ -61,10 +73,31 @@ describe('costs independent of collection size', () => {
     // Done learnuplets of another problem, and live leases due in an hour.
     const now = new Date();
     const later = new Date(now.getTime() + 3_600_000);
-    await c.learnuplets.insertMany(Array.from({ length: BACKGROUND }, (_, i) => ({ ...(rank0 as LearnupletDoc), _id: `old${i}`, uuid: `old${i}`, problem: 'other', algo: 'x', rank: i, status: 'done' as const })));
-    await c.leases.insertMany(Array.from({ length: BACKGROUND }, (_, i) => ({
-      _id: `old${i}/1`, uplet: `old${i}`, kind: 'learnuplet' as const, attempt: 1, token: 't', worker: 'w', principal: 'node', claimed_at: now, expires_at: later, expiry_minute: minuteOf(later),
-    })));
+    await c.learnuplets.insertMany(
+      Array.from({ length: BACKGROUND }, (_, i) => ({
+        ...(rank0 as LearnupletDoc),
+        _id: `old${i}`,
+        uuid: `old${i}`,
+        problem: 'other',
+        algo: 'x',
+        rank: i,
+        status: 'done' as const,
+      })),
+    );
+    await c.leases.insertMany(
+      Array.from({ length: BACKGROUND }, (_, i) => ({
+        _id: `old${i}/1`,
+        uplet: `old${i}`,
+        kind: 'learnuplet' as const,
+        attempt: 1,
+        token: 't',
+        worker: 'w',
+        principal: 'node',
+        claimed_at: now,
+        expires_at: later,
+        expiry_minute: minuteOf(later),
+      })),
+    );
   }, 120_000);
 
   afterAll(async () => {

@@ -10,7 +10,14 @@ describe('POST /data re-posts, races and POST /prediction refusals', () => {
   beforeAll(async () => void (t = await startTestOrchestrator('reposts')));
   afterAll(async () => t.cleanup());
 
-  const counts = async () => Object.fromEntries(await Promise.all(['datas', 'memberships', 'train_log', 'minibatches', 'learnuplets', 'preduplets'].map(async (n) => [n, await t.database.db.collection(n).countDocuments()] as const)));
+  const counts = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        ['datas', 'memberships', 'train_log', 'minibatches', 'learnuplets', 'preduplets'].map(
+          async (n) => [n, await t.database.db.collection(n).countDocuments()] as const,
+        ),
+      ),
+    );
 
   test('re-posting a data uuid with new problems adds them (201), the same again is 200, another provider is 403', async () => {
     await t.call('organizer', 'POST', '/problem', { uuid: 'rp1', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 1 });
@@ -28,7 +35,10 @@ describe('POST /data re-posts, races and POST /prediction refusals', () => {
     expect(repost.body.new_learnuplets).toBe(2);
     expect((await t.call('reader', 'GET', '/data/rd')).body.problems.sort()).toEqual(['rp1', 'rp2']);
     const chain = (await t.call('reader', 'GET', '/learnuplet?problem=rp2')).body.learnuplets;
-    expect(chain.map((l: any) => [l.rank, l.train_data, l.status])).toEqual([[0, ['rd'], 'todo'], [1, ['rd-new'], 'waiting']]);
+    expect(chain.map((l: any) => [l.rank, l.train_data, l.status])).toEqual([
+      [0, ['rd'], 'todo'],
+      [1, ['rd-new'], 'waiting'],
+    ]);
     // rp1 got rd-new only: rd was in it already.
     expect((await t.call('reader', 'GET', '/problem/rp1')).body).toMatchObject({ minibatches: 2, train_data_waiting: [] });
 
@@ -116,7 +126,13 @@ describe('POST /data re-posts, races and POST /prediction refusals', () => {
     await t.call('author', 'POST', '/algo', { uuid: 'pp-a', name: 'a', problem: 'pp' });
     const [rank0] = (await t.call('reader', 'GET', '/learnuplet?problem=pp&rank=0')).body.learnuplets;
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${rank0.uuid}`, { worker: 'n' });
-    await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, { status: 'done', perf: 0.5, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token });
+    await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, {
+      status: 'done',
+      perf: 0.5,
+      train_perf: {},
+      test_perf: {},
+      lease_token: claim.body.lease.token,
+    });
 
     const before = await counts();
     const unknown = Array.from({ length: 30 }, (_, i) => `ghost${i}`);

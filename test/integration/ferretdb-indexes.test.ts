@@ -12,13 +12,15 @@ describe('FerretDB equality indexes', () => {
   beforeAll(async () => void (t = await startTestOrchestrator('ginidx')));
   afterAll(async () => t?.cleanup());
 
-  (onFerretPostgres ? test : test.skip)('each collection\'s equality fields have a GIN index in PostgreSQL, and a restart adds none twice', async () => {
+  (onFerretPostgres ? test : test.skip)("each collection's equality fields have a GIN index in PostgreSQL, and a restart adds none twice", async () => {
     const url = new URL(backend!.kind === 'postgresql' ? backend!.url : '');
     url.search = '';
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();
     try {
-      const count = async () => (await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%\\_gin\\_%'`, [t.database.dbName])).rows[0]!.n;
+      const count = async () =>
+        (await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%\\_gin\\_%'`, [t.database.dbName]))
+          .rows[0]!.n;
       const before = Number(await count());
       // Every collection's equality fields are indexed, even collections nothing was written to yet.
       const expected = Object.values(EQUALITY_FIELDS).reduce((n, fields) => n + fields.length, 0);
@@ -32,4 +34,3 @@ describe('FerretDB equality indexes', () => {
     }
   });
 });
-

@@ -75,7 +75,14 @@ describe('test harness against real servers', () => {
 
   test('a consumer survives the broker closing its connection and keeps consuming', async () => {
     const name = `harness-${prefix}`;
-    const broker = new AmqpBroker({ url: testAmqpUrl(), topology: workTopology(prefix), logger: silentLogger(), connectionName: name, initialDelayMs: 100, maxDelayMs: 500 });
+    const broker = new AmqpBroker({
+      url: testAmqpUrl(),
+      topology: workTopology(prefix),
+      logger: silentLogger(),
+      connectionName: name,
+      initialDelayMs: 100,
+      maxDelayMs: 500,
+    });
     await broker.start();
     const received: string[] = [];
     await broker.consume(workTopology(prefix).queues.preduplet, 5, async (d) => {
@@ -101,7 +108,10 @@ describe('test harness against real servers', () => {
 
 function closeConnectionsNamed(name: string): void {
   const out = execFileSync('rabbitmqctl', ['-q', 'list_connections', 'pid', 'client_properties'], { encoding: 'utf8' });
-  const pids = out.split('\n').filter((l) => l.includes(name)).map((l) => l.split('\t')[0]!);
+  const pids = out
+    .split('\n')
+    .filter((l) => l.includes(name))
+    .map((l) => l.split('\t')[0]!);
   expect(pids.length).toBeGreaterThan(0);
   for (const pid of pids) execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'closed by the harness test']);
 }

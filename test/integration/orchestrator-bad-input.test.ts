@@ -21,49 +21,95 @@ describe('orchestrator under arbitrary bad input', () => {
   const nasty = fc.oneof(
     fc.constantFrom('../x', '..%2Fx', '%2e%2e', '$gt', '{"$ne":1}', 'a/b', '', ' ', 'x'.repeat(300), '\u0000', '\ud800', 'é', 'p'),
     fc.string({ maxLength: 80 }),
-    fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
     fc.dictionary(fc.constantFrom('$ne', '$gt', '$where', 'a.b', 'x'), fc.string({ maxLength: 5 })),
     fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
   );
-  const key = fc.oneof(fc.constantFrom('uuid', 'workflow', 'test_dataset', 'size_train_dataset', 'name', 'problem', 'problems', 'data', 'worker', 'status', 'perf', 'lease_token', '$set', 'a.b', '__proto__', 'constructor'), fc.string({ maxLength: 12 }));
+  const key = fc.oneof(
+    fc.constantFrom(
+      'uuid',
+      'workflow',
+      'test_dataset',
+      'size_train_dataset',
+      'name',
+      'problem',
+      'problems',
+      'data',
+      'worker',
+      'status',
+      'perf',
+      'lease_token',
+      '$set',
+      'a.b',
+      '__proto__',
+      'constructor',
+    ),
+    fc.string({ maxLength: 12 }),
+  );
   const body = fc.dictionary(key, nasty, { maxKeys: 6 });
   const post = fc.constantFrom(
-    ['organizer', '/problem'], ['author', '/algo'], ['provider', '/data'], ['reader', '/prediction'],
-    ['compute', '/worker/learnuplet/x'], ['compute', '/worker/preduplet/x'], ['compute', '/learndone/x'], ['compute', '/preddone/x'],
+    ['organizer', '/problem'],
+    ['author', '/algo'],
+    ['provider', '/data'],
+    ['reader', '/prediction'],
+    ['compute', '/worker/learnuplet/x'],
+    ['compute', '/worker/preduplet/x'],
+    ['compute', '/learndone/x'],
+    ['compute', '/preddone/x'],
     ['compute', '/worker/learnuplet/x/heartbeat'],
   ) as fc.Arbitrary<[keyof typeof TEST_KEYS, string]>;
 
   async function counts(): Promise<number[]> {
-    return Promise.all(['problems', 'algos', 'datas', 'learnuplets', 'preduplets', 'leases', 'settlements'].map((n) => t.database.db.collection(n).countDocuments()));
+    return Promise.all(
+      ['problems', 'algos', 'datas', 'learnuplets', 'preduplets', 'leases', 'settlements'].map((n) => t.database.db.collection(n).countDocuments()),
+    );
   }
 
   test('random JSON bodies on every POST endpoint are refused with a 4xx and a message', async () => {
     const before = await counts();
-    await fc.assert(fc.asyncProperty(post, body, async ([role, path], b) => {
-      tried++;
-      const reply = await t.call(role, 'POST', path, b);
-      expect(reply.status).toBeGreaterThanOrEqual(400);
-      expect(reply.status).toBeLessThan(500);
-      expect(typeof reply.body.error.message).toBe('string');
-      expect(reply.body.error.code).toMatch(/^[A-Z_]+$/);
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(post, body, async ([role, path], b) => {
+        tried++;
+        const reply = await t.call(role, 'POST', path, b);
+        expect(reply.status).toBeGreaterThanOrEqual(400);
+        expect(reply.status).toBeLessThan(500);
+        expect(typeof reply.body.error.message).toBe('string');
+        expect(reply.body.error.code).toMatch(/^[A-Z_]+$/);
+      }),
+      { numRuns: 300 },
+    );
     expect(await counts()).toEqual(before);
   });
 
   test('random path segments and query strings on every GET are refused or answered, never a 5xx', async () => {
-    const segment = fc.oneof(fc.constantFrom('..', '%2e%2e%2f', '%00', '%ff', '%c3%28', 'a%2Fb', 'x'.repeat(500)), fc.string({ maxLength: 20 }).map(encodeURIComponent));
-    const query = fc.dictionary(fc.oneof(fc.constantFrom('status', 'status[$ne]', 'rank', 'limit', 'offset', 'problem', '__proto__', 'uuid[0]'), fc.string({ maxLength: 8 })), fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('-1', '1e9', 'done', '$ne', '%ff')), { maxKeys: 3 });
+    const segment = fc.oneof(
+      fc.constantFrom('..', '%2e%2e%2f', '%00', '%ff', '%c3%28', 'a%2Fb', 'x'.repeat(500)),
+      fc.string({ maxLength: 20 }).map(encodeURIComponent),
+    );
+    const query = fc.dictionary(
+      fc.oneof(fc.constantFrom('status', 'status[$ne]', 'rank', 'limit', 'offset', 'problem', '__proto__', 'uuid[0]'), fc.string({ maxLength: 8 })),
+      fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('-1', '1e9', 'done', '$ne', '%ff')),
+      { maxKeys: 3 },
+    );
     const collection = fc.constantFrom('problem', 'algos', 'data', 'learnuplet', 'preduplets');
-    await fc.assert(fc.asyncProperty(collection, segment, query, async (c, s, q) => {
-      tried++;
-      const qs = Object.entries(q).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-      for (const path of [`/${c}/${s}`, `/${c}?${qs}`]) {
-        const res = await fetch(`${t.url}${path}`, { headers: { 'x-api-key': TEST_KEYS.reader.key } });
-        expect(res.status).toBeLessThan(500);
-        if (res.status >= 400) expect(((await res.json()) as any).error.message).toEqual(expect.any(String));
-        else await res.arrayBuffer();
-      }
-    }), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(collection, segment, query, async (c, s, q) => {
+        tried++;
+        const qs = Object.entries(q)
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+          .join('&');
+        for (const path of [`/${c}/${s}`, `/${c}?${qs}`]) {
+          const res = await fetch(`${t.url}${path}`, { headers: { 'x-api-key': TEST_KEYS.reader.key } });
+          expect(res.status).toBeLessThan(500);
+          if (res.status >= 400) expect(((await res.json()) as any).error.message).toEqual(expect.any(String));
+          else await res.arrayBuffer();
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   test('malformed JSON, wrong content, invalid UTF-8, huge and deeply nested bodies', async () => {

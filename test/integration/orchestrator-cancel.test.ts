@@ -10,7 +10,7 @@ describe('cancellation', () => {
 
   const statusOf = async (uuid: string, kind = 'learnuplet') => (await t.call('reader', 'GET', `/${kind}/${uuid}`)).body.status;
 
-  test('an algo\'s remaining chain: queued ranks canceled, the running one stopped at its heartbeat, new data adds no rank', async () => {
+  test("an algo's remaining chain: queued ranks canceled, the running one stopped at its heartbeat, new data adds no rank", async () => {
     await t.call('organizer', 'POST', '/problem', { uuid: 'cp', workflow: 'wf', test_dataset: ['t1'], size_train_dataset: 1 });
     await t.call('provider', 'POST', '/data', { uuid: ['cp-d1', 'cp-d2', 'cp-d3'], problems: 'cp' });
     await t.call('author', 'POST', '/algo', { uuid: 'cp-a', name: 'a', problem: 'cp' });
@@ -32,7 +32,13 @@ describe('cancellation', () => {
 
     const beat = await t.call('compute', 'POST', `/worker/learnuplet/${rank0}/heartbeat`, { lease_token: claim.body.lease.token });
     expect(beat.body.error.code).toBe('LEASE_LOST');
-    const late = await t.call('compute', 'POST', `/learndone/${rank0}`, { status: 'done', perf: 1, train_perf: [1], test_perf: [1], lease_token: claim.body.lease.token });
+    const late = await t.call('compute', 'POST', `/learndone/${rank0}`, {
+      status: 'done',
+      perf: 1,
+      train_perf: [1],
+      test_perf: [1],
+      lease_token: claim.body.lease.token,
+    });
     expect(late.body.error.code).toBe('LEASE_SETTLED');
     const reclaim = await t.call('compute', 'POST', `/worker/learnuplet/${chain[1]!.uuid}`, { worker: 'node-1' });
     expect(reclaim.body.error.code).toBe('NOT_CLAIMABLE');
@@ -78,7 +84,10 @@ describe('cancellation', () => {
         expect(claim.body.error.code).toMatch(/^(NOT_CLAIMABLE|ALREADY_CLAIMED)$/);
       }
       // Whatever happened, no agent's lease is left live on a canceled uplet.
-      const live = await t.database.db.collection('leases').find({ uplet: uuid, worker: { $ne: 'uplet:cancellation' } }).toArray();
+      const live = await t.database.db
+        .collection('leases')
+        .find({ uplet: uuid, worker: { $ne: 'uplet:cancellation' } })
+        .toArray();
       expect(live).toEqual([]);
     }
   });
@@ -97,8 +106,27 @@ describe('cancellation', () => {
   test('a cancellation that died after its settlement is finished by the next claim', async () => {
     const [uuid] = await todoLearnuplets(t, 'cdead', 1);
     // What a canceller leaves when it dies between the settlement and the uplet write.
-    await t.database.db.collection('leases').insertOne({ _id: `${uuid}/1`, uplet: uuid, kind: 'learnuplet', attempt: 1, token: '1.xxxxxxxxxxxxxxxxxxxxxxxx', worker: 'uplet:cancellation', principal: 'org', claimed_at: new Date(), expires_at: new Date('9999-12-31') } as never);
-    await t.database.db.collection('settlements').insertOne({ _id: `${uuid}/1`, uplet: uuid, kind: 'learnuplet', attempt: 1, by: 'cancel', status: 'canceled', result: null, settled_at: new Date() } as never);
+    await t.database.db.collection('leases').insertOne({
+      _id: `${uuid}/1`,
+      uplet: uuid,
+      kind: 'learnuplet',
+      attempt: 1,
+      token: '1.xxxxxxxxxxxxxxxxxxxxxxxx',
+      worker: 'uplet:cancellation',
+      principal: 'org',
+      claimed_at: new Date(),
+      expires_at: new Date('9999-12-31'),
+    } as never);
+    await t.database.db.collection('settlements').insertOne({
+      _id: `${uuid}/1`,
+      uplet: uuid,
+      kind: 'learnuplet',
+      attempt: 1,
+      by: 'cancel',
+      status: 'canceled',
+      result: null,
+      settled_at: new Date(),
+    } as never);
     expect(await statusOf(uuid!)).toBe('todo');
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' });
     expect(claim.body.error.code).toBe('NOT_CLAIMABLE');

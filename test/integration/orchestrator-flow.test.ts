@@ -6,11 +6,12 @@ describe('orchestrator seed flow', () => {
   beforeAll(async () => void (t = await startTestOrchestrator('flow')));
   afterAll(async () => t.cleanup());
 
-  const learnupletsOf = async (algo: string) =>
-    (await t.call('reader', 'GET', `/learnuplet?algo=${algo}&limit=1000`)).body.learnuplets as any[];
+  const learnupletsOf = async (algo: string) => (await t.call('reader', 'GET', `/learnuplet?algo=${algo}&limit=1000`)).body.learnuplets as any[];
 
   test('problem, data, algo → chains; claim, learndone → next rank; prediction → preddone', async () => {
-    expect((await t.call('organizer', 'POST', '/problem', { uuid: 'p1', workflow: 'wf1', test_dataset: ['t1', 't2'], size_train_dataset: 2 })).status).toBe(201);
+    expect((await t.call('organizer', 'POST', '/problem', { uuid: 'p1', workflow: 'wf1', test_dataset: ['t1', 't2'], size_train_dataset: 2 })).status).toBe(
+      201,
+    );
 
     const data = await t.call('provider', 'POST', '/data', { uuid: ['d1', 'd2', 'd3', 't1', 't2'], problems: 'p1' });
     expect(data.status).toBe(201);
@@ -62,7 +63,13 @@ describe('orchestrator seed flow', () => {
 
     // Rank 1 is worse: the next rank (after more data) starts from rank 0's model.
     const c1 = await t.call('compute', 'POST', `/worker/learnuplet/${chain[1].uuid}`, { worker: 'node-1' });
-    await t.call('compute', 'POST', `/learndone/${chain[1].uuid}`, { status: 'done', perf: 0.5, train_perf: { d3: 1, d4: 1 }, test_perf: { t1: 0.5, t2: 0.5 }, lease_token: c1.body.lease.token });
+    await t.call('compute', 'POST', `/learndone/${chain[1].uuid}`, {
+      status: 'done',
+      perf: 0.5,
+      train_perf: { d3: 1, d4: 1 },
+      test_perf: { t1: 0.5, t2: 0.5 },
+      lease_token: c1.body.lease.token,
+    });
     await t.call('provider', 'POST', '/data', { uuid: 'd6', problems: 'p1' });
     chain = await learnupletsOf('a1');
     expect(chain.map((l) => l.status)).toEqual(['done', 'done', 'todo']);
@@ -87,7 +94,11 @@ describe('orchestrator seed flow', () => {
     expect(pc.body.preduplet.status).toBe('pending');
     // The prediction is the blob this lease may write, and no other.
     const output = `prediction-${preds[0].uuid}-1`;
-    const pd = await t.call('compute', 'POST', `/preddone/${preds[0].uuid}`, { status: 'done', prediction_storage_uuid: output, lease_token: pc.body.lease.token });
+    const pd = await t.call('compute', 'POST', `/preddone/${preds[0].uuid}`, {
+      status: 'done',
+      prediction_storage_uuid: output,
+      lease_token: pc.body.lease.token,
+    });
     expect(pd.body.preduplet).toMatchObject({ status: 'done', prediction_storage_uuid: output });
   });
 

@@ -55,7 +55,11 @@ describe('control characters in orchestrator strings', () => {
     const [uuid] = await todoLearnuplets(t, 'ph-fail', 1);
     const client = new OrchestratorClient({ baseUrl: t.url, apiKey: TEST_KEYS.compute.key, retry: { retries: 0 } });
     const { lease } = await client.claim('learnuplet', uuid!, 'node-1');
-    await client.report('learnuplet', uuid!, lease.token, { status: 'failed', reason: 'exit 1\u0000', log_tail: 'line 1\n\tindented\u0000\u001b[31mred\u007f\r\nend' });
+    await client.report('learnuplet', uuid!, lease.token, {
+      status: 'failed',
+      reason: 'exit 1\u0000',
+      log_tail: 'line 1\n\tindented\u0000\u001b[31mred\u007f\r\nend',
+    });
     const doc = (await t.call('reader', 'GET', `/learnuplet/${uuid}`)).body;
     expect(doc.failure_reason).toContain('exit 1');
     expect(doc.failure_reason).toContain('line 1\n\tindented');

@@ -68,14 +68,16 @@ describe('leases on the real database', () => {
       const uuids = await todoPreduplets(t, 'prace', 200);
       expect(uuids).toHaveLength(200);
       const wins = new Map<string, number>();
-      await Promise.all(Array.from({ length: 20 }, async (_, w) => {
-        const order = [...uuids].sort(() => Math.random() - 0.5);
-        for (const uuid of order) {
-          const reply = await t.call(w % 2 ? 'compute' : 'compute2', 'POST', `/worker/preduplet/${uuid}`, { worker: `w${w}` });
-          if (reply.status === 200) wins.set(uuid, (wins.get(uuid) ?? 0) + 1);
-          else expect(reply.status).toBe(409);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, w) => {
+          const order = [...uuids].sort(() => Math.random() - 0.5);
+          for (const uuid of order) {
+            const reply = await t.call(w % 2 ? 'compute' : 'compute2', 'POST', `/worker/preduplet/${uuid}`, { worker: `w${w}` });
+            if (reply.status === 200) wins.set(uuid, (wins.get(uuid) ?? 0) + 1);
+            else expect(reply.status).toBe(409);
+          }
+        }),
+      );
       expect(wins.size).toBe(200);
       expect([...wins.values()].every((n) => n === 1)).toBe(true);
       expect(await t.database.db.collection('leases').countDocuments({ uplet: { $in: uuids } })).toBe(200);
@@ -85,8 +87,17 @@ describe('leases on the real database', () => {
     test('20 concurrent /learndone calls for one uplet record one result', async () => {
       const [uuid] = await todoLearnuplets(t, 'pdone', 1);
       const claim = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'n' });
-      const replies = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-        t.call('compute', 'POST', `/learndone/${uuid}`, { status: 'done', perf: i / 100, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token })));
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          t.call('compute', 'POST', `/learndone/${uuid}`, {
+            status: 'done',
+            perf: i / 100,
+            train_perf: {},
+            test_perf: {},
+            lease_token: claim.body.lease.token,
+          }),
+        ),
+      );
       const ok = replies.filter((r) => r.status === 200);
       expect(ok).toHaveLength(1);
       expect(replies.filter((r) => r.status === 409)).toHaveLength(19);
@@ -123,7 +134,14 @@ describe('leases on the real database', () => {
       }
       // Read back independently of the answers: the uplets the reaper settled are exactly those
       // whose report was refused, so no attempt was both reported ok and expired, and none was lost.
-      const expired = new Set((await t.database.db.collection('settlements').find({ uplet: { $in: uuids }, by: 'expiry' }).toArray()).map((s) => s.uplet as string));
+      const expired = new Set(
+        (
+          await t.database.db
+            .collection('settlements')
+            .find({ uplet: { $in: uuids }, by: 'expiry' })
+            .toArray()
+        ).map((s) => s.uplet as string),
+      );
       expect([...expired].filter((u) => reportedOk.has(u))).toEqual([]);
       expect([...expired, ...reportedOk].sort()).toEqual([...uuids].sort());
       const outcomes = { report: reportedOk.size, expiry: expired.size };

@@ -24,8 +24,19 @@ describe('orchestrator permission matrix', () => {
     ['POST', '/worker/learnuplet/x/release', ['compute', 'compute2', 'admin']],
     ['POST', '/learndone/x', ['compute', 'compute2', 'admin']],
     ['POST', '/preddone/x', ['compute', 'compute2', 'admin']],
-    ...['/problem', '/algo', '/data', '/learnuplet', '/preduplet', '/problem/x', '/algo/x', '/data/x', '/learnuplet/x', '/preduplet/x', '/problem/x/leaderboard']
-      .map((p): [string, string, string[]] => ['GET', p, ANY]),
+    ...[
+      '/problem',
+      '/algo',
+      '/data',
+      '/learnuplet',
+      '/preduplet',
+      '/problem/x',
+      '/algo/x',
+      '/data/x',
+      '/learnuplet/x',
+      '/preduplet/x',
+      '/problem/x/leaderboard',
+    ].map((p): [string, string, string[]] => ['GET', p, ANY]),
   ];
 
   test('each endpoint answers each caller as the role table says', async () => {

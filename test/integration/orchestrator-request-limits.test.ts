@@ -45,7 +45,11 @@ describe('orchestrator request limits', () => {
   }, 5_000);
 
   test('a gzip body with a key: 415, never inflated', async () => {
-    const res = await fetch(`${t.url}/problem`, { method: 'POST', headers: { 'x-api-key': TEST_KEYS.organizer.key, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb });
+    const res = await fetch(`${t.url}/problem`, {
+      method: 'POST',
+      headers: { 'x-api-key': TEST_KEYS.organizer.key, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
     expect(res.status).toBe(415);
     const body = (await res.json()) as any;
     expect(body.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', details: { where: 'header', field: 'content-encoding' } });

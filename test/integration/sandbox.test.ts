@@ -37,17 +37,29 @@ describe('the sandbox contains hostile algos', () => {
     expect(caps.missing).toEqual([]);
   });
 
-  async function runScript(name: string, script: string, limits: Partial<SandboxLimits> = {}, args: string[] = []): Promise<{ result: SandboxResult; out: string }> {
+  async function runScript(
+    name: string,
+    script: string,
+    limits: Partial<SandboxLimits> = {},
+    args: string[] = [],
+  ): Promise<{ result: SandboxResult; out: string }> {
     const dir = path.join(root, name);
     fs.mkdirSync(path.join(dir, 'algo'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'out'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'algo', 'run'), `#!/usr/bin/env python3\n${script}`, { mode: 0o755 });
     fs.chownSync(path.join(dir, 'out'), SANDBOX_UID, SANDBOX_UID);
-    const result = await runSandboxed({
-      argv: ['./run', ...args], cwd: '/task/algo',
-      mounts: [{ hostPath: path.join(dir, 'algo'), sandboxPath: '/task/algo', writable: false }, { hostPath: path.join(dir, 'out'), sandboxPath: '/task/out', writable: true }],
-      limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000, ...limits },
-    }, caps);
+    const result = await runSandboxed(
+      {
+        argv: ['./run', ...args],
+        cwd: '/task/algo',
+        mounts: [
+          { hostPath: path.join(dir, 'algo'), sandboxPath: '/task/algo', writable: false },
+          { hostPath: path.join(dir, 'out'), sandboxPath: '/task/out', writable: true },
+        ],
+        limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000, ...limits },
+      },
+      caps,
+    );
     return { result, out: path.join(dir, 'out') };
   }
 
@@ -76,7 +88,9 @@ describe('the sandbox contains hostile algos', () => {
   };
 
   test('opening a network connection fails: no network in the sandbox', async () => {
-    const { result } = await runScript('net', `
+    const { result } = await runScript(
+      'net',
+      `
 import socket, sys
 for host, port in [('127.0.0.1', 5672), ('127.0.0.1', 5432), ('10.0.0.1', 80)]:
     try:
@@ -85,14 +99,17 @@ for host, port in [('127.0.0.1', 5672), ('127.0.0.1', 5432), ('10.0.0.1', 80)]:
     except OSError as e:
         print('blocked', host, port, e)
 sys.exit(3)
-`);
+`,
+    );
     expect(result.stdoutTail).not.toContain('ESCAPED');
     expect(result.exitCode).toBe(3);
     expect(result.reason).toMatch(/exited with code 3/);
   });
 
   test('reading outside its task directory fails: other data, the agent configuration, the host', async () => {
-    const { result } = await runScript('read', `
+    const { result } = await runScript(
+      'read',
+      `
 import sys
 got = []
 for p in sys.argv[1:] + ['/etc/passwd', '/root/.bashrc', '/proc/1/environ']:
@@ -104,17 +121,23 @@ for p in sys.argv[1:] + ['/etc/passwd', '/root/.bashrc', '/proc/1/environ']:
         print('blocked', p, e)
 print('ESCAPED' if got else 'contained', got)
 sys.exit(0 if got else 3)
-`, {}, [path.join(secretDir, 'agent-config.json')]);
+`,
+      {},
+      [path.join(secretDir, 'agent-config.json')],
+    );
     expect(result.stdoutTail).not.toContain('ESCAPED');
     expect(result.exitCode).toBe(3);
   });
 
   test('reading the environment finds no keys: it is cleared', async () => {
-    const { result } = await runScript('env', `
+    const { result } = await runScript(
+      'env',
+      `
 import os, sys
 print(sorted(os.environ.keys()))
 sys.exit(0)
-`);
+`,
+    );
     expect(result.exitCode).toBe(0);
     expect(result.stdoutTail).not.toContain(fakeKey);
     expect(result.stdoutTail).not.toContain('UPLET');
@@ -123,7 +146,9 @@ sys.exit(0)
 
   test('writing outside its output directory fails; its output directory works', async () => {
     const target = path.join(secretDir, 'planted');
-    const { result, out } = await runScript('write', `
+    const { result, out } = await runScript(
+      'write',
+      `
 import sys
 escaped = []
 for p in ['/task/algo/planted', sys.argv[1], '/usr/planted', '/planted']:
@@ -134,7 +159,10 @@ for p in ['/task/algo/planted', sys.argv[1], '/usr/planted', '/planted']:
 open('/task/out/result', 'w').write('ok')
 print('ESCAPED' if escaped else 'contained', escaped)
 sys.exit(0 if escaped else 3)
-`, {}, [target]);
+`,
+      {},
+      [target],
+    );
     expect(result.exitCode).toBe(3);
     expect(fs.existsSync(target)).toBe(false);
     expect(fs.existsSync(path.join(root, 'write', 'algo', 'planted'))).toBe(false);
@@ -142,19 +170,25 @@ sys.exit(0 if escaped else 3)
   });
 
   test('allocating past the memory limit fails with a memory reason', async () => {
-    const { result } = await runScript('memory', `
+    const { result } = await runScript(
+      'memory',
+      `
 blocks = []
 for i in range(64):
     blocks.append(bytearray(32 * 1024 * 1024))
 print('ESCAPED allocated', len(blocks) * 32, 'MiB')
-`, { memoryBytes: 256 * 1024 * 1024 });
+`,
+      { memoryBytes: 256 * 1024 * 1024 },
+    );
     expect(result.stdoutTail).not.toContain('ESCAPED');
     expect(result.exitCode).not.toBe(0);
     expect(result.reason).toMatch(/memory/);
   });
 
   test('forking without bound is stopped at the process limit, and nothing is left running', async () => {
-    const { result } = await runScript('forkbomb', `
+    const { result } = await runScript(
+      'forkbomb',
+      `
 import os, sys, time
 children = 0
 try:
@@ -167,7 +201,9 @@ try:
 except OSError as e:
     print('blocked after', children, 'children:', e)
     sys.exit(3)
-`, { maxProcesses: 32 });
+`,
+      { maxProcesses: 32 },
+    );
     expect(result.stdoutTail).not.toContain('ESCAPED');
     expect(result.exitCode).toBe(3);
     // The sleeping children die with the sandbox's PID namespace.
@@ -176,12 +212,16 @@ except OSError as e:
 
   test('looping past the wall-clock limit: the whole process group is killed', async () => {
     const started = Date.now();
-    const { result } = await runScript('timeout', `
+    const { result } = await runScript(
+      'timeout',
+      `
 import os
 if os.fork() == 0:
     while True: pass
 while True: pass
-`, { wallClockMs: 1_500 });
+`,
+      { wallClockMs: 1_500 },
+    );
     expect(result.timedOut).toBe(true);
     expect(result.reason).toMatch(/wall-clock limit/);
     expect(Date.now() - started).toBeLessThan(8_000);
@@ -196,12 +236,16 @@ while True: pass
   });
 
   test('the log is captured and capped', async () => {
-    const { result } = await runScript('log', `
+    const { result } = await runScript(
+      'log',
+      `
 import sys
 for i in range(20000):
     sys.stderr.write('line %d of a long log\\n' % i)
 sys.exit(1)
-`, { logBytes: 4096 });
+`,
+      { logBytes: 4096 },
+    );
     expect(result.stderrTail.length).toBeLessThan(4096 + 100);
     expect(result.stderrTail).toContain('line 19999 of a long log');
     expect(result.stderrTail).toMatch(/earlier bytes dropped/);
@@ -210,13 +254,17 @@ sys.exit(1)
 
 /** SANDBOX_ALLOW_UNSAFE without bubblewrap: the same /task paths reach the task's files, still as nobody, still limited. */
 describe('unsafe mode (no bubblewrap)', () => {
-  test('a step runs with the compute contract\'s /task paths and writes only where it may', async () => {
+  test("a step runs with the compute contract's /task paths and writes only where it may", async () => {
     const caps: SandboxCapabilities = { bubblewrap: false, setpriv: true, prlimit: true, missing: ['bubblewrap (test)'] };
     // An ordinary parent (0755); the agent's own directories below it are made by the workspace.
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-unsafe-'));
     fs.chmodSync(workDir, 0o755);
     const ws = await TaskWorkspace.create(path.join(workDir, 'agent-work'), 'unsafe', {
-      storage: undefined as never, archiveCache: path.join(workDir, 'archives'), caps, limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000 }, signal: new AbortController().signal,
+      storage: undefined as never,
+      archiveCache: path.join(workDir, 'archives'),
+      caps,
+      limits: { ...DEFAULT_LIMITS, wallClockMs: 20_000 },
+      signal: new AbortController().signal,
     });
     try {
       const algo = await ws.outputDir('algo');
@@ -225,8 +273,13 @@ describe('unsafe mode (no bubblewrap)', () => {
       fs.writeFileSync(path.join(input, 'x.txt'), 'hello\n', { mode: 0o644 });
       const out = await ws.outputDir('out');
       await ws.run('train', {
-        argv: ['./run', '/task/in/x.txt', '/task/out/y.txt'], cwd: '/task/algo',
-        mounts: [{ hostPath: algo, sandboxPath: '/task/algo', writable: false }, { hostPath: input, sandboxPath: '/task/in', writable: false }, { hostPath: out, sandboxPath: '/task/out', writable: true }],
+        argv: ['./run', '/task/in/x.txt', '/task/out/y.txt'],
+        cwd: '/task/algo',
+        mounts: [
+          { hostPath: algo, sandboxPath: '/task/algo', writable: false },
+          { hostPath: input, sandboxPath: '/task/in', writable: false },
+          { hostPath: out, sandboxPath: '/task/out', writable: true },
+        ],
       });
       expect(fs.readFileSync(path.join(out, 'y.txt'), 'utf8')).toBe(`hello ${SANDBOX_UID}\n`);
     } finally {

@@ -27,13 +27,15 @@ describe('MongoDB-protocol server behaviour', () => {
     const jobs = database.db.collection<{ _id: number; status: string }>('jobs');
     await jobs.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, status: 'todo' })));
     let claims = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      for (;;) {
-        const doc = await jobs.findOneAndUpdate({ status: 'todo' }, { $set: { status: 'taken' } });
-        if (!doc) return;
-        claims++;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (;;) {
+          const doc = await jobs.findOneAndUpdate({ status: 'todo' }, { $set: { status: 'taken' } });
+          if (!doc) return;
+          claims++;
+        }
+      }),
+    );
     expect(await jobs.countDocuments({ status: 'taken' })).toBe(50);
     process.stderr.write(`findOneAndUpdate race on ${readState().serverDescription}: ${claims} claims for 50 documents\n`);
     if (isFerret()) expect(claims).toBeGreaterThanOrEqual(50);

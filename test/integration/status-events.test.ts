@@ -16,7 +16,9 @@ describe('status events', () => {
     // A subscriber of its own, as a dashboard or another replica's WebSocket server would be.
     listener = new AmqpBroker({ url: testAmqpUrl(), topology: workTopology(t.prefix), logger: silentLogger(), connectionName: 'events-test' });
     await listener.start();
-    await listener.subscribe(workTopology(t.prefix).eventsExchange, 'learnuplet.*', (content, key) => heard.push({ key, event: JSON.parse(content.toString()) as StatusEvent }));
+    await listener.subscribe(workTopology(t.prefix).eventsExchange, 'learnuplet.*', (content, key) =>
+      heard.push({ key, event: JSON.parse(content.toString()) as StatusEvent }),
+    );
   });
   afterAll(async () => {
     await listener?.close();
@@ -29,9 +31,16 @@ describe('status events', () => {
     await t.call('author', 'POST', '/algo', { uuid: 'eva', name: 'a', problem: 'ev' });
     const [rank0, rank1] = (await t.call('reader', 'GET', '/learnuplet?algo=eva')).body.learnuplets;
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${rank0.uuid}`, { worker: 'n1' });
-    await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, { status: 'done', perf: 0.7, train_perf: [0.7], test_perf: [0.7], lease_token: claim.body.lease.token });
+    await t.call('compute', 'POST', `/learndone/${rank0.uuid}`, {
+      status: 'done',
+      perf: 0.7,
+      train_perf: [0.7],
+      test_perf: [0.7],
+      lease_token: claim.body.lease.token,
+    });
 
-    const ofInterest = () => heard.filter((h) => h.event.id === rank0.uuid || h.event.id === rank1.uuid).map((h) => `${h.event.id === rank0.uuid ? 'r0' : 'r1'}:${h.key}`);
+    const ofInterest = () =>
+      heard.filter((h) => h.event.id === rank0.uuid || h.event.id === rank1.uuid).map((h) => `${h.event.id === rank0.uuid ? 'r0' : 'r1'}:${h.key}`);
     await waitFor(async () => (ofInterest().includes('r1:learnuplet.todo') ? true : undefined), 10_000);
     expect(ofInterest()).toEqual(['r0:learnuplet.todo', 'r0:learnuplet.pending', 'r0:learnuplet.done', 'r1:learnuplet.todo']);
     const done = heard.find((h) => h.key === 'learnuplet.done')!.event;

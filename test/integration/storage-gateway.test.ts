@@ -11,11 +11,17 @@ import { checkedFetch, filesUnder, startTestStorage, type TestStorage } from '..
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 /** A capability as the orchestrator would issue it on a claim. */
 const capability = (blobs: string[], holder: TestRole = 'compute', ttlSeconds = 60) =>
-  signCapability({ sub: TEST_KEYS[holder].name, uplet: 'u', blobs: blobs.map((b) => `data/${b}`), exp: Math.floor(Date.now() / 1000) + ttlSeconds }, TEST_CAPABILITY_SECRET);
+  signCapability(
+    { sub: TEST_KEYS[holder].name, uplet: 'u', blobs: blobs.map((b) => `data/${b}`), exp: Math.floor(Date.now() / 1000) + ttlSeconds },
+    TEST_CAPABILITY_SECRET,
+  );
 const withCap = (blobs: string[]) => ({ 'x-uplet-capability': capability(blobs) });
 /** A capability authorising a task's outputs (`<kind>/<uuid>`), as a claim issues it: models and predictions need one to be written. */
 const writeCap = (outputs: string[], holder: TestRole = 'compute', ttlSeconds = 60) =>
-  signCapability({ sub: TEST_KEYS[holder].name, uplet: 'u', kind: 'learnuplet', attempt: 1, blobs: [], writes: outputs, exp: Math.floor(Date.now() / 1000) + ttlSeconds }, TEST_CAPABILITY_SECRET);
+  signCapability(
+    { sub: TEST_KEYS[holder].name, uplet: 'u', kind: 'learnuplet', attempt: 1, blobs: [], writes: outputs, exp: Math.floor(Date.now() / 1000) + ttlSeconds },
+    TEST_CAPABILITY_SECRET,
+  );
 
 describe('storage gateway', () => {
   let s: TestStorage;
@@ -55,7 +61,11 @@ describe('storage gateway', () => {
   test('an empty blob round-trips too', async () => {
     const src = path.join(work, 'empty.bin');
     fs.writeFileSync(src, '');
-    const meta = await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key, capability: writeCap(['model/m-empty']) }).uploadFile('model', 'm-empty', src);
+    const meta = await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key, capability: writeCap(['model/m-empty']) }).uploadFile(
+      'model',
+      'm-empty',
+      src,
+    );
     expect(meta).toMatchObject({ size: 0, sha256: sha(Buffer.alloc(0)) });
     const dest = path.join(work, 'empty-down.bin');
     await new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS.compute.key }).downloadToFile('model', 'm-empty', dest);
@@ -73,7 +83,10 @@ describe('storage gateway', () => {
   test('an upload cut off half way leaves nothing, visible or on disk', async () => {
     const before = filesUnder(s.dir).length;
     await new Promise<void>((resolve) => {
-      const req = http.request(`${s.url}/blobs/data/d-cut`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.provider.key, 'content-length': String(4 * 1024 * 1024) } });
+      const req = http.request(`${s.url}/blobs/data/d-cut`, {
+        method: 'PUT',
+        headers: { 'x-api-key': TEST_KEYS.provider.key, 'content-length': String(4 * 1024 * 1024) },
+      });
       req.on('error', () => resolve());
       req.write(crypto.randomBytes(1024 * 1024));
       setTimeout(() => {
@@ -92,8 +105,15 @@ describe('storage gateway', () => {
     const declared = await put('provider', 'data', 'd-big', big);
     expect(declared.status).toBe(413);
     const streamed = await fetch(`${s.url}/blobs/data/d-big2`, {
-      method: 'PUT', headers: { 'x-api-key': TEST_KEYS.provider.key }, duplex: 'half',
-      body: new ReadableStream({ start(c) { for (let i = 0; i < 9; i++) c.enqueue(new Uint8Array(1024 * 1024)); c.close(); } }),
+      method: 'PUT',
+      headers: { 'x-api-key': TEST_KEYS.provider.key },
+      duplex: 'half',
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 9; i++) c.enqueue(new Uint8Array(1024 * 1024));
+          c.close();
+        },
+      }),
     }).catch((e: Error) => e);
     if (!(streamed instanceof Error)) expect(streamed.status).toBe(413);
     await new Promise((r) => setTimeout(r, 100));
@@ -153,12 +173,15 @@ describe('storage gateway', () => {
 
   test('path tricks in uuids and kinds are refused with 400', async () => {
     // Raw requests: fetch would normalize `%2e%2e` away before sending it.
-    const raw = (p: string) => new Promise<number>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: new URL(s.url).port, path: p, headers: { 'x-api-key': TEST_KEYS.compute.key } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject);
-    });
+    const raw = (p: string) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: new URL(s.url).port, path: p, headers: { 'x-api-key': TEST_KEYS.compute.key } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
+      });
     for (const bad of ['..%2F..%2Fetc', '%2e%2e', 'a%2Fb', 'x'.repeat(65), '%C3%A9t%C3%A9', '.hidden', 'a%00b', '%ff']) {
       expect({ bad, status: await raw(`/blobs/data/${bad}`) }).toEqual({ bad, status: 400 });
     }
@@ -177,11 +200,19 @@ describe('storage gateway permissions', () => {
   const roles: Array<TestRole | null> = [null, 'organizer', 'provider', 'author', 'compute', 'admin'];
   const uploader: Record<string, TestRole> = { data: 'provider', algo: 'author', workflow: 'organizer', model: 'compute', prediction: 'compute' };
   const mayUpload: Record<string, Array<TestRole | null>> = {
-    data: ['provider', 'admin'], algo: ['author', 'admin'], workflow: ['organizer', 'admin'], model: ['compute', 'admin'], prediction: ['compute', 'admin'],
+    data: ['provider', 'admin'],
+    algo: ['author', 'admin'],
+    workflow: ['organizer', 'admin'],
+    model: ['compute', 'admin'],
+    prediction: ['compute', 'admin'],
   };
   // Readers of a blob uploaded by `uploader[kind]`; the prediction names `reader` as its requester.
   const mayRead: Record<string, Array<TestRole | null>> = {
-    data: ['compute'], algo: ['author', 'compute', 'admin'], workflow: ['organizer', 'compute', 'admin'], model: ['compute', 'admin'], prediction: ['reader', 'compute', 'admin'],
+    data: ['compute'],
+    algo: ['author', 'compute', 'admin'],
+    workflow: ['organizer', 'compute', 'admin'],
+    model: ['compute', 'admin'],
+    prediction: ['reader', 'compute', 'admin'],
   };
 
   const outputKinds = ['model', 'prediction'];
@@ -191,7 +222,11 @@ describe('storage gateway permissions', () => {
         const uuid = `up-${kind}-${role ?? 'anon'}`;
         // Outputs need the writer's capability on top of the role: every role gets one here, so the role alone decides.
         const cap: Record<string, string> = outputKinds.includes(kind) && role ? { 'x-uplet-capability': writeCap([`${kind}/${uuid}`], role) } : {};
-        const res = await fetch(`${s.url}/blobs/${kind}/${uuid}`, { method: 'PUT', headers: role ? { 'x-api-key': TEST_KEYS[role].key, ...cap } : {}, body: 'x' });
+        const res = await fetch(`${s.url}/blobs/${kind}/${uuid}`, {
+          method: 'PUT',
+          headers: role ? { 'x-api-key': TEST_KEYS[role].key, ...cap } : {},
+          body: 'x',
+        });
         const expected = role === null ? 401 : mayUpload[kind]!.includes(role) ? 201 : 403;
         expect({ kind, role, status: res.status }).toEqual({ kind, role, status: expected });
       }
@@ -201,8 +236,11 @@ describe('storage gateway permissions', () => {
   test('downloads: data only to compute; algos and workflows to compute and their owner; predictions to their requester', async () => {
     for (const kind of Object.keys(uploader)) {
       const res = await fetch(`${s.url}/blobs/${kind}/rd-${kind}`, {
-        method: 'PUT', body: 'secret', headers: {
-          'x-api-key': TEST_KEYS[uploader[kind]!].key, ...(kind === 'prediction' ? { 'x-uplet-readers': 'reader' } : {}),
+        method: 'PUT',
+        body: 'secret',
+        headers: {
+          'x-api-key': TEST_KEYS[uploader[kind]!].key,
+          ...(kind === 'prediction' ? { 'x-uplet-readers': 'reader' } : {}),
           ...(outputKinds.includes(kind) ? { 'x-uplet-capability': writeCap([`${kind}/rd-${kind}`], uploader[kind]) } : {}),
         },
       });
@@ -247,7 +285,12 @@ describe('storage gateway data capabilities', () => {
       ['mine', 'compute2', cap, /issued to another compute node/],
       ['mine', 'compute', capability(['mine'], 'compute', -5), /expired/],
       ['mine', 'compute', `${cap.split('.')[0]}.${'A'.repeat(43)}`, /signature is invalid/],
-      ['mine', 'compute', signCapability({ sub: 'node-1', uplet: 'u', blobs: ['data/mine'], exp: 2e9 }, 'another-secret-of-at-least-32-chars!!'), /signature is invalid/],
+      [
+        'mine',
+        'compute',
+        signCapability({ sub: 'node-1', uplet: 'u', blobs: ['data/mine'], exp: 2e9 }, 'another-secret-of-at-least-32-chars!!'),
+        /signature is invalid/,
+      ],
       ['mine', 'compute', 'garbage', /malformed/],
       // A capability authorising writes opens nothing for reading.
       ['mine', 'compute', writeCap(['data/mine']), /does not name data\/mine/],

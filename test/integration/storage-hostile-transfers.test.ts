@@ -81,7 +81,11 @@ describe('storage gateway content types', () => {
   beforeAll(async () => void (s = await startTestStorage()));
   afterAll(async () => s.cleanup());
   const put = (uuid: string, contentType: string) =>
-    fetch(`${s.url}/blobs/algo/${uuid}`, { method: 'PUT', headers: { 'x-api-key': TEST_KEYS.author.key, 'content-type': contentType }, body: '<script>alert(1)</script>' });
+    fetch(`${s.url}/blobs/algo/${uuid}`, {
+      method: 'PUT',
+      headers: { 'x-api-key': TEST_KEYS.author.key, 'content-type': contentType },
+      body: '<script>alert(1)</script>',
+    });
   const get = (uuid: string) => fetch(`${s.url}/blobs/algo/${uuid}`, { headers: { 'x-api-key': TEST_KEYS.author.key } });
 
   test.each([
@@ -94,7 +98,10 @@ describe('storage gateway content types', () => {
     const before = filesUnder(s.dir).length;
     const res = await put('ct-bad', type);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ where: 'header', field: 'content-type' })] });
+    expect(((await res.json()) as any).error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [expect.objectContaining({ where: 'header', field: 'content-type' })],
+    });
     expect(filesUnder(s.dir).length).toBe(before);
     expect((await get('ct-bad')).status).toBe(404);
   });
@@ -108,17 +115,20 @@ describe('storage gateway content types', () => {
     await res.arrayBuffer();
   });
 
-  test.each(['text/html', 'application/xhtml+xml', 'image/svg+xml', 'text/javascript', 'TEXT/HTML; charset=utf-8'])('%s is stored but served as application/octet-stream', async (type) => {
-    const uuid = `ct-${crypto.createHash('sha256').update(type).digest('hex').slice(0, 8)}`;
-    expect((await put(uuid, type)).status).toBe(201);
-    const res = await get(uuid);
-    expect(res.headers.get('content-type')).toBe('application/octet-stream');
-    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(res.headers.get('content-disposition')).toMatch(/^attachment/);
-    await res.arrayBuffer();
-    const meta = (await (await fetch(`${s.url}/blobs/algo/${uuid}/meta`, { headers: { 'x-api-key': TEST_KEYS.author.key } })).json()) as any;
-    expect(meta.content_type).toBe(type);
-  });
+  test.each(['text/html', 'application/xhtml+xml', 'image/svg+xml', 'text/javascript', 'TEXT/HTML; charset=utf-8'])(
+    '%s is stored but served as application/octet-stream',
+    async (type) => {
+      const uuid = `ct-${crypto.createHash('sha256').update(type).digest('hex').slice(0, 8)}`;
+      expect((await put(uuid, type)).status).toBe(201);
+      const res = await get(uuid);
+      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-disposition')).toMatch(/^attachment/);
+      await res.arrayBuffer();
+      const meta = (await (await fetch(`${s.url}/blobs/algo/${uuid}/meta`, { headers: { 'x-api-key': TEST_KEYS.author.key } })).json()) as any;
+      expect(meta.content_type).toBe(type);
+    },
+  );
 
   test('a blob stored with a 200 KB type by an earlier version is still downloadable by the client', async () => {
     expect((await put('ct-legacy', 'application/octet-stream')).status).toBe(201);

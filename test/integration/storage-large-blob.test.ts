@@ -23,7 +23,11 @@ describe('storage gateway with a 1 GiB blob', () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     gateway = startServiceProcess('storage-gateway/main.js', {
-      STORAGE_PORT: String(port), STORAGE_DIR: dir, STORAGE_MAX_BLOB_BYTES: String(2 * GIB), UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)), UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
+      STORAGE_PORT: String(port),
+      STORAGE_DIR: dir,
+      STORAGE_MAX_BLOB_BYTES: String(2 * GIB),
+      UPLET_API_KEYS: JSON.stringify(Object.values(TEST_KEYS)),
+      UPLET_CAPABILITY_SECRET: TEST_CAPABILITY_SECRET,
     });
     await waitForHttp(`${url}/healthz`);
   });
@@ -48,18 +52,34 @@ describe('storage gateway with a 1 GiB blob', () => {
     });
     const t0 = Date.now();
     const uploaded = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(`${url}/blobs/model/big-model`, {
-        method: 'PUT',
-        headers: {
-          'x-api-key': TEST_KEYS.compute.key, 'content-length': String(GIB),
-          // A model is written only under its task's lease: the capability a claim would issue.
-          'x-uplet-capability': signCapability({ sub: TEST_KEYS.compute.name, uplet: 'u', kind: 'learnuplet', attempt: 1, blobs: [], writes: ['model/big-model'], exp: Math.floor(Date.now() / 1000) + 3600 }, TEST_CAPABILITY_SECRET),
+      const req = http.request(
+        `${url}/blobs/model/big-model`,
+        {
+          method: 'PUT',
+          headers: {
+            'x-api-key': TEST_KEYS.compute.key,
+            'content-length': String(GIB),
+            // A model is written only under its task's lease: the capability a claim would issue.
+            'x-uplet-capability': signCapability(
+              {
+                sub: TEST_KEYS.compute.name,
+                uplet: 'u',
+                kind: 'learnuplet',
+                attempt: 1,
+                blobs: [],
+                writes: ['model/big-model'],
+                exp: Math.floor(Date.now() / 1000) + 3600,
+              },
+              TEST_CAPABILITY_SECRET,
+            ),
+          },
         },
-      }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+        (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       source.pipe(req);
     });
@@ -73,21 +93,25 @@ describe('storage gateway with a 1 GiB blob', () => {
     const received = crypto.createHash('sha256');
     let bytes = 0;
     await new Promise<void>((resolve, reject) => {
-      http.get(`${url}/blobs/model/big-model`, { headers: { 'x-api-key': TEST_KEYS.compute.key } }, (res) => {
-        expect(res.headers.etag).toBe(`"${digest}"`);
-        res.on('data', (d: Buffer) => {
-          bytes += d.length;
-          received.update(d);
-        });
-        res.on('end', resolve);
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(`${url}/blobs/model/big-model`, { headers: { 'x-api-key': TEST_KEYS.compute.key } }, (res) => {
+          expect(res.headers.etag).toBe(`"${digest}"`);
+          res.on('data', (d: Buffer) => {
+            bytes += d.length;
+            received.update(d);
+          });
+          res.on('end', resolve);
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
     const downloadSeconds = (Date.now() - t1) / 1000;
     expect(bytes).toBe(GIB);
     expect(received.digest('hex')).toBe(digest);
     const peak = gateway.peakRssBytes();
-    process.stderr.write(`1 GiB blob: upload ${uploadSeconds.toFixed(1)} s (${(1024 / uploadSeconds).toFixed(0)} MB/s), download ${downloadSeconds.toFixed(1)} s (${(1024 / downloadSeconds).toFixed(0)} MB/s); gateway peak RSS ${(afterUpload / 1e6).toFixed(0)} MB after upload, ${(peak / 1e6).toFixed(0)} MB after download\n`);
+    process.stderr.write(
+      `1 GiB blob: upload ${uploadSeconds.toFixed(1)} s (${(1024 / uploadSeconds).toFixed(0)} MB/s), download ${downloadSeconds.toFixed(1)} s (${(1024 / downloadSeconds).toFixed(0)} MB/s); gateway peak RSS ${(afterUpload / 1e6).toFixed(0)} MB after upload, ${(peak / 1e6).toFixed(0)} MB after download\n`,
+    );
     expect(peak).toBeLessThan(150 * 1e6);
   }, 180_000);
 });

@@ -18,7 +18,10 @@ describe('task capabilities', () => {
       expect((await blob('provider', 'PUT', 'data', uuid, undefined, `rows of ${uuid}`)).status).toBe(201);
     }
     // The organizer names a test item nobody registered to the problem, besides one its provider did.
-    expect((await t.call('organizer', 'POST', '/problem', { uuid: 'cp', workflow: 'wf', test_dataset: ['cd-test-reg', 'cd-test-foreign'], size_train_dataset: 1 })).status).toBe(201);
+    expect(
+      (await t.call('organizer', 'POST', '/problem', { uuid: 'cp', workflow: 'wf', test_dataset: ['cd-test-reg', 'cd-test-foreign'], size_train_dataset: 1 }))
+        .status,
+    ).toBe(201);
     expect((await t.call('provider', 'POST', '/data', { uuid: ['cd-train', 'cd-test-reg'], problems: 'cp' })).status).toBe(201);
     expect((await t.call('author', 'POST', '/algo', { uuid: 'ca', name: 'a', problem: 'cp' })).status).toBe(201);
   });
@@ -29,7 +32,9 @@ describe('task capabilities', () => {
 
   async function blob(role: TestRole, method: string, kind: string, uuid: string, capability?: string, body?: string): Promise<Reply> {
     const res = await fetch(`${s.url}/blobs/${kind}/${uuid}`, {
-      method, headers: { 'x-api-key': TEST_KEYS[role].key, ...(capability ? { 'x-uplet-capability': capability } : {}) }, ...(body === undefined ? {} : { body }),
+      method,
+      headers: { 'x-api-key': TEST_KEYS[role].key, ...(capability ? { 'x-uplet-capability': capability } : {}) },
+      ...(body === undefined ? {} : { body }),
     });
     const text = await res.text();
     try {
@@ -50,7 +55,13 @@ describe('task capabilities', () => {
     await t.call('author', 'POST', '/algo', { uuid: `${problem}-a`, name: 'a', problem });
     const l = await rank0(problem);
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${l.uuid}`, { worker: 'w' });
-    const done = await t.call('compute', 'POST', `/learndone/${l.uuid}`, { status: 'done', perf: 0.5, train_perf: {}, test_perf: {}, lease_token: claim.body.lease.token });
+    const done = await t.call('compute', 'POST', `/learndone/${l.uuid}`, {
+      status: 'done',
+      perf: 0.5,
+      train_perf: {},
+      test_perf: {},
+      lease_token: claim.body.lease.token,
+    });
     expect(done.status).toBe(200);
   }
 
@@ -140,13 +151,19 @@ describe('task capabilities', () => {
     expect(put.status).toBe(201);
     expect(put.body.written_under).toMatchObject({ kind: 'preduplet', uplet: puuid, attempt: lease.attempt });
 
-    const wrong = await t.call('compute', 'POST', `/preddone/${puuid}`, { status: 'done', prediction_storage_uuid: 'some-other-blob', lease_token: lease.token });
+    const wrong = await t.call('compute', 'POST', `/preddone/${puuid}`, {
+      status: 'done',
+      prediction_storage_uuid: 'some-other-blob',
+      lease_token: lease.token,
+    });
     expect(wrong.status).toBe(422);
     expect(wrong.body.error.details).toMatchObject({ field: 'prediction_storage_uuid' });
     expect((await t.call('reader', 'GET', `/preduplet/${puuid}`)).body.status).toBe('pending');
     const right = await t.call('compute', 'POST', `/preddone/${puuid}`, { status: 'done', prediction_storage_uuid: output, lease_token: lease.token });
     expect(right.status).toBe(200);
-    expect(right.body.updated_preduplet.prediction_storage_uuid ?? (await t.call('reader', 'GET', `/preduplet/${puuid}`)).body.prediction_storage_uuid).toBe(output);
+    expect(right.body.updated_preduplet.prediction_storage_uuid ?? (await t.call('reader', 'GET', `/preduplet/${puuid}`)).body.prediction_storage_uuid).toBe(
+      output,
+    );
   });
 
   // Item 10: any finite perf; per-item scores name the uplet's own data.
@@ -193,7 +210,9 @@ describe('task capabilities', () => {
     expect((await t.call('reader', 'GET', `/learnuplet/${l.uuid}`)).body).toMatchObject({ status: 'pending', attempt: 1 });
     // The holder's own calls still work.
     expect((await t.call('compute', 'POST', `/worker/learnuplet/${l.uuid}/heartbeat`, { lease_token: token })).status).toBe(200);
-    expect((await t.call('compute', 'POST', `/learndone/${l.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: token })).status).toBe(200);
+    expect(
+      (await t.call('compute', 'POST', `/learndone/${l.uuid}`, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: token })).status,
+    ).toBe(200);
   });
 });
 
@@ -214,7 +233,8 @@ describe('capabilities end with their lease', () => {
     await t?.cleanup();
   });
 
-  const read = (cap: string) => fetch(`${s.url}/blobs/data/ex-d`, { headers: { 'x-api-key': TEST_KEYS.compute.key, 'x-uplet-capability': cap } }).then((r) => r.status);
+  const read = (cap: string) =>
+    fetch(`${s.url}/blobs/data/ex-d`, { headers: { 'x-api-key': TEST_KEYS.compute.key, 'x-uplet-capability': cap } }).then((r) => r.status);
   const expOf = (cap: string) => JSON.parse(Buffer.from(cap.split('.')[0]!, 'base64url').toString('utf8')).exp as number;
 
   test('the claim’s capability expires with the lease; the heartbeat answer carries a fresh one', async () => {

@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  buildFerretDb, createPostgresDatabase, dropPostgresDatabase, freePort, mongoUrlFor, pingMongo, startFerretDb, stopFerretDb, waitForExit,
+  buildFerretDb,
+  createPostgresDatabase,
+  dropPostgresDatabase,
+  freePort,
+  mongoUrlFor,
+  pingMongo,
+  startFerretDb,
+  stopFerretDb,
+  waitForExit,
   type FerretDbState,
 } from '../../standalone/local-db/ferretdb-process';
 import { ensureServerResponsive } from '../harness/test-database';
@@ -22,7 +30,9 @@ describe('a wedged test database server', () => {
 
   afterAll(async () => {
     process.env[STATE_ENV] = sharedState;
-    const last = fs.existsSync(path.join(dir, 'state.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TestServersState).ferret : ferret;
+    const last = fs.existsSync(path.join(dir, 'state.json'))
+      ? (JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TestServersState).ferret
+      : ferret;
     for (const f of [ferret, last]) {
       if (!f) continue;
       stopFerretDb(f, 'SIGKILL');
@@ -38,7 +48,10 @@ describe('a wedged test database server', () => {
     const port = await freePort();
     ferret = await startFerretDb(binary, backend, port, path.join(dir, 'ferretdb.log'));
     process.env[STATE_ENV] = path.join(dir, 'state.json');
-    fs.writeFileSync(process.env[STATE_ENV], JSON.stringify({ mongoUrlTemplate: mongoUrlFor(port, '{db}'), serverDescription: 'FerretDB (wedge test)', amqpUrl: '', ferret }));
+    fs.writeFileSync(
+      process.env[STATE_ENV],
+      JSON.stringify({ mongoUrlTemplate: mongoUrlFor(port, '{db}'), serverDescription: 'FerretDB (wedge test)', amqpUrl: '', ferret }),
+    );
 
     process.kill(-ferret.pid, 'SIGSTOP');
     expect(await pingMongo(mongoUrlFor(port, 'admin'), 1_000)).toBe(false);

@@ -37,7 +37,10 @@ describe('work contract', () => {
     expect(lost.body.error.code).toBe(WORK_ERROR_CODES.LEASE_LOST);
 
     // The seed's report path and the generic one answer alike.
-    for (const [uuid, path] of [[first!, reportPath(kind, first!)], [second!, `/worker/${kind}/${second}/report`]] as const) {
+    for (const [uuid, path] of [
+      [first!, reportPath(kind, first!)],
+      [second!, `/worker/${kind}/${second}/report`],
+    ] as const) {
       const c = await t.call('compute', 'POST', `/worker/${kind}/${uuid}`, { worker: 'contract' });
       const report = await t.call('compute', 'POST', path, { ...done(uuid, c.body.lease.attempt), lease_token: c.body.lease.token });
       expect(report.status).toBe(200);

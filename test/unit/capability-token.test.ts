@@ -4,11 +4,23 @@ import { checkCapability, signCapability, type CapabilityPayload } from '../../s
 const SECRET = 'the-shared-capability-secret';
 const NOW = 1_800_000_000;
 const payload: CapabilityPayload = {
-  sub: 'node-1', uplet: 'u1', kind: 'learnuplet', attempt: 2,
-  blobs: ['data/d1', 'algo/a1'], writes: ['model/u1-2'], exp: NOW + 60,
+  sub: 'node-1',
+  uplet: 'u1',
+  kind: 'learnuplet',
+  attempt: 2,
+  blobs: ['data/d1', 'algo/a1'],
+  writes: ['model/u1-2'],
+  exp: NOW + 60,
 };
 const check = (token: string | undefined, overrides: { secret?: string; principal?: string; blob?: string; access?: 'read' | 'write'; now?: number } = {}) =>
-  checkCapability(token, overrides.secret ?? SECRET, overrides.principal ?? 'node-1', overrides.blob ?? 'data/d1', overrides.access ?? 'read', overrides.now ?? NOW);
+  checkCapability(
+    token,
+    overrides.secret ?? SECRET,
+    overrides.principal ?? 'node-1',
+    overrides.blob ?? 'data/d1',
+    overrides.access ?? 'read',
+    overrides.now ?? NOW,
+  );
 const reasonOf = (result: ReturnType<typeof checkCapability>) => (result.ok ? 'accepted' : result.reason);
 
 /** Re-encodes a token's payload without re-signing it: what a compute node forging more access would send. */

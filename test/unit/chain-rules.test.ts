@@ -3,7 +3,12 @@ import { afterUnsuccessfulAttempt, attemptOfToken } from '../../orchestrator/dom
 import { planMinibatches } from '../../orchestrator/domain/minibatches';
 
 const link = (rank: number, status: ChainLink['status'], perf: number | null = null): ChainLink => ({
-  uuid: `l${rank}`, rank, status, perf, model_start: null, model_end: `m${rank}`,
+  uuid: `l${rank}`,
+  rank,
+  status,
+  perf,
+  model_start: null,
+  model_end: `m${rank}`,
 });
 
 describe('minibatches', () => {
@@ -12,7 +17,13 @@ describe('minibatches', () => {
 
   test('train data in registration order, test data excluded, full batches only, the rest waits', () => {
     const registered = [data('d3', 2), data('d1', 1, 0), data('t1', 1, 1), data('d2', 1, 2), data('d4', 3), data('d5', 4)];
-    expect(planMinibatches(registered, ['t1'], new Set(), 2)).toEqual({ batches: [['d1', 'd2'], ['d3', 'd4']], waiting: ['d5'] });
+    expect(planMinibatches(registered, ['t1'], new Set(), 2)).toEqual({
+      batches: [
+        ['d1', 'd2'],
+        ['d3', 'd4'],
+      ],
+      waiting: ['d5'],
+    });
   });
 
   test('data already in a minibatch is not batched again', () => {

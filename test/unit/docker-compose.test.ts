@@ -30,17 +30,28 @@ function envOf(service: string): NodeJS.ProcessEnv {
 
 const agents = Object.keys(compose.services).filter((name) => name.startsWith('compute-agent'));
 const schemas: Record<string, Joi.ObjectSchema> = {
-  orchestrator: orchestratorSettingsSchema, 'storage-gateway': storageSettingsSchema, 'storage-gateway-b': storageSettingsSchema, ...Object.fromEntries(agents.map((a) => [a, agentSettingsSchema])),
+  orchestrator: orchestratorSettingsSchema,
+  'storage-gateway': storageSettingsSchema,
+  'storage-gateway-b': storageSettingsSchema,
+  ...Object.fromEntries(agents.map((a) => [a, agentSettingsSchema])),
 };
 
 describe('docker-compose.yml', () => {
   test('has the production services, with health checks and volumes', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['compute-agent-1', 'compute-agent-2', 'mongo', 'orchestrator', 'rabbitmq', 'storage-gateway', 'storage-gateway-b']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'compute-agent-1',
+      'compute-agent-2',
+      'mongo',
+      'orchestrator',
+      'rabbitmq',
+      'storage-gateway',
+      'storage-gateway-b',
+    ]);
     for (const name of ['mongo', 'rabbitmq', 'orchestrator', 'storage-gateway', 'storage-gateway-b']) expect(compose.services[name]!.healthcheck).toBeDefined();
     expect(Object.keys(compose.volumes).sort()).toEqual(['agent-1-work', 'agent-2-work', 'blob-data', 'blob-data-b', 'mongo-data', 'rabbitmq-data']);
   });
 
-  test('two sites: each gateway and agent names its site, the orchestrator knows each gateway, each agent uses its own site\'s gateway', () => {
+  test("two sites: each gateway and agent names its site, the orchestrator knows each gateway, each agent uses its own site's gateway", () => {
     const env = (name: string) => compose.services[name]!.environment!;
     const sites = JSON.parse(env('orchestrator').SITES!) as Record<string, { gateway_url: string }>;
     const gateways = ['storage-gateway', 'storage-gateway-b'];

@@ -12,10 +12,10 @@ describe('withRetry', () => {
     jest.useFakeTimers();
     delays = [];
     const realSetTimeout = setTimeout;
-    jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    jest.spyOn(global, 'setTimeout').mockImplementation((fn: () => void, ms?: number) => {
       delays.push(ms ?? 0);
       return realSetTimeout(fn, ms);
-    }));
+    });
   });
   afterEach(() => {
     jest.restoreAllMocks();
@@ -24,7 +24,10 @@ describe('withRetry', () => {
 
   /** Runs withRetry to its end, advancing the fake clock through every back-off. */
   async function settle<T>(run: Promise<T>): Promise<{ value?: T; error?: unknown }> {
-    const outcome = run.then((value) => ({ value }), (error: unknown) => ({ error }));
+    const outcome = run.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
     await jest.runAllTimersAsync();
     return outcome;
   }
@@ -119,13 +122,20 @@ describe('parseJsonResponse', () => {
     await expect(parseJsonResponse(answer(503, '{"error":{"code":"X"}}'), 'claim', refusal)).rejects.toBeInstanceOf(RetryableHttpError);
   });
 
-  test('a 4xx is the caller\'s refusal with the server\'s stable code', async () => {
-    await expect(parseJsonResponse(answer(409, '{"error":{"code":"LEASE_LOST","message":"gone"}}'), 'heartbeat', refusal))
-      .rejects.toMatchObject({ status: 409, code: 'LEASE_LOST', message: 'heartbeat: 409 gone' });
+  test("a 4xx is the caller's refusal with the server's stable code", async () => {
+    await expect(parseJsonResponse(answer(409, '{"error":{"code":"LEASE_LOST","message":"gone"}}'), 'heartbeat', refusal)).rejects.toMatchObject({
+      status: 409,
+      code: 'LEASE_LOST',
+      message: 'heartbeat: 409 gone',
+    });
   });
 
   test('a 4xx without a JSON body is refused with HTTP_ERROR and the start of its text', async () => {
-    await expect(parseJsonResponse(answer(400, 'bad'), 'report', refusal)).rejects.toMatchObject({ status: 400, code: 'HTTP_ERROR', message: 'report: 400 bad' });
+    await expect(parseJsonResponse(answer(400, 'bad'), 'report', refusal)).rejects.toMatchObject({
+      status: 400,
+      code: 'HTTP_ERROR',
+      message: 'report: 400 bad',
+    });
   });
 
   test('a 2xx is its JSON', async () => {

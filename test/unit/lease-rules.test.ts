@@ -7,10 +7,17 @@ const mintedToken = (attempt: number, bytes: Uint8Array) => `${attempt}.${Buffer
 
 describe('attempts', () => {
   test('every attempt before the last goes back to todo, whatever ended it', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 50 }), fc.constantFrom('expired' as const, 'failed' as const), (attempt, max, cause) => {
-      const decision = afterUnsuccessfulAttempt(attempt, max, cause, 'boom');
-      expect(decision.next).toBe(attempt < max ? 'todo' : 'failed');
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.constantFrom('expired' as const, 'failed' as const),
+        (attempt, max, cause) => {
+          const decision = afterUnsuccessfulAttempt(attempt, max, cause, 'boom');
+          expect(decision.next).toBe(attempt < max ? 'todo' : 'failed');
+        },
+      ),
+    );
   });
 
   test('the last attempt fails for good, with a reason naming the cause and the count', () => {
@@ -26,9 +33,11 @@ describe('attempts', () => {
 
 describe('lease tokens', () => {
   test('every token the orchestrator mints names its attempt', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 999_999 }), fc.uint8Array({ minLength: 18, maxLength: 18 }), (attempt, bytes) => {
-      expect(attemptOfToken(mintedToken(attempt, bytes))).toBe(attempt);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 999_999 }), fc.uint8Array({ minLength: 18, maxLength: 18 }), (attempt, bytes) => {
+        expect(attemptOfToken(mintedToken(attempt, bytes))).toBe(attempt);
+      }),
+    );
     expect(attemptOfToken(mintedToken(7, crypto.randomBytes(18)))).toBe(7);
   });
 

@@ -22,17 +22,25 @@ describe('machine setup', () => {
     fakeChromium = path.join(dir, 'chromium');
     aptLog = path.join(dir, 'apt.log');
     const sciencePresent = path.join(dir, 'science-installed');
-    fs.writeFileSync(path.join(dir, 'apt-get'), [
-      '#!/bin/sh',
-      `echo "$@" >> ${aptLog}`,
-      `case " $* " in *" bubblewrap "*) printf '#!/bin/sh\\n' > ${fakeBwrap}; chmod +x ${fakeBwrap};; esac`,
-      `case " $* " in *" python3-sklearn "*) touch ${sciencePresent};; esac`,
-      `case " $* " in *" chromium "*) printf '#!/bin/sh\\n' > ${fakeChromium}; chmod +x ${fakeChromium};; esac`,
-    ].join('\n'), { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, 'apt-get'),
+      [
+        '#!/bin/sh',
+        `echo "$@" >> ${aptLog}`,
+        `case " $* " in *" bubblewrap "*) printf '#!/bin/sh\\n' > ${fakeBwrap}; chmod +x ${fakeBwrap};; esac`,
+        `case " $* " in *" python3-sklearn "*) touch ${sciencePresent};; esac`,
+        `case " $* " in *" chromium "*) printf '#!/bin/sh\\n' > ${fakeChromium}; chmod +x ${fakeChromium};; esac`,
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     fs.writeFileSync(path.join(dir, 'python3'), `#!/bin/sh\ntest -e ${sciencePresent}\n`, { mode: 0o755 });
     env = {
       ...process.env,
-      UPLET_SETUP_APT_GET: path.join(dir, 'apt-get'), UPLET_SETUP_BWRAP: fakeBwrap, UPLET_SETUP_PYTHON: path.join(dir, 'python3'), UPLET_SETUP_CHROMIUM: fakeChromium, UPLET_SETUP_AS_ROOT: '1',
+      UPLET_SETUP_APT_GET: path.join(dir, 'apt-get'),
+      UPLET_SETUP_BWRAP: fakeBwrap,
+      UPLET_SETUP_PYTHON: path.join(dir, 'python3'),
+      UPLET_SETUP_CHROMIUM: fakeChromium,
+      UPLET_SETUP_AS_ROOT: '1',
       // A database is given, so the step neither starts PostgreSQL nor builds FerretDB here.
       MONGO_URL: 'mongodb://127.0.0.1:1/unused',
     };

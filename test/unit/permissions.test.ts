@@ -31,8 +31,20 @@ describe('API keys', () => {
     ['an unknown role', JSON.stringify([{ name: 'x', key: 'k'.repeat(16), roles: ['root'] }])],
     ['a short key', JSON.stringify([{ name: 'x', key: 'short', roles: ['admin'] }])],
     ['no roles', JSON.stringify([{ name: 'x', key: 'k'.repeat(16), roles: [] }])],
-    ['a repeated key', JSON.stringify([{ name: 'x', key: 'k'.repeat(16), roles: ['admin'] }, { name: 'y', key: 'k'.repeat(16), roles: ['admin'] }])],
-    ['a repeated name', JSON.stringify([{ name: 'x', key: 'k'.repeat(16), roles: ['admin'] }, { name: 'x', key: 'j'.repeat(16), roles: ['admin'] }])],
+    [
+      'a repeated key',
+      JSON.stringify([
+        { name: 'x', key: 'k'.repeat(16), roles: ['admin'] },
+        { name: 'y', key: 'k'.repeat(16), roles: ['admin'] },
+      ]),
+    ],
+    [
+      'a repeated name',
+      JSON.stringify([
+        { name: 'x', key: 'k'.repeat(16), roles: ['admin'] },
+        { name: 'x', key: 'j'.repeat(16), roles: ['admin'] },
+      ]),
+    ],
     ['a control character in a name', JSON.stringify([{ name: 'x\u0007', key: 'k'.repeat(16), roles: ['admin'] }])],
   ])('a key list with %s is a configuration error', (_why, raw) => {
     expect(() => ApiKeyRegistry.fromSettings({ UPLET_API_KEYS: raw })).toThrow(ConfigError);
@@ -73,7 +85,14 @@ describe('blob permissions', () => {
     prediction: { upload: ['compute', 'admin'], readsAll: ['compute', 'admin'], ownerReads: false, readersRead: true },
   };
   const blob = (kind: BlobKind, owner: string, readers: string[] = []): BlobMeta => ({
-    uuid: 'b1', kind, size: 1, sha256: '0'.repeat(64), owner, content_type: 'application/octet-stream', created: '2026-01-01T00:00:00.000Z', readers,
+    uuid: 'b1',
+    kind,
+    size: 1,
+    sha256: '0'.repeat(64),
+    owner,
+    content_type: 'application/octet-stream',
+    created: '2026-01-01T00:00:00.000Z',
+    readers,
   });
   const cases = BLOB_KINDS.flatMap((kind) => ROLES.map((role) => [kind, role] as const));
 
@@ -92,7 +111,7 @@ describe('blob permissions', () => {
     expect(mayEverRead(me, kind)).toBe(row.readsAll.includes(role) || row.ownerReads || row.readersRead);
   });
 
-  test('the data provider cannot read back its own data, nor an admin read anyone\'s', () => {
+  test("the data provider cannot read back its own data, nor an admin read anyone's", () => {
     expect(mayRead(who('p', 'data-provider'), blob('data', 'p'))).toBe(false);
     expect(mayRead(who('root', 'admin'), blob('data', 'p', ['root']))).toBe(false);
     expect(mayEverRead(who('root', 'admin'), 'data')).toBe(false);

@@ -10,7 +10,11 @@ import type { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { taskKindTable, type ReceivedDone } from '../../orchestrator/work/task-kinds';
 
 /** A registered data item as the capability lookups see it. */
-interface DataRow { _id: string; owner: string; problems: string[] }
+interface DataRow {
+  _id: string;
+  owner: string;
+  problems: string[];
+}
 
 /**
  * Collections faked down to what the table reads (`datas.findOne` by `_id` and one other field);
@@ -27,7 +31,11 @@ function fakeCollections(data: DataRow[]): Collections {
   // Code and start models sit at the default site here: their lookups find no site of their own.
   const none = async () => null;
   return {
-    learnuplets: { name: 'learnuplets', findOne: none }, preduplets: { name: 'preduplets' }, datas: { findOne }, algos: { findOne: none }, problems: { findOne: none },
+    learnuplets: { name: 'learnuplets', findOne: none },
+    preduplets: { name: 'preduplets' },
+    datas: { findOne },
+    algos: { findOne: none },
+    problems: { findOne: none },
   } as unknown as Collections;
 }
 
@@ -45,15 +53,49 @@ function fakeChains() {
 }
 
 const learnuplet = (over: Partial<LearnupletDoc> = {}): LearnupletDoc => ({
-  _id: 'l1', uuid: 'l1', status: 'pending', worker: 'node-1', attempt: 2, failure_reason: null,
-  timestamp_todo: null, timestamp_claimed: null, timestamp_done: null, problem: 'p1', workflow: 'w1', algo: 'a1', rank: 0,
-  train_data: ['d1', 'd2'], test_data: ['t1', 't2'], model_start: 'a1', model_end: 'm1', perf: null, train_perf: null, test_perf: null,
-  timestamp_creation: new Date(0), ...over,
+  _id: 'l1',
+  uuid: 'l1',
+  status: 'pending',
+  worker: 'node-1',
+  attempt: 2,
+  failure_reason: null,
+  timestamp_todo: null,
+  timestamp_claimed: null,
+  timestamp_done: null,
+  problem: 'p1',
+  workflow: 'w1',
+  algo: 'a1',
+  rank: 0,
+  train_data: ['d1', 'd2'],
+  test_data: ['t1', 't2'],
+  model_start: 'a1',
+  model_end: 'm1',
+  perf: null,
+  train_perf: null,
+  test_perf: null,
+  timestamp_creation: new Date(0),
+  ...over,
 });
 const preduplet = (over: Partial<PredupletDoc> = {}): PredupletDoc => ({
-  _id: 'p1', uuid: 'p1', status: 'pending', worker: 'node-1', attempt: 2, failure_reason: null,
-  timestamp_todo: null, timestamp_claimed: null, timestamp_done: null, problem: 'pb', workflow: 'w1', data: 'x1', model: 'm1', algo: 'a1',
-  learnuplet: 'l1', owner: 'carol', prediction_storage_uuid: null, timestamp_request: new Date(0), ...over,
+  _id: 'p1',
+  uuid: 'p1',
+  status: 'pending',
+  worker: 'node-1',
+  attempt: 2,
+  failure_reason: null,
+  timestamp_todo: null,
+  timestamp_claimed: null,
+  timestamp_done: null,
+  problem: 'pb',
+  workflow: 'w1',
+  data: 'x1',
+  model: 'm1',
+  algo: 'a1',
+  learnuplet: 'l1',
+  owner: 'carol',
+  prediction_storage_uuid: null,
+  timestamp_request: new Date(0),
+  ...over,
 });
 const done = (fields: Record<string, unknown>): ReceivedDone => ({ status: 'done', ...fields });
 const codeOf = (run: () => unknown): string | undefined => {
@@ -98,22 +140,28 @@ describe('learnuplet row', () => {
     { _id: 't2', owner: 'dp', problems: ['other-problem'] },
   ]);
 
-  test('acceptDone converts the seed\'s score lists to maps in the task\'s data order', () => {
+  test("acceptDone converts the seed's score lists to maps in the task's data order", () => {
     const { learnuplet: rules } = taskKindTable(c, fakeChains().chains);
     expect(rules.acceptDone(learnuplet(), 2, done({ perf: 0.5, train_perf: [0.1, 0.2], test_perf: [0.3, 0.4], lease_token: 'tok' }))).toEqual({
-      status: 'done', perf: 0.5, lease_token: 'tok', train_perf: { d1: 0.1, d2: 0.2 }, test_perf: { t1: 0.3, t2: 0.4 },
+      status: 'done',
+      perf: 0.5,
+      lease_token: 'tok',
+      train_perf: { d1: 0.1, d2: 0.2 },
+      test_perf: { t1: 0.3, t2: 0.4 },
     });
   });
 
-  test('acceptDone keeps maps of the task\'s own data as they are', () => {
+  test("acceptDone keeps maps of the task's own data as they are", () => {
     const { learnuplet: rules } = taskKindTable(c, fakeChains().chains);
     const report = done({ perf: 1, train_perf: { d2: 0.2 }, test_perf: { t1: 0.3 } });
     expect(rules.acceptDone(learnuplet(), 2, report)).toEqual(report);
   });
 
-  test('acceptDone refuses scores of data that is not the task\'s own, on either side', () => {
+  test("acceptDone refuses scores of data that is not the task's own, on either side", () => {
     const { learnuplet: rules } = taskKindTable(c, fakeChains().chains);
-    expect(codeOf(() => rules.acceptDone(learnuplet(), 2, done({ perf: 1, train_perf: { d1: 1, elsewhere: 2 }, test_perf: {} })))).toBe(WORK_ERROR_CODES.UNKNOWN_PERF_ITEM);
+    expect(codeOf(() => rules.acceptDone(learnuplet(), 2, done({ perf: 1, train_perf: { d1: 1, elsewhere: 2 }, test_perf: {} })))).toBe(
+      WORK_ERROR_CODES.UNKNOWN_PERF_ITEM,
+    );
     // A test item scored as train data is foreign too: the sides are not interchangeable.
     expect(codeOf(() => rules.acceptDone(learnuplet(), 2, done({ perf: 1, train_perf: { t1: 1 }, test_perf: {} })))).toBe(WORK_ERROR_CODES.UNKNOWN_PERF_ITEM);
     expect(codeOf(() => rules.acceptDone(learnuplet(), 2, done({ perf: 1, train_perf: {}, test_perf: { d1: 1 } })))).toBe(WORK_ERROR_CODES.UNKNOWN_PERF_ITEM);
@@ -126,7 +174,11 @@ describe('learnuplet row', () => {
 
   test('doneFields writes the score and the per-item maps, and nulls what is absent', () => {
     const { learnuplet: rules } = taskKindTable(c, fakeChains().chains);
-    expect(rules.doneFields(done({ perf: 0.7, train_perf: { d1: 1 }, test_perf: { t1: 2 } }))).toEqual({ perf: 0.7, train_perf: { d1: 1 }, test_perf: { t1: 2 } });
+    expect(rules.doneFields(done({ perf: 0.7, train_perf: { d1: 1 }, test_perf: { t1: 2 } }))).toEqual({
+      perf: 0.7,
+      train_perf: { d1: 1 },
+      test_perf: { t1: 2 },
+    });
     expect(rules.doneFields(done({}))).toEqual({ perf: null, train_perf: null, test_perf: null });
   });
 
@@ -161,8 +213,12 @@ describe('preduplet row', () => {
 
   test('acceptDone refuses a prediction of another attempt or another task', () => {
     const { preduplet: rules } = taskKindTable(c, fakeChains().chains);
-    expect(codeOf(() => rules.acceptDone(preduplet(), 2, done({ prediction_storage_uuid: predictionBlobUuid('p1', 1) })))).toBe(WORK_ERROR_CODES.NOT_TASK_OUTPUT);
-    expect(codeOf(() => rules.acceptDone(preduplet(), 2, done({ prediction_storage_uuid: predictionBlobUuid('p2', 2) })))).toBe(WORK_ERROR_CODES.NOT_TASK_OUTPUT);
+    expect(codeOf(() => rules.acceptDone(preduplet(), 2, done({ prediction_storage_uuid: predictionBlobUuid('p1', 1) })))).toBe(
+      WORK_ERROR_CODES.NOT_TASK_OUTPUT,
+    );
+    expect(codeOf(() => rules.acceptDone(preduplet(), 2, done({ prediction_storage_uuid: predictionBlobUuid('p2', 2) })))).toBe(
+      WORK_ERROR_CODES.NOT_TASK_OUTPUT,
+    );
     expect(codeOf(() => rules.acceptDone(preduplet(), 2, done({ prediction_storage_uuid: 'any-uuid' })))).toBe(WORK_ERROR_CODES.NOT_TASK_OUTPUT);
   });
 
@@ -180,7 +236,7 @@ describe('preduplet row', () => {
     expect(await taskKindTable(c, chains).preduplet.repairFollowUps(new Date(0), 50)).toBe(0);
   });
 
-  test('blobs: the item only if the requester owns it, and the attempt\'s prediction', async () => {
+  test("blobs: the item only if the requester owns it, and the attempt's prediction", async () => {
     const { preduplet: rules } = taskKindTable(c, fakeChains().chains);
     expect(await rules.blobs(preduplet(), 3)).toMatchObject({ reads: ['data/x1'], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
     expect(await rules.blobs(preduplet({ owner: 'mallory' }), 3)).toMatchObject({ reads: [], writes: [`prediction/${predictionBlobUuid('p1', 3)}`] });
@@ -189,7 +245,16 @@ describe('preduplet row', () => {
 
 describe('synthesize row', () => {
   const c = fakeCollections([]);
-  const task = { _id: 'mdl-1-synth-1', uuid: 'mdl-1-synth-1', model: 'mdl-1', owner: 'carol', site: 'default', n_rows: 500, seed: 42, ontology: { fields: [] } } as any;
+  const task = {
+    _id: 'mdl-1-synth-1',
+    uuid: 'mdl-1-synth-1',
+    model: 'mdl-1',
+    owner: 'carol',
+    site: 'default',
+    n_rows: 500,
+    seed: 42,
+    ontology: { fields: [] },
+  } as any;
 
   test('the reported CSV must be the data blob of this attempt; it reads nothing and writes that one blob', async () => {
     const { synthesize: rules } = taskKindTable(c, fakeChains().chains);
@@ -197,6 +262,9 @@ describe('synthesize row', () => {
     expect(codeOf(() => rules.acceptDone(task, 2, done({ data_storage_uuid: 'someone-elses-data' })))).toBe(WORK_ERROR_CODES.NOT_TASK_OUTPUT);
     expect(codeOf(() => rules.acceptDone(task, 2, done({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: {} })))).toBeUndefined();
     expect(await rules.blobs(task, 2)).toMatchObject({ reads: [], writes: ['data/mdl-1-synth-1-a2-data'], site: 'default' });
-    expect(rules.doneFields(done({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: { rows: 500 } }))).toEqual({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: { rows: 500 } });
+    expect(rules.doneFields(done({ data_storage_uuid: 'mdl-1-synth-1-a2-data', result: { rows: 500 } }))).toEqual({
+      data_storage_uuid: 'mdl-1-synth-1-a2-data',
+      result: { rows: 500 },
+    });
   });
 });

@@ -2,14 +2,30 @@ import { assembleResult, identityOf, launchWindowSeconds, type AkkioTaskDoc } fr
 import type { EngineModelDoc } from '../../orchestrator/training/engine-documents';
 import type { DatasetProfile } from '../../shared/contracts/training-contract';
 
-const profile = { row_count: 100, columns: ['a', 'b', 'c', 'y', 'z'].map((name) => ({ name, type: 'numeric', missing: 0, distinct: 50 })) } as unknown as DatasetProfile;
+const profile = {
+  row_count: 100,
+  columns: ['a', 'b', 'c', 'y', 'z'].map((name) => ({ name, type: 'numeric', missing: 0, distinct: 50 })),
+} as unknown as DatasetProfile;
 const task = (fields: string[], ignored: string[] = []): AkkioTaskDoc => ({
-  _id: 't', task_id: 't', owner: 'p', identity: 'h', members: [], submitted: true, fenced: true, failure_reason: null, timestamp_creation: new Date(),
+  _id: 't',
+  task_id: 't',
+  owner: 'p',
+  identity: 'h',
+  members: [],
+  submitted: true,
+  fenced: true,
+  failure_reason: null,
+  timestamp_creation: new Date(),
   request: { dataset_id: 'd', predict_fields: fields, ignore_fields: ignored, duration: 10, extra_attention: false },
 });
-const model = (label: string, importance: Record<string, number>, stats: unknown[] = []): EngineModelDoc => ({
-  _id: `${label}-m`, model_id: `${label}-m`, label_column: label, task_kind: 'regression', report: { stats, field_importance: importance, data_story: [{ name: label, type: 'numeric', outcomes: [] }], metrics: { rmse: 1 } },
-} as unknown as EngineModelDoc);
+const model = (label: string, importance: Record<string, number>, stats: unknown[] = []): EngineModelDoc =>
+  ({
+    _id: `${label}-m`,
+    model_id: `${label}-m`,
+    label_column: label,
+    task_kind: 'regression',
+    report: { stats, field_importance: importance, data_story: [{ name: label, type: 'numeric', outcomes: [] }], metrics: { rmse: 1 } },
+  }) as unknown as EngineModelDoc;
 
 describe('the Akkio front door, pure parts', () => {
   test('launch windows leave the final task and one trial inside the tier', () => {
@@ -37,7 +53,10 @@ describe('the Akkio front door, pure parts', () => {
   test('several fields: a group id, members listed, importances averaged (still summing to 1), all-zero → equal shares', () => {
     const r = assembleResult(task(['y', 'z']), [model('y', { a: 1, b: 0, c: 0 }), model('z', { a: 0, b: 0, c: 0 })], profile) as any;
     expect(r.model_id).toBe('t-models');
-    expect(r.models.map((m: any) => [m.field, m.model_id])).toEqual([['y', 'y-m'], ['z', 'z-m']]);
+    expect(r.models.map((m: any) => [m.field, m.model_id])).toEqual([
+      ['y', 'y-m'],
+      ['z', 'z-m'],
+    ]);
     expect(r.field_importance.a).toBeCloseTo(0.5 + 1 / 6, 12);
     expect(r.field_importance.b).toBeCloseTo(1 / 6, 12);
     expect(Object.values(r.field_importance as Record<string, number>).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 12);

@@ -1,6 +1,15 @@
 import type { ColumnProfile } from '../../shared/contracts/training-contract';
 import { UnknownFamilyError, UnknownMetricError } from '../../shared/errors/training-errors';
-import { canBeLabel, classCount, classShares, columnKind, findColumn, inferTaskKind, labelCheck, missingFraction } from '../../orchestrator/training/dataset-profile';
+import {
+  canBeLabel,
+  classCount,
+  classShares,
+  columnKind,
+  findColumn,
+  inferTaskKind,
+  labelCheck,
+  missingFraction,
+} from '../../orchestrator/training/dataset-profile';
 import { chooseFamilies, defaultFamilies, familyOfRegistryType, resolveFamily } from '../../orchestrator/training/families';
 import { irisLikeProfile } from './training-fixtures';
 import { canonicalMetric, checkMetric, higherIsBetter, knownMetrics, orient, resolveMetrics } from '../../orchestrator/training/metrics';
@@ -21,7 +30,10 @@ describe('dataset profile', () => {
     expect(canBeLabel(column('species'), 'regression')).toBe(false);
     expect(canBeLabel(column('species'), 'classification')).toBe(true);
     expect(canBeLabel(column('sepal_length'), 'classification')).toBe(true);
-    expect(labelCheck(column('notes'), 'classification')).toEqual({ ok: false, reason: 'a classification label must be category, boolean or numeric; notes is text' });
+    expect(labelCheck(column('notes'), 'classification')).toEqual({
+      ok: false,
+      reason: 'a classification label must be category, boolean or numeric; notes is text',
+    });
     expect(labelCheck(column('constant'), 'classification')).toEqual({ ok: false, reason: 'a classification label needs at least 2 classes; constant has 1' });
   });
 
@@ -56,7 +68,14 @@ describe('families', () => {
     expect(defaultFamilies({ rows: 178, features: 13, taskKind: 'classification', classCount: 3 })).toEqual(['decision_tree', 'random_forest', 'linear']);
     expect(defaultFamilies({ rows: 600, features: 13, taskKind: 'regression' })).toEqual(['decision_tree', 'random_forest', 'linear', 'neural_network']);
     expect(defaultFamilies({ rows: 600, features: 13, taskKind: 'classification', classCount: 20 })).toEqual(['decision_tree', 'random_forest', 'linear']);
-    expect(defaultFamilies({ rows: 5000, features: 40, taskKind: 'classification', classCount: 2 })).toEqual(['decision_tree', 'random_forest', 'linear', 'neural_network', 'hist_gradient_boosting', 'xgboost']);
+    expect(defaultFamilies({ rows: 5000, features: 40, taskKind: 'classification', classCount: 2 })).toEqual([
+      'decision_tree',
+      'random_forest',
+      'linear',
+      'neural_network',
+      'hist_gradient_boosting',
+      'xgboost',
+    ]);
     expect(chooseFamilies(['regression', 'linear', 'xgboost'], { rows: 10, features: 1, taskKind: 'regression' })).toEqual(['linear', 'xgboost']);
   });
 });

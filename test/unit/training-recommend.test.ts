@@ -11,19 +11,32 @@ const smallNumeric: Ontology = {
   ],
 };
 const smallProfile: DatasetProfile = {
-  row_count: 200, delimiter: ',',
+  row_count: 200,
+  delimiter: ',',
   columns: ['area', 'rooms', 'age', 'price'].map((name) => ({ name, type: 'numeric', missing: 0, distinct: 50, min: 0, max: 1, mean: 0.5, std: 0.2 })),
 };
 
 const wideCategorical: Ontology = {
   fields: [
-    ...Array.from({ length: 60 }, (_, i) => ({ name: `c${i}`, type: i % 3 === 0 ? 'numeric' as const : 'category' as const, role: 'feature' as const })),
+    ...Array.from({ length: 60 }, (_, i) => ({ name: `c${i}`, type: i % 3 === 0 ? ('numeric' as const) : ('category' as const), role: 'feature' as const })),
     { name: 'churned', type: 'boolean', role: 'target' },
   ],
 };
 const bigImbalancedProfile: DatasetProfile = {
-  row_count: 50_000, delimiter: ',',
-  columns: [{ name: 'churned', type: 'boolean', missing: 0, distinct: 2, top_values: [{ value: 'false', count: 48_000 }, { value: 'true', count: 2_000 }] }],
+  row_count: 50_000,
+  delimiter: ',',
+  columns: [
+    {
+      name: 'churned',
+      type: 'boolean',
+      missing: 0,
+      distinct: 2,
+      top_values: [
+        { value: 'false', count: 48_000 },
+        { value: 'true', count: 2_000 },
+      ],
+    },
+  ],
 };
 
 describe('recommend', () => {
@@ -32,7 +45,9 @@ describe('recommend', () => {
     expect(r.all_scores).toEqual({ decision_tree: 80, random_forest: 75, regression: 85, neural_network: 25 });
     expect(r.type).toBe('regression');
     expect(r.score).toBe(85);
-    expect(r.reasoning).toBe('regression scores 85/100 (base 55; the target price is numeric (a regression task) (+15); all 3 features are numeric (+10); only 200 rows (+5)). Next best: decision_tree at 80.');
+    expect(r.reasoning).toBe(
+      'regression scores 85/100 (base 55; the target price is numeric (a regression task) (+15); all 3 features are numeric (+10); only 200 rows (+5)). Next best: decision_tree at 80.',
+    );
     expect(r.ontology_analysis).toMatchObject({ n_features: 3, task_kind: 'regression', id_fields: ['id'], target: { name: 'price', type: 'numeric' } });
     expect(r.data_analysis).toEqual({ profiled: true, row_count: 200, missing_fraction: 0, n_classes: null, class_balance: null });
   });

@@ -1,10 +1,6 @@
 import { IllegalTransitionError } from '../../shared/errors/training-errors';
-import {
-  estimateSeconds, finalTaskEstimateMs, p90, shouldLaunch, TIER_PLANS, trialEstimateMs, unknownTimeoutMs,
-} from '../../orchestrator/training/budget';
-import {
-  akkioStatus, modelStatusForJob, trainerRunStatus, transitionJob, transitionModel,
-} from '../../orchestrator/training/job-status';
+import { estimateSeconds, finalTaskEstimateMs, p90, shouldLaunch, TIER_PLANS, trialEstimateMs, unknownTimeoutMs } from '../../orchestrator/training/budget';
+import { akkioStatus, modelStatusForJob, trainerRunStatus, transitionJob, transitionModel } from '../../orchestrator/training/job-status';
 
 describe('budget', () => {
   test('tiers grow in families and trials', () => {
@@ -24,7 +20,8 @@ describe('budget', () => {
   });
 
   test('never launches a trial that cannot fit with the final task', () => {
-    const ask = (remainingMs: number, measured: number[]) => shouldLaunch({ remainingMs, family: 'random_forest', measuredTrialMs: measured, finalTaskMs: finalTaskEstimateMs(measured) });
+    const ask = (remainingMs: number, measured: number[]) =>
+      shouldLaunch({ remainingMs, family: 'random_forest', measuredTrialMs: measured, finalTaskMs: finalTaskEstimateMs(measured) });
     expect(ask(10_000, [])).toBe(true); // 4 s prior + 6 s final
     expect(ask(9_999, [])).toBe(false);
     expect(ask(20_000, [3000, 3000, 9000])).toBe(false); // 9 s p90 + 27 s final
@@ -47,7 +44,9 @@ describe('job statuses', () => {
     expect(transitionJob('pending', 'running')).toBe('running');
     expect(transitionJob('running', 'canceled')).toBe('canceled');
     expect(() => transitionJob('completed', 'running')).toThrow(IllegalTransitionError);
-    expect(() => transitionJob('pending', 'completed')).toThrow('a job cannot go from pending to completed; from pending it may go to: running, failed, canceled');
+    expect(() => transitionJob('pending', 'completed')).toThrow(
+      'a job cannot go from pending to completed; from pending it may go to: running, failed, canceled',
+    );
   });
 
   test('front door names', () => {

@@ -4,8 +4,19 @@ import type { TrialAsk } from '../../shared/contracts/training-contract';
 import { dominates, paretoFront, type ScoredPoint } from '../../orchestrator/training/pareto';
 import { deriveSeed } from '../../orchestrator/training/seeds';
 import {
-  askForTrial, metricWeightings, nextRound, planStudy, ROUND_SIZE, roundTrialIndices, rowSeed, scalarObjective, simplexGrid,
-  trialId, trialSeed, type StudyPlan, type TrialState,
+  askForTrial,
+  metricWeightings,
+  nextRound,
+  planStudy,
+  ROUND_SIZE,
+  roundTrialIndices,
+  rowSeed,
+  scalarObjective,
+  simplexGrid,
+  trialId,
+  trialSeed,
+  type StudyPlan,
+  type TrialState,
 } from '../../orchestrator/training/study-plan';
 
 describe('seeds', () => {
@@ -24,7 +35,13 @@ describe('seeds', () => {
 
 describe('matrix', () => {
   test('simplex grid: 2 metrics g=4 → 5 points, 3 metrics g=2 → 6, each summing to 1', () => {
-    expect(simplexGrid(2, 4)).toEqual([[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0, 1]]);
+    expect(simplexGrid(2, 4)).toEqual([
+      [1, 0],
+      [0.75, 0.25],
+      [0.5, 0.5],
+      [0.25, 0.75],
+      [0, 1],
+    ]);
     const three = simplexGrid(3, 2);
     expect(three).toHaveLength(6);
     expect(three).toContainEqual([0.5, 0, 0.5]);
@@ -35,14 +52,29 @@ describe('matrix', () => {
   test('weightings: one metric, several without grid (first only), several with grid', () => {
     expect(metricWeightings(1, 5)).toEqual([[1]]);
     expect(metricWeightings(3, null)).toEqual([[1, 0, 0]]);
-    expect(metricWeightings(2, 1)).toEqual([[1, 0], [0, 1]]);
+    expect(metricWeightings(2, 1)).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
   });
 
   test('rows are families × weightings with per-row seeds', () => {
-    const plan = planStudy({ jobId: 'job1', families: ['linear', 'xgboost'], metrics: ['auc', 'neg_class_error'], gridSize: 2, nTrials: 6, randomState: 42, strategy: 'optuna' });
+    const plan = planStudy({
+      jobId: 'job1',
+      families: ['linear', 'xgboost'],
+      metrics: ['auc', 'neg_class_error'],
+      gridSize: 2,
+      nTrials: 6,
+      randomState: 42,
+      strategy: 'optuna',
+    });
     expect(plan.rows.map((r) => [r.row, r.family, r.weights])).toEqual([
-      [0, 'linear', [1, 0]], [1, 'linear', [0.5, 0.5]], [2, 'linear', [0, 1]],
-      [3, 'xgboost', [1, 0]], [4, 'xgboost', [0.5, 0.5]], [5, 'xgboost', [0, 1]],
+      [0, 'linear', [1, 0]],
+      [1, 'linear', [0.5, 0.5]],
+      [2, 'linear', [0, 1]],
+      [3, 'xgboost', [1, 0]],
+      [4, 'xgboost', [0.5, 0.5]],
+      [5, 'xgboost', [0, 1]],
     ]);
     expect(plan.rows[0]?.seed).toBe(168280727);
     expect(trialId('job1', 3, 5)).toBe('job1-3-5');
@@ -71,28 +103,43 @@ describe('nextRound', () => {
     expect(nextRound(row, [])).toEqual({ kind: 'create', round: 0, indices: [0, 1, 2, 3] });
     expect(nextRound(row, [t(0, 'done'), t(1, 'running'), t(2, 'done'), t(3, 'failed')])).toEqual({ kind: 'wait' });
     expect(nextRound(row, [t(0, 'done'), t(1, 'done'), t(2, 'done'), t(3, 'failed')])).toEqual({ kind: 'create', round: 1, indices: [4, 5] });
-    expect(nextRound(row, [0, 1, 2, 3, 4, 5].map((i) => t(i, 'done')))).toEqual({ kind: 'complete' });
+    expect(
+      nextRound(
+        row,
+        [0, 1, 2, 3, 4, 5].map((i) => t(i, 'done')),
+      ),
+    ).toEqual({ kind: 'complete' });
   });
 
   test('a partly created round is completed with its missing trials', () => {
-    expect(nextRound(row, [0, 1, 2, 3, 4].map((i) => t(i, 'done')))).toEqual({ kind: 'create', round: 1, indices: [5] });
+    expect(
+      nextRound(
+        row,
+        [0, 1, 2, 3, 4].map((i) => t(i, 'done')),
+      ),
+    ).toEqual({ kind: 'create', round: 1, indices: [5] });
   });
 });
 
 /** A stand-in for the Python propose: deterministic in (history, seed, round_size), as the real one is. */
 function fakePropose(ask: TrialAsk): Record<string, number> {
-  const digest = createHash('sha256').update(JSON.stringify([ask.history, ask.seed, ask.round_size, ask.index, ask.strategy])).digest();
-  return { depth: 1 + (digest[0] as number) % 20, rate: (digest[1] as number) / 255 };
+  const digest = createHash('sha256')
+    .update(JSON.stringify([ask.history, ask.seed, ask.round_size, ask.index, ask.strategy]))
+    .digest();
+  return { depth: 1 + ((digest[0] as number) % 20), rate: (digest[1] as number) / 255 };
 }
 function fakeMetrics(params: Record<string, number>, seed: number): Record<string, number> | null {
   if (seed % 7 === 0) return null; // some trials fail
-  return { auc: 0.5 + ((params.depth as number) * 7 % 10) / 25, class_error: (params.rate as number) / 2 };
+  return { auc: 0.5 + (((params.depth as number) * 7) % 10) / 25, class_error: (params.rate as number) / 2 };
 }
 
 /** Runs a whole study with `agents` workers finishing trials in an order drawn from `orderSeed`. */
 function simulate(plan: StudyPlan, agents: number, orderSeed: number): Map<string, TrialAsk> {
   let rng = orderSeed;
-  const random = () => { rng = (rng * 1103515245 + 12345) % 2 ** 31; return rng / 2 ** 31; };
+  const random = () => {
+    rng = (rng * 1103515245 + 12345) % 2 ** 31;
+    return rng / 2 ** 31;
+  };
   const trials = new Map<number, TrialState[]>(plan.rows.map((r) => [r.row, []]));
   const asks = new Map<string, TrialAsk>();
   const queue: Array<{ row: number; index: number; params: Record<string, number> }> = [];
@@ -122,7 +169,15 @@ function simulate(plan: StudyPlan, agents: number, orderSeed: number): Map<strin
 }
 
 describe('reproducibility', () => {
-  const plan = planStudy({ jobId: 'j', families: ['random_forest', 'xgboost'], metrics: ['auc', 'neg_class_error'], gridSize: 2, nTrials: 10, randomState: 42, strategy: 'optuna' });
+  const plan = planStudy({
+    jobId: 'j',
+    families: ['random_forest', 'xgboost'],
+    metrics: ['auc', 'neg_class_error'],
+    gridSize: 2,
+    nTrials: 10,
+    randomState: 42,
+    strategy: 'optuna',
+  });
 
   test('every trial gets the same ask whatever the number of agents and the finishing order', () => {
     const reference = simulate(plan, 1, 1);
@@ -133,9 +188,12 @@ describe('reproducibility', () => {
     expect(third.round_size).toBe(4);
     expect(third.seed).toBe(plan.rows[0]?.seed);
     expect(third.history.some((h) => h.value === null)).toBe(true); // failed trials carry null
-    fc.assert(fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 2 ** 30 }), (agents, orderSeed) => {
-      expect(simulate(plan, agents, orderSeed)).toEqual(reference);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 2 ** 30 }), (agents, orderSeed) => {
+        expect(simulate(plan, agents, orderSeed)).toEqual(reference);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   test('a different random_state gives different asks', () => {
@@ -164,12 +222,19 @@ describe('pareto front', () => {
   });
 
   test('no reported point is dominated and every omitted one is', () => {
-    const point = fc.record({ auc: fc.double({ min: 0, max: 1, noNaN: true }), log_loss: fc.double({ min: 0, max: 5, noNaN: true }), r: fc.integer({ min: 0, max: 3 }) });
-    fc.assert(fc.property(fc.array(point, { maxLength: 40 }), (raw) => {
-      const points = raw.map((v, i) => ({ id: String(i), values: { auc: Math.round(v.auc * 10) / 10, log_loss: v.log_loss } }));
-      const front = paretoFront(points, metrics);
-      for (const p of front) expect(points.some((q) => dominates(q, p, metrics))).toBe(false);
-      for (const p of points.filter((q) => !front.includes(q))) expect(points.some((q) => dominates(q, p, metrics))).toBe(true);
-    }), { numRuns: 200 });
+    const point = fc.record({
+      auc: fc.double({ min: 0, max: 1, noNaN: true }),
+      log_loss: fc.double({ min: 0, max: 5, noNaN: true }),
+      r: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(point, { maxLength: 40 }), (raw) => {
+        const points = raw.map((v, i) => ({ id: String(i), values: { auc: Math.round(v.auc * 10) / 10, log_loss: v.log_loss } }));
+        const front = paretoFront(points, metrics);
+        for (const p of front) expect(points.some((q) => dominates(q, p, metrics))).toBe(false);
+        for (const p of points.filter((q) => !front.includes(q))) expect(points.some((q) => dominates(q, p, metrics))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -1,7 +1,11 @@
 import type { AkkioTrainRequest, TrainerRunRequest } from '../../shared/contracts/training-contract';
 import { filterValueProblem, validateAkkioTrain, validateTrainerRun } from '../../orchestrator/training/request-validation';
 import {
-  ontologyBody, parseAkkioTrainBody, registryModelCreateBody, registryModelUpdateBody, trainerRunBody,
+  ontologyBody,
+  parseAkkioTrainBody,
+  registryModelCreateBody,
+  registryModelUpdateBody,
+  trainerRunBody,
 } from '../../orchestrator/training/trainer-run-request';
 import { irisLikeProfile } from './training-fixtures';
 
@@ -16,9 +20,20 @@ const task = { label_column: 'species', task_kind: 'classification' };
 describe('trainer run schema', () => {
   test('defaults per DESIGN.md', () => {
     expect(validRun({ dataset_id: 'd1', task })).toEqual({
-      dataset_id: 'd1', filter: null, task, model_types: null, metrics: null, strategy: 'optuna', n_trials: 4,
-      n_splits: null, ensemble: false, grid_size: null, teacher_model_id: null, teacher_predict_url: null,
-      teacher_predict_headers: null, random_state: 42,
+      dataset_id: 'd1',
+      filter: null,
+      task,
+      model_types: null,
+      metrics: null,
+      strategy: 'optuna',
+      n_trials: 4,
+      n_splits: null,
+      ensemble: false,
+      grid_size: null,
+      teacher_model_id: null,
+      teacher_predict_url: null,
+      teacher_predict_headers: null,
+      random_state: 42,
     });
     expect(validRun({ dataset_id: 'd1', task, filter: { col: 'petals', value: 1 } }).filter).toEqual({ col: 'petals', kind: 'cmp', op: '==', value: 1 });
   });
@@ -43,22 +58,44 @@ describe('trainer run schema', () => {
 
 describe('trainer run against the profile', () => {
   test('an acceptable request has no problem', () => {
-    expect(validateTrainerRun(irisLikeProfile, validRun({
-      dataset_id: 'd1', task, metrics: ['auc', 'neg_class_error'], model_types: ['regression', 'xgboost'],
-      filter: [{ col: 'seen_at', op: '>=', value: '2020-02-01' }, { col: 'rare', value: 'yes' }, { col: 'notes', op: 'is_null' }],
-    }))).toEqual([]);
+    expect(
+      validateTrainerRun(
+        irisLikeProfile,
+        validRun({
+          dataset_id: 'd1',
+          task,
+          metrics: ['auc', 'neg_class_error'],
+          model_types: ['regression', 'xgboost'],
+          filter: [
+            { col: 'seen_at', op: '>=', value: '2020-02-01' },
+            { col: 'rare', value: 'yes' },
+            { col: 'notes', op: 'is_null' },
+          ],
+        }),
+      ),
+    ).toEqual([]);
   });
 
   test('each problem named at its field', () => {
-    const problems = validateTrainerRun(irisLikeProfile, validRun({
-      dataset_id: 'd1', task: { label_column: 'species', task_kind: 'regression' },
-      metrics: ['rmse', 'auc'], model_types: ['xgboost', 'tabm'],
-      filter: [
-        { col: 'nope', value: 1 }, { col: 'sepal_length', value: 'abc' }, { col: 'species', op: '<', value: 'a' },
-        { col: 'petals', op: 'in', value: 1 }, { col: 'petals', op: 'is_null', value: 3 }, { col: 'seen_at', value: '01/02/2020' },
-        { col: 'petals', op: 'not_in', value: [1, 'x'] }, { col: 'rare', value: 'maybe' },
-      ],
-    }));
+    const problems = validateTrainerRun(
+      irisLikeProfile,
+      validRun({
+        dataset_id: 'd1',
+        task: { label_column: 'species', task_kind: 'regression' },
+        metrics: ['rmse', 'auc'],
+        model_types: ['xgboost', 'tabm'],
+        filter: [
+          { col: 'nope', value: 1 },
+          { col: 'sepal_length', value: 'abc' },
+          { col: 'species', op: '<', value: 'a' },
+          { col: 'petals', op: 'in', value: 1 },
+          { col: 'petals', op: 'is_null', value: 3 },
+          { col: 'seen_at', value: '01/02/2020' },
+          { col: 'petals', op: 'not_in', value: [1, 'x'] },
+          { col: 'rare', value: 'maybe' },
+        ],
+      }),
+    );
     expect(problems.map((p) => [p.loc, p.type])).toEqual([
       [['body', 'task', 'label_column'], 'value_error.label_kind'],
       [['body', 'filter', 0, 'col'], 'value_error.unknown_column'],
@@ -77,8 +114,11 @@ describe('trainer run against the profile', () => {
   });
 
   test('unknown label column', () => {
-    expect(validateTrainerRun(irisLikeProfile, validRun({ dataset_id: 'd1', task: { label_column: 'Species', task_kind: 'classification' } }))[0]).toMatchObject({
-      loc: ['body', 'task', 'label_column'], type: 'value_error.unknown_column',
+    expect(
+      validateTrainerRun(irisLikeProfile, validRun({ dataset_id: 'd1', task: { label_column: 'Species', task_kind: 'classification' } }))[0],
+    ).toMatchObject({
+      loc: ['body', 'task', 'label_column'],
+      type: 'value_error.unknown_column',
     });
   });
 
@@ -95,22 +135,34 @@ describe('trainer run against the profile', () => {
 describe('Akkio train', () => {
   test('defaults and unknown properties ignored', () => {
     expect(parseAkkioTrainBody({ dataset_id: 'ds', predict_fields: ['species'], duration: 60, colour: 'red' })).toEqual({
-      ok: true, value: { dataset_id: 'ds', predict_fields: ['species'], duration: 60, extra_attention: false, force: false, ignore_fields: [] },
+      ok: true,
+      value: { dataset_id: 'ds', predict_fields: ['species'], duration: 60, extra_attention: false, force: false, ignore_fields: [] },
     });
   });
 
   test('422 detail: missing duration, bad tier, empty predict_fields', () => {
     expect(parseAkkioTrainBody({ dataset_id: 'ds', predict_fields: ['species'] })).toEqual({
-      ok: false, problems: [{ loc: ['body', 'duration'], msg: 'duration is required', type: 'value_error.missing' }],
+      ok: false,
+      problems: [{ loc: ['body', 'duration'], msg: 'duration is required', type: 'value_error.missing' }],
     });
     const bad = parseAkkioTrainBody({ dataset_id: 'ds', predict_fields: [], duration: 61 });
-    expect(bad.ok ? [] : bad.problems.map((p) => p.loc)).toEqual([['body', 'predict_fields'], ['body', 'duration']]);
+    expect(bad.ok ? [] : bad.problems.map((p) => p.loc)).toEqual([
+      ['body', 'predict_fields'],
+      ['body', 'duration'],
+    ]);
     const wrongType = parseAkkioTrainBody({ dataset_id: 'ds', predict_fields: 'species', duration: 10 });
     expect(wrongType.ok ? undefined : wrongType.problems[0]?.type).toBe('type_error.array');
   });
 
   test('fields against the profile', () => {
-    const request: AkkioTrainRequest = { dataset_id: 'ds', predict_fields: ['species', 'nope', 'notes'], duration: 10, extra_attention: false, force: false, ignore_fields: ['species', 'ghost'] };
+    const request: AkkioTrainRequest = {
+      dataset_id: 'ds',
+      predict_fields: ['species', 'nope', 'notes'],
+      duration: 10,
+      extra_attention: false,
+      force: false,
+      ignore_fields: ['species', 'ghost'],
+    };
     expect(validateAkkioTrain(irisLikeProfile, request).map((p) => [p.loc, p.type])).toEqual([
       [['body', 'predict_fields', 1], 'value_error.unknown_column'],
       [['body', 'predict_fields', 2], 'value_error.label_kind'],
@@ -118,7 +170,9 @@ describe('Akkio train', () => {
       [['body', 'ignore_fields', 1], 'value_error.unknown_column'],
     ]);
     const everything = irisLikeProfile.columns.map((c) => c.name).filter((n) => n !== 'species');
-    expect(validateAkkioTrain(irisLikeProfile, { ...request, predict_fields: ['species'], ignore_fields: everything })[0]?.type).toBe('value_error.no_input_fields');
+    expect(validateAkkioTrain(irisLikeProfile, { ...request, predict_fields: ['species'], ignore_fields: everything })[0]?.type).toBe(
+      'value_error.no_input_fields',
+    );
     expect(validateAkkioTrain(irisLikeProfile, { ...request, predict_fields: ['species', 'sepal_length'], ignore_fields: ['notes'] })).toEqual([]);
   });
 });
@@ -139,8 +193,13 @@ describe('registry and ontology bodies', () => {
   });
 
   test('ontology: exactly one target', () => {
-    const fields = [{ name: 'a', type: 'numeric' }, { name: 'b', type: 'category', role: 'target' }];
+    const fields = [
+      { name: 'a', type: 'numeric' },
+      { name: 'b', type: 'category', role: 'target' },
+    ];
     expect(ontologyBody.validate({ project_id: 'p1', name: 'o', fields }).error).toBeUndefined();
-    expect(ontologyBody.validate({ project_id: 'p1', name: 'o', fields: [fields[0], { ...fields[0], name: 'c' }] }).error?.message).toContain('exactly one target (found 0)');
+    expect(ontologyBody.validate({ project_id: 'p1', name: 'o', fields: [fields[0], { ...fields[0], name: 'c' }] }).error?.message).toContain(
+      'exactly one target (found 0)',
+    );
   });
 });

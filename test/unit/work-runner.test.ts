@@ -15,7 +15,8 @@ describe('work runner', () => {
     const calls: string[] = [];
     const orchestrator = {
       heartbeat: async () => void calls.push('heartbeat'),
-      report: async (_kind: string, _uuid: string, _token: string, report: { status: string; reason?: string }) => void calls.push(`learndone:${report.status}:${report.reason}`),
+      report: async (_kind: string, _uuid: string, _token: string, report: { status: string; reason?: string }) =>
+        void calls.push(`learndone:${report.status}:${report.reason}`),
     } as unknown as OrchestratorClient;
     const storage = { withCapability: () => storage } as unknown as StorageClient;
     // A regular file where the work directory should be: creating the workspace fails.
@@ -25,11 +26,32 @@ describe('work runner', () => {
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const uplet = { uuid: 'l1', problem: 'p', algo: 'a', workflow: 'w', rank: 0, train_data: [], test_data: [], model_start: 'a', model_end: 'm', attempt: 1 } as Learnuplet;
-      const task = runClaimedTask({
-        orchestrator, storage, caps: { bubblewrap: true, setpriv: true, prlimit: true, missing: [] }, limits: DEFAULT_LIMITS,
-        workDir: notADir, heartbeatIntervalMs: 5, logger: silent,
-      }, 'learnuplet', uplet, { token: '1.abcdefghijklmnopqrstuvwx', attempt: 1, expires_at: '', capability: 'c', writes: [] });
+      const uplet = {
+        uuid: 'l1',
+        problem: 'p',
+        algo: 'a',
+        workflow: 'w',
+        rank: 0,
+        train_data: [],
+        test_data: [],
+        model_start: 'a',
+        model_end: 'm',
+        attempt: 1,
+      } as Learnuplet;
+      const task = runClaimedTask(
+        {
+          orchestrator,
+          storage,
+          caps: { bubblewrap: true, setpriv: true, prlimit: true, missing: [] },
+          limits: DEFAULT_LIMITS,
+          workDir: notADir,
+          heartbeatIntervalMs: 5,
+          logger: silent,
+        },
+        'learnuplet',
+        uplet,
+        { token: '1.abcdefghijklmnopqrstuvwx', attempt: 1, expires_at: '', capability: 'c', writes: [] },
+      );
       await expect(task.done).resolves.toBeUndefined();
       expect(calls.filter((c) => c.startsWith('learndone'))).toEqual([expect.stringMatching(/^learndone:failed:agent error: .*work/)]);
       // No heartbeat after the report: wait several intervals and count.

@@ -1,4 +1,16 @@
-import { COMMON_ERRORS, errors, identifierSchema, json, nullable, pathParam, queryParam, ref, type OpenApiFragment, type Operation, type PathItem } from '../../../shared/openapi/openapi-document';
+import {
+  COMMON_ERRORS,
+  errors,
+  identifierSchema,
+  json,
+  nullable,
+  pathParam,
+  queryParam,
+  ref,
+  type OpenApiFragment,
+  type Operation,
+  type PathItem,
+} from '../../../shared/openapi/openapi-document';
 import { listQueries, type CollectionName } from '../request-schemas';
 
 const PLURAL: Record<CollectionName, string> = { problem: 'problems', algo: 'algos', data: 'datas', learnuplet: 'learnuplets', preduplet: 'preduplets' };
@@ -19,39 +31,67 @@ function filters(name: CollectionName): Array<Record<string, unknown>> {
 function collectionPaths(name: CollectionName): Record<string, PathItem> {
   const plural = PLURAL[name];
   const list = (alias: boolean): Operation => ({
-    operationId: `list${SCHEMA[name]}s${alias ? 'Alias' : ''}`, summary: `List ${plural} (filters and pagination)`, tags: ['listing'], parameters: filters(name),
+    operationId: `list${SCHEMA[name]}s${alias ? 'Alias' : ''}`,
+    summary: `List ${plural} (filters and pagination)`,
+    tags: ['listing'],
+    parameters: filters(name),
     responses: {
       200: json(`A page of ${plural}`, {
-        type: 'object', required: [plural, 'limit', 'offset', 'next_offset'],
-        properties: { [plural]: { type: 'array', items: ref(SCHEMA[name]) }, limit: { type: 'integer' }, offset: { type: 'integer' }, next_offset: nullable({ type: 'integer' }) },
+        type: 'object',
+        required: [plural, 'limit', 'offset', 'next_offset'],
+        properties: {
+          [plural]: { type: 'array', items: ref(SCHEMA[name]) },
+          limit: { type: 'integer' },
+          offset: { type: 'integer' },
+          next_offset: nullable({ type: 'integer' }),
+        },
       }),
       ...refusals,
     },
   });
   const one = (alias: boolean): Operation => ({
-    operationId: `get${SCHEMA[name]}${alias ? 'Alias' : ''}`, summary: `One ${name}`, tags: ['listing'], parameters: [pathParam('uuid', `The ${name}'s uuid`)],
+    operationId: `get${SCHEMA[name]}${alias ? 'Alias' : ''}`,
+    summary: `One ${name}`,
+    tags: ['listing'],
+    parameters: [pathParam('uuid', `The ${name}'s uuid`)],
     responses: { 200: json(`The ${name}`, ref(name === 'problem' ? 'ProblemDetail' : SCHEMA[name])), ...refusals },
   });
   const singular = `/${name}`;
   const aliasPath = name === 'data' ? '/datas' : `/${plural}`;
-  return { [singular]: { get: list(false) }, [aliasPath]: { get: list(true) }, [`${singular}/{uuid}`]: { get: one(false) }, [`${aliasPath}/{uuid}`]: { get: one(true) } };
+  return {
+    [singular]: { get: list(false) },
+    [aliasPath]: { get: list(true) },
+    [`${singular}/{uuid}`]: { get: one(false) },
+    [`${aliasPath}/{uuid}`]: { get: one(true) },
+  };
 }
 
 const leaderboard = (alias: boolean): Operation => ({
-  operationId: `getLeaderboard${alias ? 'Alias' : ''}`, summary: "A problem's leaderboard: each algo's best done rank", tags: ['listing'],
+  operationId: `getLeaderboard${alias ? 'Alias' : ''}`,
+  summary: "A problem's leaderboard: each algo's best done rank",
+  tags: ['listing'],
   parameters: [pathParam('uuid', 'The problem')],
   responses: {
-    200: json('Rows best first (by the problem\'s metric direction), algos without a done rank last', {
-      type: 'object', required: ['problem', 'metric_direction', 'leaderboard'],
+    200: json("Rows best first (by the problem's metric direction), algos without a done rank last", {
+      type: 'object',
+      required: ['problem', 'metric_direction', 'leaderboard'],
       properties: {
-        problem: identifierSchema, metric_direction: { type: 'string', enum: ['higher', 'lower'] },
+        problem: identifierSchema,
+        metric_direction: { type: 'string', enum: ['higher', 'lower'] },
         leaderboard: {
           type: 'array',
           items: {
-            type: 'object', required: ['algo', 'name', 'owner', 'best_perf', 'model', 'learnuplet', 'rank', 'ranks', 'by_status'],
+            type: 'object',
+            required: ['algo', 'name', 'owner', 'best_perf', 'model', 'learnuplet', 'rank', 'ranks', 'by_status'],
             properties: {
-              algo: identifierSchema, name: { type: 'string' }, owner: { type: 'string' }, best_perf: nullable({ type: 'number' }), model: nullable({ type: 'string' }),
-              learnuplet: nullable(identifierSchema), rank: nullable({ type: 'integer' }), ranks: { type: 'integer', minimum: 0 },
+              algo: identifierSchema,
+              name: { type: 'string' },
+              owner: { type: 'string' },
+              best_perf: nullable({ type: 'number' }),
+              model: nullable({ type: 'string' }),
+              learnuplet: nullable(identifierSchema),
+              rank: nullable({ type: 'integer' }),
+              ranks: { type: 'integer', minimum: 0 },
               by_status: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
             },
           },

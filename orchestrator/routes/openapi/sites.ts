@@ -10,19 +10,27 @@ export const sitesApi: OpenApiFragment = {
   paths: {
     '/sites': {
       get: {
-        operationId: 'listSites', summary: 'Every site, its gateway and its live agents', tags: ['sites'],
+        operationId: 'listSites',
+        summary: 'Every site, its gateway and its live agents',
+        tags: ['sites'],
         responses: {
           200: json('The sites', {
-            type: 'object', required: ['sites', 'live_within_ms'],
+            type: 'object',
+            required: ['sites', 'live_within_ms'],
             properties: {
               live_within_ms: liveWithin,
               sites: {
                 type: 'array',
                 items: {
-                  type: 'object', required: ['name', 'gateway_url', 'live_agents'],
+                  type: 'object',
+                  required: ['name', 'gateway_url', 'live_agents'],
                   properties: {
-                    name: siteNameSchema, gateway_url: { type: 'string' },
-                    live_agents: { type: 'array', items: { type: 'object', required: ['name', 'last_seen'], properties: { name: { type: 'string' }, last_seen: dateTime } } },
+                    name: siteNameSchema,
+                    gateway_url: { type: 'string' },
+                    live_agents: {
+                      type: 'array',
+                      items: { type: 'object', required: ['name', 'last_seen'], properties: { name: { type: 'string' }, last_seen: dateTime } },
+                    },
                   },
                 },
               },
@@ -34,10 +42,16 @@ export const sitesApi: OpenApiFragment = {
     },
     '/sites/{site}/agents/{name}': {
       post: {
-        operationId: 'pingAgent', summary: "An agent's periodic ping (compute)", tags: ['sites', 'compute'],
-        parameters: [pathParam('site', 'The agent\'s site', siteNameSchema), pathParam('name', 'The agent', { type: 'string', minLength: 1, maxLength: 200 })],
+        operationId: 'pingAgent',
+        summary: "An agent's periodic ping (compute)",
+        tags: ['sites', 'compute'],
+        parameters: [pathParam('site', "The agent's site", siteNameSchema), pathParam('name', 'The agent', { type: 'string', minLength: 1, maxLength: 200 })],
         responses: {
-          200: json('Seen', { type: 'object', required: ['site', 'name', 'live_within_ms'], properties: { site: siteNameSchema, name: { type: 'string' }, live_within_ms: liveWithin } }),
+          200: json('Seen', {
+            type: 'object',
+            required: ['site', 'name', 'live_within_ms'],
+            properties: { site: siteNameSchema, name: { type: 'string' }, live_within_ms: liveWithin },
+          }),
           ...errors(...COMMON_ERRORS),
         },
       },
