@@ -70,6 +70,11 @@ export interface JobSpec {
   ensemble: boolean;
   /** Wall-clock budget: no trial is launched after it (the running ones finish). */
   deadline: Date | null;
+  /**
+   * Hyperparameters fixed by the caller (the registry's training_config): every trial runs them
+   * as given, the family's defaults for the rest, instead of asking the search.
+   */
+  fixed_params?: Record<string, unknown> | null;
 }
 
 /** One training submission; its status changes only by the winner of a fence in `job_fences`. */

@@ -212,7 +212,21 @@ function jobRequestOf(m: RegistryModelDoc, ontology: OntologyDoc, dataset: Datas
     grid_size: null,
     ensemble: false,
     budget_seconds: null,
+    fixed_params: fixedParamsOf(m.family, config),
   };
+}
+
+/**
+ * training_config's learning rate and batch size, as the family names them: the neural network's
+ * `learning_rate_init` and `batch_size`. Decision trees, random forests and linear models have
+ * neither; for them the two values are recorded on the model and not used.
+ */
+function fixedParamsOf(family: string, config: RegistryTrainingConfig): Record<string, unknown> | null {
+  if (family !== 'neural_network') return null;
+  const params: Record<string, unknown> = {};
+  if (typeof config.learning_rate === 'number') params.learning_rate_init = config.learning_rate;
+  if (typeof config.batch_size === 'number') params.batch_size = config.batch_size;
+  return Object.keys(params).length > 0 ? params : null;
 }
 
 export class ModelRegistry {

@@ -488,8 +488,10 @@ export class TrainingEngine {
       row,
       index,
       family: r.family,
-      params: null,
-      ask: askForTrial(plan, r, index, states) as unknown as Record<string, unknown>,
+      // Fixed parameters (a registry training) are run as given; otherwise the search proposes.
+      ...(job.fixed_params
+        ? { params: job.fixed_params, ask: null }
+        : { params: null, ask: askForTrial(plan, r, index, states) as unknown as Record<string, unknown> }),
       seed: trialSeed(job.random_state, row, index),
       evaluation: evaluationOf(job),
       ...this.dataSpec(job),

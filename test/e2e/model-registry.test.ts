@@ -345,5 +345,21 @@ describe('the ML-model registry (seed 003)', () => {
     expect(events.events().map((e) => e.status)).toEqual(['draft', 'training', 'trained']);
     await events.close();
     process.stderr.write(`registry model ${m.id}: ${JSON.stringify(done.performance_metrics)}\n`);
-  }, 300_000);
+
+    // A neural network's training_config sets its learning rate and batch size: the trial runs them as given.
+    const nn = await newModel(p, ontology.body.ontology_id, {
+      type: 'neural_network',
+      training_config: { train_test_split: 0.8, random_seed: 7, learning_rate: 0.01, batch_size: 32 },
+    });
+    const nnStarted = await call('provider', 'POST', '/api/ml-models/train', { model_id: nn.id, storage_ids: [ds] });
+    expect(nnStarted.status).toBe(202);
+    const nnDone = await waitFor(async () => {
+      const x = (await call('provider', 'GET', `/api/ml-models/${nn.id}`)).body;
+      return x.status === 'training' ? undefined : x;
+    }, 240_000);
+    expect(nnDone.status).toBe('trained');
+    const job = (await call('provider', 'GET', `/v1/jobs/${nnStarted.body.job_id}`)).body;
+    expect(job.trials).toHaveLength(1);
+    expect(job.trials[0].params).toMatchObject({ learning_rate_init: 0.01, batch_size: 32 });
+  }, 400_000);
 });

@@ -66,7 +66,7 @@ def _linear(task_kind, p, seed):
 def _neural_network(task_kind, p, seed):
     cls = MLPClassifier if task_kind == "classification" else MLPRegressor
     return cls(hidden_layer_sizes=(p["hidden_units"],) * p["n_layers"], alpha=p["alpha"],
-               learning_rate_init=p["learning_rate_init"], max_iter=p["max_iter"], random_state=seed)
+               learning_rate_init=p["learning_rate_init"], max_iter=p["max_iter"], batch_size=p["batch_size"], random_state=seed)
 
 
 def _hist_gradient_boosting(task_kind, p, seed):
@@ -107,6 +107,8 @@ FAMILIES = {f.id: f for f in [
         Param("alpha", FLOAT, 1e-4, low=1e-6, high=1e-1, log=True),
         Param("learning_rate_init", FLOAT, 1e-3, low=1e-4, high=1e-1, log=True),
         Param("max_iter", INT, 200, low=50, high=1000, log=True),
+        # scikit-learn's "auto" is min(200, rows); it clips a larger value to the rows it has.
+        Param("batch_size", INT, 200, low=8, high=1024, log=True),
     ]), _neural_network, scale=True, weighting="resample"),
     Family("hist_gradient_boosting", "scikit-learn's histogram gradient boosting.", _both([
         Param("learning_rate", FLOAT, 0.1, low=0.01, high=0.5, log=True),
