@@ -361,5 +361,9 @@ describe('the ML-model registry (seed 003)', () => {
     const job = (await call('provider', 'GET', `/v1/jobs/${nnStarted.body.job_id}`)).body;
     expect(job.trials).toHaveLength(1);
     expect(job.trials[0].params).toMatchObject({ learning_rate_init: 0.01, batch_size: 32 });
+    // An iterative family reports its epochs and losses (training, and the same loss on the held-out rows).
+    expect(nnDone.training_metrics.epoch).toBeGreaterThan(0);
+    expect(nnDone.training_metrics.training_loss).toBeGreaterThan(0);
+    expect(nnDone.training_metrics.validation_loss).toBeGreaterThan(0);
   }, 400_000);
 });

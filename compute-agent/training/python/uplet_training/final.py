@@ -38,6 +38,12 @@ def refit_winner(spec, data, X, y, settings):
         warnings.simplefilter("ignore")
         fit_pipeline(pipeline, family, data.task_kind, X, y, settings["class_weight"])
     info = {"kind": "refit", "family": family.id, "params": params}
+    # Iterative families (the MLP, histogram boosting) expose their epochs and final training loss.
+    model = pipeline.named_steps["model"]
+    if isinstance(getattr(model, "n_iter_", None), (int, np.integer)):
+        info["n_iter"] = int(model.n_iter_)
+    if isinstance(getattr(model, "loss_", None), (float, np.floating)):
+        info["loss"] = float(model.loss_)
     return ModelBundle([pipeline], [1.0], data.task_kind, data.label, data.classes, data.feature_types,
                        data.label_type, info), info
 
@@ -89,6 +95,10 @@ def run_final(spec, out_dir):
     story = data_story(bundle.predict_output, X, X_test, data.feature_types, data.task_kind, data.classes,
                        data.label, data.label_type, settings["seed"],
                        optional_int(spec, "story_rows", 200, low=1), optional_int(spec, "story_causes", 3, low=1))
+    if "loss" in model_info:
+        # The same loss on the held-out rows: log loss, or half the squared error (the MLP's own).
+        model_info["validation_loss"] = (M.score_all(["log_loss"], y_test, output)["log_loss"] if data.task_kind == "classification"
+                                         else M.score_all(["rmse"], y_test, output)["rmse"] ** 2 / 2)
     report = {
         "task_kind": data.task_kind, "label_column": data.label, "classes": data.classes,
         "n_train_rows": int(len(y)), "n_test_rows": int(len(y_test)),
