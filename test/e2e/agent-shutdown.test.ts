@@ -1,9 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { packArchive } from '../../standalone/pack-archive';
 import { startTestAgent } from '../harness/agent-fixture';
-import { EXAMPLE_DIR as EXAMPLE, exampleItem, startTestSystem, type TestSystem } from '../harness/system-fixture';
+import { postSlowChain } from '../harness/slow-chain';
+import { startTestSystem, type TestSystem } from '../harness/system-fixture';
 
 /** On shutdown the agent stops its sandboxed work and gives the lease back: the uplet is todo at once. */
 describe('compute agent shutdown', () => {
@@ -12,18 +10,8 @@ describe('compute agent shutdown', () => {
   afterAll(async () => sys?.cleanup());
 
   test('a task still running after the grace period is stopped and released, not left to its lease', async () => {
-    const { o, s, work } = sys;
-    const as = sys.storageAs;
-    fs.mkdirSync(path.join(work, 'slow'));
-    fs.writeFileSync(path.join(work, 'slow', 'run'), '#!/usr/bin/env python3\nimport time\ntime.sleep(120)\n', { mode: 0o755 });
-    await packArchive(path.join(work, 'slow'), path.join(work, 'slow.tar.gz'));
-    await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'wf.tar.gz'));
-    await as('organizer').uploadFile('workflow', 'wf', path.join(work, 'wf.tar.gz'));
-    await as('author').uploadFile('algo', 'slow', path.join(work, 'slow.tar.gz'));
-    for (const uuid of ['bc-train-10', 'bc-test-1']) await as('provider').uploadFile('data', uuid, exampleItem(uuid));
-    await o.call('organizer', 'POST', '/problem', { uuid: 'sp', workflow: 'wf', test_dataset: ['bc-test-1'], size_train_dataset: 1 });
-    await o.call('provider', 'POST', '/data', { uuid: ['bc-train-10', 'bc-test-1'], problems: 'sp' });
-    await o.call('author', 'POST', '/algo', { uuid: 'slow', name: 'slow', problem: 'sp' });
+    const { o, s } = sys;
+    await postSlowChain(sys, 'sp', 'bc-train-10', 'bc-test-1');
 
     const agent = await startTestAgent(o.url, s.url, o.prefix, { SHUTDOWN_GRACE_MS: '500' });
     try {

@@ -1,9 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { packArchive } from '../../standalone/pack-archive';
 import { startTestAgent } from '../harness/agent-fixture';
-import { EXAMPLE_DIR as EXAMPLE, exampleItem, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
+import { postSlowChain } from '../harness/slow-chain';
+import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 
 /** A canceled chain's running task is stopped by its agent at the next heartbeat; nothing is reported for it. */
 describe('canceling running work', () => {
@@ -12,18 +10,8 @@ describe('canceling running work', () => {
   afterAll(async () => sys?.cleanup());
 
   test('the sandboxed training stops within a heartbeat and the uplet stays canceled', async () => {
-    const { o, s, work } = sys;
-    const as = sys.storageAs;
-    fs.mkdirSync(path.join(work, 'slow'));
-    fs.writeFileSync(path.join(work, 'slow', 'run'), '#!/usr/bin/env python3\nimport time\ntime.sleep(120)\n', { mode: 0o755 });
-    await packArchive(path.join(work, 'slow'), path.join(work, 'slow.tar.gz'));
-    await packArchive(path.join(EXAMPLE, 'workflow'), path.join(work, 'wf.tar.gz'));
-    await as('organizer').uploadFile('workflow', 'wf', path.join(work, 'wf.tar.gz'));
-    await as('author').uploadFile('algo', 'slow', path.join(work, 'slow.tar.gz'));
-    for (const uuid of ['bc-train-11', 'bc-test-2']) await as('provider').uploadFile('data', uuid, exampleItem(uuid));
-    await o.call('organizer', 'POST', '/problem', { uuid: 'cr', workflow: 'wf', test_dataset: ['bc-test-2'], size_train_dataset: 1 });
-    await o.call('provider', 'POST', '/data', { uuid: ['bc-train-11', 'bc-test-2'], problems: 'cr' });
-    await o.call('author', 'POST', '/algo', { uuid: 'slow', name: 'slow', problem: 'cr' });
+    const { o, s } = sys;
+    await postSlowChain(sys, 'cr', 'bc-train-11', 'bc-test-2');
 
     const agent = await startTestAgent(o.url, s.url, o.prefix, { HEARTBEAT_INTERVAL_MS: '500' });
     try {
