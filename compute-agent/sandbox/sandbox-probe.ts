@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { ISOLATED_ROOT } from './isolated-root';
 
 const execFileAsync = promisify(execFile);
 
@@ -35,35 +36,7 @@ export async function probeSandbox(): Promise<SandboxCapabilities> {
   let bubblewrap = false;
   if (fs.existsSync('/usr/bin/bwrap')) {
     // The network namespace must show no interface but a loopback.
-    const netdev = await outputOf('/usr/bin/bwrap', [
-      '--unshare-net',
-      '--unshare-pid',
-      '--unshare-ipc',
-      '--unshare-uts',
-      '--die-with-parent',
-      '--new-session',
-      '--ro-bind',
-      '/usr',
-      '/usr',
-      '--symlink',
-      'usr/lib',
-      '/lib',
-      '--symlink',
-      'usr/lib64',
-      '/lib64',
-      '--symlink',
-      'usr/bin',
-      '/bin',
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
-      '--tmpfs',
-      '/tmp',
-      '--',
-      '/bin/cat',
-      '/proc/net/dev',
-    ]);
+    const netdev = await outputOf('/usr/bin/bwrap', [...ISOLATED_ROOT, '--', '/bin/cat', '/proc/net/dev']);
     const interfaces = (netdev ?? '')
       .split('\n')
       .slice(2)

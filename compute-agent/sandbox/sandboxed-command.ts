@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ISOLATED_ROOT } from './isolated-root';
 import { OutputTail } from './output-tail';
 import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from './sandbox-limits';
 import type { SandboxCapabilities } from './sandbox-probe';
@@ -170,34 +171,7 @@ function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string
 
   const bwrap = [
     'bwrap',
-    '--unshare-net',
-    '--unshare-pid',
-    '--unshare-ipc',
-    '--unshare-uts',
-    '--unshare-cgroup-try',
-    '--die-with-parent',
-    '--new-session',
-    '--ro-bind',
-    '/usr',
-    '/usr',
-    '--symlink',
-    'usr/lib',
-    '/lib',
-    '--symlink',
-    'usr/lib64',
-    '/lib64',
-    '--symlink',
-    'usr/bin',
-    '/bin',
-    '--symlink',
-    'usr/sbin',
-    '/sbin',
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--tmpfs',
-    '/tmp',
+    ...ISOLATED_ROOT,
     // Mount points are created 0755, so the dropped user can walk to its mounts.
     '--perms',
     '0755',
