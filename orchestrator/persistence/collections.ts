@@ -180,6 +180,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.datasets.createIndex({ owner: 1, timestamp_upload: 1 }),
     c.trials.createIndex({ job: 1 }),
     c.jobs.createIndex({ status: 1 }),
+    c.akkioTasks.createIndex({ submitted: 1 }),
     // One minibatch per site batch: the fence that places a site's j-th batch at exactly one rank.
     c.minibatches.createIndex({ site_batch: 1 }, { unique: true }),
   ]);

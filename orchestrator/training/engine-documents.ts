@@ -68,7 +68,10 @@ export interface JobSpec {
   random_state: number;
   grid_size: number | null;
   ensemble: boolean;
-  /** Wall-clock budget: no trial is launched after it (the running ones finish). */
+  /**
+   * Wall-clock budget: when the final model is due. A round launches only if a trial (measured)
+   * and the final task still fit before it (TrainingEngine.launchable); null: no budget.
+   */
   deadline: Date | null;
   /**
    * Hyperparameters fixed by the caller (the registry's training_config): every trial runs them

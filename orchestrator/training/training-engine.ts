@@ -11,11 +11,12 @@ import type { WorkDispatcher } from '../work/work-dispatcher';
 import type { WorkLeases } from '../work/work-leases';
 import { classCount, findColumn } from './dataset-profile';
 import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from './engine-documents';
-import { chooseFamilies } from './families';
+import { chooseFamilies, type FamilyId } from './families';
 import { fieldOf, validateJobRequest } from './job-request';
 import { isFinalJobStatus, transitionJob } from './job-status';
 import { resolveMetrics } from './metrics';
-import { askForTrial, nextRound, planStudy, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
+import { askForTrial, nextRound, planStudy, roundCount, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
+import { finalTaskEstimateMs, jobRemainingMs, measuredByFamily, shouldLaunch, type MeasuredTrial } from './budget';
 
 /** A job request after Joi (job-request.ts `jobBody`). */
 export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & {
@@ -299,8 +300,13 @@ export class TrainingEngine {
 
   // ---- jobs -----------------------------------------------------------------------------------
 
-  /** Validates a job against its dataset's profile (422 naming the field), stores it pending and starts it. */
-  async submit(request: JobRequest, owner: Principal): Promise<JobDoc> {
+  /**
+   * Validates a job against its dataset's profile (422 naming the field), stores it pending and
+   * starts it. A caller-chosen `id` is an insert fence: submitting it again starts the existing job.
+   * `deadline` (instead of `budget_seconds`): when the model is due, for a budget counted from
+   * before the job (an Akkio task's submission).
+   */
+  async submit(request: JobRequest, owner: Principal, options: { id?: string; deadline?: Date } = {}): Promise<JobDoc> {
     const dataset = await this.c.datasets.findOne({ _id: request.dataset_id });
     if (!dataset || (dataset.owner !== owner.name && !owner.roles.includes('admin'))) {
       throw new UnprocessableError(`dataset ${request.dataset_id} does not exist`, {
@@ -330,14 +336,14 @@ export class TrainingEngine {
       ...(request.task_kind === 'classification' ? { classCount: classCount(label) } : {}),
     });
     const metrics = resolveMetrics(request.metrics, request.task_kind);
-    const id = `job-${crypto.randomBytes(8).toString('hex')}`;
+    const id = options.id ?? `job-${crypto.randomBytes(8).toString('hex')}`;
     const now = new Date();
     const { budget_seconds: budget, ...spec } = request;
     const job: JobDoc = {
       ...spec,
       families,
       metrics,
-      deadline: budget ? new Date(now.getTime() + budget * 1000) : null,
+      deadline: options.deadline ?? (budget ? new Date(now.getTime() + budget * 1000) : null),
       _id: id,
       job_id: id,
       owner: owner.name,
@@ -352,8 +358,12 @@ export class TrainingEngine {
       timestamp_start: null,
       timestamp_done: null,
     };
-    await this.c.jobs.insertOne(job);
-    this.announce(job, 'pending', null);
+    try {
+      await this.c.jobs.insertOne(job);
+      this.announce(job, 'pending', null);
+    } catch (err) {
+      if (!options.id || !isDuplicateKey(err)) throw err;
+    }
     await this.advance(id);
     return (await this.c.jobs.findOne({ _id: id })) ?? job;
   }
@@ -451,15 +461,17 @@ export class TrainingEngine {
 
     const plan = this.planOf(job);
     const trials = await this.c.trials.find({ job: jobId }).toArray();
-    const pastDeadline = job.deadline !== null && job.deadline.getTime() <= Date.now();
+    const now = Date.now();
     let complete = true;
     const created: TrialDoc[] = [];
     for (const row of plan.rows) {
       const states = trials.filter((t) => t.row === row.row).map(stateOf);
       const next = nextRound(row, states, plan.roundSize);
       if (next.kind === 'complete') continue;
-      if (next.kind === 'wait' || !pastDeadline) complete = false;
-      if (next.kind === 'create' && !pastDeadline) {
+      if (next.kind === 'wait') complete = false;
+      // A round the budget cannot fit is never launched: the row counts as finished, and the final task refits the best found.
+      if (next.kind === 'create' && this.launchable(job, trials, row.family, now)) {
+        complete = false;
         for (const index of next.indices) created.push(this.trialDoc(job, plan, row.row, index, states));
       }
     }
@@ -475,6 +487,44 @@ export class TrainingEngine {
     // A cancellation that raced this advance: withdraw what it may have created.
     const after = await this.c.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
     if (after?.status === 'canceled') await this.withdraw(jobId);
+  }
+
+  /**
+   * With a budget (a deadline: when the job's final model is due), a row's next round launches
+   * only if one of its trials (the p90 of this job's measured trials of that family, else the
+   * family's prior) and the final task fit in what remains. A job's first rounds always launch:
+   * without a finished trial there is no model to return.
+   */
+  private launchable(job: JobDoc, trials: readonly TrialDoc[], family: FamilyId, nowMs: number): boolean {
+    if (job.deadline === null || trials.length === 0) return true;
+    const { byFamily, all } = measuredByFamily(measuredTrials(trials));
+    return shouldLaunch({
+      remainingMs: job.deadline.getTime() - nowMs,
+      family,
+      measuredTrialMs: byFamily.get(family) ?? [],
+      finalTaskMs: finalTaskEstimateMs(all),
+    });
+  }
+
+  /** What is left of a running job, in ms, from its budget and its measured trials (budget.jobRemainingMs). */
+  async remainingMs(job: JobDoc, nowMs: number): Promise<number> {
+    const plan = this.planOf(job);
+    const trials = await this.c.trials
+      .find({ job: job._id }, { projection: { row: 1, family: 1, status: 1, timestamp_creation: 1, timestamp_done: 1 } })
+      .toArray();
+    const final = job.final_task ? await this.c.finalTasks.findOne({ _id: job.final_task }, { projection: { timestamp_creation: 1 } }) : null;
+    const rows = plan.rows.map((row) => {
+      const finished = trials.filter((t) => t.row === row.row && TERMINAL_TASK.has(t.status)).length;
+      const rounds = roundCount(row.nTrials, plan.roundSize);
+      return { family: row.family, roundsLeft: finished >= row.nTrials ? 0 : rounds - Math.floor(finished / plan.roundSize) };
+    });
+    return jobRemainingMs({
+      nowMs,
+      deadlineMs: job.deadline?.getTime() ?? null,
+      rows,
+      measured: measuredTrials(trials),
+      finalStartedAtMs: final ? final.timestamp_creation.getTime() : null,
+    });
   }
 
   private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number, states: TrialState[]): TrialDoc {
@@ -643,9 +693,17 @@ export class TrainingEngine {
     }
   }
 
-  /** Re-drives what a crash interrupted: datasets without their profile task or outcome, jobs between steps. */
+  private readonly repairers: Array<(olderThan: Date, batch: number) => Promise<number>> = [];
+
+  /** Front doors whose submissions a crash can interrupt (the Akkio tasks) repair them with the engine's repair. */
+  onRepair(repairer: (olderThan: Date, batch: number) => Promise<number>): void {
+    this.repairers.push(repairer);
+  }
+
+  /** Re-drives what a crash interrupted: datasets without their profile task or outcome, front-door submissions, jobs between steps. */
   async repair(olderThan: Date, batch: number): Promise<number> {
     let n = 0;
+    for (const repairer of this.repairers) n += await repairer(olderThan, batch);
     for (const d of await this.c.datasets.find({ status: 'profiling' }).limit(batch).toArray()) {
       if (d.timestamp_upload > olderThan) continue;
       const task = await this.c.profileTasks.findOne({ _id: d.profile_task }, { projection: { status: 1 } });
@@ -684,6 +742,13 @@ export class TrainingEngine {
     const row = plan.rows[t.row];
     return means && row ? scalarObjective(plan.metrics, row.weights, means) : null;
   }
+}
+
+/** The done trials' launch-to-result durations, per family (what a budget pays for a trial). */
+function measuredTrials(trials: readonly TrialDoc[]): MeasuredTrial[] {
+  return trials
+    .filter((t) => t.status === 'done' && t.timestamp_done && t.timestamp_creation)
+    .map((t) => ({ family: t.family, ms: t.timestamp_done!.getTime() - t.timestamp_creation.getTime() }));
 }
 
 function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {

@@ -8,6 +8,12 @@ import sys
 
 sys.dont_write_bytecode = True  # nothing written beside the (read-only) code
 
+# Debian's setuptools installs a distutils shim at start-up (distutils-precedence.pth); joblib,
+# imported by scikit-learn, imports distutils through it, which loads much of setuptools: about
+# 0.3 s of every task's ~1.5 s of imports. Python < 3.12 has its own distutils: use that.
+if sys.version_info < (3, 12):
+    sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__module__ != "_distutils_hack"]
+
 import os  # noqa: E402
 
 
