@@ -109,7 +109,7 @@ class DistilledTrialTest(TempDirTest):
         oof_plain = load_oof(plain)
         _, y, _, _ = training_portion(load_task_data(spec), 42)
         inverted = np.eye(2)[1 - y].tolist()
-        code, taught = self.run_command("trial", dict(spec, teacher_targets=self.targets(inverted, "classification", ["0", "1"]), teacher_source="url"))
+        code, taught = self.run_command("trial", dict(spec, teacher_targets=self.targets(inverted, "classification", ["0", "1"])))
         self.assertEqual(code, 0)
         result = self.read_json(taught, "result.json")
         self.assertEqual(result["teacher"], {"source": "url", "weight": 0.5, "rows": len(y)})

@@ -27,10 +27,10 @@ PROBABILITY_TOLERANCE = 1e-3
 
 
 def load_teacher_targets(spec, data, n_rows, field="teacher_targets"):
-    """The spec's targets file as an array aligned to the training portion, or None without one."""
+    """(targets aligned to the training portion, {source, weight, rows} for the outputs), or (None, None) without a file."""
     path = spec.get(field)
     if path is None:
-        return None
+        return None, None
     try:
         with open(path, "r", encoding="utf-8") as handle:
             raw = json.load(handle)
@@ -42,7 +42,8 @@ def load_teacher_targets(spec, data, n_rows, field="teacher_targets"):
         raise BadInput("teacher_targets", f"the teacher's targets are for {raw.get('task_kind')}, the job is {data.task_kind}", field)
     if data.task_kind == "classification" and raw.get("classes") is not None and list(raw["classes"]) != list(data.classes):
         raise BadInput("teacher_targets", "the teacher's classes are not the job's classes", field)
-    return check_predictions(raw["predictions"], data.task_kind, len(data.classes or []), n_rows, field)
+    targets = check_predictions(raw["predictions"], data.task_kind, len(data.classes or []), n_rows, field)
+    return targets, {"source": raw.get("source"), "weight": TEACHER_WEIGHT, "rows": int(len(targets))}
 
 
 def check_predictions(predictions, task_kind, n_classes, n_rows, field="teacher_targets"):
@@ -79,9 +80,3 @@ def soft_fit_set(family, task_kind, X, y, teacher, weight=TEACHER_WEIGHT):
     blend = (1.0 - weight) * np.eye(k)[y] + weight * teacher
     rows, classes = np.nonzero(blend > 0)
     return X.iloc[rows].reset_index(drop=True), classes.astype(np.int64), blend[rows, classes], rows
-
-
-def teacher_info(spec, targets):
-    if targets is None:
-        return None
-    return {"source": spec.get("teacher_source"), "weight": TEACHER_WEIGHT, "rows": int(len(targets))}

@@ -21,7 +21,7 @@ from . import metrics as M
 from .class_stats import classification_stats, regression_stats
 from .data_story import data_story
 from .dataset import load_task_data
-from .distill import load_teacher_targets, teacher_info
+from .distill import load_teacher_targets
 from .ensemble import DEFAULT_STEPS, caruana
 from .errors import BadInput
 from .families import build_pipeline, fit_pipeline, get_family
@@ -81,7 +81,7 @@ def run_final(spec, out_dir):
     data = load_task_data(spec)
     settings = common_settings(spec, data.task_kind)
     X, y, train_pos, test_pos = training_portion(data, settings["random_state"])
-    settings["teacher"] = load_teacher_targets(spec, data, len(y))
+    settings["teacher"], teacher = load_teacher_targets(spec, data, len(y))
     if spec.get("ensemble") is not None:
         bundle, model_info = build_ensemble(spec, data, y, settings)
     else:
@@ -107,7 +107,7 @@ def run_final(spec, out_dir):
         "n_train_rows": int(len(y)), "n_test_rows": int(len(y_test)),
         "random_state": settings["random_state"], "seed": settings["seed"],
         "model": model_info,
-        "teacher": teacher_info(spec, settings["teacher"]),
+        "teacher": teacher,
         "metrics": M.score_all(settings["metrics"], y_test, output),
         "stats": stats,
         "field_importance": normalise(detail),

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import metrics as M
 from .dataset import load_task_data
-from .distill import load_teacher_targets, teacher_info
+from .distill import load_teacher_targets
 from .errors import BadInput
 from .evaluation import fold_plan, parse_plan, test_split
 from .families import (build_pipeline, check_class_weight, class_weight_applied, fit_pipeline, get_family,
@@ -94,7 +94,7 @@ def run_trial(spec, out_dir):
     params = trial_params(spec, family, data.task_kind)
     plan = parse_plan(spec.get("evaluation"))
     X, y, train_pos, test_pos = training_portion(data, settings["random_state"])
-    settings["teacher"] = load_teacher_targets(spec, data, len(y))
+    settings["teacher"], teacher = load_teacher_targets(spec, data, len(y))
     folds, summary, oof, models = evaluate(data, X, y, family, params, settings, plan)
     objective = settings["metrics"][0]
     result = {
@@ -104,7 +104,7 @@ def run_trial(spec, out_dir):
         "class_weight": settings["class_weight"],
         "class_weight_applied": class_weight_applied(family, data.task_kind, settings["class_weight"]),
         "n_rows": int(len(y)), "n_rows_filtered": int(data.n_rows), "n_test_rows": int(len(test_pos)),
-        "folds": folds, "metrics": summary, "teacher": teacher_info(spec, settings["teacher"]),
+        "folds": folds, "metrics": summary, "teacher": teacher,
         "objective": {"metric": objective, "value": summary[objective]["mean"],
                       "higher_is_better": M.higher_is_better(objective)},
         "fit_seconds": sum(f["fit_seconds"] for f in folds),
