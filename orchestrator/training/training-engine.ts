@@ -548,7 +548,7 @@ export class TrainingEngine {
       await this.c.jobs.updateOne({ _id: job._id }, { $set: { teacher: taught } });
       return { ...job, teacher: taught };
     }
-    if (task.status === 'failed' || task.status === 'canceled') await this.end(job, 'failed', `the teacher failed: ${task.failure_reason ?? task.status}`);
+    if (task.status === 'failed' || task.status === 'canceled') await this.end(job, 'failed', `the teach task failed: ${task.failure_reason ?? task.status}`);
     return null;
   }
 
