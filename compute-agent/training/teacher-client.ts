@@ -97,7 +97,9 @@ async function post(
     signal.throwIfAborted();
     if (timeout.aborted) throw timedOut();
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new NoAnswer(`the teacher could not be reached for ${rows}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    // Without a network cause the request itself was refused (a header name or value): its message may quote a header, a secret.
+    if (!cause) throw new TeacherFailed(`the request to the teacher for ${rows} could not be made (${(err as Error).name}); check teacher_predict_headers`);
+    throw new NoAnswer(`the teacher could not be reached for ${rows}: ${cause.code ?? cause.message ?? 'no answer'}`);
   }
   if (res.status >= 300 && res.status < 400) {
     await res.body?.cancel();
