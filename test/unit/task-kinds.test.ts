@@ -273,7 +273,7 @@ describe('teach row (distillation)', () => {
   const c = fakeCollections([]);
   const common = { job: 'job-1', storage_uuid: 'bc', owner: 'carol', site: 'default', dataset: 'ds-1' };
   const urlTask = { _id: 'job-1-teach', uuid: 'job-1-teach', ...common, teacher: { kind: 'url', url: 'http://t/predict', headers: { 'x-key': 's' } } } as any;
-  const modelTask = { ...urlTask, teacher: { kind: 'model', model_id: 'job-0-model', model_storage_uuid: 'job-0-final-a1-model' } } as any;
+  const modelTask = { ...urlTask, teacher: { kind: 'model', model_id: 'job-0-model', model_storage_uuid: 'job-0-final-a1-model' } };
 
   test('the targets must be the blob of this attempt; a URL teacher reads the data only, a model teacher its model too', async () => {
     const { teach: rules } = taskKindTable(c, fakeChains().chains);
