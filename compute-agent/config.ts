@@ -26,6 +26,11 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_PYTHON: string;
   /** The engine's package directory (compute-agent/training/python); default: found beside the agent's code. */
   TRAINING_ENGINE_DIR?: string;
+  /** Distillation from a teacher URL: rows per request, per-request timeout, answer size limit, tries after a transport error. */
+  TEACHER_BATCH_ROWS: number;
+  TEACHER_TIMEOUT_MS: number;
+  TEACHER_MAX_RESPONSE_BYTES: number;
+  TEACHER_RETRIES: number;
 }
 
 export const agentSettingsSchema = Joi.object<AgentSettings>({
@@ -60,6 +65,10 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .default('/usr/bin/python3')
     .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
+  TEACHER_BATCH_ROWS: positiveInt(256).max(100_000),
+  TEACHER_TIMEOUT_MS: positiveInt(30_000).max(3_600_000),
+  TEACHER_MAX_RESPONSE_BYTES: positiveInt(16 * 1024 * 1024).max(1024 * 1024 * 1024),
+  TEACHER_RETRIES: Joi.number().integer().min(0).max(10).default(2),
 })
   .or('AGENT_API_KEY', 'AGENT_API_KEY_FILE')
   .messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });

@@ -68,6 +68,11 @@ export class TaskWorkspace {
     return this.ctx.engine;
   }
 
+  /** Aborted when the task must stop (lease lost, canceled, shutdown). */
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+
   static async create(workDir: string, name: string, ctx: WorkspaceContext): Promise<TaskWorkspace> {
     const mode = privateDirMode(ctx.caps);
     await fs.promises.mkdir(workDir, { recursive: true, mode });

@@ -19,6 +19,13 @@ export function dataSpec(task: EngineDataSpec): Record<string, unknown> {
   };
 }
 
+/** A distilled job's trial or final task: the teach task's targets as an input, named by the spec's `teacher_targets`. */
+export async function teacherInput(task: EngineDataSpec, ws: TaskWorkspace, inputs: Record<string, string>): Promise<Record<string, unknown>> {
+  if (!task.teacher_targets) return {};
+  inputs['targets.json'] = await ws.fetchFile('targets.json', 'model', task.teacher_targets);
+  return { teacher_targets: 'data/targets.json' };
+}
+
 /** The Python trial spec of a trial task (exported so a test can run the same spec outside the sandbox). */
 export function trialSpec(task: EngineTrialTask): Record<string, unknown> {
   return {
@@ -34,7 +41,8 @@ export function trialSpec(task: EngineTrialTask): Record<string, unknown> {
 /** A trial: fold metrics (result.json), out-of-fold predictions and the fold models, stored as this attempt's `model` blobs. */
 export async function runTrialTask(task: EngineTrialTask, attempt: number, ws: TaskWorkspace): Promise<TrialDone> {
   const dataset = await fetchDataset(ws, task.storage_uuid, task.owner);
-  const out = await runEngine(ws, 'trial', trialSpec(task), { 'dataset.csv': dataset });
+  const inputs: Record<string, string> = { 'dataset.csv': dataset };
+  const out = await runEngine(ws, 'trial', { ...trialSpec(task), ...(await teacherInput(task, ws, inputs)) }, inputs);
   const result = await readJson(path.join(out, 'result.json'));
   const model = engineOutputUuid(task.uuid, attempt, 'model');
   const oof = engineOutputUuid(task.uuid, attempt, 'oof');

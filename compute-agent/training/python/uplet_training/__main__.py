@@ -22,7 +22,7 @@ COMMANDS = {
     "profile": ("profile", "run_profile"), "trial": ("trial", "run_trial"),
     "propose": ("search", "run_propose"), "final": ("final", "run_final"),
     "predict": ("predict", "run_predict"), "synthetic": ("synthetic", "run_synthetic"),
-    "spaces": ("docs", "run_spaces"),
+    "spaces": ("docs", "run_spaces"), "teach": ("teach", "run_teach"),
 }
 
 
