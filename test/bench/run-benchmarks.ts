@@ -12,6 +12,7 @@ import { benchDispatch } from './dispatch-bench';
 import { benchEndToEnd } from './end-to-end-bench';
 import { benchList } from './list-bench';
 import { benchStorage } from './storage-bench';
+import { benchTrainerRun } from './trainer-bench';
 import { round } from './bench-stats';
 
 /**
@@ -225,6 +226,30 @@ async function main(): Promise<void> {
         baseline: `${round(r.copyMBps, 0)}`,
         ratio: `upload ${round(r.upletUploadMBps / r.copyMBps)}×`,
       });
+    }
+    if (want('trainer')) {
+      // UPLET_TRAINER_TRIALS (comma-separated totals) overrides the study sizes.
+      const sizes = process.env.UPLET_TRAINER_TRIALS ? process.env.UPLET_TRAINER_TRIALS.split(',').map(Number) : quick ? [20] : [100, 1000];
+      log(`trainer run against Optuna alone: ${sizes.join(' and ')} trials, 2 agents`);
+      const rs = await benchTrainerRun(
+        mongoUrlFor,
+        amqpUrl,
+        sizes,
+        path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..'),
+        log,
+      );
+      results.trainer_run = rs;
+      for (const r of rs) {
+        const same = r.identical.params && r.identical.scores && r.identical.best && r.identical.testMetrics;
+        rows.push({
+          scenario: `POST /v1/trainer/run, ${r.trials} trials (2 families, 3 folds), 2 agents`,
+          measure: 'seconds (s/trial)',
+          uplet: `${round(r.upletSeconds, 1)} (${round(r.upletSecondsPerTrial, 3)})`,
+          baselineName: `Optuna + scikit-learn in one process, same rounds and seeds; results ${same ? 'identical' : `DIFFER: ${r.identical.firstDifference}`}`,
+          baseline: `${round(r.baselineSeconds, 1)} (${round(r.baselineSecondsPerTrial, 3)})`,
+          ratio: `${round(r.ratio)}× (+${round(r.overheadSecondsPerTrial, 3)} s/trial)`,
+        });
+      }
     }
     if (want('train-new')) {
       const runs = quick ? 3 : 10;
