@@ -450,7 +450,8 @@ export class TrainingEngine {
     if (final) return this.afterFinal(job, final);
 
     const plan = this.planOf(job);
-    const trials = await this.c.trials.find({ job: jobId }).toArray();
+    // Only what the plan and the final task read: a trial's ask (its round's whole history) and profile make a job's trials quadratic in n_trials.
+    const trials = (await this.c.trials.find({ job: jobId }, { projection: ADVANCE_FIELDS }).toArray()) as TrialDoc[];
     const pastDeadline = job.deadline !== null && job.deadline.getTime() <= Date.now();
     let complete = true;
     const created: TrialDoc[] = [];
@@ -685,6 +686,21 @@ export class TrainingEngine {
     return means && row ? scalarObjective(plan.metrics, row.weights, means) : null;
   }
 }
+
+/** The trial fields `advance` reads (stateOf, startFinal, objectiveOf). */
+const ADVANCE_FIELDS = {
+  _id: 1,
+  uuid: 1,
+  row: 1,
+  index: 1,
+  family: 1,
+  status: 1,
+  seed: 1,
+  'result.params': 1,
+  'result.metrics': 1,
+  model_storage_uuid: 1,
+  oof_storage_uuid: 1,
+} as const;
 
 function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {
   return job.evaluation.kind === 'holdout'
