@@ -507,7 +507,8 @@ export class TrainingEngine {
     }
 
     const plan = this.planOf(job);
-    const trials = await this.c.trials.find({ job: jobId }).toArray();
+    // Only what the plan, the budget and the final task read: a trial's ask (its round's whole history) and profile make a job's trials quadratic in n_trials.
+    const trials = (await this.c.trials.find({ job: jobId }, { projection: ADVANCE_FIELDS }).toArray()) as TrialDoc[];
     const now = Date.now();
     let complete = true;
     const created: TrialDoc[] = [];
@@ -870,6 +871,23 @@ function measuredTrials(trials: readonly TrialDoc[]): MeasuredTrial[] {
     .filter((t) => t.status === 'done' && t.timestamp_done && t.timestamp_creation)
     .map((t) => ({ family: t.family, ms: t.timestamp_done!.getTime() - t.timestamp_creation.getTime() }));
 }
+
+/** The trial fields `advance` reads (stateOf, startFinal, objectiveOf, the budget's measured durations). */
+const ADVANCE_FIELDS = {
+  _id: 1,
+  uuid: 1,
+  row: 1,
+  index: 1,
+  family: 1,
+  status: 1,
+  seed: 1,
+  'result.params': 1,
+  'result.metrics': 1,
+  model_storage_uuid: 1,
+  oof_storage_uuid: 1,
+  timestamp_creation: 1,
+  timestamp_done: 1,
+} as const;
 
 function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {
   return job.evaluation.kind === 'holdout'

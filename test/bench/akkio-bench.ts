@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { percentile } from './bench-stats';
 import { startBenchSystem } from './bench-system';
 
 export interface AkkioTierResult {
@@ -7,7 +8,10 @@ export interface AkkioTierResult {
   runs: number;
   /** Submit → SUCCEEDED (status polled every 100 ms), seconds, in run order. */
   seconds: number[];
+  p50Seconds: number;
   p95Seconds: number;
+  /** p50 / tier. */
+  p50Ratio: number;
   /** p95 / tier: the goal is ≤ 1.1. */
   p95Ratio: number;
   /** Predict fields per request (one job each). */
@@ -17,13 +21,18 @@ export interface AkkioTierResult {
 }
 
 /**
- * `POST /api/v1/models/train/new` with the 10 s tier on a generated 600-row, 8-field table,
+ * `POST /api/v1/models/train/new` with the given tier (10 or 60 s) on a generated 600-row, 8-field table,
  * `runs` times one after the other (force: a new model each time), one agent running two tasks at
  * once: the wall-clock from submit to SUCCEEDED against the tier (AutoGluon and H2O users report
  * 1.5× to 18× their limit; the goal here is p95 ≤ 1.1×).
  */
-export async function benchAkkioTier(mongoUrlFor: (db: string) => string, amqpUrl: string, runs: number, fields = 1): Promise<AkkioTierResult> {
-  const tierSeconds = 10;
+export async function benchAkkioTier(
+  mongoUrlFor: (db: string) => string,
+  amqpUrl: string,
+  tierSeconds: number,
+  runs: number,
+  fields = 1,
+): Promise<AkkioTierResult> {
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: 2 });
   try {
     const csv = path.join(sys.dir, 'akkio.csv');
@@ -63,17 +72,22 @@ with open(sys.argv[1], 'w', newline='') as f:
         duration: tierSeconds,
         force: true,
       });
-      await until(async () => {
-        const s = await sys.call('GET', `/api/v1/models/train/${taskId}/status`);
-        if (s.status === 'FAILED') throw new Error(`task failed: ${s.metadata.error}`);
-        return s.status === 'SUCCEEDED';
-      });
+      await until(
+        async () => {
+          const s = await sys.call('GET', `/api/v1/models/train/${taskId}/status`);
+          if (s.status === 'FAILED') throw new Error(`task failed: ${s.metadata.error}`);
+          return s.status === 'SUCCEEDED';
+        },
+        // A run far over its tier is a figure to report (a loaded machine), not a timeout: 2 min + 10 × the tier.
+        (120 + 10 * tierSeconds) * 1000,
+      );
       seconds.push((performance.now() - started) / 1000);
       phases.push({ ...(await phasesOf(sys, taskId, startedAt)), succeeded_seen: Math.round(performance.now() - started) });
     }
     const sorted = [...seconds].sort((a, b) => a - b);
-    const p95Seconds = sorted[Math.ceil(0.95 * sorted.length) - 1]!;
-    return { tierSeconds, runs, seconds, p95Seconds, p95Ratio: p95Seconds / tierSeconds, fields, phases };
+    const p50Seconds = percentile(sorted, 50);
+    const p95Seconds = percentile(sorted, 95);
+    return { tierSeconds, runs, seconds, p50Seconds, p95Seconds, p50Ratio: p50Seconds / tierSeconds, p95Ratio: p95Seconds / tierSeconds, fields, phases };
   } finally {
     await sys.close();
   }

@@ -40,6 +40,8 @@ export interface BenchSystem {
   orchestrator: RunningOrchestrator;
   storage: RunningStorageGateway;
   agent?: RunningAgent;
+  /** Every agent started (options.agents of them, 1 by default); `agent` is the first. */
+  agents: RunningAgent[];
   dir: string;
   call(method: string, p: string, body?: unknown): Promise<any>;
   storageAs(who: keyof typeof BENCH_KEYS): StorageClient;
@@ -49,7 +51,7 @@ export interface BenchSystem {
 export async function startBenchSystem(
   mongoUrlFor: (db: string) => string,
   amqpUrl: string,
-  options: { agentConcurrency?: number; orchestrator?: Record<string, string> } = {},
+  options: { agentConcurrency?: number; agents?: number; orchestrator?: Record<string, string> } = {},
 ): Promise<BenchSystem> {
   const id = crypto.randomBytes(3).toString('hex');
   const dbName = `bench_${id}`;
@@ -82,27 +84,33 @@ export async function startBenchSystem(
     }),
     silentLogger(),
   );
-  const agent =
-    options.agentConcurrency === undefined
-      ? undefined
-      : await startComputeAgent(
+  const agents: RunningAgent[] = [];
+  if (options.agentConcurrency !== undefined) {
+    for (let i = 0; i < (options.agents ?? 1); i++) {
+      agents.push(
+        await startComputeAgent(
           loadConfig(agentSettingsSchema, {
             ORCHESTRATOR_URL: orchestrator.url,
             STORAGE_URL: storage.url,
             AMQP_URL: amqpUrl,
             AMQP_PREFIX: prefix,
             AGENT_API_KEY: BENCH_KEYS.node.key,
-            AGENT_NAME: 'bench-agent',
+            AGENT_NAME: i === 0 ? 'bench-agent' : `bench-agent-${i + 1}`,
             AGENT_CONCURRENCY: String(options.agentConcurrency),
-            AGENT_WORK_DIR: path.join(dir, 'work'),
+            AGENT_WORK_DIR: path.join(dir, i === 0 ? 'work' : `work-${i + 1}`),
             HEARTBEAT_INTERVAL_MS: '10000',
           }),
           silentLogger(),
-        );
+        ),
+      );
+    }
+  }
+  const agent = agents[0];
   return {
     orchestrator,
     storage,
     agent,
+    agents,
     dir,
     call: async (method, p, body) => {
       const res = await fetch(`${orchestrator.url}${p}`, {
@@ -116,7 +124,7 @@ export async function startBenchSystem(
     },
     storageAs: (who) => new StorageClient({ baseUrl: storage.url, apiKey: BENCH_KEYS[who].key }),
     close: async () => {
-      await agent?.close();
+      for (const a of agents) await a.close();
       await storage.close();
       await orchestrator.close();
       const db = await connectMongo(mongoUrlFor(dbName), { maxPoolSize: 1 });
