@@ -8,6 +8,8 @@ export interface ChainLink {
   perf: number | null;
   model_start: string | null;
   model_end: string;
+  /** The site the rank runs at (the queue it is published to); absent on documents from before sites. */
+  site?: string | null;
 }
 
 export const TERMINAL: ReadonlySet<UpletStatus> = new Set<UpletStatus>(['done', 'failed', 'canceled']);

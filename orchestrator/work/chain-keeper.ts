@@ -7,7 +7,7 @@ import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections, 
 import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import type { WorkDispatcher } from './work-dispatcher';
 
-const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1 } as const;
+const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1, site: 1 } as const;
 
 /**
  * Keeps the learnuplet chains of a problem: appends new train data to the
@@ -132,7 +132,9 @@ export class ChainKeeper {
     const ranks = new Set(batches.map((b) => b.index));
     // Each new rank whose predecessor is not new too may start now (other sites' ranks may sit between them).
     const firsts = [...ranks].filter((k) => !ranks.has(k - 1));
-    await Promise.all(algos.flatMap((a) => firsts.map((k) => this.startAfterAppend(problem, a.uuid, k))));
+    // A rank runs at its batch's site (ensureLearnuplets): said here, the dispatch need not read it back.
+    const siteOfRank = new Map(batches.map((b) => [b.index, siteOf(b)]));
+    await Promise.all(algos.flatMap((a) => firsts.map((k) => this.startAfterAppend(problem, a.uuid, k, siteOfRank.get(k)))));
     await this.hint(siteTrainCursor(problem.uuid, site), { next_batch: upTo });
     return created;
   }
@@ -206,9 +208,9 @@ export class ChainKeeper {
    * report starts it). The ranks were inserted before this read, and a report
    * writes its status before reading the chain: one of the two sees the other.
    */
-  private async startAfterAppend(problem: ProblemDoc, algo: string, first: number): Promise<void> {
+  private async startAfterAppend(problem: ProblemDoc, algo: string, first: number, site?: string): Promise<void> {
     if (first === 0) {
-      await this.startRank(problem, learnupletUuid(problem.uuid, algo, 0), algo);
+      await this.startRank(problem, learnupletUuid(problem.uuid, algo, 0), algo, site);
       return;
     }
     const before = await this.c.learnuplets.findOne({ _id: learnupletUuid(problem.uuid, algo, first - 1) }, { projection: { status: 1 } });
@@ -279,17 +281,18 @@ export class ChainKeeper {
   /** Turns the chain's next runnable rank from waiting to todo, and dispatches it. */
   private async startNextRank(problem: ProblemDoc, algo: string, chain: readonly ChainLink[]): Promise<boolean> {
     const next = nextRankToStart(chain, algo, problem.metric_direction);
-    return next ? this.startRank(problem, next.uuid, next.model_start) : false;
+    return next ? this.startRank(problem, next.uuid, next.model_start, siteOf(chain.find((l) => l.uuid === next.uuid))) : false;
   }
 
-  private async startRank(problem: ProblemDoc, uuid: string, modelStart: string): Promise<boolean> {
+  /** `site`, when the caller has read it, saves the dispatcher a read between the todo write and the publish. */
+  private async startRank(problem: ProblemDoc, uuid: string, modelStart: string, site?: string): Promise<boolean> {
     const res = await this.c.learnuplets.updateOne(
       { _id: uuid, status: 'waiting' },
       { $set: { status: 'todo', model_start: modelStart, timestamp_todo: new Date() } },
     );
     if (res.modifiedCount === 0) return false;
     this.events.publish({ subject: 'learnuplet', id: uuid, status: 'todo', scope: { problem: problem.uuid } });
-    await this.dispatcher.dispatch('learnuplet', [uuid]);
+    await this.dispatcher.dispatch('learnuplet', [uuid], site);
     return true;
   }
 

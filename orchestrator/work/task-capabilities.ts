@@ -16,13 +16,37 @@ export interface TaskBlobs {
   locations?: Record<string, string>;
 }
 
-/** The sites of the code a task runs: the algo's and the workflow's (the problem's) gateway. */
-async function codeLocations(c: Collections, problem: string, algo: string, workflow: string): Promise<Record<string, string>> {
-  const [a, p] = await Promise.all([
-    c.algos.findOne({ _id: algo }, { projection: { site: 1 } }),
-    c.problems.findOne({ _id: problem }, { projection: { site: 1 } }),
-  ]);
-  return { [`algo/${algo}`]: siteOf(a), [`workflow/${workflow}`]: siteOf(p) };
+/**
+ * The sites of algos and problems (the code a task runs), remembered once read: both are
+ * written once at registration and never moved or deleted (cancellation only stamps them), so
+ * a remembered site cannot go stale, and a claim skips two reads. Absent documents are not
+ * remembered. Bounded: cleared when it outgrows `limit`.
+ */
+export class CodeSites {
+  private readonly known = new Map<string, string>();
+
+  constructor(
+    private readonly c: Collections,
+    private readonly limit = 10_000,
+  ) {}
+
+  /** `algo/<uuid>` and `workflow/<workflow>` → the site of the algo and of the problem. */
+  async locations(problem: string, algo: string, workflow: string): Promise<Record<string, string>> {
+    const [algoSite, problemSite] = await Promise.all([this.siteOf('algos', algo), this.siteOf('problems', problem)]);
+    return { [`algo/${algo}`]: algoSite, [`workflow/${workflow}`]: problemSite };
+  }
+
+  private async siteOf(collection: 'algos' | 'problems', uuid: string): Promise<string> {
+    const key = `${collection}/${uuid}`;
+    const known = this.known.get(key);
+    if (known !== undefined) return known;
+    const doc = await (this.c[collection] as Collections['algos']).findOne({ _id: uuid }, { projection: { site: 1 } });
+    if (doc) {
+      if (this.known.size >= this.limit) this.known.clear();
+      this.known.set(key, siteOf(doc));
+    }
+    return siteOf(doc);
+  }
 }
 
 /**
@@ -32,14 +56,17 @@ async function codeLocations(c: Collections, problem: string, algo: string, work
  * in `test_dataset` is not enough, or an organizer could open anyone's data). It writes its
  * `model_end` and nothing else. One equality lookup per item: `$in` scans on FerretDB.
  */
-export async function learnupletBlobs(c: Collections, l: LearnupletDoc): Promise<TaskBlobs> {
+export async function learnupletBlobs(c: Collections, l: LearnupletDoc, code: CodeSites = new CodeSites(c)): Promise<TaskBlobs> {
   const train = new Set(l.train_data);
   const tests = [...new Set(l.test_data)].filter((d) => !train.has(d));
-  const registered = await Promise.all(tests.map((d) => c.datas.findOne({ _id: d, problems: l.problem }, { projection: { _id: 1, site: 1 } })));
+  const [registered, codeLocations] = await Promise.all([
+    Promise.all(tests.map((d) => c.datas.findOne({ _id: d, problems: l.problem }, { projection: { _id: 1, site: 1 } }))),
+    code.locations(l.problem, l.algo, l.workflow),
+  ]);
   const site = siteOf(l);
   const readable = tests.flatMap((d, i) => (registered[i] ? [{ uuid: d, site: siteOf(registered[i]) }] : []));
   const data = [...train, ...readable.map((t) => t.uuid)];
-  const locations: Record<string, string> = { ...(await codeLocations(c, l.problem, l.algo, l.workflow)), [`model/${l.model_end}`]: site };
+  const locations: Record<string, string> = { ...codeLocations, [`model/${l.model_end}`]: site };
   for (const d of train) locations[`data/${d}`] = site;
   for (const t of readable) locations[`data/${t.uuid}`] = t.site;
   if (l.model_start && l.model_start !== l.algo) {
@@ -57,12 +84,16 @@ export async function learnupletBlobs(c: Collections, l: LearnupletDoc): Promise
 }
 
 /** A preduplet reads its item only if its requester owns it, and writes its attempt's prediction blob. */
-export async function predupletBlobs(c: Collections, p: PredupletDoc, attempt: number): Promise<TaskBlobs> {
-  const owned = await c.datas.findOne({ _id: p.data, owner: p.owner }, { projection: { _id: 1 } });
+export async function predupletBlobs(c: Collections, p: PredupletDoc, attempt: number, code: CodeSites = new CodeSites(c)): Promise<TaskBlobs> {
+  // Ownership is read at every claim: a data document can go (a failed registration removes what it created).
+  const [owned, codeLocations] = await Promise.all([
+    c.datas.findOne({ _id: p.data, owner: p.owner }, { projection: { _id: 1 } }),
+    code.locations(p.problem, p.algo, p.workflow),
+  ]);
   const site = siteOf(p);
   const prediction = `prediction/${predictionBlobUuid(p.uuid, attempt)}`;
   const locations: Record<string, string> = {
-    ...(await codeLocations(c, p.problem, p.algo, p.workflow)),
+    ...codeLocations,
     [`data/${p.data}`]: site,
     [`model/${p.model}`]: p.model_site ?? DEFAULT_SITE,
     [prediction]: site,

@@ -7,7 +7,7 @@ import { perItemScoreMap } from '../domain/per-item-scores';
 import { siteOf } from '../../shared/contracts/sites';
 import type { Collections } from '../persistence/collections';
 import type { ChainKeeper } from './chain-keeper';
-import { learnupletBlobs, predupletBlobs, type TaskBlobs } from './task-capabilities';
+import { CodeSites, learnupletBlobs, predupletBlobs, type TaskBlobs } from './task-capabilities';
 import { finalRules, profileTaskRules, synthesizeRules, teachRules, trialRules } from '../training/engine-task-kinds';
 import { TrainingEngine } from '../training/training-engine';
 import { silentLogger } from '../../shared/logging/logger';
@@ -55,6 +55,7 @@ export function taskKindTable(
   chains: ChainKeeper,
   engine: TrainingEngine = new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger()),
 ): TaskKindTable {
+  const code = new CodeSites(c);
   return {
     learnuplet: {
       kind: 'learnuplet',
@@ -79,7 +80,7 @@ export function taskKindTable(
       }),
       finish: (task, attempt, write) => chains.finishRank(task, attempt, write),
       site: (task) => siteOf(task),
-      blobs: (task) => learnupletBlobs(c, task),
+      blobs: (task) => learnupletBlobs(c, task, code),
       repairFollowUps: (olderThan, batch) => chains.advanceStalledChains(olderThan, batch),
     },
     preduplet: {
@@ -99,7 +100,7 @@ export function taskKindTable(
       doneFields: (report): Partial<PredupletDoc> => ({ prediction_storage_uuid: (report.prediction_storage_uuid as string | undefined) ?? null }),
       finish: async (_task, _attempt, write) => void (await write()),
       site: (task) => siteOf(task),
-      blobs: (task, attempt) => predupletBlobs(c, task, attempt),
+      blobs: (task, attempt) => predupletBlobs(c, task, attempt, code),
       repairFollowUps: async () => 0,
     },
     // The training engine's kinds (orchestrator/training/engine-task-kinds.ts).

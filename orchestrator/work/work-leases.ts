@@ -165,11 +165,14 @@ export class WorkLeases {
         ? { ...rulesOf(this.kinds, kind).acceptDone(uplet, attempt, received), ...(received.lease_token ? { lease_token: received.lease_token } : {}) }
         : received;
 
-    const settled = await this.c.settlements.findOne({ _id: id });
-    if (settled) return this.answerRepeat(kind, uuid, settled, report, principal);
-
+    // The holder's first report finds its lease and wins the settlement fence; a settled attempt
+    // is read only when that fails (a repeat, a late report), so the usual report reads once.
     const lease = await this.c.leases.findOne({ _id: id });
-    if (!lease || !isHolder(lease, report.lease_token, principal)) throw notHolder(kind, uuid);
+    if (!lease || !isHolder(lease, report.lease_token, principal)) {
+      const settled = await this.c.settlements.findOne({ _id: id });
+      if (settled) return this.answerRepeat(kind, uuid, settled, report, principal);
+      throw notHolder(kind, uuid);
+    }
     const status = report.status;
     if (!(await this.settle(lease, 'report', status, report, principal))) {
       const winner = await this.c.settlements.findOne({ _id: id });

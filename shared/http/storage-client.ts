@@ -74,20 +74,31 @@ export class StorageClient {
 
   /** Uploads a file; its sha256 is computed first and sent, so the gateway refuses a corrupted transfer. */
   async uploadFile(kind: BlobKind, uuid: string, file: string, options: UploadOptions = {}): Promise<BlobMetadata> {
-    const sha256 = await sha256OfFile(file);
     const size = (await fs.promises.stat(file)).size;
     return withRetry(this.retry, async () => {
+      // The digest of the bytes sent, computed as they go and sent as a trailer: the file is read
+      // once, and the gateway still refuses a body that differs from what was read here.
+      const hash = crypto.createHash('sha256');
+      const hashing = new Transform({
+        highWaterMark: CHUNK,
+        transform(chunk: Buffer, _e, done: TransformCallback) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      const source = fs.createReadStream(file, { highWaterMark: CHUNK });
+      source.on('error', (err) => hashing.destroy(err));
       const res = await streamRequest(
         'PUT',
         this.url(kind, uuid),
         {
           ...this.auth(),
           'content-type': options.contentType ?? 'application/octet-stream',
-          'content-length': String(size),
-          'x-content-sha256': sha256,
+          trailer: 'X-Content-SHA256',
           ...(options.readers?.length ? { 'x-uplet-readers': options.readers.join(',') } : {}),
         },
-        withProgress(fs.createReadStream(file, { highWaterMark: CHUNK }), size, options.onProgress),
+        withProgress(source.pipe(hashing), size, options.onProgress),
+        () => ({ 'X-Content-SHA256': hash.digest('hex') }),
       );
       return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
@@ -180,13 +191,27 @@ const CHUNK = 1024 * 1024;
  * A streamed request with node:http (bodies are Node streams end to end: no
  * conversion to web streams on a hot path). Resolves with the response head.
  */
-function streamRequest(method: string, url: string, headers: Record<string, string>, body?: Readable): Promise<http.IncomingMessage> {
+/** `trailers`, when given, are sent after the body (which then goes chunked); they are asked for once it has all been read. */
+function streamRequest(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: Readable,
+  trailers?: () => Record<string, string>,
+): Promise<http.IncomingMessage> {
   const u = new URL(url);
   const transport = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = transport.request(u, { method, headers }, resolve);
     req.on('error', (err) => reject(new RetryableHttpError(`${method} ${u.pathname}: ${err.message}`)));
-    if (body) {
+    if (body && trailers) {
+      body.on('error', (err) => req.destroy(err));
+      body.on('end', () => {
+        req.addTrailers(trailers());
+        req.end();
+      });
+      body.pipe(req, { end: false });
+    } else if (body) {
       body.on('error', (err) => req.destroy(err));
       body.pipe(req);
     } else {

@@ -8,8 +8,12 @@ export interface PutOptions {
   owner: string;
   contentType: string;
   readers: string[];
-  /** The digest the client expects; a mismatch stores nothing. */
-  expectedSha256?: string;
+  /**
+   * The digest the client expects; a mismatch stores nothing. A function is asked once the whole
+   * body has arrived (a digest sent as an HTTP trailer, computed by the client as it sent); it may
+   * throw to refuse the upload.
+   */
+  expectedSha256?: string | (() => string);
   maxBytes: number;
   /** The lease a task output is written under, recorded in its metadata. */
   writtenUnder?: WrittenUnder;

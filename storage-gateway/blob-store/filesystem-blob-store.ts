@@ -39,8 +39,9 @@ export class FilesystemBlobStore implements BlobStore {
       await pipeline(body, hasher, out);
       await fsyncFile(tmp);
       const sha256 = hasher.digest();
-      if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha256) {
-        throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, {
+      const expected = typeof options.expectedSha256 === 'function' ? options.expectedSha256() : options.expectedSha256;
+      if (expected && expected.toLowerCase() !== sha256) {
+        throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${expected}; nothing was stored`, {
           code: 'DIGEST_MISMATCH',
           details: { where: 'header', field: 'x-content-sha256' },
         });

@@ -3,7 +3,7 @@ import Joi from 'joi';
 import { pipeline } from 'node:stream/promises';
 import { identifier } from '../../shared/contracts/identifiers';
 import { mediaType, servedMediaType } from '../../shared/contracts/media-type';
-import { ForbiddenError, NotFoundError, PayloadTooLargeError, RangeNotSatisfiableError } from '../../shared/errors/uplet-error';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, RangeNotSatisfiableError, ValidationError } from '../../shared/errors/uplet-error';
 import { principalOf } from '../../shared/http/authenticate';
 import { validate } from '../../shared/http/validate';
 import { BLOB_KINDS, OUTPUT_KINDS, type BlobKind, type BlobMeta, type BlobStore, type ByteRange, type WrittenUnder } from '../blob-store/blob-store';
@@ -31,6 +31,25 @@ const uploadHeaders = Joi.object({
     .pattern(/^[\x20-\x7e]*$/),
   'content-type': mediaType(),
 }).unknown(true);
+
+/**
+ * A client may send the sha256 as an HTTP trailer (announced by `Trailer: X-Content-SHA256`)
+ * instead of a header: it hashes as it sends, so it reads the file once instead of twice.
+ */
+function announcesDigestTrailer(req: Request): boolean {
+  return (req.headers.trailer ?? '').split(',').some((name) => name.trim().toLowerCase() === 'x-content-sha256');
+}
+
+/** The announced digest trailer, read once the body has arrived: absent or malformed → 400, nothing stored. */
+function digestTrailer(req: Request): string {
+  const value = req.trailers['x-content-sha256'];
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new ValidationError('the X-Content-SHA256 trailer announced in the Trailer header must be sent after the body, as 64 hex digits', {
+      details: { where: 'trailer', field: 'x-content-sha256' },
+    });
+  }
+  return value;
+}
 
 /** PUT, GET, HEAD of /blobs/{kind}/{uuid}, and its metadata at /blobs/{kind}/{uuid}/meta. */
 export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySecret: string, gateway: GatewaySite = { site: 'default' }): Router {
@@ -89,7 +108,11 @@ export function blobRoutes(store: BlobStore, maxBlobBytes: number, capabilitySec
           contentType: headers['content-type'] ?? 'application/octet-stream',
           readers,
           maxBytes: maxBlobBytes,
-          ...(headers['x-content-sha256'] ? { expectedSha256: headers['x-content-sha256'] } : {}),
+          ...(headers['x-content-sha256']
+            ? { expectedSha256: headers['x-content-sha256'] }
+            : announcesDigestTrailer(req)
+              ? { expectedSha256: () => digestTrailer(req) }
+              : {}),
           ...(writtenUnder ? { writtenUnder } : {}),
         });
         res.status(created ? 201 : 200).json(meta);

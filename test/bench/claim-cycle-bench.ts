@@ -103,9 +103,8 @@ async function rawClaimCycle(db: Db, uuid: string): Promise<void> {
   // heartbeat
   await Promise.all([leases.findOne({ _id: id }), settlements.findOne({ _id: id })]);
   await leases.updateOne({ _id: id, token }, { $set: { expires_at: new Date(Date.now() + 300_000) } });
-  // report
+  // report (the settlement is read only when the fence insert fails, as in the orchestrator)
   await uplets.findOne({ _id: uuid });
-  await settlements.findOne({ _id: id });
   await leases.findOne({ _id: id });
   await settlements.insertOne({ _id: id });
   await uplets.updateOne({ _id: uuid }, { $set: { status: 'done', prediction_storage_uuid: `p-${uuid}`, timestamp_done: new Date() } });

@@ -27,8 +27,9 @@ export class InMemoryBlobStore implements BlobStore {
       chunks.push(buffer);
     }
     const sha256 = hash.digest('hex');
-    if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha256) {
-      throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${options.expectedSha256}; nothing was stored`, {
+    const expected = typeof options.expectedSha256 === 'function' ? options.expectedSha256() : options.expectedSha256;
+    if (expected && expected.toLowerCase() !== sha256) {
+      throw new UnprocessableError(`content sha256 ${sha256} does not match the expected ${expected}; nothing was stored`, {
         code: 'DIGEST_MISMATCH',
       });
     }

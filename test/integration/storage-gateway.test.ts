@@ -80,6 +80,39 @@ describe('storage gateway', () => {
     expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
   });
 
+  test('a digest sent as a trailer is checked like the header: a mismatch or an announced trailer never sent stores nothing', async () => {
+    // fetch cannot send trailers: a raw chunked request, as the typed client sends it.
+    const putWithTrailer = (uuid: string, body: Buffer, trailer: Record<string, string>) =>
+      new Promise<{ status: number; json: any }>((resolve, reject) => {
+        const req = http.request(`${s.url}/blobs/data/${uuid}`, {
+          method: 'PUT',
+          headers: { 'x-api-key': TEST_KEYS.provider.key, trailer: 'X-Content-SHA256' },
+        });
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+        });
+        req.on('error', reject);
+        req.write(body);
+        req.addTrailers(trailer);
+        req.end();
+      });
+    const content = crypto.randomBytes(2 * 1024 * 1024 + 5);
+    const good = await putWithTrailer('d-trailer', content, { 'X-Content-SHA256': sha(content) });
+    expect(good.status).toBe(201);
+    expect(good.json).toMatchObject({ uuid: 'd-trailer', size: content.length, sha256: sha(content) });
+
+    const wrong = await putWithTrailer('d-trailer-wrong', content, { 'X-Content-SHA256': sha(Buffer.from('other')) });
+    expect(wrong.status).toBe(422);
+    expect(wrong.json.error.code).toBe('DIGEST_MISMATCH');
+    const missing = await putWithTrailer('d-trailer-missing', content, {});
+    expect(missing.status).toBe(400);
+    expect(missing.json.error.details).toMatchObject({ where: 'trailer', field: 'x-content-sha256' });
+    for (const uuid of ['d-trailer-wrong', 'd-trailer-missing']) expect((await get('compute', 'data', uuid, withCap([uuid]))).status).toBe(404);
+    expect(filesUnder(path.join(s.dir, 'tmp'))).toEqual([]);
+  });
+
   test('an upload cut off half way leaves nothing, visible or on disk', async () => {
     const before = filesUnder(s.dir).length;
     await new Promise<void>((resolve) => {

@@ -83,7 +83,8 @@ export const blobsApi: OpenApiFragment = {
             name: 'X-Content-SHA256',
             in: 'header',
             required: false,
-            description: 'The sha256 the gateway checks before keeping the blob',
+            description:
+              'The sha256 the gateway checks before keeping the blob. It may instead come as an HTTP trailer of a chunked body, announced by `Trailer: X-Content-SHA256` (a missing or malformed announced trailer is a 400; nothing is stored)',
             schema: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
           },
           {
