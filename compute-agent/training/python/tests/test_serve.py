@@ -1,0 +1,119 @@
+import io
+import json
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import numpy as np
+
+from uplet_training import serve as S
+
+from tests.helpers import TempDirTest, load_oof, task_spec
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def without_durations(result):
+    """A trial's result minus its timings (the only part that differs between two runs)."""
+    result = dict(result)
+    for key in ("fit_seconds", "predict_seconds"):
+        result.pop(key)
+    result["folds"] = [{k: v for k, v in f.items() if not k.endswith("_seconds")} for f in result["folds"]]
+    return result
+
+
+class ServeTest(TempDirTest):
+    def serve_lines(self, requests):
+        """(exit code, answers) of `serve` fed these requests, in-process."""
+        work = self.path("work")
+        os.makedirs(work, exist_ok=True)
+        answers = io.StringIO()
+        with mock.patch("sys.stderr", io.StringIO()):
+            code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
+        return code, [json.loads(line) for line in answers.getvalue().splitlines()]
+
+    def test_trials_served_one_after_another_match_cold_runs(self):
+        path, profile, _ = self.sklearn_csv("breast_cancer")
+        specs = [task_spec(path, profile, "classification", family=family, params=params, evaluation={"kind": "kfold", "n_splits": 3})
+                 for family, params in [("random_forest", {"n_estimators": 20}), ("decision_tree", {"max_depth": 3}),
+                                        ("random_forest", {"n_estimators": 20})]]
+        code, answers = self.serve_lines([{"id": f"t{i}", "spec": s, "out": f"t{i}", "cpu_seconds": 600} for i, s in enumerate(specs)])
+        self.assertEqual(code, 0)
+        self.assertEqual([a["id"] for a in answers], ["t0", "t1", "t2"])
+        self.assertEqual({a["status"] for a in answers}, {"done"})
+        self.assertTrue(all(a["cpu_used"] > 0 for a in answers))
+        for i, spec in enumerate(specs):
+            cold_code, cold = self.run_command("trial", spec)
+            self.assertEqual(cold_code, 0)
+            warm = self.path(os.path.join("work", f"t{i}"))
+            self.assertEqual(sorted(os.listdir(warm)), sorted(os.listdir(cold)))
+            self.assertEqual(without_durations(self.read_json(warm, "result.json")), without_durations(self.read_json(cold, "result.json")))
+            np.testing.assert_array_equal(load_oof(warm), load_oof(cold))
+        # The same spec twice in one worker: the same result (no state carried between trials).
+        first, third = (without_durations(self.read_json(self.path(f"work/t{i}"), "result.json")) for i in (0, 2))
+        self.assertEqual(first, third)
+
+    def test_bad_input_is_answered_and_the_worker_goes_on(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        good = task_spec(path, profile, "classification", family="decision_tree", evaluation={"kind": "holdout", "train_fraction": 0.8})
+        code, answers = self.serve_lines([
+            {"id": "a", "spec": dict(good, label_column="nope"), "out": "a"},
+            {"id": "b", "spec": good, "out": "../escape"},
+            {"id": "c", "spec": "not an object", "out": "c"},
+            ["not", "an", "object"],
+            {"id": "e", "spec": good, "out": "e"},
+        ])
+        self.assertEqual(code, 0)
+        self.assertEqual([a["status"] for a in answers], ["bad_input"] * 4 + ["done"])
+        self.assertEqual(answers[0]["error"]["field"], "label_column")
+        self.assertEqual(self.read_json(self.path("work/a"), "error.json")["error"]["field"], "label_column")
+        self.assertEqual(answers[1]["error"]["field"], "out")
+        self.assertFalse(os.path.exists(self.path("escape")))
+        self.assertEqual(answers[2]["error"]["field"], "spec")
+        self.assertEqual(answers[3]["error"]["field"], "request")
+        self.assertTrue(os.path.exists(self.path("work/e/result.json")))
+
+    def test_a_crash_is_answered_then_the_worker_ends(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification", family="decision_tree")
+        with mock.patch.object(S, "run_trial", side_effect=RuntimeError("boom")):
+            code, answers = self.serve_lines([{"id": "a", "spec": spec, "out": "a"}, {"id": "b", "spec": spec, "out": "b"}])
+        self.assertEqual(code, 1)
+        self.assertEqual(answers, [{"id": "a", "status": "crashed", "cpu_used": answers[0]["cpu_used"]}])
+
+    def test_as_a_process_stdout_holds_only_answers_and_cpu_is_allowed_per_trial(self):
+        """As the agent runs it: empty environment, a hard CPU limit; library prints never reach stdout."""
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification", family="decision_tree")
+        work = self.path("work")
+        os.makedirs(work)
+        script = "\n".join([
+            "import os, resource, sys",
+            "resource.setrlimit(resource.RLIMIT_CPU, (5, 500))",
+            "import uplet_training.serve as S",
+            "real = S.run_trial",
+            "def noisy(spec, out):",
+            "    print('noise from a library'); os.write(1, b'raw noise on fd 1\\n'); real(spec, out)",
+            "S.run_trial = noisy",
+            "from uplet_training.__main__ import main",
+            "sys.exit(main())",
+        ])
+        requests = "".join(json.dumps({"id": str(i), "spec": spec, "out": str(i), "cpu_seconds": 60}) + "\n" for i in range(2))
+        run = subprocess.run([sys.executable, "-B", "-c", script, "serve", "--out", work],
+                             cwd=PACKAGE_DIR, env={}, input=requests, capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        answers = [json.loads(line) for line in run.stdout.splitlines()]
+        self.assertIn("noise from a library", run.stderr)
+        self.assertIn("raw noise on fd 1", run.stderr)
+        self.assertEqual([a["status"] for a in answers], ["done", "done"])
+
+    def test_allow_cpu_raises_the_soft_limit_up_to_the_hard_one(self):
+        script = ("import resource; from uplet_training.serve import allow_cpu; "
+                  "resource.setrlimit(resource.RLIMIT_CPU, (5, 100)); allow_cpu(30); a = resource.getrlimit(resource.RLIMIT_CPU); "
+                  "allow_cpu(500); b = resource.getrlimit(resource.RLIMIT_CPU); print(a[0], a[1], b[0], b[1])")
+        run = subprocess.run([sys.executable, "-B", "-c", script], cwd=PACKAGE_DIR, env={}, capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        soft, hard, capped, hard_again = map(int, run.stdout.split())
+        self.assertTrue(31 <= soft <= 33, soft)
+        self.assertEqual((hard, capped, hard_again), (100, 100, 100))
