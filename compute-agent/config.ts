@@ -26,6 +26,10 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_PYTHON: string;
   /** The engine's package directory (compute-agent/training/python); default: found beside the agent's code. */
   TRAINING_ENGINE_DIR?: string;
+  /** Warm trial workers alive at most (compute-agent/training/warm-workers.ts); 0: every trial runs cold; default AGENT_CONCURRENCY. */
+  TRAINING_WARM_WORKERS?: number;
+  /** A warm worker idle this long is killed. */
+  TRAINING_WARM_IDLE_SECONDS: number;
 }
 
 export const agentSettingsSchema = Joi.object<AgentSettings>({
@@ -60,6 +64,8 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .default('/usr/bin/python3')
     .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
+  TRAINING_WARM_WORKERS: Joi.number().integer().min(0).max(64),
+  TRAINING_WARM_IDLE_SECONDS: positiveInt(60).max(3600),
 })
   .or('AGENT_API_KEY', 'AGENT_API_KEY_FILE')
   .messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });
