@@ -7,6 +7,7 @@ from unittest import mock
 
 import numpy as np
 
+from uplet_training import dataset
 from uplet_training import serve as S
 
 from tests.helpers import TempDirTest, load_oof, task_spec
@@ -29,8 +30,11 @@ class ServeTest(TempDirTest):
         work = self.path("work")
         os.makedirs(work, exist_ok=True)
         answers = io.StringIO()
-        with mock.patch("sys.stderr", io.StringIO()):
-            code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
+        try:
+            with mock.patch("sys.stderr", io.StringIO()):
+                code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
+        finally:
+            dataset._last_frame = None  # the cold runs compared with it read the file afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
     def test_trials_served_one_after_another_match_cold_runs(self):
@@ -116,3 +120,26 @@ class ServeTest(TempDirTest):
             S.allow_cpu(30)
             S.allow_cpu(500)
         self.assertEqual(calls, [(43, 100), (100, 100)])
+
+
+class LastFrameTest(TempDirTest):
+    def tearDown(self):
+        dataset._last_frame = None
+
+    def test_the_kept_frame_is_reused_only_for_the_same_file_and_types(self):
+        path = self.write("d.csv", "a,b\n1,x\n2,y\n")
+        types = {"a": "numeric", "b": "category"}
+        dataset.keep_last_frame()
+        reads = []
+        real = dataset._read_typed_frame
+        with mock.patch.object(dataset, "_read_typed_frame", side_effect=lambda *a: reads.append(a) or real(*a)):
+            first = dataset.read_typed_frame(path, types)
+            first.loc[0, "a"] = 99  # a reader's change stays its own
+            second = dataset.read_typed_frame(path, types)
+            self.assertEqual(len(reads), 1)
+            self.assertEqual(list(second["a"]), [1, 2])
+            dataset.read_typed_frame(path, {"a": "category", "b": "category"})
+            self.assertEqual(len(reads), 2)
+            self.write("d.csv", "a,b\n1,x\n2,y\n3,z\n")
+            self.assertEqual(len(dataset.read_typed_frame(path, {"a": "category", "b": "category"})), 3)
+            self.assertEqual(len(reads), 3)

@@ -8,7 +8,8 @@ the trial writes what a cold `trial` writes. The answer is one line on stdout, `
 error.json, also written there) or `crashed` (traceback on stderr; the worker then exits 1, so
 a retry starts in a fresh process, as a cold crash would). EOF on stdin: exit 0.
 
-Whatever the libraries print goes to stderr: stdout carries only answers.
+Whatever the libraries print goes to stderr: stdout carries only answers. The typed dataset is
+kept between trials (dataset.LastFrame): a worker serves one dataset.
 """
 
 import json
@@ -17,6 +18,7 @@ import resource
 import sys
 import traceback
 
+from .dataset import keep_last_frame
 from .errors import BadInput
 from .outputs import write_json
 from .trial import run_trial  # the expensive import (numpy, pandas, scikit-learn), done once
@@ -70,6 +72,7 @@ def handle(request, work_dir):
 
 def serve(work_dir, requests, answers):
     """Answers each line of `requests` on `answers`; 0 at EOF, 1 after a crash."""
+    keep_last_frame()  # one dataset per worker: typed once, not once per trial
     for line in requests:
         if not line.strip():
             continue
