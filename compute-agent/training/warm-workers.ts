@@ -82,6 +82,7 @@ export class WarmWorker {
     this.stderr = new OutputTail(settings.limits.logBytes);
     child.stderr.on('data', (d: Buffer) => this.stderr.push(d));
     child.stdin.on('error', () => undefined); // a dead worker: its exit answers the pending trial
+    child.on('error', (err) => this.stderr.push(Buffer.from(`\n[sandbox] could not start the warm worker: ${err.message}\n`)));
     const lines = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
     lines.on('line', (line) => this.onLine(line));
     this.gone = new Promise((resolve) => {
