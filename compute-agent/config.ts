@@ -30,6 +30,11 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_WARM_WORKERS?: number;
   /** A warm worker idle this long is killed. */
   TRAINING_WARM_IDLE_SECONDS: number;
+  /** Distillation from a teacher URL: rows per request, per-request timeout, answer size limit, tries after a transport error. */
+  TEACHER_BATCH_ROWS: number;
+  TEACHER_TIMEOUT_MS: number;
+  TEACHER_MAX_RESPONSE_BYTES: number;
+  TEACHER_RETRIES: number;
 }
 
 export const agentSettingsSchema = Joi.object<AgentSettings>({
@@ -66,6 +71,10 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
   TRAINING_ENGINE_DIR: Joi.string(),
   TRAINING_WARM_WORKERS: Joi.number().integer().min(0).max(64),
   TRAINING_WARM_IDLE_SECONDS: positiveInt(60).max(3600),
+  TEACHER_BATCH_ROWS: positiveInt(256).max(100_000),
+  TEACHER_TIMEOUT_MS: positiveInt(30_000).max(3_600_000),
+  TEACHER_MAX_RESPONSE_BYTES: positiveInt(16 * 1024 * 1024).max(1024 * 1024 * 1024),
+  TEACHER_RETRIES: Joi.number().integer().min(0).max(10).default(2),
 })
   .or('AGENT_API_KEY', 'AGENT_API_KEY_FILE')
   .messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });

@@ -7,6 +7,7 @@ import { runEnginePredictTask } from './training/engine-predict';
 import { runFinalTask } from './training/final-runner';
 import { runProfileTask } from './training/profile-runner';
 import { runSynthesizeTask } from './training/synthesize-runner';
+import { runTeachTask } from './training/teach-runner';
 import { runTrialTask } from './training/trial-runner';
 
 /** How the agent runs one kind of task: in its workspace, to the report of a done attempt (throw to fail it). */
@@ -23,6 +24,7 @@ export const TASK_RUNNERS: { readonly [K in TaskKind]: TaskRunner<K> } = {
   trial: { run: (task, attempt, ws) => runTrialTask(task, attempt, ws) },
   final: { run: (task, attempt, ws) => runFinalTask(task, attempt, ws) },
   synthesize: { run: (task, attempt, ws) => runSynthesizeTask(task, attempt, ws) },
+  teach: { run: (task, attempt, ws) => runTeachTask(task, attempt, ws) },
 };
 
 /** The row of a kind, typed for the runner that handles every kind alike. */

@@ -40,6 +40,8 @@ export interface OrchestratorAppParts {
   cancellation: Cancellation;
   /** Absent in harnesses that mount no engine routes. */
   engine?: TrainingEngine;
+  /** The Akkio front door on the engine (built here from it when absent). */
+  akkio?: AkkioTraining;
   /** TEACHER_URL_ALLOWLIST parsed (absent: no teacher URL allowed). */
   teacherAllowlist?: TeacherAllowlist;
   keys: ApiKeyRegistry;
@@ -83,7 +85,7 @@ export function createOrchestratorApp(parts: OrchestratorAppParts): Express {
   app.use(computeRoutes(parts.leases, parts.issueCapability, parts.sites));
   app.use(cancelRoutes(parts.cancellation));
   if (parts.engine) app.use(engineRoutes(parts.engine));
-  if (parts.engine) app.use(akkioRoutes(new AkkioTraining(parts.collections, parts.engine, parts.events)));
+  if (parts.engine) app.use(akkioRoutes(parts.akkio ?? new AkkioTraining(parts.collections, parts.engine, parts.events)));
   if (parts.engine) app.use(trainerRoutes(parts.engine, parts.teacherAllowlist ?? {}));
   if (parts.registry) app.use(registryRoutes(parts.registry));
   if (parts.eventHub) app.use(eventStreamRoutes(parts.eventHub));

@@ -24,6 +24,7 @@ import { WorkLeases } from './work/work-leases';
 import { capabilityIssuer } from './work/task-capabilities';
 import { parseTeacherAllowlist } from './training/teacher-allowlist';
 import { TrainingEngine } from './training/training-engine';
+import { AkkioTraining } from './training/akkio';
 import { parseSites, Sites } from './work/sites';
 import { rulesOf, tasksOf } from './work/task-kinds';
 import { ModelRegistry, registryCollectionsOf } from './training/model-registry';
@@ -37,6 +38,8 @@ export interface RunningOrchestrator {
   reaper: PeriodicTask;
   /** The training engine's internal API (datasets, jobs); the front doors call it. */
   engine: TrainingEngine;
+  /** The Akkio front door (its repair runs with the engine's). */
+  akkio: AkkioTraining;
   /** The ML-model registry (seed 003). */
   registry: ModelRegistry;
   close(): Promise<void>;
@@ -92,6 +95,9 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   // Synthetic training data (empty storage_ids): the synthesize row's follow-up and repair, and the start of the job once its dataset is profiled.
   engine.followSynthesis({ afterSynthesis: (task) => registry.afterSynthesis(task), repair: (olderThan, batch) => registry.repairSynthetic(olderThan, batch) });
   engine.onDatasetEnd((d) => registry.afterDataset(d));
+  const akkio = new AkkioTraining(collections, engine, events);
+  // An Akkio submission interrupted between its task and its jobs is finished by the sweeper's repair.
+  engine.onRepair((olderThan, batch) => akkio.repair(olderThan, batch));
   const registration = new Registration(collections, chains, dispatcher, sites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
@@ -128,6 +134,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     eventHub,
     registry,
     events,
+    akkio,
   });
   const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are
@@ -166,7 +173,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
       logger.info('orchestrator stopped');
     })());
 
-  return { url, collections, leases, sweeper, reaper, engine, registry, close };
+  return { url, collections, leases, sweeper, reaper, engine, registry, akkio, close };
 }
 
 /** Node checks request timeouts only this often (30 s by default): often enough for the timeout to mean what it says. */

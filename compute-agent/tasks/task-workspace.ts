@@ -75,7 +75,7 @@ export class TaskWorkspace {
     return this.ctx.warmWorkers;
   }
 
-  /** Aborted when the task's lease is lost or the agent shuts down. */
+  /** Aborted when the task must stop (lease lost, canceled, shutdown). */
   get signal(): AbortSignal {
     return this.ctx.signal;
   }

@@ -7,7 +7,7 @@ import { TaskStepFailed, type TaskWorkspace } from '../tasks/task-workspace';
 /** What numpy's BLAS needs to load in the sandbox (measured: `libblas.so.3: cannot open shared object file` without them). */
 export const ENGINE_SYSTEM_PATHS = ['/etc/alternatives', '/etc/ld.so.cache'];
 
-export type EngineCommand = 'profile' | 'trial' | 'final' | 'predict' | 'synthetic';
+export type EngineCommand = 'profile' | 'trial' | 'final' | 'predict' | 'synthetic' | 'teach';
 
 /**
  * Runs one command of the Python engine in the sandbox:

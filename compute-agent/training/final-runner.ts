@@ -3,7 +3,7 @@ import { engineOutputUuid } from '../../shared/contracts/blob-contract';
 import type { EngineFinalTask, FinalDone } from '../../shared/contracts/work-contract';
 import type { TaskWorkspace } from '../tasks/task-workspace';
 import { fetchDataset, readJson, runEngine, uploadOutput } from './engine-command';
-import { dataSpec } from './trial-runner';
+import { dataSpec, teacherInput } from './trial-runner';
 
 /** The final task: the best trial's family and params refit on the non-test rows, or a Caruana ensemble of the trials' models; report.json and the model. */
 export async function runFinalTask(task: EngineFinalTask, attempt: number, ws: TaskWorkspace): Promise<FinalDone> {
@@ -22,7 +22,8 @@ export async function runFinalTask(task: EngineFinalTask, attempt: number, ws: T
     }
     ensemble = { members, steps: task.ensemble.steps };
   }
-  const spec = ensemble ? { ...dataSpec(task), ensemble, seed: task.seed } : { ...dataSpec(task), family: task.family, params: task.params, seed: task.seed };
+  const data = { ...dataSpec(task), ...(await teacherInput(task, ws, inputs)) };
+  const spec = ensemble ? { ...data, ensemble, seed: task.seed } : { ...data, family: task.family, params: task.params, seed: task.seed };
   const out = await runEngine(ws, 'final', spec, inputs);
   const report = await readJson(path.join(out, 'report.json'));
   const model = engineOutputUuid(task.uuid, attempt, 'model');

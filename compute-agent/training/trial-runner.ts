@@ -21,6 +21,13 @@ export function dataSpec(task: EngineDataSpec): Record<string, unknown> {
   };
 }
 
+/** A distilled job's trial or final task: the teach task's targets as an input, named by the spec's `teacher_targets`. */
+export async function teacherInput(task: EngineDataSpec, ws: TaskWorkspace, inputs: Record<string, string>): Promise<Record<string, unknown>> {
+  if (!task.teacher_targets) return {};
+  inputs['targets.json'] = await ws.fetchFile('targets.json', 'model', task.teacher_targets);
+  return { teacher_targets: 'data/targets.json' };
+}
+
 /** The Python trial spec of a trial task (exported so a test can run the same spec outside the sandbox). */
 export function trialSpec(task: EngineTrialTask): Record<string, unknown> {
   return {
@@ -36,8 +43,10 @@ export function trialSpec(task: EngineTrialTask): Record<string, unknown> {
 /** A trial: fold metrics (result.json), out-of-fold predictions and the fold models, stored as this attempt's `model` blobs. */
 export async function runTrialTask(task: EngineTrialTask, attempt: number, ws: TaskWorkspace): Promise<TrialDone> {
   const spec = trialSpec(task);
-  const warm = ws.warmWorkers ? await runWarmTrial(ws.warmWorkers, task, spec, ws) : undefined;
-  const out = warm?.out ?? (await runEngine(ws, 'trial', spec, { 'dataset.csv': await fetchDataset(ws, task.storage_uuid, task.owner) }));
+  // A distilled job's trials read the teacher's targets too, which a warm worker's mounts do not hold: they run cold.
+  const pool = task.teacher_targets ? undefined : ws.warmWorkers;
+  const warm = pool ? await runWarmTrial(pool, task, spec, ws) : undefined;
+  const out = warm?.out ?? (await runCold(task, spec, ws));
   // Which process ran it: a warm worker's id and trial number, so two jobs sharing one can be seen.
   const runner: WarmRunner | { warm: false } = warm?.runner ?? { warm: false };
   const result = { ...(await readJson(path.join(out, 'result.json'))), runner };
@@ -46,6 +55,12 @@ export async function runTrialTask(task: EngineTrialTask, attempt: number, ws: T
   await uploadOutput(ws, 'model', model, path.join(out, 'model.pkl'), task.uuid, attempt);
   await uploadOutput(ws, 'model', oof, path.join(out, 'oof.npy'), task.uuid, attempt);
   return { status: 'done', result, model_storage_uuid: model, oof_storage_uuid: oof };
+}
+
+/** The trial in a fresh sandboxed Python (`trial` command). */
+async function runCold(task: EngineTrialTask, spec: Record<string, unknown>, ws: TaskWorkspace): Promise<string> {
+  const inputs: Record<string, string> = { 'dataset.csv': await fetchDataset(ws, task.storage_uuid, task.owner) };
+  return runEngine(ws, 'trial', { ...spec, ...(await teacherInput(task, ws, inputs)) }, inputs);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { TaskKind } from '../../shared/contracts/work-contract';
-import type { FinalTaskDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from '../training/engine-documents';
+import type { FinalTaskDoc, ProfileTaskDoc, SynthesizeTaskDoc, TeachTaskDoc, TrialDoc } from '../training/engine-documents';
 
 /** The documents the orchestrator stores; field names are the seed contract's. `_id` is always `uuid`. */
 export type MetricDirection = 'higher' | 'lower';
@@ -119,6 +119,7 @@ export interface TaskDocOfKind {
   trial: TrialDoc;
   final: FinalTaskDoc;
   synthesize: SynthesizeTaskDoc;
+  teach: TeachTaskDoc;
 }
 export type TaskDoc = TaskDocOfKind[TaskKind];
 export type { TaskKind };

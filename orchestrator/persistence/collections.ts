@@ -1,6 +1,16 @@
 import type { Collection, Db } from 'mongodb';
 import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, TaskKind } from '../domain/documents';
-import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobFenceDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from '../training/engine-documents';
+import type {
+  DatasetDoc,
+  EngineModelDoc,
+  FinalTaskDoc,
+  JobDoc,
+  JobFenceDoc,
+  ProfileTaskDoc,
+  SynthesizeTaskDoc,
+  TeachTaskDoc,
+  TrialDoc,
+} from '../training/engine-documents';
 import type { AkkioKeyDoc, AkkioTaskDoc } from '../training/akkio';
 
 /** A claim of one attempt: inserted once (its `_id` is `<uplet>/<attempt>`); only heartbeats update it. */
@@ -128,6 +138,7 @@ export interface Collections {
   trials: Collection<TrialDoc>;
   finalTasks: Collection<FinalTaskDoc>;
   synthesizeTasks: Collection<SynthesizeTaskDoc>;
+  teachTasks: Collection<TeachTaskDoc>;
   jobs: Collection<JobDoc>;
   jobFences: Collection<JobFenceDoc>;
   models: Collection<EngineModelDoc>;
@@ -157,6 +168,7 @@ export function collectionsOf(db: Db): Collections {
     trials: db.collection('trials'),
     finalTasks: db.collection('final_tasks'),
     synthesizeTasks: db.collection('synthesize_tasks'),
+    teachTasks: db.collection('teach_tasks'),
     jobs: db.collection('jobs'),
     jobFences: db.collection('job_fences'),
     models: db.collection('models'),
@@ -180,6 +192,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.datasets.createIndex({ owner: 1, timestamp_upload: 1 }),
     c.trials.createIndex({ job: 1 }),
     c.jobs.createIndex({ status: 1 }),
+    c.akkioTasks.createIndex({ submitted: 1 }),
     // One minibatch per site batch: the fence that places a site's j-th batch at exactly one rank.
     c.minibatches.createIndex({ site_batch: 1 }, { unique: true }),
   ]);

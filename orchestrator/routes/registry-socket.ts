@@ -109,8 +109,8 @@ async function serve(
   let chain: Promise<void> =
     q.since !== undefined
       ? Promise.resolve()
-      : deps.registry.eventsSince(projectId, 0).then((all) => {
-          last = all.length ? all[all.length - 1]!.seq : 0;
+      : deps.registry.latestEventSeq(projectId).then((seq) => {
+          last = seq;
         });
   const catchUp = () => {
     chain = chain

@@ -109,6 +109,8 @@ export const synthesizeDoneBody = Joi.object({
   result: engineObject().when('status', { is: 'done', otherwise: Joi.forbidden() }),
 });
 
+export const teachDoneBody = Joi.object({ ...reportCommon, result: doneOnly(engineObject()), targets_storage_uuid: doneOnly(identifier()) });
+
 /** Each task kind's report body; a new kind adds its row here. */
 export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = {
   learnuplet: learndoneBody,
@@ -117,6 +119,7 @@ export const reportBodies: Readonly<Record<TaskKind, Joi.ObjectSchema>> = {
   trial: trialDoneBody,
   final: finalDoneBody,
   synthesize: synthesizeDoneBody,
+  teach: teachDoneBody,
 };
 
 const paging = { limit: Joi.number().integer().min(1).max(1000).default(100), offset: Joi.number().integer().min(0).max(10_000_000).default(0) };

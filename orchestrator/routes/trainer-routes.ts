@@ -2,6 +2,7 @@ import { Router } from 'express';
 import Joi from 'joi';
 import type { Principal } from '../../shared/auth/api-keys';
 import type { TrainerRunRequest } from '../../shared/contracts/training-contract';
+import type { TeacherSpec } from '../../shared/contracts/work-contract';
 import { identifier } from '../../shared/contracts/identifiers';
 import { NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import { principalOf, requireRole } from '../../shared/http/authenticate';
@@ -73,8 +74,8 @@ export function trainerRoutes(engine: TrainingEngine, teacherAllowlist: TeacherA
       const problems = validateTrainerRun(dataset.profile, body);
       if (problems.length > 0) refuse(problems);
     }
-    await checkTeacher(engine, teacherAllowlist, body, dataset.site, dataset.profile, who);
-    const job = await engine.submit(compileTrainerRun(body), who);
+    const teacher = await checkTeacher(engine, teacherAllowlist, body, dataset.site, dataset.profile, who);
+    const job = await engine.submit(compileTrainerRun(body), who, { teacher });
     res.status(201).json(summary(job));
   });
 
@@ -130,6 +131,8 @@ export function trainerRoutes(engine: TrainingEngine, teacherAllowlist: TeacherA
       strategy: job.strategy,
       n_trials: job.n_trials,
       random_state: job.random_state,
+      // Distillation: the teacher's kind, its teach task's status and the rows it predicted; never its URL or headers.
+      teacher: view.teacher,
       progress: view.progress,
       trials,
       leaderboard,
@@ -154,8 +157,8 @@ function summary(job: Pick<JobDoc, 'job_id' | 'status' | 'failure_reason' | 'dat
 /**
  * Teachers. `teacher_predict_url` sends training rows off the site: refused unless the operator
  * allow-listed it for the dataset's site (TEACHER_URL_ALLOWLIST). `teacher_model_id` must be a
- * model of this server, the caller's, trained on the same schema. Distillation itself (the soft
- * targets handed to the trials) is not built yet: an acceptable teacher is still refused, saying so.
+ * model of this server, the caller's, trained on the same schema for the same label and task, and
+ * held at the dataset's site (its blob is read there). Returns what the job's teach task runs.
  */
 async function checkTeacher(
   engine: TrainingEngine,
@@ -164,7 +167,7 @@ async function checkTeacher(
   site: string,
   profile: JobDoc['profile'] | null,
   who: Principal,
-): Promise<void> {
+): Promise<TeacherSpec | null> {
   if (body.teacher_predict_url) {
     if (!teacherUrlAllowed(allowlist, site, body.teacher_predict_url)) {
       refuse([
@@ -175,27 +178,21 @@ async function checkTeacher(
         },
       ]);
     }
-    refuse([
-      {
-        loc: ['body', 'teacher_predict_url'],
-        msg: 'distillation from a teacher URL is not available on this server yet',
-        type: 'value_error.teacher_unsupported',
-      },
-    ]);
+    return { kind: 'url', url: body.teacher_predict_url, headers: body.teacher_predict_headers ?? {} };
   }
   if (body.teacher_model_id) {
     const model = await engine.model(body.teacher_model_id, who).catch(() => null);
-    if (!model)
-      refuse([{ loc: ['body', 'teacher_model_id'], msg: `no model ${body.teacher_model_id} of yours on this server`, type: 'value_error.unknown_model' }]);
+    const refuseModel = (msg: string, type: string): never => refuse([{ loc: ['body', 'teacher_model_id'], msg, type }]);
+    if (!model) return refuseModel(`no model ${body.teacher_model_id} of yours on this server`, 'value_error.unknown_model');
     const names = (p: JobDoc['profile'] | null) => (p?.columns ?? []).map((c) => `${c.name}:${c.type}`).join(',');
-    if (names(model.schema) !== names(profile))
-      refuse([{ loc: ['body', 'teacher_model_id'], msg: 'the teacher model was trained on another schema', type: 'value_error.teacher_schema' }]);
-    refuse([
-      {
-        loc: ['body', 'teacher_model_id'],
-        msg: 'distillation from a teacher model is not available on this server yet',
-        type: 'value_error.teacher_unsupported',
-      },
-    ]);
+    if (names(model.schema) !== names(profile)) refuseModel('the teacher model was trained on another schema', 'value_error.teacher_schema');
+    if (model.label_column !== body.task.label_column || model.task_kind !== body.task.task_kind)
+      refuseModel(
+        `the teacher model predicts ${model.label_column} (${model.task_kind}), not ${body.task.label_column} (${body.task.task_kind})`,
+        'value_error.teacher_task',
+      );
+    if (model.site !== site) refuseModel(`the teacher model is held at site ${model.site}, the dataset at site ${site}`, 'value_error.teacher_site');
+    return { kind: 'model', model_id: model.model_id, model_storage_uuid: model.model_storage_uuid };
   }
+  return null;
 }

@@ -1,18 +1,10 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../../shared/auth/api-keys';
-import type {
-  AkkioDuration,
-  AkkioStatus,
-  AkkioTrainRequest,
-  DatasetProfile,
-  JobStatus,
-  TaskKind,
-  ValidationProblem,
-} from '../../shared/contracts/training-contract';
+import type { AkkioStatus, AkkioTrainRequest, DatasetProfile, JobStatus, TaskKind, ValidationProblem } from '../../shared/contracts/training-contract';
 import { UpletError } from '../../shared/errors/uplet-error';
 import { isDuplicateKey, type Collections } from '../persistence/collections';
 import type { EventPublisher } from '../work/event-publisher';
-import { estimateSeconds, FAMILY_PRIOR_SECONDS, FINAL_TASK_PRIOR_SECONDS, finalTaskEstimateMs, tierPlan } from './budget';
+import { estimateSeconds, tierPlan } from './budget';
 import { findColumn, inferTaskKind } from './dataset-profile';
 import type { EngineModelDoc, JobDoc } from './engine-documents';
 import { familySupports } from './families';
@@ -41,6 +33,13 @@ export interface AkkioTaskDoc {
   /** sha256 of the `force` identity (owner, dataset, predict fields, ignored fields, duration, extra_attention). */
   identity: string;
   request: Omit<AkkioTrainRequest, 'force'>;
+  /** The submitting key's roles (the repair submits the jobs as it). */
+  owner_roles?: string[];
+  /** requestHashOf the submitted body: a retry under the same Idempotency-Key must carry the same. */
+  request_hash?: string;
+  /** The fences this task must win before its jobs start (kept so that the repair can finish an interrupted submission). */
+  key_fence?: string | null;
+  identity_fence?: string | null;
   /** Filled once every job is submitted; empty while submitting (or if the submission was interrupted). */
   members: AkkioMember[];
   submitted: boolean;
@@ -55,6 +54,8 @@ export interface AkkioKeyDoc {
   _id: string;
   task_id: string;
   at: Date;
+  /** A key's fence: requestHashOf the body that first used it. */
+  request_hash?: string;
 }
 
 /** An Akkio-path refusal: `status {detail: [{loc, msg, type}]}` (seed 001's shape, for 404/409/422 alike). */
@@ -73,19 +74,40 @@ export interface AkkioStatusView {
   metadata: { type: AkkioStatus; estimate_seconds?: number; location?: string; error?: string };
 }
 
-/** Seconds after the task's creation during which trials may be launched: the tier minus the final task's and one trial's prior. */
-export function launchWindowSeconds(duration: AkkioDuration): number {
-  const plan = tierPlan(duration);
-  const slowest = Math.max(...plan.families.map((f) => FAMILY_PRIOR_SECONDS[f]));
-  return Math.max(1, Math.floor(duration - FINAL_TASK_PRIOR_SECONDS - slowest));
-}
-
 export function identityOf(
   owner: string,
   r: Pick<AkkioTrainRequest, 'dataset_id' | 'predict_fields' | 'ignore_fields' | 'duration' | 'extra_attention'>,
 ): string {
   const key = JSON.stringify([owner, r.dataset_id, r.predict_fields, [...r.ignore_fields].sort(), r.duration, r.extra_attention]);
   return crypto.createHash('sha256').update(key).digest('hex');
+}
+
+/** The id of a task's job for its i-th predict field: deterministic, so a repeated submission finds the job instead of making another. */
+export const memberJobId = (taskId: string, i: number) => `job-${taskId.replace(/^akkio-/, '')}-${i}`;
+
+/**
+ * What makes two submissions "the same request" for an Idempotency-Key: every field of the
+ * validated body (defaults applied; ignored properties left out; ignore_fields in any order).
+ */
+export function requestHashOf(r: AkkioTrainRequest): string {
+  const key = JSON.stringify([r.dataset_id, r.predict_fields, [...r.ignore_fields].sort(), r.duration, r.extra_attention, r.force]);
+  return crypto.createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * The task a key names, if this request is the one it was first used with; a key reused with
+ * another body is refused (422: draft-ietf-httpapi-idempotency-key-header) and changes nothing.
+ */
+function sameBody(fence: AkkioKeyDoc, requestHash: string | undefined): string {
+  // Fences and tasks recorded before bodies were hashed carry none: not comparable, answered as before.
+  if (fence.request_hash === undefined || requestHash === undefined || fence.request_hash === requestHash) return fence.task_id;
+  throw new AkkioProblem(422, [
+    {
+      loc: ['header', 'Idempotency-Key'],
+      msg: `this Idempotency-Key was already used with a different request body (task ${fence.task_id}); use a new key for a new request`,
+      type: 'value_error.idempotency_key_reused',
+    },
+  ]);
 }
 
 const notFound = (taskId: string) => new AkkioProblem(404, [{ loc: ['path', 'task_id'], msg: `no training task ${taskId}`, type: 'value_error.not_found' }]);
@@ -104,9 +126,10 @@ export class AkkioTraining {
    */
   async submit(request: AkkioTrainRequest, owner: Principal, idempotencyKey: string | null): Promise<{ task_id: string; created: boolean }> {
     const keyId = idempotencyKey ? `key/${owner.name}/${idempotencyKey}` : null;
+    const bodyHash = requestHashOf(request);
     if (keyId) {
       const seen = await this.c.akkioKeys.findOne({ _id: keyId });
-      if (seen) return { task_id: seen.task_id, created: false };
+      if (seen) return { task_id: sameBody(seen, bodyHash), created: false };
     }
     const profile = await this.readyProfile(request.dataset_id, owner);
     const problems = validateAkkioTrain(profile, request);
@@ -116,7 +139,7 @@ export class AkkioTraining {
     let identityFence: string | null = null;
     if (!request.force) {
       const { reuse, newest } = await this.reusable(identity, owner);
-      if (reuse) return this.remember(keyId, reuse, false);
+      if (reuse) return { task_id: keyId ? sameBody(await this.fenceKey(keyId, reuse, bodyHash), bodyHash) : reuse, created: false };
       // Two identical requests at once both find nothing to reuse: they race for this fence (named
       // after the newest task they saw), and the loser answers the winner's task.
       identityFence = `identity/${identity}/after/${newest ?? 'none'}`;
@@ -127,8 +150,12 @@ export class AkkioTraining {
       _id: taskId,
       task_id: taskId,
       owner: owner.name,
+      owner_roles: [...owner.roles],
       identity,
       request: kept,
+      request_hash: bodyHash,
+      key_fence: keyId,
+      identity_fence: identityFence,
       members: [],
       submitted: false,
       fenced: false,
@@ -136,37 +163,54 @@ export class AkkioTraining {
       timestamp_creation: new Date(),
     };
     await this.c.akkioTasks.insertOne(doc);
-    // The key's fence: of two concurrent retries one wins; the loser withdraws its task and answers the winner's.
-    if (keyId) {
-      const winner = await this.fenceKey(keyId, taskId);
-      if (winner !== taskId) {
-        await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
-        return { task_id: winner, created: false };
+    return this.startTask(doc, profile);
+  }
+
+  /**
+   * The rest of a submission, from the recorded task on: its fences, then one job per predict
+   * field, then `submitted`. Every step is idempotent (insert fences; jobs with deterministic
+   * ids), so `repair` re-runs it for a task whose orchestrator stopped half-way.
+   */
+  private async startTask(t: AkkioTaskDoc, profile: DatasetProfile): Promise<{ task_id: string; created: boolean }> {
+    const taskId = t.task_id;
+    const owner: Principal = { name: t.owner, roles: (t.owner_roles ?? []) as Principal['roles'] };
+    if (!t.fenced) {
+      // The key's fence: of two concurrent retries one wins; the loser withdraws its task and answers the winner's.
+      if (t.key_fence) {
+        const winner = await this.fenceKey(t.key_fence, taskId, t.request_hash ?? null);
+        if (winner.task_id !== taskId) {
+          await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
+          return { task_id: sameBody(winner, t.request_hash), created: false };
+        }
       }
-    }
-    if (identityFence) {
-      const winner = await this.fenceKey(identityFence, taskId);
-      if (winner !== taskId) {
-        await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
-        // This request's key (won above) now names the task that won the identity.
-        if (keyId) await this.c.akkioKeys.updateOne({ _id: keyId, task_id: taskId }, { $set: { task_id: winner } });
-        return { task_id: winner, created: false };
+      if (t.identity_fence) {
+        const winner = await this.fenceKey(t.identity_fence, taskId, null);
+        if (winner.task_id !== taskId) {
+          await this.c.akkioTasks.deleteOne({ _id: taskId, submitted: false });
+          // This request's key (won above) now names the task that won the identity.
+          if (t.key_fence) await this.c.akkioKeys.updateOne({ _id: t.key_fence, task_id: taskId }, { $set: { task_id: winner.task_id } });
+          return { task_id: winner.task_id, created: false };
+        }
       }
+      await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { fenced: true } });
     }
-    await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { fenced: true } });
-    const members: AkkioMember[] = [];
+    const request: AkkioTrainRequest = { ...t.request, force: false };
+    const deadline = new Date(t.timestamp_creation.getTime() + request.duration * 1000);
     try {
-      for (const field of request.predict_fields) {
-        const taskKind = inferTaskKind(findColumn(profile, field)!)!;
-        const job = await this.engine.submit(this.jobRequest(request, field, taskKind), owner);
-        members.push({ field, task_kind: taskKind, job_id: job.job_id });
-      }
+      // The fields' jobs are submitted together (each creates and dispatches its first trials).
+      const members: AkkioMember[] = await Promise.all(
+        request.predict_fields.map(async (field, i) => {
+          const taskKind = inferTaskKind(findColumn(profile, field)!)!;
+          const job = await this.engine.submit(this.jobRequest(request, field, taskKind), owner, { id: memberJobId(taskId, i), deadline });
+          return { field, task_kind: taskKind, job_id: job.job_id };
+        }),
+      );
       await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { members, submitted: true } });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       await this.c.akkioTasks.updateOne({ _id: taskId }, { $set: { failure_reason: `the training jobs could not be submitted: ${reason}` } });
       // The fields already submitted would train for nothing: canceled (best effort; the task reads FAILED either way).
-      for (const m of members) await this.engine.cancel(m.job_id, owner).catch(() => undefined);
+      for (const [i] of request.predict_fields.entries()) await this.engine.cancel(memberJobId(taskId, i), owner).catch(() => undefined);
       throw err;
     }
     // The engine announces each member job's changes (subject `job`); this announces the task that groups them.
@@ -180,7 +224,31 @@ export class AkkioTraining {
     return { task_id: taskId, created: true };
   }
 
-  /** The engine job of one predict field: the tier's families and trial counts, a launch window, the other predict fields ignored. */
+  /**
+   * The sweeper's repair (through the engine's): tasks recorded longer ago than `olderThan` whose
+   * submission did not finish (the orchestrator stopped between the task and its jobs) are
+   * started now, from where they stopped. Returns how many were re-driven.
+   */
+  async repair(olderThan: Date, batch: number): Promise<number> {
+    let n = 0;
+    for (const t of await this.c.akkioTasks.find({ submitted: false }).limit(batch).toArray()) {
+      if (t.timestamp_creation > olderThan || t.failure_reason) continue;
+      const d = await this.c.datasets.findOne({ _id: t.request.dataset_id });
+      if (!d?.profile) {
+        await this.c.akkioTasks.updateOne({ _id: t._id }, { $set: { failure_reason: `dataset ${t.request.dataset_id} is no longer ready` } });
+        continue;
+      }
+      await this.startTask(t, d.profile).catch(() => undefined); // a failure is recorded on the task (FAILED), or retried next sweep
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The engine job of one predict field: the tier's families and trial counts, the other predict
+   * fields ignored. Its budget is the tier counted from the task's submission (jobDeadline): the
+   * engine launches a round only while a trial and the final task still fit.
+   */
   jobRequest(request: AkkioTrainRequest, field: string, taskKind: TaskKind): JobRequest {
     const plan = tierPlan(request.duration);
     const others = request.predict_fields.filter((f) => f !== field);
@@ -199,7 +267,7 @@ export class AkkioTraining {
       random_state: 42,
       grid_size: null,
       ensemble: plan.ensemble,
-      budget_seconds: launchWindowSeconds(request.duration),
+      budget_seconds: null,
     };
   }
 
@@ -232,17 +300,15 @@ export class AkkioTraining {
     return { reuse: null, newest: candidates[0]?.task_id ?? null };
   }
 
-  private async remember(keyId: string | null, taskId: string, created: boolean): Promise<{ task_id: string; created: boolean }> {
-    return { task_id: keyId ? await this.fenceKey(keyId, taskId) : taskId, created };
-  }
-
-  private async fenceKey(keyId: string, taskId: string): Promise<string> {
+  /** Inserts a fence naming `taskId` (with the request's hash, for a key), or reads the one that won. */
+  private async fenceKey(keyId: string, taskId: string, requestHash: string | null): Promise<AkkioKeyDoc> {
+    const fence: AkkioKeyDoc = { _id: keyId, task_id: taskId, at: new Date(), ...(requestHash ? { request_hash: requestHash } : {}) };
     try {
-      await this.c.akkioKeys.insertOne({ _id: keyId, task_id: taskId, at: new Date() });
-      return taskId;
+      await this.c.akkioKeys.insertOne(fence);
+      return fence;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      return (await this.c.akkioKeys.findOne({ _id: keyId }))!.task_id;
+      return (await this.c.akkioKeys.findOne({ _id: keyId }))!;
     }
   }
 
@@ -272,10 +338,9 @@ export class AkkioTraining {
     const now = Date.now();
     const view = (status: AkkioStatus, extra: Omit<AkkioStatusView['metadata'], 'type'>): AkkioStatusView => ({ status, metadata: { type: status, ...extra } });
     if (t.failure_reason) return view('FAILED', { error: `${t.failure_reason}. Submit the request again (with force: true).` });
+    // Not submitted yet: being submitted, or interrupted and finished by the sweeper's repair.
     if (!t.submitted) {
-      // Submission interrupted (the orchestrator stopped between the task and its jobs).
-      if (now - created > 60_000)
-        return view('FAILED', { error: 'the submission was interrupted before its training jobs were created. Submit the request again with force: true.' });
+      if (akkioStatus('pending', tier, created, now) === 'UNKNOWN_TIMEOUT') return view('UNKNOWN_TIMEOUT', { error: timedOut(tier) });
       return view('PENDING', { estimate_seconds: tier });
     }
     const jobs = await this.jobsOf(t);
@@ -288,24 +353,10 @@ export class AkkioTraining {
       return view('SUCCEEDED', { location: `/models/train/${t.task_id}/result` });
     const overall: JobStatus = jobs.some((j) => j.status !== 'pending') ? 'running' : 'pending';
     const status = akkioStatus(overall, tier, created, now);
-    if (status === 'UNKNOWN_TIMEOUT')
-      return view(status, {
-        error: `the task has run past its ${tier} s budget by more than the allowed margin (tier × 1.5 + 30 s); it may still finish: poll again, or submit again with force: true`,
-      });
-    const trials = await this.c.trials
-      .find({ job: { $in: t.members.map((m) => m.job_id) } }, { projection: { timestamp_claimed: 1, timestamp_done: 1, status: 1 } })
-      .toArray();
-    const measured = trials
-      .filter((x) => x.status === 'done' && x.timestamp_claimed && x.timestamp_done)
-      .map((x) => x.timestamp_done!.getTime() - x.timestamp_claimed!.getTime());
-    const searching = jobs.some((j) => j.final_task === null);
-    const estimate = estimateSeconds({
-      tierSeconds: tier,
-      startedAtMs: status === 'PENDING' ? null : created,
-      nowMs: now,
-      searching,
-      finalTaskMs: finalTaskEstimateMs(measured),
-    });
+    if (status === 'UNKNOWN_TIMEOUT') return view(status, { error: timedOut(tier) });
+    // The jobs run side by side: the slowest one's remaining time (budget and measured trials, budget.jobRemainingMs).
+    const remaining = status === 'PENDING' ? tier * 1000 : Math.max(...(await Promise.all(jobs.map((j) => this.engine.remainingMs(j, now)))));
+    const estimate = estimateSeconds(remaining);
     return view(status, { estimate_seconds: estimate });
   }
 
@@ -329,6 +380,9 @@ export class AkkioTraining {
     );
   }
 }
+
+const timedOut = (tier: number) =>
+  `the task has run past its ${tier} s budget by more than the allowed margin (tier × 1.5 + 30 s); it may still finish: poll again, or submit again with force: true`;
 
 function failureAdvice(field: string, status: JobStatus, reason: string | null): string {
   if (status === 'canceled') return `the model for ${field} was canceled (${reason ?? 'canceled'}); submit the request again (with force: true) to train it`;

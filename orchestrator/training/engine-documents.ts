@@ -1,5 +1,5 @@
 import type { DatasetProfile, JobStatus, RowFilter, SearchStrategy, TaskKind as LearningTaskKind } from '../../shared/contracts/training-contract';
-import type { EngineFinalTask, EngineProfileTask, EngineSynthesizeTask, EngineTrialTask } from '../../shared/contracts/work-contract';
+import type { EngineFinalTask, EngineProfileTask, EngineSynthesizeTask, EngineTeachTask, EngineTrialTask } from '../../shared/contracts/work-contract';
 import type { TaskCommon } from '../domain/documents';
 
 /** The training engine's documents (collections in persistence/collections.ts). `_id` is always the id. */
@@ -46,6 +46,19 @@ export type FinalTaskDoc = EngineTaskDoc<EngineFinalTask> & {
   model_storage_uuid: string | null;
 };
 
+/**
+ * A distilled job's teach task (`<job>-teach`), inserted before its job (status `waiting`) so the
+ * teacher's headers are never stored anywhere else; they are removed once the task has ended.
+ */
+export type TeachTaskDoc = EngineTaskDoc<EngineTeachTask> & { result: Record<string, unknown> | null; targets_storage_uuid: string | null };
+
+/** What a job records of its teacher (never its headers); `targets_storage_uuid` and `rows` once the teach task is done. */
+export type JobTeacher = ({ kind: 'url'; url: string } | { kind: 'model'; model_id: string }) & {
+  teach_task: string;
+  targets_storage_uuid?: string | null;
+  rows?: number | null;
+};
+
 export interface JobEvaluation {
   kind: 'kfold' | 'holdout';
   n_splits?: number;
@@ -68,13 +81,18 @@ export interface JobSpec {
   random_state: number;
   grid_size: number | null;
   ensemble: boolean;
-  /** Wall-clock budget: no trial is launched after it (the running ones finish). */
+  /**
+   * Wall-clock budget: when the final model is due. A round launches only if a trial (measured)
+   * and the final task still fit before it (TrainingEngine.launchable); null: no budget.
+   */
   deadline: Date | null;
   /**
    * Hyperparameters fixed by the caller (the registry's training_config): every trial runs them
    * as given, the family's defaults for the rest, instead of asking the search.
    */
   fixed_params?: Record<string, unknown> | null;
+  /** Distillation (trainer run): the teacher, whose targets every trial and the final task fit. */
+  teacher?: JobTeacher | null;
 }
 
 /** One training submission; its status changes only by the winner of a fence in `job_fences`. */

@@ -2,13 +2,13 @@ import { engineOutputUuid, synthDataUuid } from '../../shared/contracts/blob-con
 import { WORK_ERROR_CODES } from '../../shared/contracts/work-contract';
 import { UnprocessableError } from '../../shared/errors/uplet-error';
 import type { DatasetProfile } from '../../shared/contracts/training-contract';
-import type { FinalTaskDoc, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from './engine-documents';
+import type { FinalTaskDoc, ProfileTaskDoc, SynthesizeTaskDoc, TeachTaskDoc, TrialDoc } from './engine-documents';
 import type { RecordedDone, TaskKindRules } from '../work/task-kinds';
 import type { TrainingEngine } from './training-engine';
 
 /**
  * The training engine's rows of the per-kind table (orchestrator/work/task-kinds.ts): profile,
- * trial and final tasks run under the same leases, settlements and retries as uplets. Each
+ * teach, trial and final tasks run under the same leases, settlements and retries as uplets. Each
  * reads its dataset's data blob only, and writes only its own attempt's outputs (kind `model`,
  * `engineOutputUuid(task, attempt, output)`); what follows a task's end is the engine's.
  */
@@ -21,6 +21,11 @@ function ownOutput(field: string, reported: unknown, expected: string): void {
       details: { where: 'body', field, expected },
     });
   }
+}
+
+/** A distilled job's trials and final task also read its teach task's targets. */
+function teacherTargets(task: { teacher_targets?: string | null }): string[] {
+  return task.teacher_targets ? [`model/${task.teacher_targets}`] : [];
 }
 
 /** Every follow-up step is idempotent, so the sweeper simply re-runs it for what may be interrupted. */
@@ -73,7 +78,7 @@ export function trialRules(engine: TrainingEngine): TaskKindRules<'trial'> {
       await engine.advance(task.job);
     },
     blobs: async (task, attempt) => ({
-      reads: [`data/${task.storage_uuid}`],
+      reads: [`data/${task.storage_uuid}`, ...teacherTargets(task)],
       writes: [`model/${engineOutputUuid(task.uuid, attempt, 'model')}`, `model/${engineOutputUuid(task.uuid, attempt, 'oof')}`],
     }),
     repairFollowUps: repair(engine),
@@ -99,7 +104,7 @@ export function finalRules(engine: TrainingEngine): TaskKindRules<'final'> {
     },
     blobs: async (task, attempt) => ({
       // An ensemble reads its members' fold models and out-of-fold predictions (the trials' outputs).
-      reads: [`data/${task.storage_uuid}`, ...(task.ensemble?.members ?? []).flatMap((m) => [`model/${m.model}`, `model/${m.oof}`])],
+      reads: [`data/${task.storage_uuid}`, ...teacherTargets(task), ...(task.ensemble?.members ?? []).flatMap((m) => [`model/${m.model}`, `model/${m.oof}`])],
       writes: [`model/${engineOutputUuid(task.uuid, attempt, 'model')}`],
     }),
     // The trial row's repair already re-drives every unfinished job.
@@ -132,5 +137,39 @@ export function synthesizeRules(engine: TrainingEngine): TaskKindRules<'synthesi
     },
     blobs: async (task, attempt) => ({ reads: [], writes: [`data/${synthDataUuid(task.uuid, attempt)}`], site: task.site }),
     repairFollowUps: (olderThan, batch) => engine.repairSynthesis(olderThan, batch),
+  };
+}
+
+/**
+ * Distillation: a distilled job's teach task, run once before its trials at the dataset's site.
+ * It reads the dataset (and a teacher model's blob), writes only this attempt's targets blob;
+ * its follow-up strips the teacher's headers from the task and moves the job on (its trials, or
+ * the job failed with the teacher's reason).
+ */
+export function teachRules(engine: TrainingEngine): TaskKindRules<'teach'> {
+  return {
+    kind: 'teach',
+    collection: (cs) => cs.teachTasks,
+    site: (task) => task.site,
+    acceptDone: (task, attempt, report) => {
+      ownOutput('targets_storage_uuid', report.targets_storage_uuid, engineOutputUuid(task.uuid, attempt, 'targets'));
+      if (typeof (report.result as { n_rows?: unknown } | undefined)?.n_rows !== 'number')
+        throw new UnprocessableError('result must be the result.json of the engine, with n_rows', { details: { where: 'body', field: 'result' } });
+      return report;
+    },
+    doneFields: (report): Partial<TeachTaskDoc> => ({
+      result: report.result as Record<string, unknown>,
+      targets_storage_uuid: report.targets_storage_uuid as string,
+    }),
+    finish: async (task, _attempt, write) => {
+      await write();
+      await engine.afterTeach(task._id);
+    },
+    blobs: async (task, attempt) => ({
+      reads: [`data/${task.storage_uuid}`, ...(task.teacher.kind === 'model' ? [`model/${task.teacher.model_storage_uuid}`] : [])],
+      writes: [`model/${engineOutputUuid(task.uuid, attempt, 'targets')}`],
+    }),
+    // The trial row's repair re-drives every unfinished job, and with it its teach task.
+    repairFollowUps: async () => 0,
   };
 }

@@ -453,8 +453,7 @@ export class ModelRegistry {
 
   /** Numbers the change in its project (`<project>/<n>`, retried on a duplicate), stores and publishes it. */
   private async record(m: RegistryModelDoc, from: RegistryModelStatus | null, status: ModelEventDoc['status'], reason: string | null): Promise<ModelEventDoc> {
-    const last = await this.r.events.find({ project_id: m.project_id }).sort({ seq: -1 }).limit(1).toArray();
-    let n = (last[0]?.seq ?? 0) + 1;
+    let n = (await this.latestEventSeq(m.project_id)) + 1;
     for (;;) {
       const doc: ModelEventDoc = {
         _id: `${m.project_id}/${n}`,
@@ -487,10 +486,19 @@ export class ModelRegistry {
     }
   }
 
+  /** The number of the project's newest stored event (0 before any). */
+  async latestEventSeq(projectId: string): Promise<number> {
+    const last = await this.r.events.find({ project_id: projectId }).sort({ seq: -1 }).limit(1).toArray();
+    return last[0]?.seq ?? 0;
+  }
+
   /** The stored events of a project after `since`, oldest first (optionally one model's). */
   async eventsSince(projectId: string, since: number, modelId?: string): Promise<ModelEventDoc[]> {
-    const all = await this.r.events.find({ project_id: projectId }).toArray();
-    return all.filter((e) => e.seq > since && (!modelId || e.model_id === modelId)).sort((a, b) => a.seq - b.seq);
+    // The server filters and sorts, so a reconnecting client after event n is sent only the events after n.
+    return this.r.events
+      .find({ project_id: projectId, seq: { $gt: since }, ...(modelId ? { model_id: modelId } : {}) })
+      .sort({ seq: 1 })
+      .toArray();
   }
 
   /** The project of a model (for a WebSocket subscribed to one model). */

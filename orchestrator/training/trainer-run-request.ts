@@ -35,6 +35,9 @@ export const rowFilterSchema = Joi.object({
 const nameList = () => Joi.array().items(Joi.string().min(1).max(100)).min(1).max(50).unique().allow(null).default(null);
 
 /** `POST /v1/trainer/run` (seed 004 with DESIGN.md's defaults). */
+/** Headers the agent sets on a teacher request itself; a request may not give them. */
+const AGENT_SET_HEADERS = ['content-type', 'content-length', 'accept', 'host', 'connection', 'transfer-encoding'];
+
 export const trainerRunBody = Joi.object({
   dataset_id: identifier().required(),
   filter: Joi.alternatives().try(rowFilterSchema, Joi.array().items(rowFilterSchema).max(50)).allow(null).default(null),
@@ -63,8 +66,22 @@ export const trainerRunBody = Joi.object({
       is: Joi.string().required(),
       then: Joi.valid(null).messages({ 'any.only': 'give teacher_model_id or teacher_predict_url, not both' }),
     }),
+  // Sent by the agent as they are: HTTP tokens for names (not the ones it sets itself), no control characters in values (never echoed: secrets).
   teacher_predict_headers: Joi.object()
-    .pattern(Joi.string().max(200), Joi.string().max(4000))
+    .pattern(
+      Joi.string()
+        .max(200)
+        .pattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)
+        .invalid(...AGENT_SET_HEADERS)
+        .insensitive(),
+      Joi.string()
+        .max(4000)
+        .pattern(/^[\t\x20-\x7e]*$/)
+        .messages({ 'string.pattern.base': '{{#label}} must be printable ASCII (the value is not shown)' }),
+    )
+    .messages({
+      'object.unknown': `{{#label}} is not a header the agent may send: an HTTP header name, not one it sets itself (${AGENT_SET_HEADERS.join(', ')})`,
+    })
     .max(20)
     .allow(null)
     .default(null)

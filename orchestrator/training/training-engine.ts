@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { OptionalUnlessRequiredId } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
 import type { JobStatus } from '../../shared/contracts/training-contract';
-import type { EngineSynthesizeTask } from '../../shared/contracts/work-contract';
+import type { EngineSynthesizeTask, TeacherSpec } from '../../shared/contracts/work-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
 import { isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
@@ -10,12 +10,24 @@ import { NO_EVENTS, type EventPublisher } from '../work/event-publisher';
 import type { WorkDispatcher } from '../work/work-dispatcher';
 import type { WorkLeases } from '../work/work-leases';
 import { classCount, findColumn } from './dataset-profile';
-import type { DatasetDoc, EngineModelDoc, FinalTaskDoc, JobDoc, JobSpec, ProfileTaskDoc, SynthesizeTaskDoc, TrialDoc } from './engine-documents';
-import { chooseFamilies } from './families';
+import type {
+  DatasetDoc,
+  EngineModelDoc,
+  FinalTaskDoc,
+  JobDoc,
+  JobSpec,
+  JobTeacher,
+  ProfileTaskDoc,
+  SynthesizeTaskDoc,
+  TeachTaskDoc,
+  TrialDoc,
+} from './engine-documents';
+import { chooseFamilies, type FamilyId } from './families';
 import { fieldOf, validateJobRequest } from './job-request';
 import { isFinalJobStatus, transitionJob } from './job-status';
 import { resolveMetrics } from './metrics';
-import { askForTrial, nextRound, planStudy, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
+import { askForTrial, nextRound, planStudy, roundCount, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
+import { finalTaskEstimateMs, jobRemainingMs, measuredByFamily, shouldLaunch, type MeasuredTrial } from './budget';
 
 /** A job request after Joi (job-request.ts `jobBody`). */
 export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & {
@@ -37,9 +49,21 @@ export interface NewDataset {
   site: string;
 }
 
+/** What a job's reader sees of its teacher: never its headers nor its URL (which may carry a token). */
+export interface TeacherView {
+  kind: 'url' | 'model';
+  model_id: string | null;
+  /** The teach task's status, and its reason when it failed. */
+  status: string;
+  failure_reason: string | null;
+  /** Training rows the teacher predicted (once done). */
+  rows: number | null;
+}
+
 /** What `GET /v1/jobs/{id}` shows: the job, its progress, its trials, its model. */
 export interface JobView {
-  job: Omit<JobDoc, '_id'>;
+  job: Omit<JobDoc, '_id' | 'teacher'>;
+  teacher: TeacherView | null;
   progress: {
     trials_done: number;
     trials_failed: number;
@@ -68,6 +92,7 @@ const TERMINAL_TASK = new Set(['done', 'failed', 'canceled']);
 
 export const profileTaskId = (datasetId: string) => `${datasetId}-profile`;
 export const finalTaskId = (jobId: string) => `${jobId}-final`;
+export const teachTaskId = (jobId: string) => `${jobId}-teach`;
 export const modelIdOf = (jobId: string) => `${jobId}-model`;
 
 /**
@@ -299,8 +324,15 @@ export class TrainingEngine {
 
   // ---- jobs -----------------------------------------------------------------------------------
 
-  /** Validates a job against its dataset's profile (422 naming the field), stores it pending and starts it. */
-  async submit(request: JobRequest, owner: Principal): Promise<JobDoc> {
+  /**
+   * Validates a job against its dataset's profile (422 naming the field), stores it pending and
+   * starts it. A caller-chosen `id` is an insert fence: submitting it again starts the existing job.
+   * `deadline` (instead of `budget_seconds`): when the model is due, for a budget counted from
+   * before the job (an Akkio task's submission). With a teacher, its teach task is inserted first
+   * (waiting, holding the teacher's headers), so the job never exists without it; the job's first
+   * advance releases it.
+   */
+  async submit(request: JobRequest, owner: Principal, options: { id?: string; deadline?: Date; teacher?: TeacherSpec | null } = {}): Promise<JobDoc> {
     const dataset = await this.c.datasets.findOne({ _id: request.dataset_id });
     if (!dataset || (dataset.owner !== owner.name && !owner.roles.includes('admin'))) {
       throw new UnprocessableError(`dataset ${request.dataset_id} does not exist`, {
@@ -330,14 +362,14 @@ export class TrainingEngine {
       ...(request.task_kind === 'classification' ? { classCount: classCount(label) } : {}),
     });
     const metrics = resolveMetrics(request.metrics, request.task_kind);
-    const id = `job-${crypto.randomBytes(8).toString('hex')}`;
+    const id = options.id ?? `job-${crypto.randomBytes(8).toString('hex')}`;
     const now = new Date();
     const { budget_seconds: budget, ...spec } = request;
     const job: JobDoc = {
       ...spec,
       families,
       metrics,
-      deadline: budget ? new Date(now.getTime() + budget * 1000) : null,
+      deadline: options.deadline ?? (budget ? new Date(now.getTime() + budget * 1000) : null),
       _id: id,
       job_id: id,
       owner: owner.name,
@@ -352,8 +384,22 @@ export class TrainingEngine {
       timestamp_start: null,
       timestamp_done: null,
     };
-    await this.c.jobs.insertOne(job);
-    this.announce(job, 'pending', null);
+    if (options.teacher) {
+      const t = options.teacher;
+      job.teacher = {
+        ...(t.kind === 'url' ? { kind: 'url', url: t.url } : { kind: 'model', model_id: t.model_id }),
+        teach_task: teachTaskId(id),
+        targets_storage_uuid: null,
+        rows: null,
+      };
+      await this.c.teachTasks.insertOne(this.teachDoc(job, t));
+    }
+    try {
+      await this.c.jobs.insertOne(job);
+      this.announce(job, 'pending', null);
+    } catch (err) {
+      if (!options.id || !isDuplicateKey(err)) throw err;
+    }
     await this.advance(id);
     return (await this.c.jobs.findOne({ _id: id })) ?? job;
   }
@@ -379,9 +425,10 @@ export class TrainingEngine {
     const failed = trials.filter((t) => t.status === 'failed' || t.status === 'canceled').length;
     const end = job.timestamp_done ?? new Date();
     const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
-    const { _id: _ignored, ...publicJob } = job;
+    const { _id: _ignored, teacher, ...publicJob } = job;
     return {
       job: publicJob,
+      teacher: teacher ? await this.teacherView(teacher) : null,
       progress: {
         trials_done: done,
         trials_failed: failed,
@@ -429,6 +476,11 @@ export class TrainingEngine {
           .catch((e: Error) => this.logger.warn('trial cancel failed; the sweeper retries', { trial: t._id, error: e.message }));
     const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) }, { projection: { status: 1 } });
     if (final && !TERMINAL_TASK.has(final.status)) await this.leases.cancel('final', final._id, 'job canceled', ENGINE).catch(() => undefined);
+    const teach = await this.c.teachTasks.findOne({ _id: teachTaskId(jobId) }, { projection: { status: 1 } });
+    if (teach && !TERMINAL_TASK.has(teach.status)) {
+      await this.leases.cancel('teach', teach._id, 'job canceled', ENGINE).catch(() => undefined);
+      await this.forgetTeacherHeaders(teach._id);
+    }
   }
 
   /**
@@ -448,18 +500,25 @@ export class TrainingEngine {
 
     const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) });
     if (final) return this.afterFinal(job, final);
+    if (job.teacher && !job.teacher.targets_storage_uuid) {
+      const taught = await this.teach(job, job.teacher);
+      if (!taught) return;
+      job = taught;
+    }
 
     const plan = this.planOf(job);
     const trials = await this.c.trials.find({ job: jobId }).toArray();
-    const pastDeadline = job.deadline !== null && job.deadline.getTime() <= Date.now();
+    const now = Date.now();
     let complete = true;
     const created: TrialDoc[] = [];
     for (const row of plan.rows) {
       const states = trials.filter((t) => t.row === row.row).map(stateOf);
       const next = nextRound(row, states, plan.roundSize);
       if (next.kind === 'complete') continue;
-      if (next.kind === 'wait' || !pastDeadline) complete = false;
-      if (next.kind === 'create' && !pastDeadline) {
+      if (next.kind === 'wait') complete = false;
+      // A round the budget cannot fit is never launched: the row counts as finished, and the final task refits the best found.
+      if (next.kind === 'create' && this.launchable(job, trials, row.family, now)) {
+        complete = false;
         for (const index of next.indices) created.push(this.trialDoc(job, plan, row.row, index, states));
       }
     }
@@ -475,6 +534,116 @@ export class TrainingEngine {
     // A cancellation that raced this advance: withdraw what it may have created.
     const after = await this.c.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
     if (after?.status === 'canceled') await this.withdraw(jobId);
+  }
+
+  /**
+   * With a budget (a deadline: when the job's final model is due), a row's next round launches
+   * only if one of its trials (the p90 of this job's measured trials of that family, else the
+   * family's prior) and the final task fit in what remains. A job's first rounds always launch:
+   * without a finished trial there is no model to return.
+   */
+  private launchable(job: JobDoc, trials: readonly TrialDoc[], family: FamilyId, nowMs: number): boolean {
+    if (job.deadline === null || trials.length === 0) return true;
+    const { byFamily, all } = measuredByFamily(measuredTrials(trials));
+    return shouldLaunch({
+      remainingMs: job.deadline.getTime() - nowMs,
+      family,
+      measuredTrialMs: byFamily.get(family) ?? [],
+      finalTaskMs: finalTaskEstimateMs(all),
+    });
+  }
+
+  /** What is left of a running job, in ms, from its budget and its measured trials (budget.jobRemainingMs). */
+  async remainingMs(job: JobDoc, nowMs: number): Promise<number> {
+    const plan = this.planOf(job);
+    const trials = await this.c.trials
+      .find({ job: job._id }, { projection: { row: 1, family: 1, status: 1, timestamp_creation: 1, timestamp_done: 1 } })
+      .toArray();
+    const final = job.final_task ? await this.c.finalTasks.findOne({ _id: job.final_task }, { projection: { timestamp_creation: 1 } }) : null;
+    const rows = plan.rows.map((row) => {
+      const finished = trials.filter((t) => t.row === row.row && TERMINAL_TASK.has(t.status)).length;
+      const rounds = roundCount(row.nTrials, plan.roundSize);
+      return { family: row.family, roundsLeft: finished >= row.nTrials ? 0 : rounds - Math.floor(finished / plan.roundSize) };
+    });
+    return jobRemainingMs({
+      nowMs,
+      deadlineMs: job.deadline?.getTime() ?? null,
+      rows,
+      measured: measuredTrials(trials),
+      finalStartedAtMs: final ? final.timestamp_creation.getTime() : null,
+    });
+  }
+
+  /**
+   * A distilled job waits for its teach task: releases it (waiting → todo) on the first advance,
+   * fails the job with the teacher's reason if it failed, and once it is done records its targets
+   * on the job (what every trial and the final task then read). Returns the job once taught.
+   */
+  private async teach(job: JobDoc, teacher: JobTeacher): Promise<JobDoc | null> {
+    const task = await this.c.teachTasks.findOne({ _id: teacher.teach_task });
+    if (!task) {
+      await this.end(job, 'failed', `the teach task ${teacher.teach_task} is missing`);
+      return null;
+    }
+    if (task.status === 'waiting') {
+      await this.c.teachTasks.updateOne({ _id: task._id, status: 'waiting' }, { $set: { status: 'todo', timestamp_todo: new Date() } });
+      await this.dispatcher.dispatch('teach', [task._id], task.site);
+      return null;
+    }
+    if (task.status === 'done' && task.targets_storage_uuid) {
+      const rows = (task.result as { n_rows?: unknown } | null)?.n_rows;
+      const taught: JobTeacher = { ...teacher, targets_storage_uuid: task.targets_storage_uuid, rows: typeof rows === 'number' ? rows : null };
+      await this.c.jobs.updateOne({ _id: job._id }, { $set: { teacher: taught } });
+      return { ...job, teacher: taught };
+    }
+    if (task.status === 'failed' || task.status === 'canceled') await this.end(job, 'failed', `the teach task failed: ${task.failure_reason ?? task.status}`);
+    return null;
+  }
+
+  /** The teach row's follow-up (its task ended: done, or failed for good): its headers are forgotten, its job moves on. */
+  async afterTeach(taskId: string): Promise<void> {
+    const task = await this.c.teachTasks.findOne({ _id: taskId }, { projection: { status: 1, job: 1 } });
+    if (!task || !TERMINAL_TASK.has(task.status)) return;
+    await this.forgetTeacherHeaders(taskId);
+    await this.advance(task.job);
+  }
+
+  private async forgetTeacherHeaders(taskId: string): Promise<void> {
+    const task = await this.c.teachTasks.findOne({ _id: taskId }, { projection: { teacher: 1, status: 1 } });
+    if (task?.teacher.kind !== 'url' || Object.keys(task.teacher.headers).length === 0 || !TERMINAL_TASK.has(task.status)) return;
+    await this.c.teachTasks.updateOne({ _id: taskId, status: task.status }, { $set: { teacher: { kind: 'url', url: task.teacher.url, headers: {} } } });
+  }
+
+  private teachDoc(job: JobDoc, teacher: TeacherSpec): TeachTaskDoc {
+    const id = teachTaskId(job.job_id);
+    return {
+      _id: id,
+      uuid: id,
+      job: job.job_id,
+      teacher,
+      ...this.dataSpec(job),
+      result: null,
+      targets_storage_uuid: null,
+      status: 'waiting',
+      worker: null,
+      attempt: 0,
+      failure_reason: null,
+      timestamp_todo: null,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      timestamp_creation: new Date(),
+    };
+  }
+
+  private async teacherView(teacher: JobTeacher): Promise<TeacherView> {
+    const task = await this.c.teachTasks.findOne({ _id: teacher.teach_task }, { projection: { status: 1, failure_reason: 1 } });
+    return {
+      kind: teacher.kind,
+      model_id: teacher.kind === 'model' ? teacher.model_id : null,
+      status: task?.status ?? 'missing',
+      failure_reason: task?.failure_reason ?? null,
+      rows: teacher.rows ?? null,
+    };
   }
 
   private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number, states: TrialState[]): TrialDoc {
@@ -523,6 +692,7 @@ export class TrainingEngine {
       random_state: job.random_state,
       metrics: job.metrics,
       class_weight: job.class_weight,
+      teacher_targets: job.teacher?.targets_storage_uuid ?? null,
     };
   }
 
@@ -643,9 +813,17 @@ export class TrainingEngine {
     }
   }
 
-  /** Re-drives what a crash interrupted: datasets without their profile task or outcome, jobs between steps. */
+  private readonly repairers: Array<(olderThan: Date, batch: number) => Promise<number>> = [];
+
+  /** Front doors whose submissions a crash can interrupt (the Akkio tasks) repair them with the engine's repair. */
+  onRepair(repairer: (olderThan: Date, batch: number) => Promise<number>): void {
+    this.repairers.push(repairer);
+  }
+
+  /** Re-drives what a crash interrupted: datasets without their profile task or outcome, front-door submissions, jobs between steps. */
   async repair(olderThan: Date, batch: number): Promise<number> {
     let n = 0;
+    for (const repairer of this.repairers) n += await repairer(olderThan, batch);
     for (const d of await this.c.datasets.find({ status: 'profiling' }).limit(batch).toArray()) {
       if (d.timestamp_upload > olderThan) continue;
       const task = await this.c.profileTasks.findOne({ _id: d.profile_task }, { projection: { status: 1 } });
@@ -684,6 +862,13 @@ export class TrainingEngine {
     const row = plan.rows[t.row];
     return means && row ? scalarObjective(plan.metrics, row.weights, means) : null;
   }
+}
+
+/** The done trials' launch-to-result durations, per family (what a budget pays for a trial). */
+function measuredTrials(trials: readonly TrialDoc[]): MeasuredTrial[] {
+  return trials
+    .filter((t) => t.status === 'done' && t.timestamp_done && t.timestamp_creation)
+    .map((t) => ({ family: t.family, ms: t.timestamp_done!.getTime() - t.timestamp_creation.getTime() }));
 }
 
 function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {

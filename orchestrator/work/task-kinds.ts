@@ -8,7 +8,7 @@ import { siteOf } from '../../shared/contracts/sites';
 import type { Collections } from '../persistence/collections';
 import type { ChainKeeper } from './chain-keeper';
 import { learnupletBlobs, predupletBlobs, type TaskBlobs } from './task-capabilities';
-import { finalRules, profileTaskRules, synthesizeRules, trialRules } from '../training/engine-task-kinds';
+import { finalRules, profileTaskRules, synthesizeRules, teachRules, trialRules } from '../training/engine-task-kinds';
 import { TrainingEngine } from '../training/training-engine';
 import { silentLogger } from '../../shared/logging/logger';
 
@@ -107,6 +107,7 @@ export function taskKindTable(
     trial: trialRules(engine),
     final: finalRules(engine),
     synthesize: synthesizeRules(engine),
+    teach: teachRules(engine),
   };
 }
 

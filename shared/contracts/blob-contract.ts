@@ -39,10 +39,10 @@ export function predictionBlobUuid(preduplet: string, attempt: number): string {
 }
 
 /**
- * Where attempt n of a training-engine task (trial, final) stores an output: a `model` blob,
- * one per attempt and output, written only under that attempt's lease.
+ * Where attempt n of a training-engine task (trial, final, teach) stores an output: a `model`
+ * blob, one per attempt and output, written only under that attempt's lease.
  */
-export function engineOutputUuid(task: string, attempt: number, output: 'model' | 'oof'): string {
+export function engineOutputUuid(task: string, attempt: number, output: 'model' | 'oof' | 'targets'): string {
   return `${task}-a${attempt}-${output}`;
 }
 

@@ -9,7 +9,7 @@ import Joi from 'joi';
  */
 
 /** Every kind of leased task. A new kind is a row of the orchestrator's and the agent's per-kind tables. */
-export const TASK_KINDS = ['learnuplet', 'preduplet', 'profile', 'trial', 'final', 'synthesize'] as const;
+export const TASK_KINDS = ['learnuplet', 'preduplet', 'profile', 'trial', 'final', 'synthesize', 'teach'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function isTaskKind(value: unknown): value is TaskKind {
@@ -115,6 +115,8 @@ export interface EngineDataSpec {
   random_state: number;
   metrics: string[];
   class_weight: 'balanced' | null;
+  /** Distillation: the teach task's targets (a `model` blob) the trial or final fits soft targets on; absent or null: none. */
+  teacher_targets?: string | null;
 }
 
 /** One trial of a job: a family, its params or an `ask` of the sampler, evaluated by k-fold or holdout. */
@@ -158,6 +160,22 @@ export interface EngineSynthesizeTask {
   seed: number;
 }
 
+/**
+ * Who teaches a distilled job. `url`: the agent (never the sandbox) POSTs the training rows'
+ * input fields to it with these headers (secrets: kept on the task only while it may run).
+ * `model`: a model of this server, at the same site, predicts them in the sandbox.
+ */
+export type TeacherSpec = { kind: 'url'; url: string; headers: Record<string, string> } | { kind: 'model'; model_id: string; model_storage_uuid: string };
+
+/**
+ * Distillation: the teacher's predictions on a job's training rows, computed at the data's site
+ * once, before the job's trials, and written as the `model` blob `engineOutputUuid(task, attempt, 'targets')`.
+ */
+export interface EngineTeachTask extends EngineTaskCommon, EngineDataSpec {
+  job: string;
+  teacher: TeacherSpec;
+}
+
 /** The task document each kind's claim answer carries. */
 export interface TaskOfKind {
   learnuplet: Learnuplet;
@@ -166,6 +184,7 @@ export interface TaskOfKind {
   trial: EngineTrialTask;
   final: EngineFinalTask;
   synthesize: EngineSynthesizeTask;
+  teach: EngineTeachTask;
 }
 export type AnyTask = TaskOfKind[TaskKind];
 
@@ -233,6 +252,8 @@ export type TrialDone = { status: 'done'; result: Record<string, unknown>; model
 export type FinalDone = { status: 'done'; report: Record<string, unknown>; model_storage_uuid: string };
 /** `result` is the Python's result.json; the CSV is the `data` blob `synthDataUuid(task, attempt)`. */
 export type SynthesizeDone = { status: 'done'; data_storage_uuid: string; result: Record<string, unknown> };
+/** `result` is the Python's result.json (`n_rows`, `source`…); the targets JSON is `engineOutputUuid(task, attempt, 'targets')`. */
+export type TeachDone = { status: 'done'; result: Record<string, unknown>; targets_storage_uuid: string };
 export interface DoneReportOfKind {
   learnuplet: LearnDone;
   preduplet: PredDone;
@@ -240,6 +261,7 @@ export interface DoneReportOfKind {
   trial: TrialDone;
   final: FinalDone;
   synthesize: SynthesizeDone;
+  teach: TeachDone;
 }
 export type DoneReport = DoneReportOfKind[TaskKind];
 export type WorkReport<K extends TaskKind = TaskKind> = (DoneReportOfKind[K] | FailedReport) & { lease_token?: string };

@@ -76,6 +76,8 @@ export interface TrainerRun extends TrainerRunSummary {
   strategy: string;
   n_trials: number;
   random_state: number;
+  /** Distillation: the teacher's kind, its teach task's status and the training rows it predicted (never its URL or headers); null without one. */
+  teacher: { kind: 'url' | 'model'; model_id: string | null; status: string; failure_reason: string | null; rows: number | null } | null;
   progress: JobProgress;
   trials: TrainerTrial[];
   leaderboard: Array<{

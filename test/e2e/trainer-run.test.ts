@@ -205,4 +205,32 @@ describe('the trainer run (seed 004) end to end', () => {
       `pareto: ${front.length} of ${done.length} trials non-dominated; ensemble OOF accuracy ${model.oof_score.toFixed(4)} vs best single ${model.best_single_oof_score.toFixed(4)}; held-out accuracy ${v.final_model.report.metrics.accuracy.toFixed(4)}\n`,
     );
   }, 400_000);
+
+  test('regression through the same API: a numeric label, k-fold, rmse/r2 reported on the held-out rows, the model registered', async () => {
+    const jobId = await run({
+      task: { label_column: 'mean_radius', task_kind: 'regression' },
+      model_types: ['linear', 'random_forest'],
+      metrics: ['rmse', 'r2'],
+      n_trials: 2,
+      n_splits: 3,
+      random_state: 5,
+    });
+    const v = await finished(jobId);
+    expect(v.status).toBe('completed');
+    expect(v.trials).toHaveLength(4);
+    expect(v.trials.every((t: any) => t.status === 'done' && typeof t.metrics.rmse === 'number' && typeof t.metrics.r2 === 'number')).toBe(true);
+    // Several metrics without grid_size: the first (rmse, lower is better) is optimised, so each row's leader has its lowest rmse.
+    for (const row of v.leaderboard) {
+      const rmses = row.trials.map((t: any) => t.metrics.rmse);
+      expect(row.trials[0].metrics.rmse).toBe(Math.min(...rmses));
+    }
+    const report = v.final_model.report;
+    // mean_radius is nearly a function of mean_perimeter and mean_area: a working regressor explains almost all of it.
+    expect(report.metrics.r2).toBeGreaterThan(0.9);
+    expect(report.metrics.rmse).toBeGreaterThan(0);
+    expect(report.metrics.accuracy).toBeUndefined();
+    const model = await sys.o.call('provider', 'GET', `/v1/models/${v.final_model.model_id}`);
+    expect(model.status).toBe(200);
+    process.stderr.write(`trainer regression: held-out rmse ${report.metrics.rmse.toFixed(4)}, r2 ${report.metrics.r2.toFixed(4)} (${v.final_model.family})\n`);
+  }, 400_000);
 });

@@ -249,6 +249,21 @@ export class FaultCluster {
     }
   }
 
+  /** How many `done` reports each task's settlements record (exactly one for a task done once). */
+  async doneReports(taskUuids: string[]): Promise<Map<string, number>> {
+    const client = new MongoClient(mongoUrlFor(this.dbPort, 'uplet'), { maxPoolSize: 2 });
+    try {
+      const settlements = await client
+        .db('uplet')
+        .collection('settlements')
+        .find({ uplet: { $in: taskUuids }, by: 'report', status: 'done' })
+        .toArray();
+      return new Map(taskUuids.map((uuid) => [uuid, settlements.filter((x) => x.uplet === uuid).length]));
+    } finally {
+      await client.close();
+    }
+  }
+
   async stop(): Promise<void> {
     for (const a of this.agents.values()) await a.stop('SIGKILL').catch(() => undefined);
     await this.orchestrator?.stop('SIGKILL').catch(() => undefined);

@@ -30,19 +30,21 @@ export async function startTestSystem(
   const s = await startTestStorage();
   const a = options.agent === false ? undefined : await startTestAgent(o.url, s.url, o.prefix);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `uplet-${label}-`));
-  return {
+  const system: TestSystem = {
     o,
     s,
     a,
     work,
     storageAs: (role) => new StorageClient({ baseUrl: s.url, apiKey: TEST_KEYS[role].key }),
     cleanup: async () => {
-      await a?.cleanup();
+      // The agent a test put in place of the default one (`sys.a = …`), not only the one started here: an open broker connection keeps jest from exiting.
+      await system.a?.cleanup();
       await s.cleanup();
       await o.cleanup();
       fs.rmSync(work, { recursive: true, force: true });
     },
   };
+  return system;
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {

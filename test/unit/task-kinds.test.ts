@@ -268,3 +268,29 @@ describe('synthesize row', () => {
     });
   });
 });
+
+describe('teach row (distillation)', () => {
+  const c = fakeCollections([]);
+  const common = { job: 'job-1', storage_uuid: 'bc', owner: 'carol', site: 'default', dataset: 'ds-1' };
+  const urlTask = { _id: 'job-1-teach', uuid: 'job-1-teach', ...common, teacher: { kind: 'url', url: 'http://t/predict', headers: { 'x-key': 's' } } } as any;
+  const modelTask = { ...urlTask, teacher: { kind: 'model', model_id: 'job-0-model', model_storage_uuid: 'job-0-final-a1-model' } };
+
+  test('the targets must be the blob of this attempt; a URL teacher reads the data only, a model teacher its model too', async () => {
+    const { teach: rules } = taskKindTable(c, fakeChains().chains);
+    expect(codeOf(() => rules.acceptDone(urlTask, 2, done({ targets_storage_uuid: 'job-1-teach-a1-targets', result: { n_rows: 3 } })))).toBe(
+      WORK_ERROR_CODES.NOT_TASK_OUTPUT,
+    );
+    expect(codeOf(() => rules.acceptDone(urlTask, 2, done({ targets_storage_uuid: 'job-1-teach-a2-targets' })))).toBe('UNPROCESSABLE');
+    expect(codeOf(() => rules.acceptDone(urlTask, 2, done({ targets_storage_uuid: 'job-1-teach-a2-targets', result: { n_rows: 3 } })))).toBeUndefined();
+    expect(await rules.blobs(urlTask, 2)).toEqual({ reads: ['data/bc'], writes: ['model/job-1-teach-a2-targets'] });
+    expect(await rules.blobs(modelTask, 1)).toEqual({ reads: ['data/bc', 'model/job-0-final-a1-model'], writes: ['model/job-1-teach-a1-targets'] });
+  });
+
+  test("a distilled job's trial and final task also read the targets", async () => {
+    const table = taskKindTable(c, fakeChains().chains);
+    const trial = { _id: 't', uuid: 't', ...common, teacher_targets: 'job-1-teach-a2-targets' } as any;
+    expect((await table.trial.blobs(trial, 1)).reads).toEqual(['data/bc', 'model/job-1-teach-a2-targets']);
+    expect((await table.final.blobs({ ...trial, ensemble: null }, 1)).reads).toEqual(['data/bc', 'model/job-1-teach-a2-targets']);
+    expect((await table.trial.blobs({ ...trial, teacher_targets: null }, 1)).reads).toEqual(['data/bc']);
+  });
+});

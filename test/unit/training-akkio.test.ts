@@ -1,4 +1,4 @@
-import { assembleResult, identityOf, launchWindowSeconds, type AkkioTaskDoc } from '../../orchestrator/training/akkio';
+import { assembleResult, identityOf, memberJobId, requestHashOf, type AkkioTaskDoc } from '../../orchestrator/training/akkio';
 import type { EngineModelDoc } from '../../orchestrator/training/engine-documents';
 import type { DatasetProfile } from '../../shared/contracts/training-contract';
 
@@ -28,11 +28,16 @@ const model = (label: string, importance: Record<string, number>, stats: unknown
   }) as unknown as EngineModelDoc;
 
 describe('the Akkio front door, pure parts', () => {
-  test('launch windows leave the final task and one trial inside the tier', () => {
-    expect(launchWindowSeconds(10)).toBe(2);
-    expect(launchWindowSeconds(60)).toBe(50);
-    expect(launchWindowSeconds(300)).toBe(286);
-    expect(launchWindowSeconds(1800)).toBe(1786);
+  test('an Idempotency-Key compares the validated body: the same request in any ignore_fields order, not another duration or force', () => {
+    const body = { dataset_id: 'd', predict_fields: ['y'], ignore_fields: ['a', 'b'], duration: 10 as const, extra_attention: false, force: false };
+    expect(requestHashOf(body)).toBe(requestHashOf({ ...body, ignore_fields: ['b', 'a'] }));
+    expect(requestHashOf(body)).not.toBe(requestHashOf({ ...body, duration: 60 }));
+    expect(requestHashOf(body)).not.toBe(requestHashOf({ ...body, force: true }));
+    expect(requestHashOf(body)).not.toBe(requestHashOf({ ...body, predict_fields: ['z'] }));
+  });
+
+  test("a task's jobs have ids derived from it, one per predict field", () => {
+    expect(memberJobId('akkio-0123456789abcdef', 1)).toBe('job-0123456789abcdef-1');
   });
 
   test('the force identity: ignored fields in any order are the same request; duration, extra_attention, owner, field order are not', () => {

@@ -1,5 +1,14 @@
 import { IllegalTransitionError } from '../../shared/errors/training-errors';
-import { estimateSeconds, finalTaskEstimateMs, p90, shouldLaunch, TIER_PLANS, trialEstimateMs, unknownTimeoutMs } from '../../orchestrator/training/budget';
+import {
+  estimateSeconds,
+  finalTaskEstimateMs,
+  jobRemainingMs,
+  p90,
+  shouldLaunch,
+  TIER_PLANS,
+  trialEstimateMs,
+  unknownTimeoutMs,
+} from '../../orchestrator/training/budget';
 import { akkioStatus, modelStatusForJob, trainerRunStatus, transitionJob, transitionModel } from '../../orchestrator/training/job-status';
 
 describe('budget', () => {
@@ -29,11 +38,37 @@ describe('budget', () => {
     expect(ask(-1, [])).toBe(false);
   });
 
+  test('what is left of a job: measured rounds per family, capped by the budget, then the final task', () => {
+    const q = { nowMs: 0, deadlineMs: null, finalStartedAtMs: null };
+    // Nothing measured: the priors (forest 4 s × 2 rounds on the slowest row) + the final prior (6 s).
+    expect(
+      jobRemainingMs({
+        ...q,
+        rows: [
+          { family: 'random_forest', roundsLeft: 2 },
+          { family: 'linear', roundsLeft: 1 },
+        ],
+        measured: [],
+      }),
+    ).toBe(14_000);
+    // Measured forest trials of 1 s: 2 rounds × 1 s + max(6 s, 3 × 1 s); another family's measurement does not count for the forest.
+    const measured = [
+      { family: 'random_forest', ms: 1000 },
+      { family: 'linear', ms: 3000 },
+    ];
+    expect(jobRemainingMs({ ...q, rows: [{ family: 'random_forest', roundsLeft: 2 }], measured })).toBe(2000 + 9000);
+    // The budget stops launching: the search is capped at what remains before the final task (20 s - 9 s).
+    expect(jobRemainingMs({ ...q, deadlineMs: 20_000, rows: [{ family: 'random_forest', roundsLeft: 30 }], measured })).toBe(20_000);
+    // Past the budget: only the final task.
+    expect(jobRemainingMs({ ...q, nowMs: 25_000, deadlineMs: 20_000, rows: [{ family: 'random_forest', roundsLeft: 30 }], measured })).toBe(9000);
+    // The final task running for 4 s of its 9 s estimate.
+    expect(jobRemainingMs({ ...q, nowMs: 14_000, finalStartedAtMs: 10_000, rows: [], measured })).toBe(5000);
+    expect(jobRemainingMs({ ...q, nowMs: 30_000, finalStartedAtMs: 10_000, rows: [], measured })).toBe(0);
+  });
+
   test('estimate_seconds and the UNKNOWN_TIMEOUT margin', () => {
-    expect(estimateSeconds({ tierSeconds: 60, startedAtMs: null, nowMs: 0, searching: true, finalTaskMs: 6000 })).toBe(60);
-    expect(estimateSeconds({ tierSeconds: 60, startedAtMs: 0, nowMs: 20_500, searching: true, finalTaskMs: 6000 })).toBe(40);
-    expect(estimateSeconds({ tierSeconds: 60, startedAtMs: 0, nowMs: 59_000, searching: true, finalTaskMs: 6000 })).toBe(6);
-    expect(estimateSeconds({ tierSeconds: 60, startedAtMs: 0, nowMs: 30_000, searching: false, finalTaskMs: 2500 })).toBe(3);
+    expect(estimateSeconds(0)).toBe(1);
+    expect(estimateSeconds(20_001)).toBe(21);
     expect(unknownTimeoutMs(10)).toBe(45_000);
     expect(unknownTimeoutMs(1800)).toBe(2_730_000);
   });

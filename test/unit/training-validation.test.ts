@@ -54,6 +54,18 @@ describe('trainer run schema', () => {
     expect(run({ dataset_id: 'd1', task, teacher_predict_url: 'https://t.example/p', teacher_predict_headers: { a: 'b' } }).error).toBeUndefined();
     expect(run({ dataset_id: 'd1', task, teacher_predict_headers: { a: 'b' } }).error?.details[0]?.path).toEqual(['teacher_predict_headers']);
   });
+
+  test('teacher headers: HTTP names, not those the agent sets, printable values never echoed', () => {
+    const headers = (h: Record<string, string>) =>
+      run({ dataset_id: 'd1', task, teacher_predict_url: 'https://t.example/p', teacher_predict_headers: h }).error;
+    expect(headers({ authorization: 'Bearer s3cret', 'X-Api-Key': 'k' })).toBeUndefined();
+    expect(headers({ 'bad name': 'v' })?.message).toMatch(/"teacher_predict_headers.bad name" is not a header the agent may send/);
+    expect(headers({ 'Content-Type': 'text/plain' })?.message).toMatch(/not one it sets itself \(content-type, content-length/);
+    const split = headers({ 'x-key': 's3cret\r\nx-evil: 1' });
+    expect(split?.details[0]?.path).toEqual(['teacher_predict_headers', 'x-key']);
+    expect(split?.message).toMatch(/must be printable ASCII/);
+    expect(split?.message).not.toContain('s3cret');
+  });
 });
 
 describe('trainer run against the profile', () => {

@@ -143,13 +143,14 @@ export const akkioApi: OpenApiFragment = {
         description:
           'Required: dataset_id, predict_fields, duration (10, 60, 300 or 1800). Defaults: extra_attention false (true: rare classes weighted up, class_weight balanced), ' +
           'force false (false: an identical request whose model exists or is being made answers that task id), ignore_fields []. Other properties are ignored. ' +
-          'Header Idempotency-Key: a retried submit with the same key answers the same task id and creates nothing.',
+          'Header Idempotency-Key: a retried submit with the same key and the same body answers the same task id and creates nothing; ' +
+          'the key reused with a different body is refused (422, loc ["header", "Idempotency-Key"]) and changes nothing.',
         parameters: [
           {
             name: 'Idempotency-Key',
             in: 'header',
             required: false,
-            description: 'Retries with the same key never create a second task',
+            description: 'Retries with the same key (and body) never create a second task; another body under a used key → 422',
             schema: { type: 'string', maxLength: 200 },
           },
         ],
@@ -180,7 +181,10 @@ export const akkioApi: OpenApiFragment = {
             properties: { task_id: { type: 'string' } },
           }),
           ...refused(409, 'The dataset is not ready'),
-          ...refused(422, 'Validation errors: bad shape, unknown dataset, unknown field names (checked against the dataset profile)'),
+          ...refused(
+            422,
+            'Validation errors: bad shape, unknown dataset, unknown field names (checked against the dataset profile); an Idempotency-Key already used with a different body',
+          ),
           ...sharedErrors,
         },
       },

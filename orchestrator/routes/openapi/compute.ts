@@ -9,6 +9,7 @@ const DOC: Record<TaskKind, string> = {
   trial: 'Trial',
   final: 'FinalTask',
   synthesize: 'SynthesizeTask',
+  teach: 'TeachTask',
 };
 const refusals = errors(...COMMON_ERRORS, 409, 422);
 const body = (schema: JsonSchema) => ({ required: true, content: { 'application/json': { schema } } });
@@ -66,6 +67,16 @@ const synthDone = {
   properties: {
     status: { const: 'done' },
     data_storage_uuid: { ...identifierSchema, description: 'The data blob `<task>-a<attempt>-data` written under this lease' },
+    result: { type: 'object' },
+    lease_token: { type: 'string' },
+  },
+};
+const teachDone = {
+  type: 'object',
+  required: ['status', 'result', 'targets_storage_uuid'],
+  properties: {
+    status: { const: 'done' },
+    targets_storage_uuid: { ...identifierSchema, description: "The teacher's targets, the model blob `<task>-a<attempt>-targets` written under this lease" },
     result: { type: 'object' },
     lease_token: { type: 'string' },
   },
@@ -135,7 +146,7 @@ export const computeApi: OpenApiFragment = {
         summary: 'Report a task of any kind (done or failed)',
         tags: ['compute'],
         parameters: [kindParam, uuidParam],
-        requestBody: body({ oneOf: [learnDone, predDone, synthDone, failed] }),
+        requestBody: body({ oneOf: [learnDone, predDone, synthDone, teachDone, failed] }),
         responses: { 200: json('Recorded', reportAnswer(TASK_KINDS)), ...refusals },
       },
     },

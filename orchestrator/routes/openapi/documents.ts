@@ -112,6 +112,18 @@ export const documentSchemas: OpenApiFragment = {
         site,
       },
     },
+    TeachTask: {
+      type: 'object',
+      description: "A distilled job's teacher predictions on its training rows; `teacher.headers` reach only the agent holding its lease",
+      required: [...taskRequired, 'job', 'teacher', 'site'],
+      properties: {
+        uuid: identifierSchema,
+        job: identifierSchema,
+        teacher: { type: 'object', required: ['kind'], properties: { kind: { type: 'string', enum: ['url', 'model'] } } },
+        targets_storage_uuid: { type: ['string', 'null'] },
+        site,
+      },
+    },
     Learnuplet: {
       type: 'object',
       required: [

@@ -46,6 +46,18 @@ export const trainerApi: OpenApiFragment = {
         ...summaryProps,
         metrics: { type: 'array', items: { type: 'string' } },
         model_types: { type: 'array', items: { type: 'string' } },
+        teacher: nullable({
+          type: 'object',
+          description: 'Distillation: the teacher kind, its teach task (status, failure reason) and the training rows it predicted; never its URL or headers',
+          required: ['kind', 'status', 'rows'],
+          properties: {
+            kind: { type: 'string', enum: ['url', 'model'] },
+            model_id: nullable({ type: 'string' }),
+            status: { type: 'string' },
+            failure_reason: nullable({ type: 'string' }),
+            rows: nullable({ type: 'integer' }),
+          },
+        }),
         progress: {
           type: 'object',
           required: ['trials_done', 'trials_total'],

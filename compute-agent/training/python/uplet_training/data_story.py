@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import column_types as ct
+from .importance import predict_blocks
 from .seeds import derive_seed
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -48,7 +49,7 @@ def data_story(predict, X_train, X_test, feature_types, task_kind, classes, labe
     take = np.sort(rng.choice(len(X_test), size=min(n_rows, len(X_test)), replace=False))
     sample = X_test.iloc[take].reset_index(drop=True)
     base = _as_matrix(predict(sample))
-    effects = {}  # field -> (values, mean outcome per value: values x outcomes)
+    candidates = {}  # field -> (values, one copy of the sample per value)
     for field, kind in feature_types.items():
         values = candidate_values(X_train[field], kind)
         if len(values) < 2:
@@ -58,9 +59,12 @@ def data_story(predict, X_train, X_test, feature_types, task_kind, classes, labe
             frame = sample.copy()
             frame[field] = pd.Series([value] * len(frame), dtype=sample[field].dtype, index=frame.index)
             frames.append(frame)
-        outputs = _as_matrix(predict(pd.concat(frames, ignore_index=True)))
-        means = outputs.reshape(len(values), len(sample), -1).mean(axis=1)
-        effects[field] = (values, means)
+        candidates[field] = (values, frames)
+    # Every field's copies are predicted together (batched model calls instead of one per field).
+    outputs = iter(predict_blocks(predict, [frame for _, frames in candidates.values() for frame in frames]))
+    effects = {}  # field -> (values, mean outcome per value: values x outcomes)
+    for field, (values, frames) in candidates.items():
+        effects[field] = (values, np.stack([_as_matrix(next(outputs)).mean(axis=0) for _ in frames]))
     names = classes if task_kind == "classification" else ["higher"]
     outcomes = []
     for index, outcome in enumerate(names):

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.class_weight import compute_sample_weight
 
+from .distill import soft_fit_set
 from .errors import BadInput
 from .hyperparams import FLOAT, INT, Param, resolve_params
 from .preprocessing import build_preprocessor
@@ -166,14 +167,25 @@ def class_weight_applied(family, task_kind, class_weight):
     return bool(task_kind == "classification" and class_weight)
 
 
-def fit_pipeline(pipeline, family, task_kind, X, y, class_weight=None):
-    """Fit, passing balanced sample weights to families that take weights only that way."""
+def fit_pipeline(pipeline, family, task_kind, X, y, class_weight=None, teacher=None):
+    """Fit, passing balanced sample weights to families that take weights only that way.
+
+    `teacher`: the teacher's targets for these rows (distill.py): the fit is on the soft targets.
+    """
+    weight = None
+    if teacher is not None:
+        balanced = compute_sample_weight(class_weight, y) if task_kind == "classification" and class_weight else None
+        X, y, weight, rows = soft_fit_set(family, task_kind, X, y, teacher)
+        if balanced is not None and weight is not None and family.weighting == "sample_weight":
+            weight = weight * balanced[rows]  # each fitted row keeps its source row's balancing weight
     weighted = task_kind == "classification" and class_weight
-    if weighted and family.weighting == "sample_weight":
-        pipeline.fit(X, y, model__sample_weight=compute_sample_weight(class_weight, y))
-    elif weighted and family.weighting == "resample":
+    if weighted and family.weighting == "sample_weight" and weight is None:
+        weight = compute_sample_weight(class_weight, y)
+    if weighted and family.weighting == "resample":
         rows = balanced_resample(y, pipeline.named_steps["model"].random_state)
         pipeline.fit(X.iloc[rows], y[rows])
+    elif weight is not None:
+        pipeline.fit(X, y, model__sample_weight=weight)
     else:
         pipeline.fit(X, y)
     return pipeline

@@ -6,7 +6,8 @@ random_state, seed, metrics, class_weight) and either
   * ensemble: {members: [{model: trial model.pkl, oof: trial oof.npy}], steps: 25}: Caruana
     selection on the members' out-of-fold predictions (objective: metrics[0]); the members'
     fold models are reused as they are, not refit.
-Optional: importance_repeats (5), story_rows (200), story_causes (3).
+Optional: teacher_targets (distill.py: the refit learns soft targets; the ensemble's members did
+already), importance_repeats (5), story_rows (200), story_causes (3).
 Writes report.json (held-out metrics, stats, field_importance, data_story, ensemble weights)
 and model.pkl (a ModelBundle, usable by the predict command).
 """
@@ -20,6 +21,7 @@ from . import metrics as M
 from .class_stats import classification_stats, regression_stats
 from .data_story import data_story
 from .dataset import load_task_data
+from .distill import load_teacher_targets
 from .ensemble import DEFAULT_STEPS, caruana
 from .errors import BadInput
 from .families import build_pipeline, fit_pipeline, get_family
@@ -36,7 +38,7 @@ def refit_winner(spec, data, X, y, settings):
     pipeline = build_pipeline(family, data.task_kind, data.feature_types, params, settings["seed"], settings["class_weight"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit_pipeline(pipeline, family, data.task_kind, X, y, settings["class_weight"])
+        fit_pipeline(pipeline, family, data.task_kind, X, y, settings["class_weight"], settings.get("teacher"))
     info = {"kind": "refit", "family": family.id, "params": params}
     # Iterative families (the MLP, histogram boosting) expose their epochs and final training loss.
     model = pipeline.named_steps["model"]
@@ -79,6 +81,7 @@ def run_final(spec, out_dir):
     data = load_task_data(spec)
     settings = common_settings(spec, data.task_kind)
     X, y, train_pos, test_pos = training_portion(data, settings["random_state"])
+    settings["teacher"], teacher = load_teacher_targets(spec, data, len(y))
     if spec.get("ensemble") is not None:
         bundle, model_info = build_ensemble(spec, data, y, settings)
     else:
@@ -104,6 +107,7 @@ def run_final(spec, out_dir):
         "n_train_rows": int(len(y)), "n_test_rows": int(len(y_test)),
         "random_state": settings["random_state"], "seed": settings["seed"],
         "model": model_info,
+        "teacher": teacher,
         "metrics": M.score_all(settings["metrics"], y_test, output),
         "stats": stats,
         "field_importance": normalise(detail),

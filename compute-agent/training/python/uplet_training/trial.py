@@ -1,6 +1,7 @@
 """The trial task: one family with one parameter set, evaluated by k-fold or holdout.
 
-Works only on the training portion (the rows left once the job's test split is set aside).
+With teacher_targets (distill.py) the folds are fitted on soft targets; every metric is still
+computed on the true labels. Works only on the training portion (the rows left once the job's test split is set aside).
 Writes result.json (per-fold and mean/std metrics, durations, params), oof.npy (out-of-fold
 class probabilities n_train x k, or predictions n_train; NaN rows were never validated, as in a
 holdout) aligned to the training portion's row positions, and model.pkl: a ModelBundle of the
@@ -14,6 +15,7 @@ import numpy as np
 
 from . import metrics as M
 from .dataset import load_task_data
+from .distill import load_teacher_targets
 from .errors import BadInput
 from .evaluation import fold_plan, parse_plan, test_split
 from .families import (build_pipeline, check_class_weight, class_weight_applied, fit_pipeline, get_family,
@@ -65,7 +67,9 @@ def evaluate(data, X, y, family, params, settings, plan):
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit_pipeline(pipeline, family, task_kind, X.iloc[fit_pos], y[fit_pos], settings["class_weight"])
+            teacher = settings.get("teacher")
+            fit_pipeline(pipeline, family, task_kind, X.iloc[fit_pos], y[fit_pos], settings["class_weight"],
+                         None if teacher is None else teacher[fit_pos])
         fitted = time.perf_counter()
         out = member_output(pipeline, X.iloc[val_pos], task_kind, k)
         predicted = time.perf_counter()
@@ -90,6 +94,7 @@ def run_trial(spec, out_dir):
     params = trial_params(spec, family, data.task_kind)
     plan = parse_plan(spec.get("evaluation"))
     X, y, train_pos, test_pos = training_portion(data, settings["random_state"])
+    settings["teacher"], teacher = load_teacher_targets(spec, data, len(y))
     folds, summary, oof, models = evaluate(data, X, y, family, params, settings, plan)
     objective = settings["metrics"][0]
     result = {
@@ -99,7 +104,7 @@ def run_trial(spec, out_dir):
         "class_weight": settings["class_weight"],
         "class_weight_applied": class_weight_applied(family, data.task_kind, settings["class_weight"]),
         "n_rows": int(len(y)), "n_rows_filtered": int(data.n_rows), "n_test_rows": int(len(test_pos)),
-        "folds": folds, "metrics": summary,
+        "folds": folds, "metrics": summary, "teacher": teacher,
         "objective": {"metric": objective, "value": summary[objective]["mean"],
                       "higher_is_better": M.higher_is_better(objective)},
         "fit_seconds": sum(f["fit_seconds"] for f in folds),
