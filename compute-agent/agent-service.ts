@@ -13,7 +13,8 @@ import type { SandboxLimits } from './sandbox/sandbox-limits';
 import { privateDirMode } from './tasks/task-workspace';
 import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
 import { WorkSlots } from './work-slots';
-import { resolveEngineSettings } from './training/engine-settings';
+import { resolveEngineSettings, type EngineSettings } from './training/engine-settings';
+import { WarmWorkerPool, type WarmKey } from './training/warm-workers';
 
 export interface RunningAgent {
   caps: SandboxCapabilities;
@@ -21,6 +22,8 @@ export interface RunningAgent {
   health(): { ready: boolean; reason?: string };
   /** Tasks running now. */
   running(): number;
+  /** Live warm trial workers (for tests and logs). */
+  warmWorkers(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number }>;
   close(): Promise<void>;
 }
 
@@ -72,7 +75,18 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   fs.chmodSync(workDir, privateDirMode(caps));
   // Checked at start-up: a node that cannot run the engine says so now, not at its first trial.
   const engine = resolveEngineSettings(settings);
-  const ctx: RunnerContext = { orchestrator, storage, caps, limits, workDir, heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS, logger, engine };
+  const warmWorkers = warmPool(settings, { caps, limits, engine, workDir, logger });
+  const ctx: RunnerContext = {
+    orchestrator,
+    storage,
+    caps,
+    limits,
+    workDir,
+    heartbeatIntervalMs: settings.HEARTBEAT_INTERVAL_MS,
+    logger,
+    engine,
+    ...(warmWorkers ? { warmWorkers } : {}),
+  };
 
   const site = settings.SITE ?? 'default';
   // An agent declares and consumes only its own site's queues: the work whose data is here.
@@ -159,6 +173,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     caps,
     health: () => (refusedKey ? { ready: false, reason: refusedKey } : { ready: true }),
     running: () => tasks.size,
+    warmWorkers: () => warmWorkers?.list() ?? [],
     close: () =>
       (closing ??= (async () => {
         stopping = true;
@@ -171,8 +186,34 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
           for (const t of tasks) t.abort();
           await all;
         }
+        await warmWorkers?.close();
         await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
         logger.info('compute agent stopped');
       })()),
   };
+}
+
+/** The warm trial workers, unless turned off (TRAINING_WARM_WORKERS=0) or impossible here (no bubblewrap: no sandbox to keep warm). */
+function warmPool(
+  settings: AgentSettings,
+  on: { caps: SandboxCapabilities; limits: SandboxLimits; engine: EngineSettings; workDir: string; logger: Logger },
+): WarmWorkerPool | undefined {
+  const maxWorkers = settings.TRAINING_WARM_WORKERS ?? settings.AGENT_CONCURRENCY;
+  if (maxWorkers === 0) return undefined;
+  if (!on.caps.bubblewrap) {
+    on.logger.warn('warm trial workers off: they need bubblewrap; every trial runs cold');
+    return undefined;
+  }
+  const dir = path.join(on.workDir, 'warm-workers');
+  fs.rmSync(dir, { recursive: true, force: true }); // a crashed agent's leftovers: their processes died with it (--die-with-parent)
+  fs.mkdirSync(dir, { mode: 0o700 });
+  return new WarmWorkerPool({
+    caps: on.caps,
+    limits: on.limits,
+    engine: on.engine,
+    dir,
+    maxWorkers,
+    idleMs: settings.TRAINING_WARM_IDLE_SECONDS * 1000,
+    logger: on.logger,
+  });
 }

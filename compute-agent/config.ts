@@ -26,6 +26,10 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_PYTHON: string;
   /** The engine's package directory (compute-agent/training/python); default: found beside the agent's code. */
   TRAINING_ENGINE_DIR?: string;
+  /** Warm trial workers alive at most (compute-agent/training/warm-workers.ts); 0: every trial runs cold; default AGENT_CONCURRENCY. */
+  TRAINING_WARM_WORKERS?: number;
+  /** A warm worker idle this long is killed. */
+  TRAINING_WARM_IDLE_SECONDS: number;
   /** Distillation from a teacher URL: rows per request, per-request timeout, answer size limit, tries after a transport error. */
   TEACHER_BATCH_ROWS: number;
   TEACHER_TIMEOUT_MS: number;
@@ -65,6 +69,8 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .default('/usr/bin/python3')
     .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
+  TRAINING_WARM_WORKERS: Joi.number().integer().min(0).max(64),
+  TRAINING_WARM_IDLE_SECONDS: positiveInt(60).max(3600),
   TEACHER_BATCH_ROWS: positiveInt(256).max(100_000),
   TEACHER_TIMEOUT_MS: positiveInt(30_000).max(3_600_000),
   TEACHER_MAX_RESPONSE_BYTES: positiveInt(16 * 1024 * 1024).max(1024 * 1024 * 1024),

@@ -10,6 +10,7 @@ import { LeaseHeartbeat } from './lease-heartbeat';
 import { runnerOf } from './task-runners';
 import { TaskStepFailed, TaskWorkspace } from './tasks/task-workspace';
 import type { EngineSettings } from './training/engine-settings';
+import type { WarmWorkerPool } from './training/warm-workers';
 
 export interface RunnerContext {
   orchestrator: OrchestratorClient;
@@ -20,6 +21,7 @@ export interface RunnerContext {
   heartbeatIntervalMs: number;
   logger: Logger;
   engine?: EngineSettings;
+  warmWorkers?: WarmWorkerPool;
 }
 
 export interface RunningTask {
@@ -70,6 +72,7 @@ export function runClaimedTask(
         limits: ctx.limits,
         signal,
         ...(ctx.engine ? { engine: ctx.engine } : {}),
+        ...(ctx.warmWorkers ? { warmWorkers: ctx.warmWorkers } : {}),
       });
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,7 +134,22 @@ function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): P
   });
 }
 
-function explain(r: SandboxResult, command: SandboxedCommand): string | undefined {
+/**
+ * Starts a long-lived sandboxed process with its stdin and stdout piped to the agent (the warm
+ * trial worker): the same root, mounts, user and rlimits as runSandboxed, except that the CPU
+ * limit is `cpuSeconds` soft and `cpuHardSeconds` hard, so the process can grant each of its
+ * requests its own allowance. Needs bubblewrap. The caller owns its lifetime: kill its group.
+ */
+export function spawnSandboxedProcess(
+  command: Omit<SandboxedCommand, 'signal'>,
+  caps: SandboxCapabilities,
+  cpuHardSeconds: number,
+): ChildProcessWithoutNullStreams {
+  if (!caps.bubblewrap) throw new Error('a long-lived sandboxed process needs bubblewrap');
+  return spawn('bwrap', buildArgv(command, caps, cpuHardSeconds).slice(1), { cwd: '/', env: {}, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function explain(r: SandboxResult, command: Pick<SandboxedCommand, 'argv' | 'limits'>): string | undefined {
   const what = command.argv.slice(0, 2).join(' ');
   if (r.aborted) return `${what} was stopped (lease lost or agent shutting down)`;
   if (r.timedOut) return `${what} exceeded its wall-clock limit of ${Math.round(command.limits.wallClockMs / 1000)} s and was killed`;
@@ -152,11 +167,11 @@ function explain(r: SandboxResult, command: SandboxedCommand): string | undefine
   return undefined;
 }
 
-function buildArgv(command: SandboxedCommand, caps: SandboxCapabilities): string[] {
+function buildArgv(command: Omit<SandboxedCommand, 'signal'>, caps: SandboxCapabilities, cpuHardSeconds?: number): string[] {
   const { limits } = command;
   const rlimits = [
     '/usr/bin/prlimit',
-    `--cpu=${limits.cpuSeconds}`,
+    cpuHardSeconds === undefined ? `--cpu=${limits.cpuSeconds}` : `--cpu=${limits.cpuSeconds}:${cpuHardSeconds}`,
     `--as=${limits.memoryBytes}`,
     `--nproc=${limits.maxProcesses}`,
     `--fsize=${limits.maxFileBytes}`,

@@ -6,6 +6,7 @@ import type { SandboxLimits } from '../sandbox/sandbox-limits';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-limits';
 import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
 import type { EngineSettings } from '../training/engine-settings';
+import type { WarmWorkerPool } from '../training/warm-workers';
 
 /**
  * The agent's own directories are 0700; bubblewrap mounts what a step needs past them. Without
@@ -47,6 +48,8 @@ export interface WorkspaceContext {
   signal: AbortSignal;
   /** Where the training engine is (compute-agent/training/engine-settings.ts); absent: engine tasks fail. */
   engine?: EngineSettings;
+  /** The agent's warm trial workers (compute-agent/training/warm-workers.ts); absent: every trial runs cold. */
+  warmWorkers?: WarmWorkerPool;
 }
 
 /**
@@ -66,6 +69,10 @@ export class TaskWorkspace {
 
   get engine(): EngineSettings | undefined {
     return this.ctx.engine;
+  }
+
+  get warmWorkers(): WarmWorkerPool | undefined {
+    return this.ctx.warmWorkers;
   }
 
   /** Aborted when the task must stop (lease lost, canceled, shutdown). */

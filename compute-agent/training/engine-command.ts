@@ -62,6 +62,15 @@ export async function readJson(file: string): Promise<Record<string, unknown>> {
  * and is a permanent failure with its reason.
  */
 export async function fetchDataset(ws: TaskWorkspace, storageUuid: string, owner: string): Promise<string> {
+  await checkDatasetBlob(ws, storageUuid, owner);
+  return ws.fetchFile('dataset.csv', 'data', storageUuid);
+}
+
+/**
+ * The checks of fetchDataset without the download, under this task's lease: enough for a warm
+ * worker that already holds the bytes (a blob never changes under its uuid).
+ */
+export async function checkDatasetBlob(ws: TaskWorkspace, storageUuid: string, owner: string): Promise<void> {
   let meta;
   try {
     meta = await ws.storage.meta('data', storageUuid);
@@ -79,7 +88,6 @@ export async function fetchDataset(ws: TaskWorkspace, storageUuid: string, owner
       `blob_not_owned: data blob ${storageUuid} was uploaded by another principal, not by the dataset's owner`,
       true,
     );
-  return ws.fetchFile('dataset.csv', 'data', storageUuid);
 }
 
 /** Uploads an output under this lease; a retried upload that finds its own earlier write keeps it. */

@@ -7,6 +7,8 @@ import { dataSpec, teacherInput } from './trial-runner';
 
 /** The final task: the best trial's family and params refit on the non-test rows, or a Caruana ensemble of the trials' models; report.json and the model. */
 export async function runFinalTask(task: EngineFinalTask, attempt: number, ws: TaskWorkspace): Promise<FinalDone> {
+  // The study is over: this job's warm trial workers on this agent are not needed any more.
+  ws.warmWorkers?.retireJob(task.job);
   const dataset = await fetchDataset(ws, task.storage_uuid, task.owner);
   const inputs: Record<string, string> = { 'dataset.csv': dataset };
   let ensemble: Record<string, unknown> | undefined;

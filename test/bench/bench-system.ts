@@ -51,7 +51,7 @@ export interface BenchSystem {
 export async function startBenchSystem(
   mongoUrlFor: (db: string) => string,
   amqpUrl: string,
-  options: { agentConcurrency?: number; agents?: number; orchestrator?: Record<string, string> } = {},
+  options: { agentConcurrency?: number; agents?: number; orchestrator?: Record<string, string>; agent?: Record<string, string> } = {},
 ): Promise<BenchSystem> {
   const id = crypto.randomBytes(3).toString('hex');
   const dbName = `bench_${id}`;
@@ -99,6 +99,7 @@ export async function startBenchSystem(
             AGENT_CONCURRENCY: String(options.agentConcurrency),
             AGENT_WORK_DIR: path.join(dir, i === 0 ? 'work' : `work-${i + 1}`),
             HEARTBEAT_INTERVAL_MS: '10000',
+            ...options.agent,
           }),
           silentLogger(),
         ),

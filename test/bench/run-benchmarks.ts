@@ -13,6 +13,7 @@ import { benchEndToEnd } from './end-to-end-bench';
 import { benchList } from './list-bench';
 import { benchStorage } from './storage-bench';
 import { benchTrainerRun } from './trainer-bench';
+import { benchWarmTrials } from './warm-trials-bench';
 import { round } from './bench-stats';
 
 /**
@@ -277,6 +278,21 @@ async function main(): Promise<void> {
           ratio: `${round(r.p50Ratio)}× / ${round(r.p95Ratio)}×`,
         });
       }
+    }
+    if (want('warm-trials')) {
+      const trials = quick ? 20 : 100;
+      log(`warm-trials: ${trials} ~1 s trials, cold then warm, one agent slot`);
+      const r = await benchWarmTrials(mongoUrlFor, amqpUrl, trials, log);
+      results.warm_trials = r;
+      const pct = (x: number) => `${round(100 * x, 1)} %`;
+      rows.push({
+        scenario: `${trials} trials (Σ fit ${round(r.warm.fitSeconds, 1)} s warm / ${round(r.cold.fitSeconds, 1)} s cold), 1 slot: overhead (wall − Σ fit)/Σ fit`,
+        measure: 'overhead (wall s)',
+        uplet: `${pct(r.warm.overhead)} (${round(r.warm.wallSeconds, 1)}) warm`,
+        baselineName: 'the same trials, a cold sandboxed Python each (goal: warm ≤ 10 %)',
+        baseline: `${pct(r.cold.overhead)} (${round(r.cold.wallSeconds, 1)})`,
+        ratio: `${round(r.warm.wallSeconds / r.cold.wallSeconds)}× wall`,
+      });
     }
   } finally {
     await server?.stop();

@@ -1,4 +1,5 @@
 """CLI: python3 -B -m uplet_training <command> --spec spec.json --out outdir
+(or `serve --out workdir`: the warm worker, serve.py).
 
 Exit 0: done, outputs in outdir. Exit 2: bad input, outdir/error.json holds
 {"error": {"code", "message", "field"}}. Any other non-zero exit: a crash (traceback on stderr).
@@ -59,6 +60,9 @@ def main(argv=None):
         print(USAGE, file=sys.stderr)
         return 2
     os.makedirs(out_dir, exist_ok=True)
+    if command == "serve":  # the warm worker (serve.py): trials read from stdin, no spec file
+        from .serve import run_serve
+        return run_serve(out_dir)
     from .errors import BadInput
     from .outputs import write_json
     try:

@@ -1,5 +1,8 @@
 """A task's data: the CSV typed by its profile, filtered, split into features and label."""
 
+import json
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -31,8 +34,44 @@ class TaskData:
         return len(self.y)
 
 
+class LastFrame:
+    """The last typed frame read, kept by a warm worker (serve.py) whose trials all read one dataset:
+    typing the CSV costs about as much as a one-second fit. Reused only for the same file (path,
+    size, mtime) read with the same types and limits; each reader gets its own copy."""
+
+    def __init__(self):
+        self.key = None
+        self.frame = None
+
+    def get(self, key, read):
+        if key != self.key:
+            self.key, self.frame = None, read()
+            self.key = key
+        return self.frame.copy(deep=True)
+
+
+_last_frame = None
+
+
+def keep_last_frame():
+    """Called once by a warm worker: from now on read_typed_frame reuses the last frame it read."""
+    global _last_frame
+    _last_frame = LastFrame()
+
+
 def read_typed_frame(path, column_types, max_bytes=DEFAULT_MAX_BYTES, field="dataset", require_all=True):
     """The CSV at `path` as a DataFrame typed by {column: type}; its header must hold those columns."""
+    if _last_frame is None:
+        return _read_typed_frame(path, column_types, max_bytes, field, require_all)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _read_typed_frame(path, column_types, max_bytes, field, require_all)  # its own error
+    key = (path, stat.st_size, stat.st_mtime_ns, json.dumps(column_types, sort_keys=True), max_bytes, field, require_all)
+    return _last_frame.get(key, lambda: _read_typed_frame(path, column_types, max_bytes, field, require_all))
+
+
+def _read_typed_frame(path, column_types, max_bytes, field, require_all):
     table = read_csv_table(path, max_bytes, field)
     index = {name: i for i, name in enumerate(table.header)}
     missing = [name for name in column_types if name not in index]

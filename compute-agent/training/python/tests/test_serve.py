@@ -1,0 +1,145 @@
+import io
+import json
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import numpy as np
+
+from uplet_training import dataset
+from uplet_training import serve as S
+
+from tests.helpers import TempDirTest, load_oof, task_spec
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def without_durations(result):
+    """A trial's result minus its timings (the only part that differs between two runs)."""
+    result = dict(result)
+    for key in ("fit_seconds", "predict_seconds"):
+        result.pop(key)
+    result["folds"] = [{k: v for k, v in f.items() if not k.endswith("_seconds")} for f in result["folds"]]
+    return result
+
+
+class ServeTest(TempDirTest):
+    def serve_lines(self, requests):
+        """(exit code, answers) of `serve` fed these requests, in-process."""
+        work = self.path("work")
+        os.makedirs(work, exist_ok=True)
+        answers = io.StringIO()
+        try:
+            with mock.patch("sys.stderr", io.StringIO()):
+                code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
+        finally:
+            dataset._last_frame = None  # the cold runs compared with it read the file afresh
+        return code, [json.loads(line) for line in answers.getvalue().splitlines()]
+
+    def test_trials_served_one_after_another_match_cold_runs(self):
+        path, profile, _ = self.sklearn_csv("wine")
+        specs = [task_spec(path, profile, "classification", family=family, params=params, evaluation={"kind": "kfold", "n_splits": 3})
+                 for family, params in [("random_forest", {"n_estimators": 10}), ("decision_tree", {"max_depth": 3}),
+                                        ("random_forest", {"n_estimators": 10})]]
+        code, answers = self.serve_lines([{"id": f"t{i}", "spec": s, "out": f"t{i}", "cpu_seconds": 600} for i, s in enumerate(specs)])
+        self.assertEqual(code, 0)
+        self.assertEqual([a["id"] for a in answers], ["t0", "t1", "t2"])
+        self.assertEqual({a["status"] for a in answers}, {"done"}, answers)
+        self.assertTrue(all(a["cpu_used"] > 0 for a in answers))
+        for i, spec in enumerate(specs):
+            cold_code, cold = self.run_command("trial", spec)
+            self.assertEqual(cold_code, 0)
+            warm = self.path(os.path.join("work", f"t{i}"))
+            self.assertEqual(sorted(os.listdir(warm)), sorted(os.listdir(cold)))
+            self.assertEqual(without_durations(self.read_json(warm, "result.json")), without_durations(self.read_json(cold, "result.json")))
+            np.testing.assert_array_equal(load_oof(warm), load_oof(cold))
+        # The same spec twice in one worker: the same result (no state carried between trials).
+        first, third = (without_durations(self.read_json(self.path(f"work/t{i}"), "result.json")) for i in (0, 2))
+        self.assertEqual(first, third)
+
+    def test_bad_input_is_answered_and_the_worker_goes_on(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        good = task_spec(path, profile, "classification", family="decision_tree", evaluation={"kind": "holdout", "train_fraction": 0.8})
+        code, answers = self.serve_lines([
+            {"id": "a", "spec": dict(good, label_column="nope"), "out": "a"},
+            {"id": "b", "spec": good, "out": "../escape"},
+            {"id": "c", "spec": "not an object", "out": "c"},
+            ["not", "an", "object"],
+            {"id": "e", "spec": good, "out": "e"},
+        ])
+        self.assertEqual(code, 0)
+        self.assertEqual([a["status"] for a in answers], ["bad_input"] * 4 + ["done"])
+        self.assertEqual(answers[0]["error"]["field"], "label_column")
+        self.assertEqual(self.read_json(self.path("work/a"), "error.json")["error"]["field"], "label_column")
+        self.assertEqual(answers[1]["error"]["field"], "out")
+        self.assertFalse(os.path.exists(self.path("escape")))
+        self.assertEqual(answers[2]["error"]["field"], "spec")
+        self.assertEqual(answers[3]["error"]["field"], "request")
+        self.assertTrue(os.path.exists(self.path("work/e/result.json")))
+
+    def test_a_crash_is_answered_then_the_worker_ends(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification", family="decision_tree")
+        with mock.patch.object(S, "run_trial", side_effect=RuntimeError("boom")):
+            code, answers = self.serve_lines([{"id": "a", "spec": spec, "out": "a"}, {"id": "b", "spec": spec, "out": "b"}])
+        self.assertEqual(code, 1)
+        self.assertEqual(answers, [{"id": "a", "status": "crashed", "cpu_used": answers[0]["cpu_used"]}])
+
+    def test_as_a_process_stdout_holds_only_answers_and_cpu_is_allowed_per_trial(self):
+        """As the agent runs it: empty environment, a hard CPU limit; library prints never reach stdout."""
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification", family="decision_tree")
+        work = self.path("work")
+        os.makedirs(work)
+        script = "\n".join([
+            "import os, resource, sys",
+            "resource.setrlimit(resource.RLIMIT_CPU, (5, 500))",
+            "import uplet_training.serve as S",
+            "real = S.run_trial",
+            "def noisy(spec, out):",
+            "    print('noise from a library'); os.write(1, b'raw noise on fd 1\\n'); real(spec, out)",
+            "S.run_trial = noisy",
+            "from uplet_training.__main__ import main",
+            "sys.exit(main())",
+        ])
+        requests = "".join(json.dumps({"id": str(i), "spec": spec, "out": str(i), "cpu_seconds": 60}) + "\n" for i in range(2))
+        run = subprocess.run([sys.executable, "-B", "-c", script, "serve", "--out", work],
+                             cwd=PACKAGE_DIR, env={}, input=requests, capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        answers = [json.loads(line) for line in run.stdout.splitlines()]
+        self.assertIn("noise from a library", run.stderr)
+        self.assertIn("raw noise on fd 1", run.stderr)
+        self.assertEqual([a["status"] for a in answers], ["done", "done"])
+
+    def test_allow_cpu_raises_the_soft_limit_up_to_the_hard_one(self):
+        calls = []
+        with mock.patch.object(S.resource, "getrlimit", return_value=(5, 100)), \
+                mock.patch.object(S.resource, "setrlimit", side_effect=lambda which, limits: calls.append(limits)), \
+                mock.patch.object(S, "_cpu_used", return_value=12.5):
+            S.allow_cpu(30)
+            S.allow_cpu(500)
+        self.assertEqual(calls, [(43, 100), (100, 100)])
+
+
+class LastFrameTest(TempDirTest):
+    def tearDown(self):
+        dataset._last_frame = None
+
+    def test_the_kept_frame_is_reused_only_for_the_same_file_and_types(self):
+        path = self.write("d.csv", "a,b\n1,x\n2,y\n")
+        types = {"a": "numeric", "b": "category"}
+        dataset.keep_last_frame()
+        reads = []
+        real = dataset._read_typed_frame
+        with mock.patch.object(dataset, "_read_typed_frame", side_effect=lambda *a: reads.append(a) or real(*a)):
+            first = dataset.read_typed_frame(path, types)
+            first.loc[0, "a"] = 99  # a reader's change stays its own
+            second = dataset.read_typed_frame(path, types)
+            self.assertEqual(len(reads), 1)
+            self.assertEqual(list(second["a"]), [1, 2])
+            dataset.read_typed_frame(path, {"a": "category", "b": "category"})
+            self.assertEqual(len(reads), 2)
+            self.write("d.csv", "a,b\n1,x\n2,y\n3,z\n")
+            self.assertEqual(len(dataset.read_typed_frame(path, {"a": "category", "b": "category"})), 3)
+            self.assertEqual(len(reads), 3)

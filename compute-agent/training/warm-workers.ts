@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Logger } from '../../shared/logging/logger';
+import { OutputTail } from '../sandbox/output-tail';
+import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from '../sandbox/sandbox-limits';
+import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
+import { explain, spawnSandboxedProcess, type SandboxResult } from '../sandbox/sandboxed-command';
+import { TaskStepFailed } from '../tasks/task-workspace';
+import { ENGINE_SYSTEM_PATHS } from './engine-command';
+import type { EngineSettings } from './engine-settings';
+
+/** What a warm worker serves: one job's trials of one family on one dataset at one site, never anything else. */
+export interface WarmKey {
+  job: string;
+  site: string;
+  family: string;
+  /** The dataset's blob uuid. */
+  dataset: string;
+}
+
+export interface WarmPoolSettings {
+  caps: SandboxCapabilities;
+  limits: SandboxLimits;
+  engine: EngineSettings;
+  /** Where the workers' directories go (under the agent's work dir, 0700). */
+  dir: string;
+  /** Live workers at most (each holds the imported stack, up to the sandbox's memory limit). */
+  maxWorkers: number;
+  /** An idle worker is killed after this long. */
+  idleMs: number;
+  logger: Logger;
+}
+
+/** Which worker ran a trial: recorded in the trial's result (`runner`). */
+export interface WarmRunner {
+  warm: true;
+  /** The worker's id, fresh per worker process. */
+  worker: string;
+  /** 1 for the worker's first trial (which paid for the imports), 2 for the next… */
+  trial: number;
+}
+
+/** A worker serves this many trials at most, then a fresh one starts (bounds what a long-lived process may accumulate). */
+const MAX_TRIALS_PER_WORKER = 256;
+/** The worker's hard CPU limit, in trial allowances (SANDBOX_CPU_SECONDS each); it retires before a trial could lack its full allowance. */
+const CPU_ALLOWANCES_PER_WORKER = 4;
+
+interface Answer {
+  id: string;
+  status: 'done' | 'bad_input' | 'crashed';
+  error?: { code?: string; message?: string; field?: string };
+  cpu_used?: number;
+}
+
+/** One sandboxed `uplet_training serve` process: see compute-agent/training/python/uplet_training/serve.py. */
+export class WarmWorker {
+  readonly id = randomUUID();
+  busy = true;
+  served = 0;
+  cpuUsed = 0;
+  lastUsed = Date.now();
+  alive = true;
+  idleTimer?: NodeJS.Timeout;
+  private readonly started = Date.now();
+  private stderr: OutputTail;
+  private pending?: (outcome: Answer | SandboxResult) => void;
+  private exit?: SandboxResult;
+  private timedOut = false;
+  private aborted = false;
+  /** Settles when the process has exited and its directory is removed. */
+  readonly gone: Promise<void>;
+
+  private constructor(
+    readonly key: WarmKey,
+    private readonly dir: string,
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly settings: WarmPoolSettings,
+  ) {
+    this.stderr = new OutputTail(settings.limits.logBytes);
+    child.stderr.on('data', (d: Buffer) => this.stderr.push(d));
+    child.stdin.on('error', () => undefined); // a dead worker: its exit answers the pending trial
+    child.on('error', (err) => this.stderr.push(Buffer.from(`\n[sandbox] could not start the warm worker: ${err.message}\n`)));
+    const lines = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
+    lines.on('line', (line) => this.onLine(line));
+    this.gone = new Promise((resolve) => {
+      child.on('close', (exitCode, signal) => {
+        this.alive = false;
+        this.killGroup('SIGKILL'); // anything left in its group
+        child.stdin.destroy();
+        clearTimeout(this.idleTimer);
+        this.exit = {
+          exitCode,
+          signal,
+          timedOut: this.timedOut,
+          aborted: this.aborted,
+          durationMs: Date.now() - this.started,
+          stdoutTail: '',
+          stderrTail: this.stderr.text(),
+        };
+        this.pending?.(this.exit);
+        this.pending = undefined;
+        void fs.promises.rm(dir, { recursive: true, force: true }).finally(resolve);
+      });
+    });
+  }
+
+  /** The process's id on the host (its group's leader: bubblewrap). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /**
+   * Starts a worker in its own sandbox: the package and this dataset read-only, one writable
+   * directory (`/task/work`) where each trial gets a subdirectory the agent makes.
+   */
+  static async start(key: WarmKey, datasetFile: string, settings: WarmPoolSettings): Promise<WarmWorker> {
+    const dir = path.join(settings.dir, `worker-${randomUUID()}`);
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    const data = path.join(dir, 'data');
+    const work = path.join(dir, 'work');
+    await fs.promises.mkdir(data, { mode: 0o755 });
+    await fs.promises.mkdir(work, { mode: 0o755 });
+    if (settings.caps.setpriv) await fs.promises.chown(work, SANDBOX_UID, SANDBOX_GID);
+    await fs.promises.rename(datasetFile, path.join(data, 'dataset.csv'));
+    const child = spawnSandboxedProcess(
+      {
+        argv: [settings.engine.python, '-B', '-m', 'uplet_training', 'serve', '--out', 'work'],
+        cwd: '/task',
+        mounts: [
+          { hostPath: path.join(settings.engine.dir, 'uplet_training'), sandboxPath: '/task/uplet_training', writable: false },
+          { hostPath: data, sandboxPath: '/task/data', writable: false },
+          { hostPath: work, sandboxPath: '/task/work', writable: true },
+        ],
+        systemPaths: ENGINE_SYSTEM_PATHS,
+        limits: settings.limits,
+      },
+      settings.caps,
+      settings.limits.cpuSeconds * CPU_ALLOWANCES_PER_WORKER,
+    );
+    return new WarmWorker(key, dir, child, settings);
+  }
+
+  /** Worth reusing: alive, and room left for a full trial's CPU allowance and trial count. */
+  get reusable(): boolean {
+    const { cpuSeconds } = this.settings.limits;
+    return this.alive && this.served < MAX_TRIALS_PER_WORKER && this.cpuUsed + 1 + cpuSeconds <= cpuSeconds * CPU_ALLOWANCES_PER_WORKER;
+  }
+
+  /**
+   * Runs one trial; resolves with the trial's output directory (on the host) when the worker
+   * answers done. A timeout or an abort kills the worker; every failure is a TaskStepFailed
+   * worded like a cold run's (bad input permanent, the rest retried).
+   */
+  async runTrial(spec: Record<string, unknown>, signal: AbortSignal): Promise<{ out: string; runner: WarmRunner }> {
+    signal.throwIfAborted();
+    if (!this.alive) throw new TaskStepFailed('engine trial', this.exit, 'engine trial: the warm worker had already exited');
+    const number = ++this.served;
+    const name = `trial-${number}`;
+    const out = path.join(this.dir, 'work', name);
+    await fs.promises.mkdir(out, { mode: 0o755 });
+    if (this.settings.caps.setpriv) await fs.promises.chown(out, SANDBOX_UID, SANDBOX_GID);
+    this.stderr = new OutputTail(this.settings.limits.logBytes); // this trial's log tail only
+    const outcome = await new Promise<Answer | SandboxResult>((resolve) => {
+      this.pending = resolve;
+      const timer = setTimeout(() => {
+        this.timedOut = true;
+        this.kill();
+      }, this.settings.limits.wallClockMs);
+      const onAbort = () => {
+        this.aborted = true;
+        this.kill();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pending = (o) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(o);
+      };
+      if (this.exit) return this.pending(this.exit);
+      this.child.stdin.write(`${JSON.stringify({ id: name, spec, out: name, cpu_seconds: this.settings.limits.cpuSeconds })}\n`);
+    });
+    this.lastUsed = Date.now();
+    if ('exitCode' in outcome) {
+      const why = explain(outcome, { argv: ['the warm trial worker', `(${this.settings.engine.python} serve)`], limits: this.settings.limits });
+      throw new TaskStepFailed('engine trial', outcome, `engine trial: ${why ?? 'the warm worker exited'}`);
+    }
+    if (typeof outcome.cpu_used === 'number') this.cpuUsed = outcome.cpu_used;
+    const result = this.resultSoFar();
+    if (outcome.status === 'bad_input') {
+      const e = outcome.error;
+      const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : 'engine trial: bad input';
+      throw new TaskStepFailed('engine trial', result, reason, true);
+    }
+    if (outcome.status !== 'done') {
+      // A crash: the worker exits (a retry starts in a fresh process); its traceback is the log tail.
+      await Promise.race([this.gone, new Promise((r) => setTimeout(r, 2_000).unref())]);
+      this.kill();
+      throw new TaskStepFailed('engine trial', this.resultSoFar(), 'engine trial: the warm trial worker crashed (exit 1)');
+    }
+    return { out, runner: { warm: true, worker: this.id, trial: number } };
+  }
+
+  /** Kills the worker's whole process group (bubblewrap, then everything in the sandbox). */
+  kill(): void {
+    this.killGroup('SIGKILL');
+  }
+
+  private resultSoFar(): SandboxResult {
+    return { exitCode: null, signal: null, timedOut: false, aborted: false, durationMs: 0, stdoutTail: '', stderrTail: this.stderr.text() };
+  }
+
+  private killGroup(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.child.pid!, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private onLine(line: string): void {
+    let answer: Answer | undefined;
+    try {
+      answer = JSON.parse(line) as Answer;
+    } catch {
+      answer = undefined;
+    }
+    if (!answer || typeof answer.status !== 'string' || !this.pending) {
+      // Not the protocol: the worker is not trusted any more.
+      this.stderr.push(Buffer.from(`\n[agent] unexpected line from the warm worker: ${line.slice(0, 200)}\n`));
+      this.kill();
+      return;
+    }
+    const pending = this.pending;
+    this.pending = undefined;
+    pending(answer);
+  }
+}
+
+/** What `take` gives: a worker of that key, now busy, or the right to start one. */
+export type WarmTake = { worker: WarmWorker } | { start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
+
+/**
+ * The agent's warm trial workers: at most `maxWorkers` live, each serving one (job, site, family,
+ * dataset) one trial at a time. A trial that finds no idle worker of its key starts one if there
+ * is room (killing the least recently used idle worker of another key if needed), else runs cold.
+ */
+export class WarmWorkerPool {
+  private readonly workers = new Set<WarmWorker>();
+  private starting = 0;
+  private closed = false;
+
+  constructor(private readonly settings: WarmPoolSettings) {}
+
+  /** An idle worker of this key, marked busy; or the right to start one; or undefined: run this trial cold. */
+  take(key: WarmKey): WarmTake | undefined {
+    if (this.closed) return undefined;
+    const idle = [...this.workers].filter((w) => !w.busy && w.alive);
+    const mine = idle.find((w) => sameKey(w.key, key) && w.reusable);
+    if (mine) {
+      clearTimeout(mine.idleTimer);
+      mine.busy = true;
+      return { worker: mine };
+    }
+    if (this.workers.size + this.starting >= this.settings.maxWorkers) {
+      const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (!oldest) return undefined;
+      this.retire(oldest, 'room for another job or family');
+    }
+    this.starting++;
+    let settled = false;
+    const settle = () => {
+      if (!settled) this.starting--;
+      settled = true;
+    };
+    return {
+      start: async (datasetFile) => {
+        try {
+          const worker = await WarmWorker.start(key, datasetFile, this.settings);
+          this.workers.add(worker);
+          void worker.gone.then(() => this.workers.delete(worker));
+          if (this.closed) worker.kill();
+          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, family: key.family });
+          return worker;
+        } finally {
+          settle();
+        }
+      },
+      cancel: settle,
+    };
+  }
+
+  /** The trial is over: the worker waits for the next trial of its key, or is retired. */
+  release(worker: WarmWorker): void {
+    worker.busy = false;
+    if (this.closed || !worker.reusable) return this.retire(worker, 'worn out or dead');
+    worker.idleTimer = setTimeout(() => this.retire(worker, 'idle'), this.settings.idleMs);
+    worker.idleTimer.unref();
+  }
+
+  /** The job is over on this agent (its final task came): its idle workers go now, busy ones when their trial ends. */
+  retireJob(job: string): void {
+    for (const w of this.workers) if (w.key.job === job && !w.busy) this.retire(w, 'job finished');
+  }
+
+  /** Live workers (for tests and logs). */
+  list(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number }> {
+    return [...this.workers].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid, key: w.key, busy: w.busy, served: w.served }));
+  }
+
+  /** Agent shutdown: every worker killed, their directories removed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.workers];
+    for (const w of all) w.kill();
+    await Promise.all(all.map((w) => w.gone));
+  }
+
+  private retire(worker: WarmWorker, why: string): void {
+    clearTimeout(worker.idleTimer);
+    this.workers.delete(worker); // its room is free now; its directory goes when it has exited
+    this.settings.logger.debug('warm trial worker retired', { worker: worker.id, why, trials: worker.served });
+    worker.kill();
+  }
+}
+
+function sameKey(a: WarmKey, b: WarmKey): boolean {
+  return a.job === b.job && a.site === b.site && a.family === b.family && a.dataset === b.dataset;
+}

@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { startBenchSystem } from './bench-system';
+
+export interface TrialOverhead {
+  trials: number;
+  /** Submit → every trial done (the job's status polled every 50 ms), seconds. */
+  wallSeconds: number;
+  /** Σ of the trials' own fit + predict time (result.json), seconds. */
+  fitSeconds: number;
+  /** (wall − Σ fit) / Σ fit. */
+  overhead: number;
+  /** How many trials ran on a warm worker that had already served one (the rest paid the imports). */
+  warmHits: number;
+  /** Σ over trials of claim → done minus its fit: what the agent spends around the fits (fetch, sandbox, Python, imports, data load, uploads, report). */
+  inAgentSeconds: number;
+  /** wall − Σ (claim → done): what happens between trials (dispatch, the study's rounds, the job's start). */
+  betweenSeconds: number;
+}
+
+export interface WarmTrialsResult {
+  rows: number;
+  cold: TrialOverhead;
+  warm: TrialOverhead;
+}
+
+/**
+ * N trials of about a second of fit each (decision trees on a generated 16,000-row, 20-feature
+ * table, one holdout split), one agent running one task at a time: once with warm workers off
+ * (TRAINING_WARM_WORKERS=0: a fresh sandboxed Python per trial), once on, each on a system of
+ * its own in the same run. The overhead is everything but the fits: dispatch, claim, dataset
+ * fetch, sandbox and Python start, imports, data load, uploads, reports, the study's rounds.
+ */
+export async function benchWarmTrials(
+  mongoUrlFor: (db: string) => string,
+  amqpUrl: string,
+  trials: number,
+  log: (l: string) => void,
+): Promise<WarmTrialsResult> {
+  const rows = 16_000;
+  const measure = async (warm: boolean): Promise<TrialOverhead> => {
+    const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: 1, agent: { TRAINING_WARM_WORKERS: warm ? '1' : '0' } });
+    try {
+      const csv = path.join(sys.dir, 'trials.csv');
+      execFileSync('/usr/bin/python3', [
+        '-c',
+        `
+import csv, sys
+import numpy as np
+rng = np.random.default_rng(11)
+X = rng.normal(size=(${rows}, 20))
+y = np.where(X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=${rows}) > 0, 'yes', 'no')
+with open(sys.argv[1], 'w', newline='') as f:
+    w = csv.writer(f)
+    w.writerow([f'f{i}' for i in range(20)] + ['label'])
+    for row, label in zip(X, y): w.writerow([repr(round(float(v), 5)) for v in row] + [label])
+`,
+        csv,
+      ]);
+      await sys.storageAs('org').uploadFile('data', 'warm-trials', csv, { contentType: 'text/csv' });
+      const { dataset_id: datasetId } = await sys.call('POST', '/v1/datasets', { name: 'warm-trials', storage_uuid: 'warm-trials', format: 'csv' });
+      await until(async () => {
+        const d = await sys.call('GET', `/v1/datasets/${datasetId}`);
+        if (d.status === 'failed') throw new Error(`profile failed: ${d.failure_reason}`);
+        return d.status === 'ready';
+      });
+      const started = performance.now();
+      const { job_id: jobId } = await sys.call('POST', '/v1/jobs', {
+        dataset_id: datasetId,
+        label_column: 'label',
+        task_kind: 'classification',
+        families: ['decision_tree'],
+        metrics: ['accuracy'],
+        n_trials: trials,
+        evaluation: { kind: 'holdout', train_fraction: 0.8 },
+      });
+      await until(async () => {
+        const v = await sys.call('GET', `/v1/jobs/${jobId}`);
+        if (['failed', 'canceled'].includes(v.job?.status)) throw new Error(`job ${v.job.status}: ${JSON.stringify(v.job)}`);
+        return v.progress.trials_done >= trials;
+      }, 50);
+      const wallSeconds = (performance.now() - started) / 1000;
+      const docs = await sys.orchestrator.collections.trials.find({ job: jobId }).toArray();
+      const results = docs.map((t) => t.result as { fit_seconds: number; predict_seconds: number; runner?: { warm: boolean; trial?: number } });
+      const fitSeconds = results.reduce((s, r) => s + r.fit_seconds + r.predict_seconds, 0);
+      const warmHits = results.filter((r) => r.runner?.warm && (r.runner.trial ?? 0) > 1).length;
+      const held = docs.reduce((s, t) => s + (t.timestamp_done!.getTime() - t.timestamp_claimed!.getTime()) / 1000, 0);
+      // Let the final task finish before the system goes.
+      await until(async () => ['completed', 'failed'].includes((await sys.call('GET', `/v1/jobs/${jobId}`)).job?.status));
+      const r = {
+        trials,
+        wallSeconds,
+        fitSeconds,
+        overhead: (wallSeconds - fitSeconds) / fitSeconds,
+        warmHits,
+        inAgentSeconds: held - fitSeconds,
+        betweenSeconds: wallSeconds - held,
+      };
+      log(`warm-trials ${warm ? 'warm' : 'cold'}: ${JSON.stringify(r)}`);
+      return r;
+    } finally {
+      await sys.close();
+    }
+  };
+  const cold = await measure(false);
+  const warm = await measure(true);
+  return { rows, cold, warm };
+}
+
+async function until(check: () => Promise<boolean>, pollMs = 100, timeoutMs = 1_800_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

@@ -1,0 +1,21 @@
+import { loadConfig } from '../../shared/config/load-config';
+import { agentSettingsSchema } from '../../compute-agent/config';
+
+const KEY = { AGENT_API_KEY: 'compute-key-0000000000000' };
+
+describe('warm trial worker settings', () => {
+  test('defaults: as many workers as task slots (left to the agent), 60 s idle', () => {
+    const s = loadConfig(agentSettingsSchema, KEY);
+    expect(s.TRAINING_WARM_WORKERS).toBeUndefined();
+    expect(s.TRAINING_WARM_IDLE_SECONDS).toBe(60);
+    expect(loadConfig(agentSettingsSchema, { ...KEY, TRAINING_WARM_WORKERS: '0' }).TRAINING_WARM_WORKERS).toBe(0);
+  });
+
+  test('each bad value is refused at start-up, by name', () => {
+    const bad = () => loadConfig(agentSettingsSchema, { ...KEY, TRAINING_WARM_WORKERS: '-1', TRAINING_WARM_IDLE_SECONDS: 'soon' });
+    expect(bad).toThrow(/TRAINING_WARM_WORKERS: must be greater than or equal to 0/);
+    expect(bad).toThrow(/TRAINING_WARM_IDLE_SECONDS: must be a number/);
+    expect(() => loadConfig(agentSettingsSchema, { ...KEY, TRAINING_WARM_WORKERS: '65' })).toThrow(/TRAINING_WARM_WORKERS/);
+    expect(() => loadConfig(agentSettingsSchema, { ...KEY, TRAINING_WARM_IDLE_SECONDS: '0' })).toThrow(/TRAINING_WARM_IDLE_SECONDS/);
+  });
+});
