@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { LearnDone, Learnuplet } from '../../shared/contracts/work-contract';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import type { Logger } from '../../shared/logging/logger';
+import { sandboxOutputFile } from '../sandbox/sandbox-output';
 import { readScore } from './score-file';
 import { TaskStepFailed, type TaskWorkspace } from './task-workspace';
 
@@ -38,6 +39,8 @@ export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Log
   });
   const model = ws.path('model-out', 'model');
   if (!fs.existsSync(model)) throw new Error('train: the algo exited 0 but wrote no model to its model_out path');
+  // Uploaded, and bind-mounted into the predict steps: a symlink would hand them a host file.
+  await sandboxOutputFile(model, 'train');
   await keepModel(ws, l, model, logger);
 
   const predict = async (features: string, name: string) => {

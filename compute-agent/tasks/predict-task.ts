@@ -4,6 +4,7 @@ import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import { ro, rw } from './learn-task';
 import type { TaskWorkspace } from './task-workspace';
+import { sandboxOutputFile } from '../sandbox/sandbox-output';
 
 /** One preduplet: detarget the data item, predict with the chosen model, upload the predictions for the requester. */
 export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWorkspace): Promise<PredDone> {
@@ -26,6 +27,7 @@ export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWork
   });
   const file = ws.path('predictions', p.data);
   if (!fs.existsSync(file)) throw new Error(`predict: the algo wrote no predictions file named ${p.data}`);
+  await sandboxOutputFile(file, 'predict');
 
   // One blob per attempt, the one this lease's capability may write; the orchestrator accepts no other uuid.
   const storageUuid = predictionBlobUuid(p.uuid, attempt);

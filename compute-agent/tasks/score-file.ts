@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { TaskStepFailed } from './task-workspace';
+import { sandboxOutputFile } from '../sandbox/sandbox-output';
 
 export interface Score {
   perf: number;
@@ -11,7 +12,7 @@ export interface Score {
 export async function readScore(file: string, expectedItems: readonly string[]): Promise<Score> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    parsed = JSON.parse(await fs.promises.readFile(await sandboxOutputFile(file, 'score'), 'utf8'));
   } catch (err) {
     throw new TaskStepFailed('score', undefined, `score: the workflow wrote no valid JSON to its output (${(err as Error).message})`);
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import type { BlobKind } from '../../shared/http/storage-client';
 import { TaskStepFailed, type TaskWorkspace } from '../tasks/task-workspace';
+import { sandboxOutputFile } from '../sandbox/sandbox-output';
 
 /** What numpy's BLAS needs to load in the sandbox (measured: `libblas.so.3: cannot open shared object file` without them). */
 export const ENGINE_SYSTEM_PATHS = ['/etc/alternatives', '/etc/ld.so.cache'];
@@ -52,8 +53,9 @@ export async function runEngine(ws: TaskWorkspace, command: EngineCommand, spec:
   return out;
 }
 
+/** Reads a JSON output of the sandbox (a regular file, never a symlink it left: sandbox-output.ts). */
 export async function readJson(file: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await fs.promises.readFile(file, 'utf8')) as Record<string, unknown>;
+  return JSON.parse(await fs.promises.readFile(await sandboxOutputFile(file, 'engine output'), 'utf8')) as Record<string, unknown>;
 }
 
 /**
@@ -101,7 +103,7 @@ export async function uploadOutput(
   options: { readers?: string[]; contentType?: string } = {},
 ): Promise<void> {
   try {
-    await ws.storage.uploadFile(kind, uuid, file, options);
+    await ws.storage.uploadFile(kind, uuid, await sandboxOutputFile(file, 'engine output'), options);
   } catch (err) {
     if (!(err instanceof StorageRequestError && err.status === 409)) throw err;
     const under = (await ws.storage.meta(kind, uuid)).written_under;

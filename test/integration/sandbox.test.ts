@@ -6,6 +6,8 @@ import { runSandboxed, type SandboxResult } from '../../compute-agent/sandbox/sa
 import { probeSandbox, type SandboxCapabilities } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS, SANDBOX_UID, type SandboxLimits } from '../../compute-agent/sandbox/sandbox-limits';
 import { TaskWorkspace } from '../../compute-agent/tasks/task-workspace';
+import { sandboxOutputFile } from '../../compute-agent/sandbox/sandbox-output';
+import { readJson } from '../../compute-agent/training/engine-command';
 
 /**
  * Algos written to break out, each run in the real sandbox. Every script exits
@@ -167,6 +169,36 @@ sys.exit(0 if escaped else 3)
     expect(fs.existsSync(target)).toBe(false);
     expect(fs.existsSync(path.join(root, 'write', 'algo', 'planted'))).toBe(false);
     expect(fs.readFileSync(path.join(out, 'result'), 'utf8')).toBe('ok');
+  });
+
+  test('a symlink left in its output directory (to a host secret) is refused by the agent, never read or uploaded', async () => {
+    const secret = path.join(secretDir, 'agent-config.json');
+    const { result, out } = await runScript(
+      'symlink-out',
+      `
+import os, sys
+os.symlink(sys.argv[1], '/task/out/model.pkl')
+os.symlink(os.path.dirname(sys.argv[1]), '/task/out/linked')
+open('/task/out/ok.json', 'w').write('{"ok": true}')
+sys.exit(0)
+`,
+      {},
+      [secret],
+    );
+    expect(result.exitCode).toBe(0);
+    // On the host the link resolves to the secret: reading it as the agent would, unchecked, leaks it.
+    expect(fs.readFileSync(path.join(out, 'model.pkl'), 'utf8')).toContain(fakeKey);
+    await expect(sandboxOutputFile(path.join(out, 'model.pkl'), 'train')).rejects.toMatchObject({
+      name: 'TaskStepFailed',
+      permanent: true,
+      message: expect.stringContaining('model.pkl is a symbolic link'),
+    });
+    await expect(sandboxOutputFile(path.join(out, 'linked', 'agent-config.json'), 'engine output')).rejects.toMatchObject({
+      message: expect.stringContaining('in a symlinked directory'),
+    });
+    await expect(sandboxOutputFile(path.join(out, 'missing.json'), 'score')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(readJson(path.join(out, 'ok.json'))).resolves.toEqual({ ok: true });
+    await expect(readJson(path.join(out, 'model.pkl'))).rejects.toMatchObject({ name: 'TaskStepFailed' });
   });
 
   test('allocating past the memory limit fails with a memory reason', async () => {
