@@ -20,6 +20,21 @@ export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
   dispatches: ['_id'],
   chain_advances: ['_id'],
   agents: ['_id', 'site'],
+  // The training engine's: a job's trials are read at every trial's end, so `trials.job` is its hot path.
+  datasets: ['_id', 'status'],
+  profile_tasks: ['_id', 'status'],
+  trials: ['_id', 'job', 'status'],
+  final_tasks: ['_id', 'status'],
+  synthesize_tasks: ['_id', 'status'],
+  teach_tasks: ['_id', 'status'],
+  jobs: ['_id', 'status'],
+  job_fences: ['_id'],
+  models: ['_id'],
+  akkio_tasks: ['_id', 'submitted'],
+  akkio_keys: ['_id'],
+  registry_models: ['_id', 'project_id', 'job_id'],
+  registry_fences: ['_id'],
+  registry_events: ['_id', 'project_id'],
 };
 
 /**
