@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
@@ -6,6 +6,7 @@ import { planStudy, ROUND_SIZE } from '../../orchestrator/training/study-plan';
 import type { FamilyId } from '../../orchestrator/training/families';
 import { percentile } from './bench-stats';
 import { startBenchSystem, type BenchSystem } from './bench-system';
+import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const run = promisify(execFile);
 
@@ -70,20 +71,7 @@ export async function benchTrainerRun(
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: 1, agents: 2 });
   try {
     const csv = path.join(sys.dir, 'breast-cancer.csv');
-    execFileSync('/usr/bin/python3', [
-      '-c',
-      `
-import csv, sys
-from sklearn.datasets import load_breast_cancer
-d = load_breast_cancer()
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
-    for x, y in zip(d.data, d.target):
-        w.writerow([repr(float(v)) for v in x] + [int(y)])
-`,
-      csv,
-    ]);
+    breastCancerCsv(csv);
     await sys.storageAs('org').uploadFile('data', 'trainer-bench', csv, { contentType: 'text/csv' });
     const { dataset_id: datasetId } = await sys.call('POST', '/v1/datasets', { name: 'trainer-bench', storage_uuid: 'trainer-bench', format: 'csv' });
     const dataset = await until(async () => {

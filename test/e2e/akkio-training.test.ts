@@ -6,24 +6,7 @@ import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { recordResponse } from '../harness/openapi-conformance';
 import { TEST_KEYS } from '../harness/orchestrator-fixture';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
-
-/** iris as a CSV: four numeric measures and the species as a name (a category). */
-function irisCsv(file: string): void {
-  execFileSync('/usr/bin/python3', [
-    '-c',
-    `
-import csv, sys
-from sklearn.datasets import load_iris
-d = load_iris()
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow(['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'])
-    for x, y in zip(d.data, d.target):
-        w.writerow([repr(float(v)) for v in x] + [d.target_names[y]])
-`,
-    file,
-  ]);
-}
+import { irisCsv } from '../harness/sklearn-tables';
 
 /** Eight numeric fields, 600 rows; the label (yes/no) depends on f2 and f5 only. */
 function twoSignalCsv(file: string): void {

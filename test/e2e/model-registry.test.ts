@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { loadConfig } from '../../shared/config/load-config';
@@ -8,24 +7,7 @@ import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/
 import { callAs, TEST_KEYS, TEST_CAPABILITY_SECRET } from '../harness/orchestrator-fixture';
 import { testAmqpUrl } from '../harness/test-broker';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
-
-/** scikit-learn's breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
-function breastCancerCsv(file: string): void {
-  execFileSync('/usr/bin/python3', [
-    '-c',
-    `
-import csv, sys
-from sklearn.datasets import load_breast_cancer
-d = load_breast_cancer()
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
-    for x, y in zip(d.data, d.target):
-        w.writerow([repr(float(v)) for v in x] + [int(y)])
-`,
-    file,
-  ]);
-}
+import { breastCancerCsv } from '../harness/sklearn-tables';
 
 interface SocketClient {
   ws: WebSocket;

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -6,30 +5,13 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
+import { breastCancerCsv } from '../harness/sklearn-tables';
 
 /**
  * Distillation in the trainer run (seed 004), on real servers: a teacher HTTP server on loopback
  * (allow-listed for the site `default`), a compute agent that sends it the training rows, and the
  * `teacher_model_id` path from a model this server trained.
  */
-
-/** scikit-learn's breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
-function breastCancerCsv(file: string): void {
-  execFileSync('/usr/bin/python3', [
-    '-c',
-    `
-import csv, sys
-from sklearn.datasets import load_breast_cancer
-d = load_breast_cancer()
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
-    for x, y in zip(d.data, d.target):
-        w.writerow([repr(float(v)) for v in x] + [int(y)])
-`,
-    file,
-  ]);
-}
 
 interface TeacherRequest {
   path: string;

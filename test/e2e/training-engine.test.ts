@@ -5,30 +5,9 @@ import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { trialSpec } from '../../compute-agent/training/trial-runner';
 import type { TrialDoc } from '../../orchestrator/training/engine-documents';
+import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const ENGINE_DIR = path.join(__dirname, '../../compute-agent/training/python');
-
-/** scikit-learn's bundled breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
-function breastCancerCsv(file: string, rows?: number, withTarget = true): void {
-  execFileSync('/usr/bin/python3', [
-    '-c',
-    `
-import csv, sys
-from sklearn.datasets import load_breast_cancer
-d = load_breast_cancer()
-names = [n.replace(' ', '_') for n in d.feature_names]
-n = int(sys.argv[2]) if sys.argv[2] != 'all' else len(d.target)
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow(names + (['target'] if sys.argv[3] == '1' else []))
-    for x, y in list(zip(d.data, d.target))[:n]:
-        w.writerow([repr(float(v)) for v in x] + ([int(y)] if sys.argv[3] == '1' else []))
-`,
-    file,
-    rows === undefined ? 'all' : String(rows),
-    withTarget ? '1' : '0',
-  ]);
-}
 
 /** The Python `trial` run directly (outside the sandbox, outside the agents) on a trial's own spec. */
 function trialDirectly(trial: TrialDoc, dataset: string, out: string): any {

@@ -5,26 +5,9 @@ import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { trialSpec } from '../../compute-agent/training/trial-runner';
 import type { TrialDoc } from '../../orchestrator/training/engine-documents';
+import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const ENGINE_DIR = path.join(__dirname, '../../compute-agent/training/python');
-
-/** scikit-learn's breast cancer table as a CSV (569 rows, 30 numeric features, a 0/1 target). */
-function breastCancerCsv(file: string): void {
-  execFileSync('/usr/bin/python3', [
-    '-c',
-    `
-import csv, sys
-from sklearn.datasets import load_breast_cancer
-d = load_breast_cancer()
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
-    for x, y in zip(d.data, d.target):
-        w.writerow([repr(float(v)) for v in x] + [int(y)])
-`,
-    file,
-  ]);
-}
 
 /** The cold Python `trial` (a fresh process, outside the agents) on a trial's own spec. */
 function trialCold(trial: TrialDoc, dataset: string, out: string): any {

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FaultCluster } from '../harness/fault-cluster';
+import { breastCancerCsv } from '../harness/sklearn-tables';
 
 /**
  * A trainer run (seed 004) under faults, every service its own process: kill -9 of the agent
@@ -36,20 +36,7 @@ describe('fault suite: trainer run', () => {
   const dataset = async (): Promise<string> => {
     if (datasetId) return datasetId;
     const csv = path.join(cluster.work, 'bc.csv');
-    execFileSync('/usr/bin/python3', [
-      '-c',
-      `
-import csv, sys
-from sklearn.datasets import load_breast_cancer
-d = load_breast_cancer()
-with open(sys.argv[1], 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow([n.replace(' ', '_') for n in d.feature_names] + ['target'])
-    for x, y in zip(d.data, d.target):
-        w.writerow([repr(float(v)) for v in x] + [int(y)])
-`,
-      csv,
-    ]);
+    breastCancerCsv(csv);
     await cluster.storageAs('provider').uploadFile('data', 'bc-faults', csv, { contentType: 'text/csv' });
     const ds = (await cluster.call('provider', 'POST', '/v1/datasets', { name: 'bc', storage_uuid: 'bc-faults', format: 'csv' })).body.dataset_id;
     await poll(async () => ((await cluster.call('provider', 'GET', `/v1/datasets/${ds}`)).body.status === 'ready' ? true : undefined), 60_000);
