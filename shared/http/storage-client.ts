@@ -72,7 +72,7 @@ export class StorageClient {
     return new StorageClient({ ...this.options, locations });
   }
 
-  /** Uploads a file; its sha256 is computed first and sent, so the gateway refuses a corrupted transfer. */
+  /** Uploads a file; its sha256, computed as it is sent, follows as a trailer, so the gateway refuses a corrupted transfer. */
   async uploadFile(kind: BlobKind, uuid: string, file: string, options: UploadOptions = {}): Promise<BlobMetadata> {
     const size = (await fs.promises.stat(file)).size;
     return withRetry(this.retry, async () => {
@@ -88,6 +88,7 @@ export class StorageClient {
       });
       const source = fs.createReadStream(file, { highWaterMark: CHUNK });
       source.on('error', (err) => hashing.destroy(err));
+      // A failed attempt closes its file now rather than leaving the descriptor to the garbage collector.
       const res = await streamRequest(
         'PUT',
         this.url(kind, uuid),
@@ -99,7 +100,7 @@ export class StorageClient {
         },
         withProgress(source.pipe(hashing), size, options.onProgress),
         () => ({ 'X-Content-SHA256': hash.digest('hex') }),
-      );
+      ).finally(() => source.destroy());
       return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
   }
