@@ -10,6 +10,7 @@ import type {
   SynthesizeTaskDoc,
   TeachTaskDoc,
   TrialDoc,
+  TrialRoundDoc,
 } from '../training/engine-documents';
 import type { AkkioKeyDoc, AkkioTaskDoc } from '../training/akkio';
 
@@ -136,6 +137,8 @@ export interface Collections {
   datasets: Collection<DatasetDoc>;
   profileTasks: Collection<ProfileTaskDoc>;
   trials: Collection<TrialDoc>;
+  /** Each round's propose history, once (its trials reference it): a trial's size stays flat as its study grows. */
+  trialRounds: Collection<TrialRoundDoc>;
   finalTasks: Collection<FinalTaskDoc>;
   synthesizeTasks: Collection<SynthesizeTaskDoc>;
   teachTasks: Collection<TeachTaskDoc>;
@@ -166,6 +169,7 @@ export function collectionsOf(db: Db): Collections {
     datasets: db.collection('datasets'),
     profileTasks: db.collection('profile_tasks'),
     trials: db.collection('trials'),
+    trialRounds: db.collection('trial_rounds'),
     finalTasks: db.collection('final_tasks'),
     synthesizeTasks: db.collection('synthesize_tasks'),
     teachTasks: db.collection('teach_tasks'),
@@ -191,6 +195,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.trainLog.createIndex({ batch: 1 }),
     c.datasets.createIndex({ owner: 1, timestamp_upload: 1 }),
     c.trials.createIndex({ job: 1 }),
+    c.trialRounds.createIndex({ job: 1, row: 1, round: 1 }),
     c.jobs.createIndex({ status: 1 }),
     c.akkioTasks.createIndex({ submitted: 1 }),
     // One minibatch per site batch: the fence that places a site's j-th batch at exactly one rank.

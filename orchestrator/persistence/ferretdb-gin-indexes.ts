@@ -24,6 +24,8 @@ export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
   datasets: ['_id', 'status'],
   profile_tasks: ['_id', 'status'],
   trials: ['_id', 'job', 'status'],
+  // Read by `_id` at each trial's claim (its round's history).
+  trial_rounds: ['_id'],
   final_tasks: ['_id', 'status'],
   synthesize_tasks: ['_id', 'status'],
   teach_tasks: ['_id', 'status'],

@@ -1,4 +1,11 @@
-import type { DatasetProfile, JobStatus, RowFilter, SearchStrategy, TaskKind as LearningTaskKind } from '../../shared/contracts/training-contract';
+import type {
+  DatasetProfile,
+  HistoryEntry,
+  JobStatus,
+  RowFilter,
+  SearchStrategy,
+  TaskKind as LearningTaskKind,
+} from '../../shared/contracts/training-contract';
 import type { EngineFinalTask, EngineProfileTask, EngineSynthesizeTask, EngineTeachTask, EngineTrialTask } from '../../shared/contracts/work-contract';
 import type { TaskCommon } from '../domain/documents';
 
@@ -35,11 +42,31 @@ export type ProfileTaskDoc = EngineTaskDoc<EngineProfileTask> & { profile: Datas
 export type SynthesizeTaskDoc = EngineTaskDoc<EngineSynthesizeTask> & { data_storage_uuid: string | null; result: Record<string, unknown> | null };
 
 export type TrialDoc = EngineTaskDoc<EngineTrialTask> & {
+  /**
+   * The `trial_rounds` document holding this trial's propose history (`<job>-<row>-<round>`);
+   * `ask` is stored without it, so a trial's size does not grow with its study. The claim puts
+   * the history back into the agent's work item. Absent on trials made before rounds were stored
+   * apart (their `ask` carries its history) and on fixed-params trials (no ask).
+   */
+  ask_round?: string;
   /** result.json of the done attempt (fold metrics, means, params…), else null. */
   result: Record<string, unknown> | null;
   model_storage_uuid: string | null;
   oof_storage_uuid: string | null;
 };
+
+/**
+ * One round's propose history, stored once for all its trials: inserted (an insert fence; the
+ * history is deterministic, so a duplicate is the same document) before the round's trials.
+ */
+export interface TrialRoundDoc {
+  _id: string;
+  job: string;
+  row: number;
+  round: number;
+  history: HistoryEntry[];
+  timestamp_creation: Date;
+}
 
 export type FinalTaskDoc = EngineTaskDoc<EngineFinalTask> & {
   report: Record<string, unknown> | null;

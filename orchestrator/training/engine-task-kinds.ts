@@ -82,6 +82,7 @@ export function trialRules(engine: TrainingEngine): TaskKindRules<'trial'> {
       writes: [`model/${engineOutputUuid(task.uuid, attempt, 'model')}`, `model/${engineOutputUuid(task.uuid, attempt, 'oof')}`],
     }),
     repairFollowUps: repair(engine),
+    workItem: (task) => engine.trialWorkItem(task),
   };
 }
 

@@ -174,21 +174,33 @@ export function historyForRound(plan: StudyPlan, row: StudyRow, trials: readonly
   return history;
 }
 
+/** The `trial_rounds` document of a row's round k: its propose history, stored once for the round's trials. */
+export function trialRoundId(jobId: string, row: number, round: number): string {
+  return `${jobId}-${row}-round-${round}`;
+}
+
+/** A trial's ask as stored on its document: without its round's history (TrialRoundDoc holds it once). */
+export type StoredAsk = Omit<TrialAsk, 'history'>;
+
 /**
- * The `ask` of trial `index`: its round's propose spec (always `round_size` = ROUND_SIZE, even
- * for a short last round, so n_trials 5 and n_trials 8 share their first 5 trials) and its
+ * The stored ask of trial `index`: its round's propose spec (always `round_size` = ROUND_SIZE,
+ * even for a short last round, so n_trials 5 and n_trials 8 share their first 5 trials) and its
  * position in the round.
  */
-export function askForTrial(plan: StudyPlan, row: StudyRow, index: number, trials: readonly TrialState[]): TrialAsk {
+export function storedAskForTrial(plan: StudyPlan, row: StudyRow, index: number): StoredAsk {
   const round = roundOf(index, plan.roundSize);
-  return {
-    strategy: plan.strategy,
-    history: historyForRound(plan, row, trials, round),
-    round_size: plan.roundSize,
-    seed: row.seed,
-    index: index - round * plan.roundSize,
-    direction: 'maximize',
-  };
+  return { strategy: plan.strategy, round_size: plan.roundSize, seed: row.seed, index: index - round * plan.roundSize, direction: 'maximize' };
+}
+
+/** The ask the agent runs: the stored ask with its round's history, its keys in the order the wire has always had. */
+export function withHistory(ask: StoredAsk, history: HistoryEntry[]): TrialAsk {
+  const { strategy, round_size, seed, index, direction } = ask;
+  return { strategy, history, round_size, seed, index, direction };
+}
+
+/** The `ask` of trial `index`, with the history of the rows' earlier rounds. */
+export function askForTrial(plan: StudyPlan, row: StudyRow, index: number, trials: readonly TrialState[]): TrialAsk {
+  return withHistory(storedAskForTrial(plan, row, index), historyForRound(plan, row, trials, roundOf(index, plan.roundSize)));
 }
 
 export type NextRound = { kind: 'create'; round: number; indices: number[] } | { kind: 'wait' } | { kind: 'complete' };

@@ -21,12 +21,28 @@ import type {
   SynthesizeTaskDoc,
   TeachTaskDoc,
   TrialDoc,
+  TrialRoundDoc,
 } from './engine-documents';
 import { chooseFamilies, type FamilyId } from './families';
 import { fieldOf, validateJobRequest } from './job-request';
 import { isFinalJobStatus, transitionJob } from './job-status';
 import { resolveMetrics } from './metrics';
-import { askForTrial, nextRound, planStudy, roundCount, scalarObjective, trialId, trialSeed, type StudyPlan, type TrialState } from './study-plan';
+import {
+  historyForRound,
+  nextRound,
+  planStudy,
+  roundCount,
+  roundOf,
+  scalarObjective,
+  storedAskForTrial,
+  trialId,
+  trialRoundId,
+  trialSeed,
+  withHistory,
+  type StoredAsk,
+  type StudyPlan,
+  type TrialState,
+} from './study-plan';
 import { finalTaskEstimateMs, jobRemainingMs, measuredByFamily, shouldLaunch, type MeasuredTrial } from './budget';
 
 /** A job request after Joi (job-request.ts `jobBody`). */
@@ -507,11 +523,12 @@ export class TrainingEngine {
     }
 
     const plan = this.planOf(job);
-    // Only what the plan, the budget and the final task read: a trial's ask (its round's whole history) and profile make a job's trials quadratic in n_trials.
+    // Only what the plan, the budget and the final task read (not a trial's ask and data spec).
     const trials = (await this.c.trials.find({ job: jobId }, { projection: ADVANCE_FIELDS }).toArray()) as TrialDoc[];
     const now = Date.now();
     let complete = true;
     const created: TrialDoc[] = [];
+    const rounds: TrialRoundDoc[] = [];
     for (const row of plan.rows) {
       const states = trials.filter((t) => t.row === row.row).map(stateOf);
       const next = nextRound(row, states, plan.roundSize);
@@ -520,9 +537,13 @@ export class TrainingEngine {
       // A round the budget cannot fit is never launched: the row counts as finished, and the final task refits the best found.
       if (next.kind === 'create' && this.launchable(job, trials, row.family, now)) {
         complete = false;
-        for (const index of next.indices) created.push(this.trialDoc(job, plan, row.row, index, states));
+        if (!job.fixed_params) rounds.push(this.roundDoc(job, plan, row.row, next.round, states));
+        for (const index of next.indices) created.push(this.trialDoc(job, plan, row.row, index));
       }
     }
+    // The rounds before their trials: a trial never names a missing round. A crash in between
+    // leaves the round without trials, and the next advance (idempotent) inserts them.
+    if (rounds.length > 0) await insertTolerant(this.c.trialRounds, rounds);
     if (created.length > 0) {
       await insertTolerant(this.c.trials, created);
       await this.dispatcher.dispatch(
@@ -647,7 +668,31 @@ export class TrainingEngine {
     };
   }
 
-  private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number, states: TrialState[]): TrialDoc {
+  /** A round's propose history (the row's earlier rounds, all finished), stored once for its trials. */
+  private roundDoc(job: JobDoc, plan: StudyPlan, row: number, round: number, states: TrialState[]): TrialRoundDoc {
+    return {
+      _id: trialRoundId(job.job_id, row, round),
+      job: job.job_id,
+      row,
+      round,
+      history: historyForRound(plan, plan.rows[row]!, states, round),
+      timestamp_creation: new Date(),
+    };
+  }
+
+  /**
+   * The trial as its agent receives it at the claim: its ask with its round's history (stored
+   * once, in `trial_rounds`), exactly as the work contract has it; the reference is not sent.
+   */
+  async trialWorkItem(task: TrialDoc): Promise<TrialDoc> {
+    const { ask_round, ...item } = task;
+    if (ask_round === undefined || !task.ask) return item;
+    const round = await this.c.trialRounds.findOne({ _id: ask_round }, { projection: { history: 1 } });
+    if (!round) throw new Error(`trial ${task._id} names the round ${ask_round}, which does not exist`);
+    return { ...item, ask: withHistory(task.ask as unknown as StoredAsk, round.history) as unknown as Record<string, unknown> };
+  }
+
+  private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number): TrialDoc {
     const r = plan.rows[row]!;
     const id = trialId(job.job_id, row, index);
     const now = new Date();
@@ -658,10 +703,14 @@ export class TrainingEngine {
       row,
       index,
       family: r.family,
-      // Fixed parameters (a registry training) are run as given; otherwise the search proposes.
+      // Fixed parameters (a registry training) are run as given; otherwise the search proposes, from its round's history.
       ...(job.fixed_params
         ? { params: job.fixed_params, ask: null }
-        : { params: null, ask: askForTrial(plan, r, index, states) as unknown as Record<string, unknown> }),
+        : {
+            params: null,
+            ask: storedAskForTrial(plan, r, index),
+            ask_round: trialRoundId(job.job_id, row, roundOf(index, plan.roundSize)),
+          }),
       seed: trialSeed(job.random_state, row, index),
       evaluation: evaluationOf(job),
       ...this.dataSpec(job),

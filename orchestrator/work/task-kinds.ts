@@ -41,6 +41,11 @@ export interface TaskKindRules<K extends TaskKind = TaskKind> {
   blobs(task: TaskDocOfKind[K], attempt: number): Promise<TaskBlobs>;
   /** Re-drives follow-ups a crash interrupted before `olderThan` (the sweeper calls it); how many it re-drove. */
   repairFollowUps(olderThan: Date, batch: number): Promise<number>;
+  /**
+   * The work item the claiming agent receives, from the stored task (absent: the task as stored),
+   * e.g. a trial's ask completed with its round's history, which is stored once for the round.
+   */
+  workItem?(task: TaskDocOfKind[K]): Promise<TaskDocOfKind[K]>;
 }
 
 export type TaskKindTable = { readonly [K in TaskKind]: TaskKindRules<K> };

@@ -77,7 +77,10 @@ export class WorkLeases {
       throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: uplet.status } });
     }
     const attempt = uplet.attempt + 1;
-    const blobs = await rulesOf(this.kinds, kind).blobs(uplet, attempt);
+    const rules = rulesOf(this.kinds, kind);
+    const blobs = await rules.blobs(uplet, attempt);
+    // Before the lease: a work item that cannot be made leaves the task claimable, unchanged.
+    const item = rules.workItem ? await rules.workItem(uplet) : uplet;
     const now = new Date();
     const expires = new Date(now.getTime() + this.settings.leaseMs);
     const lease: LeaseDoc = {
@@ -111,7 +114,7 @@ export class WorkLeases {
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
     return {
-      uplet: { ...uplet, status: 'pending', worker, attempt, timestamp_claimed: now },
+      uplet: { ...item, status: 'pending', worker, attempt, timestamp_claimed: now },
       lease_token: lease.token,
       attempt,
       lease_expires_at: lease.expires_at,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
+import { BSON } from 'mongodb';
 import { planStudy, ROUND_SIZE } from '../../orchestrator/training/study-plan';
 import type { FamilyId } from '../../orchestrator/training/families';
 import { percentile } from './bench-stats';
@@ -44,8 +45,12 @@ export interface TrialProfile {
   pythonImportMs: number;
   /** Last trial done → job completed (the final refit task and the model). */
   finalMs: number;
-  /** The mean trial's `ask.history` length and its stored size (the propose history each trial replays). */
+  /** The mean trial's propose history length (its round's, in `trial_rounds`: what each trial replays). */
   meanHistoryEntries: number;
+  /** A trial document's stored BSON size, bytes: the first round's and the last round's (flat: the history is stored once per round). */
+  trialBytes: { first: number; last: number };
+  /** Reading the job's trials whole once the job is done (what the job GET reads), ms. */
+  jobTrialsReadMs: number;
 }
 
 const FAMILIES: FamilyId[] = ['decision_tree', 'linear'];
@@ -248,7 +253,7 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
           timestamp_done: 1,
           'result.fit_seconds': 1,
           'result.predict_seconds': 1,
-          'ask.history': 1,
+          ask_round: 1,
         },
       },
     )
@@ -272,7 +277,13 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
     }
   }
   const lastDone = Math.max(...trials.map((t) => t.timestamp_done?.getTime() ?? 0));
-  const history = trials.map((t) => ((t.ask as { history?: unknown[] } | null)?.history ?? []).length);
+  const rounds = await sys.orchestrator.collections.trialRounds.find({ job: jobId }).toArray();
+  const historyOf = new Map(rounds.map((r) => [r._id, r.history.length]));
+  const history = trials.map((t) => (t.ask_round ? (historyOf.get(t.ask_round) ?? 0) : 0));
+  const readStarted = performance.now();
+  const whole = await sys.orchestrator.collections.trials.find({ job: jobId }).toArray();
+  const jobTrialsReadMs = Math.round(performance.now() - readStarted);
+  const byIndex = whole.filter((t) => t.row === 0).sort((a, b) => a.index - b.index);
   return {
     queueMs: p50p95(trials.map((t) => ms(t.timestamp_todo, t.timestamp_claimed))),
     agentMs: p50p95(trials.map((t) => ms(t.timestamp_claimed, t.timestamp_done))),
@@ -285,6 +296,8 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
     roundGapMs: p50p95(gaps),
     finalMs: job.timestamp_done ? job.timestamp_done.getTime() - lastDone : NaN,
     meanHistoryEntries: Math.round(history.reduce((a, b) => a + b, 0) / Math.max(1, history.length)),
+    trialBytes: { first: BSON.calculateObjectSize(byIndex[0] ?? {}), last: BSON.calculateObjectSize(byIndex[byIndex.length - 1] ?? {}) },
+    jobTrialsReadMs,
   };
 }
 

@@ -127,9 +127,14 @@ describe('the trainer run (seed 004) end to end', () => {
       expect(new Set(params).size).toBe(6);
       for (let i = 1; i < row.trials.length; i++) expect(row.trials[i - 1].objective).toBeGreaterThanOrEqual(row.trials[i].objective);
     }
-    // Round 2 (indices 4, 5) was asked with the history of round 1 (indices 0–3).
+    // Round 2 (indices 4, 5) was asked with the history of round 1 (indices 0–3), stored once for the round (trial_rounds).
     const docs = await sys.o.orchestrator.collections.trials.find({ job: jobId }).toArray();
-    for (const t of docs) expect((t.ask as any).history).toHaveLength(t.index < 4 ? 0 : 4);
+    const rounds = new Map((await sys.o.orchestrator.collections.trialRounds.find({ job: jobId }).toArray()).map((r) => [r._id, r]));
+    expect(rounds.size).toBe(4); // two rows, two rounds each
+    for (const t of docs) {
+      expect((t.ask as any).history).toBeUndefined();
+      expect(rounds.get(t.ask_round!)?.history).toHaveLength(t.index < 4 ? 0 : 4);
+    }
     expect(new Set(docs.filter((t) => t.row === 0 && t.index < 4).map((t) => (t.ask as any).index))).toEqual(new Set([0, 1, 2, 3]));
     expect(v.pareto_front).toBeNull();
     expect(v.final_model.kind).toBe('refit');
