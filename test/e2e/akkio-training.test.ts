@@ -5,7 +5,7 @@ import { AkkioTraining, identityOf, memberJobId, requestHashOf } from '../../orc
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { recordResponse } from '../harness/openapi-conformance';
 import { TEST_KEYS } from '../harness/orchestrator-fixture';
-import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
+import { registerReadyDataset, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { irisCsv } from '../harness/sklearn-tables';
 
 /** Eight numeric fields, 600 rows; the label (yes/no) depends on f2 and f5 only. */
@@ -50,18 +50,7 @@ describe('the Akkio-style training API (seeds 000/001)', () => {
     recordResponse(sys.o.url, 'POST', '/api/v1/models/train/new', res.status, parsed, res.headers.get('content-type'));
     return { status: res.status, body: parsed as any };
   };
-  const register = async (uuid: string, file: string) => {
-    await sys.storageAs('provider').uploadFile('data', uuid, file, { contentType: 'text/csv' });
-    const r = await sys.o.call('provider', 'POST', '/v1/datasets', { name: uuid, storage_uuid: uuid, format: 'csv' });
-    expect(r.status).toBe(201);
-    const id = r.body.dataset_id as string;
-    const d = await waitFor(async () => {
-      const v = (await sys.o.call('provider', 'GET', `/v1/datasets/${id}`)).body;
-      return v.status === 'profiling' ? undefined : v;
-    }, 60_000);
-    expect(d.status).toBe('ready');
-    return id;
-  };
+  const register = (uuid: string, file: string) => registerReadyDataset(sys, uuid, file);
   /**
    * Polls the status until the task ended (SUCCEEDED or FAILED; UNKNOWN_TIMEOUT is not an end: the
    * task may still finish, and on a loaded machine a 10 s task can pass its 45 s mark); every

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
-import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
+import { registerReadyDataset, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
 /**
@@ -74,13 +74,7 @@ describe('the trainer run distils from a teacher', () => {
     );
     const csv = path.join(sys.work, 'bc.csv');
     breastCancerCsv(csv);
-    await sys.storageAs('provider').uploadFile('data', 'bc-distill', csv, { contentType: 'text/csv' });
-    datasetId = (await sys.o.call('provider', 'POST', '/v1/datasets', { name: 'bc', storage_uuid: 'bc-distill', format: 'csv' })).body.dataset_id;
-    const ds = await waitFor(async () => {
-      const d = (await sys.o.call('provider', 'GET', `/v1/datasets/${datasetId}`)).body;
-      return d.status === 'profiling' ? undefined : d;
-    }, 60_000);
-    expect(ds.status).toBe('ready');
+    datasetId = await registerReadyDataset(sys, 'bc-distill', csv, 'bc');
   }, 120_000);
   afterAll(async () => {
     // sys.cleanup closes only an agent it started itself.

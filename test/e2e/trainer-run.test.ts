@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { TEST_KEYS } from '../harness/orchestrator-fixture';
-import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
+import { registerReadyDataset, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { dominates } from '../../orchestrator/training/pareto';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
@@ -23,13 +23,7 @@ describe('the trainer run (seed 004) end to end', () => {
     sys.a = await startTestAgent(sys.o.url, sys.s.url, sys.o.prefix, { AGENT_NAME: 'agent-a' });
     const csv = path.join(sys.work, 'bc.csv');
     breastCancerCsv(csv);
-    await sys.storageAs('provider').uploadFile('data', 'bc-trainer', csv, { contentType: 'text/csv' });
-    datasetId = (await sys.o.call('provider', 'POST', '/v1/datasets', { name: 'bc', storage_uuid: 'bc-trainer', format: 'csv' })).body.dataset_id;
-    const ds = await waitFor(async () => {
-      const d = (await sys.o.call('provider', 'GET', `/v1/datasets/${datasetId}`)).body;
-      return d.status === 'profiling' ? undefined : d;
-    }, 60_000);
-    expect(ds.status).toBe('ready');
+    datasetId = await registerReadyDataset(sys, 'bc-trainer', csv, 'bc');
   }, 120_000);
   afterAll(async () => {
     for (const a of extra) await a.cleanup();

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
-import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
+import { registerReadyDataset, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { trialSpec } from '../../compute-agent/training/trial-runner';
 import type { TrialDoc } from '../../orchestrator/training/engine-documents';
 import { breastCancerCsv } from '../harness/sklearn-tables';
@@ -28,13 +28,7 @@ describe('warm trial workers', () => {
     sys.a = await startTestAgent(sys.o.url, sys.s.url, sys.o.prefix, { AGENT_NAME: 'agent-warm', TRAINING_WARM_WORKERS: '2' });
     csv = path.join(sys.work, 'bc.csv');
     breastCancerCsv(csv);
-    await sys.storageAs('provider').uploadFile('data', 'bc-warm', csv, { contentType: 'text/csv' });
-    datasetId = (await sys.o.call('provider', 'POST', '/v1/datasets', { name: 'bc', storage_uuid: 'bc-warm', format: 'csv' })).body.dataset_id;
-    const ds = await waitFor(async () => {
-      const d = (await sys.o.call('provider', 'GET', `/v1/datasets/${datasetId}`)).body;
-      return d.status === 'profiling' ? undefined : d;
-    }, 60_000);
-    expect(ds.status).toBe('ready');
+    datasetId = await registerReadyDataset(sys, 'bc-warm', csv, 'bc');
   }, 120_000);
   afterAll(async () => {
     await sys?.cleanup();

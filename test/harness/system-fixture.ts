@@ -56,3 +56,20 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * Uploads a CSV as the provider's data blob, registers it as a dataset (`POST /v1/datasets`) and
+ * waits for its profile: the dataset id once `ready` (any other outcome throws, with the dataset).
+ */
+export async function registerReadyDataset(sys: TestSystem, storageUuid: string, file: string, name = storageUuid): Promise<string> {
+  await sys.storageAs('provider').uploadFile('data', storageUuid, file, { contentType: 'text/csv' });
+  const r = await sys.o.call('provider', 'POST', '/v1/datasets', { name, storage_uuid: storageUuid, format: 'csv' });
+  if (r.status !== 201) throw new Error(`registering ${storageUuid}: ${r.status} ${JSON.stringify(r.body)}`);
+  const id = r.body.dataset_id as string;
+  const d = await waitFor(async () => {
+    const v = (await sys.o.call('provider', 'GET', `/v1/datasets/${id}`)).body;
+    return v.status === 'profiling' ? undefined : v;
+  }, 60_000);
+  if (d.status !== 'ready') throw new Error(`dataset ${storageUuid} ended ${d.status}: ${JSON.stringify(d)}`);
+  return id;
+}
