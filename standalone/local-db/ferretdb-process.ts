@@ -59,6 +59,7 @@ export async function freePort(): Promise<number> {
 /** Creates a PostgreSQL database for one run (UTF8, locale C, as FerretDB needs). */
 export async function createPostgresDatabase(name: string): Promise<FerretBackend> {
   await execFileAsync('createdb', ['-h', '127.0.0.1', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '-T', 'template0', name], { timeout: 15_000 });
+  await preferCustomPlans(name);
   return postgresBackend(name);
 }
 
@@ -72,6 +73,21 @@ export function ferretPostgresPoolSize(): number {
   const n = raw === undefined || raw === '' ? 30 : Number(raw);
   if (!Number.isInteger(n) || n < 4 || n > 95) throw new Error(`UPLET_FERRETDB_PG_POOL must be an integer from 4 to 95, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/**
+ * Before FerretDB connects: its prepared statements must never switch to generic plans, which
+ * leave the GIN indexes unused (orchestrator/persistence/ferretdb-gin-indexes.ts, preferCustomPlans).
+ */
+export async function preferCustomPlans(database: string): Promise<void> {
+  const quoted = `"${database.replace(/"/g, '""')}"`;
+  await execFileAsync(
+    'psql',
+    ['-h', '127.0.0.1', '-U', 'postgres', '-d', database, '-qc', `ALTER DATABASE ${quoted} SET plan_cache_mode = force_custom_plan`],
+    {
+      timeout: 15_000,
+    },
+  );
 }
 
 export function postgresBackend(name: string): FerretBackend {

@@ -8,6 +8,7 @@ import {
   freePort,
   mongoUrlFor,
   postgresBackend,
+  preferCustomPlans,
   startFerretDb,
   stopFerretDb,
   waitForExit,
@@ -130,6 +131,7 @@ async function createOrReusePostgres(name: string, reuse: boolean) {
     return await createPostgresDatabase(name);
   } catch (err) {
     if (reuse && /already exists/.test(String((err as { stderr?: string }).stderr ?? err))) {
+      await preferCustomPlans(name);
       return postgresBackend(name);
     }
     throw err;
