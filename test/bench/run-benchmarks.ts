@@ -171,6 +171,15 @@ async function main(): Promise<void> {
         baseline: `${round(r.rawFirstPageP50Ms, 0)} / ${round(r.rawDeepPageMs, 0)}`,
         ratio: `${round(r.rawFirstPageP50Ms / r.httpFirstPageP50Ms)}×`,
       });
+      if (r.withoutGin)
+        rows.push({
+          scenario: `  the same in ${count}, GIN indexes (after) against none (before)`,
+          measure: 'ms first page p50 / deep page',
+          uplet: `${round(r.httpFirstPageP50Ms, 0)} / ${round(r.httpDeepPageMs, 0)}`,
+          baselineName: 'GET /learnuplet without the GIN indexes',
+          baseline: `${round(r.withoutGin.httpFirstPageP50Ms, 0)} / ${round(r.withoutGin.httpDeepPageMs, 0)}`,
+          ratio: `${round(r.withoutGin.httpFirstPageP50Ms / r.httpFirstPageP50Ms)}× faster (first page)`,
+        });
     }
     if (want('growth')) {
       // Quick mode uses smaller databases (1k/10k data, 1k/10k/50k uplets) and says so in the table.
