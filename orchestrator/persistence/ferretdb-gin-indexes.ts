@@ -23,7 +23,8 @@ export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
   // The training engine's: a job's trials are read at every trial's end, so `trials.job` is its hot path.
   datasets: ['_id', 'status'],
   profile_tasks: ['_id', 'status'],
-  trials: ['_id', 'job', 'status'],
+  // `ask_round`: a trial's end reads its round's trials (`{job, ask_round}`), not the whole job's.
+  trials: ['_id', 'job', 'status', 'ask_round'],
   // Read by `_id` at each trial's claim (its round's history).
   trial_rounds: ['_id'],
   final_tasks: ['_id', 'status'],

@@ -75,7 +75,8 @@ export function trialRules(engine: TrainingEngine): TaskKindRules<'trial'> {
     }),
     finish: async (task, _attempt, write) => {
       await write();
-      await engine.advance(task.job);
+      // Which trial ended: advance then reads its round, not every trial of the job.
+      await engine.advance(task.job, { row: task.row, index: task.index });
     },
     blobs: async (task, attempt) => ({
       reads: [`data/${task.storage_uuid}`, ...teacherTargets(task)],

@@ -153,7 +153,7 @@ export interface TrialState {
   metrics: Record<string, number> | null;
 }
 
-function isFinished(trial: TrialState): boolean {
+export function isFinished(trial: TrialState): boolean {
   return trial.status === 'done' || trial.status === 'failed';
 }
 
@@ -163,11 +163,27 @@ function isFinished(trial: TrialState): boolean {
  * unfinished (the round must not be proposed yet).
  */
 export function historyForRound(plan: StudyPlan, row: StudyRow, trials: readonly TrialState[], round: number): HistoryEntry[] {
+  return roundEntries(plan, row, trials, 0, round);
+}
+
+/**
+ * The history of round k + 1 from round k's (stored) and round k's trials: what historyForRound
+ * gives for k + 1, without reading the rounds before k again. Throws if one of round k's trials
+ * is missing or unfinished.
+ */
+export function extendHistory(plan: StudyPlan, row: StudyRow, previous: readonly HistoryEntry[], trials: readonly TrialState[], round: number): HistoryEntry[] {
+  if (previous.length !== Math.min(round * plan.roundSize, row.nTrials))
+    throw new Error(`round ${round} of row ${row.row} has a history of ${previous.length} entries`);
+  return [...previous, ...roundEntries(plan, row, trials, round, round + 1)];
+}
+
+/** The history entries of the row's rounds from…to − 1, in trial-index order. */
+function roundEntries(plan: StudyPlan, row: StudyRow, trials: readonly TrialState[], from: number, to: number): HistoryEntry[] {
   const byIndex = new Map(trials.map((trial) => [trial.index, trial]));
   const history: HistoryEntry[] = [];
-  for (let index = 0; index < round * plan.roundSize && index < row.nTrials; index++) {
+  for (let index = from * plan.roundSize; index < to * plan.roundSize && index < row.nTrials; index++) {
     const trial = byIndex.get(index);
-    if (!trial || !isFinished(trial)) throw new Error(`trial ${index} of row ${row.row} is not finished; round ${round} cannot be proposed`);
+    if (!trial || !isFinished(trial)) throw new Error(`trial ${index} of row ${row.row} is not finished; round ${to} cannot be proposed`);
     const value = trial.status === 'done' && trial.metrics ? scalarObjective(plan.metrics, row.weights, trial.metrics) : null;
     history.push({ params: trial.params, value });
   }

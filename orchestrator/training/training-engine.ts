@@ -28,11 +28,14 @@ import { fieldOf, validateJobRequest } from './job-request';
 import { isFinalJobStatus, transitionJob } from './job-status';
 import { resolveMetrics } from './metrics';
 import {
+  extendHistory,
   historyForRound,
+  isFinished,
   nextRound,
   planStudy,
   roundCount,
   roundOf,
+  roundTrialIndices,
   scalarObjective,
   storedAskForTrial,
   trialId,
@@ -503,8 +506,14 @@ export class TrainingEngine {
    * Moves a job on: pending → running; each row's next round once the rounds before it are
    * finished; the final task once every row is complete; completed or failed after the final
    * task. Safe to run concurrently and repeatedly: what it creates has deterministic ids.
+   *
+   * `ended`: the trial whose end calls it. Its row's round is then all that can have changed, so
+   * only that round's trials are read (and the next round's, and when the row is complete each
+   * row's last round): a bounded read, whatever the job's size. Without it (a submission, the
+   * sweeper's repair), or when that read cannot decide (a budget, fixed params, a stale or
+   * legacy trial, every row complete), every trial of the job is read.
    */
-  async advance(jobId: string): Promise<void> {
+  async advance(jobId: string, ended?: { row: number; index: number }): Promise<void> {
     let job = await this.c.jobs.findOne({ _id: jobId });
     if (!job) return;
     if (job.status === 'pending') {
@@ -523,6 +532,7 @@ export class TrainingEngine {
     }
 
     const plan = this.planOf(job);
+    if (ended && (await this.advanceRow(job, plan, ended))) return;
     // Only what the plan, the budget and the final task read (not a trial's ask and data spec).
     const trials = (await this.c.trials.find({ job: jobId }, { projection: ADVANCE_FIELDS }).toArray()) as TrialDoc[];
     const now = Date.now();
@@ -556,6 +566,69 @@ export class TrainingEngine {
     // A cancellation that raced this advance: withdraw what it may have created.
     const after = await this.c.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
     if (after?.status === 'canceled') await this.withdraw(jobId);
+  }
+
+  /**
+   * advance after one trial's end, reading only the rounds that decide the next step: that trial's
+   * round; if it is finished, the next round (created here if missing, its history extended from
+   * the round's stored one); if it was the row's last, every row's last round. A round exists only
+   * once every round before it finished (and a finished trial stays finished), so a row whose last
+   * round is finished is complete. Returns false when the full read must decide (see advance).
+   */
+  private async advanceRow(job: JobDoc, plan: StudyPlan, ended: { row: number; index: number }): Promise<boolean> {
+    const row = plan.rows[ended.row];
+    // A budget weighs every measured trial; fixed params have no rounds to read by.
+    if (!row || job.deadline !== null || job.fixed_params) return false;
+    const round = roundOf(ended.index, plan.roundSize);
+    const rounds = roundCount(row.nTrials, plan.roundSize);
+    const current = await this.roundTrials(job, row.row, round);
+    // A trial stored before rounds were (no ask_round), or a round partly inserted: the full read repairs it.
+    if (!current.some((t) => t.index === ended.index) || current.length < roundTrialIndices(round, row.nTrials, plan.roundSize).length) return false;
+    const states = current.map(stateOf);
+    if (!states.every(isFinished)) return true;
+    if (round + 1 < rounds) {
+      const next = await this.roundTrials(job, row.row, round + 1);
+      const indices = roundTrialIndices(round + 1, row.nTrials, plan.roundSize);
+      // Launched already: its own trials' ends move the row on (all finished: this call is late, the full read decides).
+      if (next.length === indices.length) return !next.map(stateOf).every(isFinished);
+      const stored = await this.c.trialRounds.findOne({ _id: trialRoundId(job.job_id, row.row, round) }, { projection: { history: 1 } });
+      if (!stored) return false;
+      const doc: TrialRoundDoc = {
+        _id: trialRoundId(job.job_id, row.row, round + 1),
+        job: job.job_id,
+        row: row.row,
+        round: round + 1,
+        history: extendHistory(plan, row, stored.history, states, round),
+        timestamp_creation: new Date(),
+      };
+      const existing = new Set(next.map((t) => t.index));
+      const created = indices.filter((i) => !existing.has(i)).map((i) => this.trialDoc(job, plan, row.row, i));
+      // As in advance: the round before its trials.
+      await insertTolerant(this.c.trialRounds, [doc]);
+      await insertTolerant(this.c.trials, created);
+      await this.dispatcher.dispatch(
+        'trial',
+        created.map((t) => t._id),
+        job.site,
+      );
+      const after = await this.c.jobs.findOne({ _id: job._id }, { projection: { status: 1 } });
+      if (after?.status === 'canceled') await this.withdraw(job._id);
+      return true;
+    }
+    // The row is complete; the job is once every other row is (each row's own trials' ends move it on until then).
+    for (const other of plan.rows) {
+      if (other.row === row.row) continue;
+      const last = roundCount(other.nTrials, plan.roundSize) - 1;
+      const trials = await this.roundTrials(job, other.row, last);
+      if (trials.length < roundTrialIndices(last, other.nTrials, plan.roundSize).length || !trials.map(stateOf).every(isFinished)) return true;
+    }
+    // Every row complete: the final task chooses among all the trials (once per job).
+    return false;
+  }
+
+  /** One round's trials of a row: an equality on `ask_round` (pushed down to PostgreSQL by FerretDB, and indexed). */
+  private async roundTrials(job: JobDoc, row: number, round: number): Promise<TrialDoc[]> {
+    return this.c.trials.find({ job: job.job_id, ask_round: trialRoundId(job.job_id, row, round) }, { projection: ADVANCE_FIELDS }).toArray();
   }
 
   /**

@@ -1,4 +1,4 @@
-import { BSON } from 'mongodb';
+import { BSON, MongoClient, type CommandStartedEvent, type CommandSucceededEvent } from 'mongodb';
 import { engineOutputUuid } from '../../shared/contracts/blob-contract';
 import type { HistoryEntry } from '../../shared/contracts/training-contract';
 import { silentLogger } from '../../shared/logging/logger';
@@ -10,7 +10,7 @@ import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
-import { openTestDatabase, type TestDatabase } from '../harness/test-database';
+import { openTestDatabase, TEST_POOL_SIZE, type TestDatabase } from '../harness/test-database';
 
 const ROUNDS = 4;
 const owner = { name: 'carol', roles: ['data-provider'] } as never;
@@ -42,10 +42,18 @@ describe("a trial's stored size stays flat as its study grows", () => {
   let c: Collections;
   let engine: TrainingEngine;
   let leases: WorkLeases;
+  let client: MongoClient;
+  const started: CommandStartedEvent[] = [];
+  const succeeded: CommandSucceededEvent[] = [];
 
   beforeAll(async () => {
     database = await openTestDatabase('rounds');
-    c = collectionsOf(database.db);
+    // The driver's command monitoring counts what a trial's end reads (the last test).
+    client = new MongoClient(database.url, { maxPoolSize: TEST_POOL_SIZE, monitorCommands: true });
+    await client.connect();
+    client.on('commandStarted', (e) => void started.push(e));
+    client.on('commandSucceeded', (e) => void succeeded.push(e));
+    c = collectionsOf(client.db(database.dbName));
     await ensureIndexes(c);
     // The dispatcher is a port here: the test claims the trials it finds in the database.
     const dispatcher: WorkDispatcher = { dispatch: async () => undefined };
@@ -87,6 +95,7 @@ describe("a trial's stored size stays flat as its study grows", () => {
     await c.datasets.insertOne(dataset);
   });
   afterAll(async () => {
+    await client?.close();
     await database?.cleanup();
   });
 
@@ -160,4 +169,73 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(after.every((t) => t.ask_round === round!._id)).toBe(true);
     expect(await c.trialRounds.find({ job: job.job_id }).toArray()).toEqual([round]);
   }, 60_000);
+
+  /** Claims and reports one trial done (accuracy from its index); returns the commands its report sent and the trials those read. */
+  const finishTrial = async (trial: TrialDoc) => {
+    const grant = await leases.claim('trial', trial.uuid, 'w', agent);
+    const report = {
+      status: 'done',
+      lease_token: grant.lease_token,
+      result: { params: { max_depth: 2 + (trial.index % 5), min_samples_leaf: 1 }, metrics: { accuracy: { mean: 0.5 + trial.index / 1000, std: 0 } } },
+      model_storage_uuid: engineOutputUuid(trial.uuid, 1, 'model'),
+      oof_storage_uuid: engineOutputUuid(trial.uuid, 1, 'oof'),
+    };
+    started.length = 0;
+    succeeded.length = 0;
+    await leases.report('trial', trial.uuid, report as never, agent);
+    const commands = started.map((e) => `${e.commandName} ${String((e.command as Record<string, unknown>)[e.commandName])}`);
+    // The lease's own reads of the reported trial (by `_id`) aside: what the job's advance reads.
+    const trialFinds = started.filter(
+      (e) => e.commandName === 'find' && (e.command as { find: string }).find === 'trials' && 'job' in (e.command as { filter: object }).filter,
+    );
+    const trialsRead = succeeded
+      .filter((e) => trialFinds.some((f) => f.requestId === e.requestId))
+      .reduce((n, e) => n + ((e.reply as { cursor?: { firstBatch?: unknown[] } }).cursor?.firstBatch?.length ?? 0), 0);
+    return { commands, trialsRead, filters: trialFinds.map((e) => (e.command as { filter: Record<string, unknown> }).filter) };
+  };
+
+  test("a trial's end reads its round, not the job: the same commands and trials read at an early and a late round", async () => {
+    const rounds = 6;
+    const request = { ...requestOf({ strategy: 'optuna', n_trials: rounds * ROUND_SIZE, random_state: 9 }), families: ['decision_tree', 'linear'] };
+    const job = await engine.submit(request, owner);
+    type Cost = Awaited<ReturnType<typeof finishTrial>>;
+    const costs: Array<{ round: number; first: Cost; last: Cost }> = [];
+    for (let round = 0; round < rounds; round++) {
+      const todo = (await c.trials.find({ job: job.job_id, status: 'todo' }).toArray()).sort((a, b) => a.row - b.row || a.index - b.index);
+      expect(todo.map((t) => `${t.row}-${t.index}`)).toEqual(
+        [0, 1].flatMap((r) => Array.from({ length: ROUND_SIZE }, (_, i) => `${r}-${round * ROUND_SIZE + i}`)),
+      );
+      // Row 0: the round's first trial to end (its round still running), then the rest; its last launches the row's next round.
+      const first = await finishTrial(todo[0]!);
+      for (const t of todo.slice(1, ROUND_SIZE - 1)) await finishTrial(t);
+      const last = await finishTrial(todo[ROUND_SIZE - 1]!);
+      costs.push({ round, first, last });
+      for (const t of todo.slice(ROUND_SIZE)) await finishTrial(t);
+    }
+    const early = costs[1]!;
+    const late = costs[rounds - 2]!;
+    // Before, each end read every trial of the job (found by `{job}` alone): 8 at round 1, 40 at round 4.
+    expect(late.first.commands).toEqual(early.first.commands);
+    expect(late.last.commands).toEqual(early.last.commands);
+    expect(late.first.trialsRead).toBe(early.first.trialsRead);
+    expect(late.last.trialsRead).toBe(early.last.trialsRead);
+    expect(early.first.trialsRead).toBe(ROUND_SIZE);
+    // Its round, then the next round (none yet) before creating it.
+    expect(early.last.trialsRead).toBe(ROUND_SIZE);
+    for (const cost of [early.first, early.last, late.first, late.last])
+      for (const filter of cost.filters) expect(filter).toEqual({ job: job.job_id, ask_round: expect.stringMatching(/-round-\d+$/) });
+    // The histories built round by round are the ones rebuilt from every trial; the job ends with its final task.
+    for (const row of [0, 1])
+      for (let round = 1; round < rounds; round++) {
+        const stored = await c.trialRounds.findOne({ _id: `${job.job_id}-${row}-round-${round}` });
+        const trials = (await c.trials.find({ job: job.job_id, row }).toArray()).filter((t) => t.index < round * ROUND_SIZE).sort((a, b) => a.index - b.index);
+        expect(stored?.history).toEqual(
+          trials.map((t) => ({
+            params: (t.result as { params: unknown }).params,
+            value: (t.result as { metrics: { accuracy: { mean: number } } }).metrics.accuracy.mean,
+          })),
+        );
+      }
+    expect(await c.finalTasks.findOne({ _id: `${job.job_id}-final` })).toMatchObject({ status: 'todo' });
+  }, 180_000);
 });

@@ -5,6 +5,8 @@ import { dominates, paretoFront, type ScoredPoint } from '../../orchestrator/tra
 import { deriveSeed } from '../../orchestrator/training/seeds';
 import {
   askForTrial,
+  extendHistory,
+  historyForRound,
   metricWeightings,
   nextRound,
   planStudy,
@@ -199,6 +201,28 @@ describe('reproducibility', () => {
   test('a different random_state gives different asks', () => {
     const other = planStudy({ ...plan, jobId: 'j', families: ['random_forest', 'xgboost'], gridSize: 2, nTrials: 10, randomState: 43 });
     expect(simulate(other, 3, 5).get('j-0-0')?.seed).not.toBe(simulate(plan, 3, 5).get('j-0-0')?.seed);
+  });
+
+  test("a round's history extended from the round before equals the one rebuilt from all the row's trials", () => {
+    const row = plan.rows[1]!;
+    // Rounds of 4, the last short (10 trials); some failed (no params, value null), metrics of both weights.
+    const states: TrialState[] = Array.from({ length: row.nTrials }, (_, index) =>
+      index % 3 === 2
+        ? { index, status: 'failed', params: null, metrics: null }
+        : { index, status: 'done', params: { depth: index, rate: index / 10 }, metrics: { auc: 0.5 + index / 40, class_error: index / 50 } },
+    );
+    let history = historyForRound(plan, row, states, 0);
+    expect(history).toEqual([]);
+    for (let round = 0; round + 1 < Math.ceil(row.nTrials / ROUND_SIZE); round++) {
+      // Only the round's own trials, in any order: what advance reads after one of them ends.
+      const ofRound = states.filter((s) => Math.floor(s.index / ROUND_SIZE) === round).reverse();
+      history = extendHistory(plan, row, history, ofRound, round);
+      expect(history).toEqual(historyForRound(plan, row, states, round + 1));
+    }
+    expect(history).toHaveLength(8);
+    expect(() => extendHistory(plan, row, [], states, 1)).toThrow(/history of 0 entries/);
+    const unfinished = states.slice(4, 8).map((s, i) => (i === 1 ? { ...s, status: 'running' as const } : s));
+    expect(() => extendHistory(plan, row, history.slice(0, 4), unfinished, 1)).toThrow(/not finished/);
   });
 
   test('asking a round before the earlier ones finished is refused', () => {
