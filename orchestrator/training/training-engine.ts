@@ -961,11 +961,39 @@ export class TrainingEngine {
         .limit(batch)
         .toArray()) {
         if (j.timestamp_creation > olderThan) continue;
+        if (status === 'running' && !(await this.mayBeStalled(j._id))) continue;
         await this.advance(j._id);
         n++;
       }
     }
     return n;
+  }
+
+  /**
+   * Whether a running job may wait on a step nobody will take, so the sweeper's repair must advance
+   * it (reading every trial). Not when each row either has a trial still to end (that end advances
+   * it: a finished trial's follow-up is what a crash can lose) or has its last round finished,
+   * short of all: a bounded read per sweep, where advance would read the whole job every time.
+   */
+  private async mayBeStalled(jobId: string): Promise<boolean> {
+    const job = await this.c.jobs.findOne({ _id: jobId });
+    if (!job || job.status !== 'running' || job.deadline !== null || job.fixed_params || (job.teacher && !job.teacher.targets_storage_uuid)) return true;
+    if (await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) }, { projection: { _id: 1 } })) return true;
+    const plan = this.planOf(job);
+    const running = new Set<number>();
+    // Equalities only (FerretDB pushes neither `$in` nor `$nin` down).
+    for (const status of ['todo', 'pending'] as const)
+      for (const t of await this.c.trials.find({ job: jobId, status }, { projection: { row: 1 } }).toArray()) running.add(t.row);
+    let complete = 0;
+    for (const row of plan.rows) {
+      if (running.has(row.row)) continue;
+      const last = roundCount(row.nTrials, plan.roundSize) - 1;
+      const trials = await this.roundTrials(job, row.row, last);
+      if (trials.length < roundTrialIndices(last, row.nTrials, plan.roundSize).length || !trials.map(stateOf).every(isFinished)) return true;
+      complete++;
+    }
+    // Every row complete: the final task is due.
+    return complete === plan.rows.length;
   }
 
   private planOf(job: JobDoc): StudyPlan {

@@ -238,4 +238,35 @@ describe("a trial's stored size stays flat as its study grows", () => {
       }
     expect(await c.finalTasks.findOne({ _id: `${job.job_id}-final` })).toMatchObject({ status: 'todo' });
   }, 180_000);
+
+  test("the sweeper's repair leaves a job whose trials are running unread, and re-drives one whose round's follow-up was lost", async () => {
+    const job = await engine.submit(requestOf({ strategy: 'optuna', n_trials: 2 * ROUND_SIZE, random_state: 10 }), owner);
+    const later = new Date(Date.now() + 60_000);
+    started.length = 0;
+    await engine.repair(later, 1000);
+    const readsWhole = (e: CommandStartedEvent) => {
+      const cmd = e.command as { find?: string; filter?: Record<string, unknown> };
+      return cmd.find === 'trials' && cmd.filter?.job === job.job_id && Object.keys(cmd.filter).length === 1;
+    };
+    // Round 0's trials are all to run: their ends will advance the job.
+    expect(started.filter(readsWhole)).toEqual([]);
+    expect(await c.trials.countDocuments({ job: job.job_id })).toBe(ROUND_SIZE);
+    // The trials' results were written, and the orchestrator stopped before their follow-up (advance).
+    for (const t of await c.trials.find({ job: job.job_id }).toArray())
+      await c.trials.updateOne(
+        { _id: t._id },
+        {
+          $set: {
+            status: 'done',
+            attempt: 1,
+            timestamp_done: new Date(),
+            result: { params: { max_depth: 2 + t.index, min_samples_leaf: 1 }, metrics: { accuracy: { mean: 0.6, std: 0 } } },
+          },
+        },
+      );
+    await engine.repair(later, 1000);
+    const next = await c.trials.find({ job: job.job_id, status: 'todo' }).toArray();
+    expect(next.map((t) => t.index).sort((a, b) => a - b)).toEqual([4, 5, 6, 7]);
+    expect((await c.trialRounds.findOne({ _id: `${job.job_id}-0-round-1` }))?.history).toHaveLength(ROUND_SIZE);
+  }, 60_000);
 });
