@@ -1,19 +1,11 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../../shared/auth/api-keys';
-import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { ConflictError, ForbiddenError, UnprocessableError } from '../../shared/errors/uplet-error';
 import { bestDoneLink } from '../domain/chain-rules';
 import type { AlgoDoc, DataDoc, MetricDirection, PredupletDoc, ProblemDoc } from '../domain/documents';
 import { membershipId, predupletUuid } from '../domain/uplet-ids';
-import {
-  duplicateIndexes,
-  isDuplicateKey,
-  LOOKUP_CONCURRENCY,
-  mapBounded,
-  onlyDuplicateKeys,
-  type Collections,
-  type MembershipDoc,
-} from '../persistence/collections';
+import { insertUnordered, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, type Collections, type MembershipDoc } from '../persistence/collections';
 import type { WorkDispatcher } from './work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
 import type { Sites } from './sites';
@@ -341,14 +333,7 @@ function listed(ids: readonly string[]): string {
 
 /** Inserts each document on its own fence (unordered); returns the positions of those that already existed. */
 async function insertEach<T extends { _id: string }>(collection: Collection<T>, docs: readonly T[]): Promise<number[]> {
-  if (docs.length === 0) return [];
-  try {
-    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
-    return [];
-  } catch (err) {
-    if (!onlyDuplicateKeys(err)) throw err;
-    return duplicateIndexes(err);
-  }
+  return insertUnordered(collection, docs);
 }
 
 function requireNotCanceled(problem: ProblemDoc): ProblemDoc {
