@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -7,11 +8,14 @@ import { probeSandbox } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';
 import { summarize, type LatencySummary } from './bench-stats';
 import { startBenchSystem } from './bench-system';
+import { rawFenceCycles } from './claim-cycle-bench';
 
 export interface EndToEndResult {
   tasks: number;
   workers: number;
   upletTasksPerSecond: number;
+  /** The raw fence claim cycle (claim → heartbeat → report through the driver alone) on the same preduplets, same workers. */
+  rawFenceCyclesPerSecond: number;
   bullmqJobsPerSecond: number;
   sandboxSpawn: LatencySummary;
   /** Sandboxed commands one no-op preduplet runs once its archives are cached: detarget, predict. */
@@ -30,8 +34,10 @@ const NOOP_ALGO =
 
 /**
  * No-op preduplets through the whole system (claim, fetch with digests, sandbox
- * spawns, upload, report), against BullMQ on the local Redis running a no-op job
- * with the same number of workers, and the bare cost of one sandboxed spawn.
+ * spawns, upload, report), against the raw fence claim cycle on the same preduplets
+ * with the same number of workers (issue 22's baseline: the database work of a task,
+ * nothing else), BullMQ on the local Redis running a no-op job (context), and the
+ * bare cost of one sandboxed spawn.
  */
 export async function benchEndToEnd(
   mongoUrlFor: (db: string) => string,
@@ -42,6 +48,7 @@ export async function benchEndToEnd(
 ): Promise<EndToEndResult> {
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: workers });
   let upletTasksPerSecond: number;
+  let todoDocs: Array<{ _id: string }>;
   try {
     for (const [name, script] of [
       ['wf', NOOP_WORKFLOW],
@@ -76,14 +83,26 @@ export async function benchEndToEnd(
       return (await sys.call('GET', '/preduplet?problem=np&status=done&limit=1000')).preduplets.length === preduplets.length;
     });
     upletTasksPerSecond = tasks / ((performance.now() - started) / 1000);
+    // The same preduplets as they were when requested, for the raw fence cycle.
+    todoDocs = (await sys.orchestrator.collections.preduplets.find({ problem: 'np' }).toArray()).map((d) => ({
+      ...d,
+      status: 'todo' as const,
+      attempt: 0,
+      worker: null,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      prediction_storage_uuid: null,
+    }));
   } finally {
     await sys.close();
   }
+  const rawDb = `bench_e2e_raw_${crypto.randomBytes(3).toString('hex')}`;
 
   return {
     tasks,
     workers,
     upletTasksPerSecond,
+    rawFenceCyclesPerSecond: (await rawFenceCycles(mongoUrlFor(rawDb), todoDocs, workers)).perSecond,
     bullmqJobsPerSecond: await bullmqNoop(redisUrl, tasks, workers),
     sandboxSpawn: await sandboxSpawns(Math.min(tasks, 100)),
     spawnsPerTask: 2,
