@@ -4,6 +4,7 @@ import { connectMongo } from '../../shared/db/mongo-connection';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
 import { BENCH_KEYS, indexLikeTheOrchestrator, startBenchSystem } from './bench-system';
 import { runPool, summarize, type LatencySummary } from './bench-stats';
+import { OrchestratorClient } from '../../shared/http/orchestrator-client';
 
 export interface ClaimCycleResult {
   uplets: number;
@@ -49,17 +50,15 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     // The baseline works on the very same documents, with the same indexes.
     const sameDocs = await orch.collections.preduplets.find({ _id: { $in: uuids } }).toArray();
 
+    // Through the compute agents' own client (shared/http/orchestrator-client.ts), as an agent makes these calls.
+    const agent = new OrchestratorClient({ baseUrl: orch.url, apiKey: node, retry: { retries: 0 } });
     const httpLatencies: number[] = [];
     const httpStart = performance.now();
     await runPool(uuids, workers, async (uuid) => {
       const t0 = performance.now();
-      const claim = await call(node, `/worker/preduplet/${uuid}`, { worker: 'w' });
-      await call(node, `/worker/preduplet/${uuid}/heartbeat`, { lease_token: claim.lease.token });
-      await call(node, `/preddone/${uuid}`, {
-        status: 'done',
-        prediction_storage_uuid: `prediction-${uuid}-${claim.lease.attempt}`,
-        lease_token: claim.lease.token,
-      });
+      const { lease } = await agent.claim('preduplet', uuid, 'w');
+      await agent.heartbeat('preduplet', uuid, lease.token);
+      await agent.report('preduplet', uuid, lease.token, { status: 'done', prediction_storage_uuid: `prediction-${uuid}-${lease.attempt}` });
       httpLatencies.push(performance.now() - t0);
     });
     const orchestrator = summarize(httpLatencies, (performance.now() - httpStart) / 1000);
