@@ -43,6 +43,8 @@ export interface BenchSystem {
   /** Every agent started (options.agents of them, 1 by default); `agent` is the first. */
   agents: RunningAgent[];
   dir: string;
+  /** The AMQP prefix of its queues and events exchange. */
+  prefix: string;
   call(method: string, p: string, body?: unknown): Promise<any>;
   storageAs(who: keyof typeof BENCH_KEYS): StorageClient;
   close(): Promise<void>;
@@ -113,6 +115,7 @@ export async function startBenchSystem(
     agent,
     agents,
     dir,
+    prefix,
     call: async (method, p, body) => {
       const res = await fetch(`${orchestrator.url}${p}`, {
         method,
