@@ -251,13 +251,7 @@ export class Registration {
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });
-    const bySite = new Map<string, string[]>();
-    for (const d of docs) {
-      const list = bySite.get(siteOf(d));
-      if (list) list.push(d.uuid);
-      else bySite.set(siteOf(d), [d.uuid]);
-    }
-    for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
+    await this.dispatchBySite(docs);
     return docs;
   }
 
@@ -315,8 +309,19 @@ export class Registration {
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });
-    for (const d of docs) await this.dispatcher.dispatch('preduplet', [d.uuid], siteOf(d));
+    await this.dispatchBySite(docs);
     return docs;
+  }
+
+  /** One dispatch per site: its messages are published together and their confirms awaited once, not one round each. */
+  private async dispatchBySite(docs: readonly PredupletDoc[]): Promise<void> {
+    const bySite = new Map<string, string[]>();
+    for (const d of docs) {
+      const list = bySite.get(siteOf(d));
+      if (list) list.push(d.uuid);
+      else bySite.set(siteOf(d), [d.uuid]);
+    }
+    for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
   }
 
   private async requireProblem(uuid: string, field: string): Promise<ProblemDoc> {
