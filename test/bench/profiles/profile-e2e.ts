@@ -98,6 +98,7 @@ async function main() {
       await profiler.post('Profiler.enable');
       await profiler.post('Profiler.start');
     }
+    const cpu0 = process.cpuUsage();
     const started = performance.now();
     const { preduplets } = await sys.call('POST', '/prediction', { data: items.slice(2), problem: 'np' });
     const requested = performance.now();
@@ -108,6 +109,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     if (profiler) {
       const { profile } = await profiler.post('Profiler.stop');
       fs.mkdirSync(process.env.PROF!, { recursive: true });
@@ -124,6 +126,8 @@ async function main() {
       `${tasks} no-op preduplets, ${workers} workers: ${(tasks / seconds).toFixed(1)} tasks/s, ${seconds.toFixed(2)} s (POST /prediction ${(requested - started).toFixed(0)} ms)`,
     );
     console.log(`per task, slot-ms available: ${((seconds * 1000 * workers) / tasks).toFixed(0)}`);
+    // Orchestrator, gateway and agents share this process: their CPU per task, whatever the load (sandboxed children not included).
+    console.log(`Node CPU per task (orchestrator + gateway + agents): ${((cpu.user + cpu.system) / 1000 / tasks).toFixed(1)} ms`);
     console.log(`orchestrator stamps: todo→claimed p50 ${med(lag)} ms, claimed→done p50 ${med(run)} ms`);
     console.log('step                      count   p50 ms   mean ms  total ms/task');
     for (const [step, d] of [...durations].sort((a, b) => sum(b[1]) - sum(a[1])))
