@@ -52,7 +52,8 @@ async function main() {
   if (server.ferret?.backend.kind === 'postgresql') process.env.UPLET_BENCH_FERRET_PG = server.ferret.backend.url;
   const amqpUrl = 'amqp://guest:guest@127.0.0.1:5672';
   const workers = Number(process.env.WORKERS ?? 2);
-  const sys = await startBenchSystem((db) => server.urlFor(db), amqpUrl, { agentConcurrency: workers });
+  // AGENT_PROCESS=1: the agent in a process of its own (its steps are then not timed here).
+  const sys = await startBenchSystem((db) => server.urlFor(db), amqpUrl, { agentConcurrency: workers, agentProcesses: process.env.AGENT_PROCESS === '1' });
   const tasks = Number(process.env.N ?? 40);
   try {
     for (const [name, script] of [
