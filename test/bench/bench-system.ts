@@ -160,16 +160,16 @@ async function startAgentProcess(env: Record<string, string>): Promise<ChildProc
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`the agent process exited with ${code}:\n${output.slice(-2000)}`));
     });
   });
   // Drained from now on, unread: its log is not measured.
-  child.stdout!.removeAllListeners('data').resume();
-  child.stderr!.removeAllListeners('data').resume();
+  child.stdout.removeAllListeners('data').resume();
+  child.stderr.removeAllListeners('data').resume();
   return child;
 }
 
