@@ -153,10 +153,10 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       delivery.ack();
       const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
       tasks.add(task);
-      void task.done.finally(() => {
-        tasks.delete(task);
-        slots.release();
-      });
+      // The slot is free once the attempt is reported (removing a workspace takes ~10 ms here); the task
+      // counts as running until its workspace is gone, so shutdown still waits for that.
+      void task.settled.then(() => slots.release());
+      void task.done.finally(() => tasks.delete(task));
     };
 
   await broker.start();

@@ -30,6 +30,9 @@ export interface RunningTask {
   lease: Lease;
   /** Stops the task's sandbox now (shutdown past its grace period). */
   abort(): void;
+  /** Resolves once the attempt is reported, released or abandoned: its slot may take new work while its workspace is removed. */
+  settled: Promise<void>;
+  /** Resolves once the workspace is removed too. */
   done: Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export function runClaimedTask(
   const shutdown = new AbortController();
   const signal = AbortSignal.any([heartbeat.signal, shutdown.signal]);
 
+  let markSettled!: () => void;
+  const settled = new Promise<void>((resolve) => (markSettled = resolve));
   const done = (async () => {
     let ws: TaskWorkspace | undefined;
     const started = Date.now();
@@ -99,10 +104,11 @@ export function runClaimedTask(
         );
       }
     } finally {
+      markSettled();
       await ws?.remove().catch(() => undefined);
     }
   })();
-  return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), done };
+  return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), settled, done };
 }
 
 async function sendTo(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, report: DoneReport | FailedReport): Promise<void> {

@@ -4,7 +4,7 @@ import { StorageRequestError } from '../../shared/http/storage-client';
 import type { Logger } from '../../shared/logging/logger';
 import { sandboxOutputFile } from '../sandbox/sandbox-output';
 import { readScore } from './score-file';
-import { TaskStepFailed, type TaskWorkspace } from './task-workspace';
+import { allFetched, TaskStepFailed, type TaskWorkspace } from './task-workspace';
 
 /**
  * One learnuplet, in the sandbox, step by step: detarget the data (so the algo
@@ -12,12 +12,15 @@ import { TaskStepFailed, type TaskWorkspace } from './task-workspace';
  * on the detargeted train and test data, score both.
  */
 export async function runLearnTask(l: Learnuplet, ws: TaskWorkspace, logger: Logger): Promise<LearnDone> {
-  const algo = await ws.archive('algo', l.algo);
-  const workflow = await ws.archive('workflow', l.workflow);
-  await ws.fetchInto('train', 'data', l.train_data);
-  await ws.fetchInto('test', 'data', l.test_data);
   const untrained = l.model_start === l.algo;
-  const modelIn = untrained ? undefined : await ws.fetchFile('model-in', 'model', l.model_start);
+  // Fetched side by side: each is a round trip to a gateway, and none needs another.
+  const [algo, workflow, , , modelIn] = await allFetched([
+    ws.archive('algo', l.algo),
+    ws.archive('workflow', l.workflow),
+    ws.fetchInto('train', 'data', l.train_data),
+    ws.fetchInto('test', 'data', l.test_data),
+    untrained ? undefined : ws.fetchFile('model-in', 'model', l.model_start),
+  ]);
 
   const detarget = async (from: string) => {
     const out = await ws.outputDir(`${from}-features`);

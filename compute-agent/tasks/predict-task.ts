@@ -3,15 +3,18 @@ import type { PredDone, Preduplet } from '../../shared/contracts/work-contract';
 import { predictionBlobUuid } from '../../shared/contracts/blob-contract';
 import { StorageRequestError } from '../../shared/http/storage-client';
 import { ro, rw } from './learn-task';
-import type { TaskWorkspace } from './task-workspace';
+import { allFetched, type TaskWorkspace } from './task-workspace';
 import { sandboxOutputFile } from '../sandbox/sandbox-output';
 
 /** One preduplet: detarget the data item, predict with the chosen model, upload the predictions for the requester. */
 export async function runPredictTask(p: Preduplet, attempt: number, ws: TaskWorkspace): Promise<PredDone> {
-  const algo = await ws.archive('algo', p.algo);
-  const workflow = await ws.archive('workflow', p.workflow);
-  const model = await ws.fetchFile('model', 'model', p.model);
-  await ws.fetchInto('data', 'data', [p.data]);
+  // Fetched side by side: each is a round trip to a gateway, and none needs another.
+  const [algo, workflow, model] = await allFetched([
+    ws.archive('algo', p.algo),
+    ws.archive('workflow', p.workflow),
+    ws.fetchFile('model', 'model', p.model),
+    ws.fetchInto('data', 'data', [p.data]),
+  ]);
 
   const features = await ws.outputDir('features');
   await ws.run('detarget', {

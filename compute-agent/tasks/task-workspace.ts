@@ -17,6 +17,17 @@ export function privateDirMode(caps: SandboxCapabilities): number {
   return caps.bubblewrap ? 0o700 : 0o711;
 }
 
+/**
+ * Promise.all for a task's concurrent fetches, except that it waits for every one to end before
+ * it throws the first failure: none is left writing into a workspace the failed task removes.
+ */
+export async function allFetched<T extends readonly unknown[] | []>(values: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  const results = (await Promise.allSettled(values)) as PromiseSettledResult<unknown>[];
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
+}
+
 /** A sandboxed step that failed: the task reports it with the reason and the log tail. */
 export class TaskStepFailed extends Error {
   /** `permanent`: deterministic bad input; reported so, the task fails at once instead of being retried. */
@@ -100,19 +111,22 @@ export class TaskWorkspace {
     return dir;
   }
 
-  /** Downloads blobs into a directory, each file named by its uuid; digests are checked by the client. */
+  /**
+   * Downloads blobs into a directory, each file named by its uuid; digests are checked by the
+   * client against those the gateway sends with each blob (one request per blob, no metadata read first).
+   */
   async fetchInto(dir: string, kind: BlobKind, uuids: readonly string[]): Promise<void> {
     await fs.promises.mkdir(this.path(dir), { recursive: true, mode: 0o755 });
     for (const uuid of uuids) {
       this.ctx.signal.throwIfAborted();
-      await this.ctx.storage.downloadToFile(kind, uuid, this.path(dir, uuid));
+      await this.ctx.storage.fetchToFile(kind, uuid, this.path(dir, uuid));
       await fs.promises.chmod(this.path(dir, uuid), 0o644);
     }
   }
 
   async fetchFile(name: string, kind: BlobKind, uuid: string): Promise<string> {
     const file = this.path(name);
-    await this.ctx.storage.downloadToFile(kind, uuid, file);
+    await this.ctx.storage.fetchToFile(kind, uuid, file);
     await fs.promises.chmod(file, 0o644);
     return file;
   }

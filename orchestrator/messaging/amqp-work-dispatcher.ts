@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/logging/logger';
 import type { TaskKind } from '../domain/documents';
 import type { Collections } from '../persistence/collections';
 import type { OrchestratorMetrics } from '../metrics';
-import type { WorkDispatcher } from '../work/work-dispatcher';
+import type { DispatchOptions, WorkDispatcher } from '../work/work-dispatcher';
 
 export class AmqpWorkDispatcher implements WorkDispatcher {
   constructor(
@@ -22,7 +22,7 @@ export class AmqpWorkDispatcher implements WorkDispatcher {
   /** Reads a task's site when a caller did not say it (set by the service once the per-kind table exists). */
   siteOf: (kind: TaskKind, uuid: string) => Promise<string> = async () => 'default';
 
-  async dispatch(kind: TaskKind, uuids: readonly string[], site?: string): Promise<void> {
+  async dispatch(kind: TaskKind, uuids: readonly string[], site?: string, how: DispatchOptions = {}): Promise<void> {
     if (uuids.length === 0) return;
     const published: string[] = [];
     try {
@@ -42,7 +42,9 @@ export class AmqpWorkDispatcher implements WorkDispatcher {
       });
     }
     this.metrics?.published.inc({ kind }, published.length);
-    if (published.length === 0) return;
+    // Only a republish is recorded: a first publish follows its todo write, whose timestamp_todo the
+    // sweeper reads already. That upsert (a FerretDB update) used to land while the agent's claim read.
+    if (published.length === 0 || !how.republish) return;
     const now = new Date();
     await this.collections.dispatches
       .bulkWrite(

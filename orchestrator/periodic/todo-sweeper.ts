@@ -66,7 +66,7 @@ export class TodoSweeper {
     if (stale.length === 0) return 0;
     const published = await mapBounded(stale, LOOKUP_CONCURRENCY, (d) => this.c.dispatches.findOne({ _id: d._id }, { projection: { published_at: 1 } }));
     const due = stale.filter((_, i) => !(published[i] && (published[i] as { published_at: Date }).published_at >= cutoff)).map((d) => d._id);
-    await this.dispatcher.dispatch(kind, due);
+    await this.dispatcher.dispatch(kind, due, undefined, { republish: true });
     this.metrics?.republished.inc({ kind }, due.length);
     return due.length;
   }

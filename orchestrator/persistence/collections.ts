@@ -1,4 +1,4 @@
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, OptionalUnlessRequiredId } from 'mongodb';
 import type { AlgoDoc, DataDoc, LearnupletDoc, MinibatchDoc, PredupletDoc, ProblemDoc, TaskKind } from '../domain/documents';
 import type {
   DatasetDoc,
@@ -238,4 +238,34 @@ export function duplicateIndexes(err: unknown): number[] {
   const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number }> | { index: number; code?: number } })?.writeErrors;
   const list = writeErrors === undefined ? [] : Array.isArray(writeErrors) ? writeErrors : [writeErrors];
   return list.filter((e) => e.code === 11000).map((e) => e.index);
+}
+
+/** Below this many documents per chunk an unordered insert stays one command (small posts make no more commands than before). */
+const MIN_INSERT_CHUNK = 1_000;
+
+/**
+ * An unordered insertMany, sent as up to `concurrency` chunks side by side: FerretDB inserts a
+ * batch on one PostgreSQL connection, one row after another, so 10,000 learnuplets in one
+ * command use one core (2.2–2.3 s here) where four chunks use both (1.35–1.7 s). Every insert
+ * is still its own fence; returns the positions in `docs` of those whose `_id` existed already.
+ * Waits for every chunk before it throws anything but a duplicate key.
+ */
+export async function insertUnordered<T extends { _id: string }>(
+  collection: Collection<T>,
+  docs: readonly T[],
+  concurrency = LOOKUP_CONCURRENCY,
+): Promise<number[]> {
+  if (docs.length === 0) return [];
+  const size = Math.max(MIN_INSERT_CHUNK, Math.ceil(docs.length / concurrency));
+  const chunks = Array.from({ length: Math.ceil(docs.length / size) }, (_, i) => i * size);
+  const results = await Promise.allSettled(
+    chunks.map((start) => collection.insertMany(docs.slice(start, start + size) as unknown as OptionalUnlessRequiredId<T>[], { ordered: false })),
+  );
+  const existed: number[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') return;
+    if (!onlyDuplicateKeys(r.reason)) throw r.reason;
+    for (const at of duplicateIndexes(r.reason)) existed.push(chunks[i]! + at);
+  });
+  return existed;
 }

@@ -3,7 +3,7 @@ import { nextRankToStart, TERMINAL, type ChainLink } from '../domain/chain-rules
 import type { AlgoDoc, LearnupletDoc, MinibatchDoc, ProblemDoc } from '../domain/documents';
 import { learnupletUuid, logId, logKey, minibatchId, modelEndUuid, rankCursor, siteBatchId, siteTrainCursor } from '../domain/uplet-ids';
 import { DEFAULT_SITE, siteOf } from '../../shared/contracts/sites';
-import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections, type TrainLogDoc } from '../persistence/collections';
+import { duplicateIndexes, insertUnordered, isDuplicateKey, onlyDuplicateKeys, type Collections, type TrainLogDoc } from '../persistence/collections';
 import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import type { WorkDispatcher } from './work-dispatcher';
 
@@ -258,14 +258,8 @@ export class ChainKeeper {
         });
       }
     }
-    try {
-      await this.c.learnuplets.insertMany(missing, { ordered: false });
-      return missing.length;
-    } catch (err) {
-      // Another writer created some of them first: same ids, same content. Those are not ours.
-      if (!onlyDuplicateKeys(err)) throw err;
-      return missing.length - duplicateIndexes(err).length;
-    }
+    // Another writer may have created some of them first: same ids, same content. Those are not ours.
+    return missing.length - (await insertUnordered(this.c.learnuplets, missing)).length;
   }
 
   /**

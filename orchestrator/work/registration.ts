@@ -1,19 +1,11 @@
 import crypto from 'node:crypto';
 import type { Principal } from '../../shared/auth/api-keys';
-import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { ConflictError, ForbiddenError, UnprocessableError } from '../../shared/errors/uplet-error';
 import { bestDoneLink } from '../domain/chain-rules';
 import type { AlgoDoc, DataDoc, MetricDirection, PredupletDoc, ProblemDoc } from '../domain/documents';
 import { membershipId, predupletUuid } from '../domain/uplet-ids';
-import {
-  duplicateIndexes,
-  isDuplicateKey,
-  LOOKUP_CONCURRENCY,
-  mapBounded,
-  onlyDuplicateKeys,
-  type Collections,
-  type MembershipDoc,
-} from '../persistence/collections';
+import { insertUnordered, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, type Collections, type MembershipDoc } from '../persistence/collections';
 import type { WorkDispatcher } from './work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
 import type { Sites } from './sites';
@@ -259,13 +251,7 @@ export class Registration {
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });
-    const bySite = new Map<string, string[]>();
-    for (const d of docs) {
-      const list = bySite.get(siteOf(d));
-      if (list) list.push(d.uuid);
-      else bySite.set(siteOf(d), [d.uuid]);
-    }
-    for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
+    await this.dispatchBySite(docs);
     return docs;
   }
 
@@ -323,8 +309,19 @@ export class Registration {
       };
     });
     await this.c.preduplets.insertMany(docs, { ordered: false });
-    for (const d of docs) await this.dispatcher.dispatch('preduplet', [d.uuid], siteOf(d));
+    await this.dispatchBySite(docs);
     return docs;
+  }
+
+  /** One dispatch per site: its messages are published together and their confirms awaited once, not one round each. */
+  private async dispatchBySite(docs: readonly PredupletDoc[]): Promise<void> {
+    const bySite = new Map<string, string[]>();
+    for (const d of docs) {
+      const list = bySite.get(siteOf(d));
+      if (list) list.push(d.uuid);
+      else bySite.set(siteOf(d), [d.uuid]);
+    }
+    for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
   }
 
   private async requireProblem(uuid: string, field: string): Promise<ProblemDoc> {
@@ -341,14 +338,7 @@ function listed(ids: readonly string[]): string {
 
 /** Inserts each document on its own fence (unordered); returns the positions of those that already existed. */
 async function insertEach<T extends { _id: string }>(collection: Collection<T>, docs: readonly T[]): Promise<number[]> {
-  if (docs.length === 0) return [];
-  try {
-    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
-    return [];
-  } catch (err) {
-    if (!onlyDuplicateKeys(err)) throw err;
-    return duplicateIndexes(err);
-  }
+  return insertUnordered(collection, docs);
 }
 
 function requireNotCanceled(problem: ProblemDoc): ProblemDoc {

@@ -10,5 +10,14 @@ export interface WorkDispatcher {
    * Never throws: what could not be published is republished by the sweeper. `site` is where
    * the tasks run (the queue they go to); when not given, each task's site is read from its document.
    */
-  dispatch(kind: TaskKind, uuids: readonly string[], site?: string): Promise<void>;
+  dispatch(kind: TaskKind, uuids: readonly string[], site?: string, how?: DispatchOptions): Promise<void>;
+}
+
+export interface DispatchOptions {
+  /**
+   * A republish of work that has been todo for a while (the sweeper's): its publish time is
+   * recorded, so the next sweep does not publish it again. A first publish, right after its todo
+   * write, needs no record: its `timestamp_todo` already tells the sweeper as much.
+   */
+  republish?: boolean;
 }

@@ -53,15 +53,24 @@ export async function parseJsonResponse(
   what: string,
   refusal: (message: string, status: number, code: string, details?: unknown) => Error,
 ): Promise<unknown> {
-  const text = await res.text();
-  if (res.status >= 500) throw new RetryableHttpError(`${what}: answered ${res.status}`, res.status);
+  return parseJsonText(res.status, await res.text(), what, refusal);
+}
+
+/** parseJsonResponse for an answer already read: its status and body text. */
+export function parseJsonText(
+  status: number,
+  text: string,
+  what: string,
+  refusal: (message: string, status: number, code: string, details?: unknown) => Error,
+): unknown {
+  if (status >= 500) throw new RetryableHttpError(`${what}: answered ${status}`, status);
   let json: { error?: { code?: string; message?: string; details?: unknown } } | undefined;
   try {
     json = JSON.parse(text);
   } catch {
     json = undefined;
   }
-  if (!res.ok)
-    throw refusal(`${what}: ${res.status} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, json?.error?.code ?? 'HTTP_ERROR', json?.error?.details);
+  if (status < 200 || status >= 300)
+    throw refusal(`${what}: ${status} ${json?.error?.message ?? text.slice(0, 200)}`, status, json?.error?.code ?? 'HTTP_ERROR', json?.error?.details);
   return json;
 }

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,6 +44,8 @@ export interface BenchSystem {
   /** Every agent started (options.agents of them, 1 by default); `agent` is the first. */
   agents: RunningAgent[];
   dir: string;
+  /** The AMQP prefix of its queues and events exchange. */
+  prefix: string;
   call(method: string, p: string, body?: unknown): Promise<any>;
   storageAs(who: keyof typeof BENCH_KEYS): StorageClient;
   close(): Promise<void>;
@@ -51,7 +54,14 @@ export interface BenchSystem {
 export async function startBenchSystem(
   mongoUrlFor: (db: string) => string,
   amqpUrl: string,
-  options: { agentConcurrency?: number; agents?: number; orchestrator?: Record<string, string>; agent?: Record<string, string> } = {},
+  options: {
+    agentConcurrency?: number;
+    agents?: number;
+    orchestrator?: Record<string, string>;
+    agent?: Record<string, string>;
+    /** Agents as processes of their own (node dist/compute-agent/main.js), as deployed, instead of in this process. */
+    agentProcesses?: boolean;
+  } = {},
 ): Promise<BenchSystem> {
   const id = crypto.randomBytes(3).toString('hex');
   const dbName = `bench_${id}`;
@@ -85,25 +95,23 @@ export async function startBenchSystem(
     silentLogger(),
   );
   const agents: RunningAgent[] = [];
+  const agentProcesses: ChildProcess[] = [];
   if (options.agentConcurrency !== undefined) {
     for (let i = 0; i < (options.agents ?? 1); i++) {
-      agents.push(
-        await startComputeAgent(
-          loadConfig(agentSettingsSchema, {
-            ORCHESTRATOR_URL: orchestrator.url,
-            STORAGE_URL: storage.url,
-            AMQP_URL: amqpUrl,
-            AMQP_PREFIX: prefix,
-            AGENT_API_KEY: BENCH_KEYS.node.key,
-            AGENT_NAME: i === 0 ? 'bench-agent' : `bench-agent-${i + 1}`,
-            AGENT_CONCURRENCY: String(options.agentConcurrency),
-            AGENT_WORK_DIR: path.join(dir, i === 0 ? 'work' : `work-${i + 1}`),
-            HEARTBEAT_INTERVAL_MS: '10000',
-            ...options.agent,
-          }),
-          silentLogger(),
-        ),
-      );
+      const env = {
+        ORCHESTRATOR_URL: orchestrator.url,
+        STORAGE_URL: storage.url,
+        AMQP_URL: amqpUrl,
+        AMQP_PREFIX: prefix,
+        AGENT_API_KEY: BENCH_KEYS.node.key,
+        AGENT_NAME: i === 0 ? 'bench-agent' : `bench-agent-${i + 1}`,
+        AGENT_CONCURRENCY: String(options.agentConcurrency),
+        AGENT_WORK_DIR: path.join(dir, i === 0 ? 'work' : `work-${i + 1}`),
+        HEARTBEAT_INTERVAL_MS: '10000',
+        ...options.agent,
+      };
+      if (options.agentProcesses) agentProcesses.push(await startAgentProcess(env));
+      else agents.push(await startComputeAgent(loadConfig(agentSettingsSchema, env), silentLogger()));
     }
   }
   const agent = agents[0];
@@ -113,6 +121,7 @@ export async function startBenchSystem(
     agent,
     agents,
     dir,
+    prefix,
     call: async (method, p, body) => {
       const res = await fetch(`${orchestrator.url}${p}`, {
         method,
@@ -126,6 +135,7 @@ export async function startBenchSystem(
     storageAs: (who) => new StorageClient({ baseUrl: storage.url, apiKey: BENCH_KEYS[who].key }),
     close: async () => {
       for (const a of agents) await a.close();
+      for (const p of agentProcesses) await stopAgentProcess(p);
       await storage.close();
       await orchestrator.close();
       const db = await connectMongo(mongoUrlFor(dbName), { maxPoolSize: 1 });
@@ -134,4 +144,40 @@ export async function startBenchSystem(
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A compute agent in a process of its own, from the built sources beside this file; resolves once it consumes. */
+async function startAgentProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const main = path.resolve(__dirname, '../../compute-agent/main.js');
+  const child = spawn(process.execPath, [main], { env: { ...process.env, ...env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent process did not get ready in 30 s:\n${output.slice(-2000)}`)), 30_000);
+    const onData = (d: Buffer) => {
+      output += d.toString('utf8');
+      if (output.includes('compute agent ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the agent process exited with ${code}:\n${output.slice(-2000)}`));
+    });
+  });
+  // Drained from now on, unread: its log is not measured.
+  child.stdout.removeAllListeners('data').resume();
+  child.stderr.removeAllListeners('data').resume();
+  return child;
+}
+
+async function stopAgentProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
 }

@@ -4,6 +4,7 @@ import { connectMongo } from '../../shared/db/mongo-connection';
 import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
 import { BENCH_KEYS, indexLikeTheOrchestrator, startBenchSystem } from './bench-system';
 import { runPool, summarize, type LatencySummary } from './bench-stats';
+import { OrchestratorClient } from '../../shared/http/orchestrator-client';
 
 export interface ClaimCycleResult {
   uplets: number;
@@ -49,43 +50,53 @@ export async function benchClaimCycle(mongoUrlFor: (db: string) => string, amqpU
     // The baseline works on the very same documents, with the same indexes.
     const sameDocs = await orch.collections.preduplets.find({ _id: { $in: uuids } }).toArray();
 
+    // Through the compute agents' own client (shared/http/orchestrator-client.ts), as an agent makes these calls.
+    const agent = new OrchestratorClient({ baseUrl: orch.url, apiKey: node, retry: { retries: 0 } });
     const httpLatencies: number[] = [];
     const httpStart = performance.now();
     await runPool(uuids, workers, async (uuid) => {
       const t0 = performance.now();
-      const claim = await call(node, `/worker/preduplet/${uuid}`, { worker: 'w' });
-      await call(node, `/worker/preduplet/${uuid}/heartbeat`, { lease_token: claim.lease.token });
-      await call(node, `/preddone/${uuid}`, {
-        status: 'done',
-        prediction_storage_uuid: `prediction-${uuid}-${claim.lease.attempt}`,
-        lease_token: claim.lease.token,
-      });
+      const { lease } = await agent.claim('preduplet', uuid, 'w');
+      await agent.heartbeat('preduplet', uuid, lease.token);
+      await agent.report('preduplet', uuid, lease.token, { status: 'done', prediction_storage_uuid: `prediction-${uuid}-${lease.attempt}` });
       httpLatencies.push(performance.now() - t0);
     });
     const orchestrator = summarize(httpLatencies, (performance.now() - httpStart) / 1000);
 
     // Baseline: the same documents and the same state changes, straight through the driver.
-    const raw = await connectMongo(mongoUrlFor(rawDbName), { maxPoolSize: 10 });
-    try {
-      await ensureIndexes(collectionsOf(raw.db));
-      await indexLikeTheOrchestrator(raw.db);
-      await raw.db.collection('preduplets').insertMany(sameDocs as never[]);
-      const rawUuids = sameDocs.map((d) => d._id);
-      const rawLatencies: number[] = [];
-      const rawStart = performance.now();
-      await runPool(rawUuids, workers, async (uuid) => {
-        const t0 = performance.now();
-        await rawClaimCycle(raw.db, uuid);
-        rawLatencies.push(performance.now() - t0);
-      });
-      const rawDriver = summarize(rawLatencies, (performance.now() - rawStart) / 1000);
-      return { uplets, workers, orchestrator, rawDriver, ratio: orchestrator.perSecond / rawDriver.perSecond };
-    } finally {
-      await raw.db.dropDatabase().catch(() => undefined);
-      await raw.close();
-    }
+    const rawDriver = await rawFenceCycles(mongoUrlFor(rawDbName), sameDocs, workers);
+    return { uplets, workers, orchestrator, rawDriver, ratio: orchestrator.perSecond / rawDriver.perSecond };
   } finally {
     await sys.close();
+  }
+}
+
+/**
+ * The raw fence claim cycle: `docs` (todo uplets) copied into a database of their own with the
+ * orchestrator's indexes, then claim → heartbeat → report of each through the driver alone, by
+ * `workers` concurrent loops. The baseline of the claim cycle, and of the no-op tasks end to end.
+ */
+export async function rawFenceCycles(mongoUrl: string, docs: ReadonlyArray<{ _id: string }>, workers: number): Promise<LatencySummary> {
+  const raw = await connectMongo(mongoUrl, { maxPoolSize: 10 });
+  try {
+    await ensureIndexes(collectionsOf(raw.db));
+    await indexLikeTheOrchestrator(raw.db);
+    await raw.db.collection('preduplets').insertMany(docs.map((d) => ({ ...d })) as never[]);
+    const latencies: number[] = [];
+    const started = performance.now();
+    await runPool(
+      docs.map((d) => d._id),
+      workers,
+      async (uuid) => {
+        const t0 = performance.now();
+        await rawClaimCycle(raw.db, uuid);
+        latencies.push(performance.now() - t0);
+      },
+    );
+    return summarize(latencies, (performance.now() - started) / 1000);
+  } finally {
+    await raw.db.dropDatabase().catch(() => undefined);
+    await raw.close();
   }
 }
 

@@ -1,6 +1,10 @@
 import * as amqp from 'amqplib';
 import { summarize, type LatencySummary } from './bench-stats';
 import { startBenchSystem } from './bench-system';
+import { AmqpBroker } from '../../shared/messaging/amqp-broker';
+import { workTopology } from '../../shared/messaging/work-topology';
+import { silentLogger } from '../../shared/logging/logger';
+import { learnupletUuid } from '../../orchestrator/domain/uplet-ids';
 
 export interface DispatchResult {
   samples: number;
@@ -17,28 +21,43 @@ export async function benchDispatch(mongoUrlFor: (db: string) => string, amqpUrl
   // The tasks themselves fail at once (no algo archive): only the hand-over is measured.
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: 1, orchestrator: { MAX_ATTEMPTS: '1' } });
   const latencies: number[] = [];
+  // The claim is heard on the events exchange (learnuplet.pending), not polled through the API: a
+  // listing every 2 ms kept a query in flight on the orchestrator and FerretDB while they dispatched.
+  const events = new AmqpBroker({ url: amqpUrl, topology: workTopology(sys.prefix), logger: silentLogger() });
+  const claimed = new Map<string, () => void>();
   try {
+    await events.start();
+    await events.subscribe(workTopology(sys.prefix).eventsExchange, 'learnuplet.pending', (content) => {
+      const id = (JSON.parse(content.toString('utf8')) as { id?: string }).id;
+      if (id) claimed.get(id)?.();
+    });
     await sys.call('POST', '/problem', { uuid: 'dp', workflow: 'wf', test_dataset: ['t'], size_train_dataset: 1 });
     await sys.call('POST', '/data', { uuid: 'dd', problems: 'dp' });
     const started = performance.now();
     for (let i = 0; i < samples; i++) {
+      const uuid = learnupletUuid('dp', `da${i}`, 0);
+      const heard = new Promise<void>((resolve) => claimed.set(uuid, resolve));
       await sys.call('POST', '/algo', { uuid: `da${i}`, name: 'a', problem: 'dp' });
-      for (;;) {
-        const [l] = (await sys.call('GET', `/learnuplet?algo=da${i}`)).learnuplets;
-        if (l.timestamp_claimed) {
-          latencies.push(new Date(l.timestamp_claimed).getTime() - new Date(l.timestamp_todo).getTime());
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 2));
-      }
+      await withTimeout(heard, 60_000, `the claim of ${uuid} was not heard`);
+      claimed.delete(uuid);
+      // Both stamps are the orchestrator's, on the document: read once, after the claim.
+      const l = await sys.orchestrator.collections.learnuplets.findOne({ _id: uuid });
+      if (!l?.timestamp_claimed || !l.timestamp_todo) throw new Error(`learnuplet ${uuid} has no claim stamps`);
+      latencies.push(l.timestamp_claimed.getTime() - l.timestamp_todo.getTime());
       // Let the agent go idle again (its task fails at once) before the next sample.
       while (sys.agent!.running() > 0) await new Promise((r) => setTimeout(r, 2));
     }
     const uplet = summarize(latencies, (performance.now() - started) / 1000);
     return { samples, uplet, rawAmqp: await rawRoundTrips(amqpUrl, samples) };
   } finally {
+    await events.close();
     await sys.close();
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 async function rawRoundTrips(url: string, samples: number): Promise<LatencySummary> {

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -7,11 +8,17 @@ import { probeSandbox } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';
 import { summarize, type LatencySummary } from './bench-stats';
 import { startBenchSystem } from './bench-system';
+import { rawFenceCycles } from './claim-cycle-bench';
+import { AmqpBroker } from '../../shared/messaging/amqp-broker';
+import { workTopology } from '../../shared/messaging/work-topology';
+import { silentLogger } from '../../shared/logging/logger';
 
 export interface EndToEndResult {
   tasks: number;
   workers: number;
   upletTasksPerSecond: number;
+  /** The raw fence claim cycle (claim → heartbeat → report through the driver alone) on the same preduplets, same workers. */
+  rawFenceCyclesPerSecond: number;
   bullmqJobsPerSecond: number;
   sandboxSpawn: LatencySummary;
   /** Sandboxed commands one no-op preduplet runs once its archives are cached: detarget, predict. */
@@ -30,8 +37,10 @@ const NOOP_ALGO =
 
 /**
  * No-op preduplets through the whole system (claim, fetch with digests, sandbox
- * spawns, upload, report), against BullMQ on the local Redis running a no-op job
- * with the same number of workers, and the bare cost of one sandboxed spawn.
+ * spawns, upload, report), against the raw fence claim cycle on the same preduplets
+ * with the same number of workers (issue 22's baseline: the database work of a task,
+ * nothing else), BullMQ on the local Redis running a no-op job (context), and the
+ * bare cost of one sandboxed spawn.
  */
 export async function benchEndToEnd(
   mongoUrlFor: (db: string) => string,
@@ -42,7 +51,10 @@ export async function benchEndToEnd(
 ): Promise<EndToEndResult> {
   const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: workers });
   let upletTasksPerSecond: number;
+  let todoDocs: Array<{ _id: string }>;
+  const events = new AmqpBroker({ url: amqpUrl, topology: workTopology(sys.prefix), logger: silentLogger() });
   try {
+    await events.start();
     for (const [name, script] of [
       ['wf', NOOP_WORKFLOW],
       ['algo', NOOP_ALGO],
@@ -67,23 +79,49 @@ export async function benchEndToEnd(
 
     // Predictions name only data their requester registered (to no problem here); not timed.
     await sys.call('POST', '/data', { uuid: items.slice(2), problems: [] });
+    // Their ends are heard on the events exchange, not polled through the API (a listing every 50 ms
+    // loaded the orchestrator and FerretDB being measured).
+    const done = new Set<string>();
+    let failed: string | undefined;
+    let allDone!: () => void;
+    const finished = new Promise<void>((resolve) => (allDone = resolve));
+    await events.subscribe(workTopology(sys.prefix).eventsExchange, 'preduplet.*', (content, key) => {
+      const id = (JSON.parse(content.toString('utf8')) as { id?: string }).id;
+      if (!id) return;
+      if (key === 'preduplet.failed') failed ??= id;
+      if (key === 'preduplet.done') done.add(id);
+      if (failed || done.size === tasks) allDone();
+    });
     const started = performance.now();
     await sys.call('POST', '/data', { uuid: items.slice(2), problems: [] });
-    const { preduplets } = await sys.call('POST', '/prediction', { data: items.slice(2), problem: 'np' });
-    await waitUntil(async () => {
-      const failed = (await sys.call('GET', '/preduplet?problem=np&status=failed&limit=1')).preduplets;
-      if (failed.length) throw new Error(`a no-op preduplet failed: ${failed[0].failure_reason}`);
-      return (await sys.call('GET', '/preduplet?problem=np&status=done&limit=1000')).preduplets.length === preduplets.length;
-    });
+    await sys.call('POST', '/prediction', { data: items.slice(2), problem: 'np' });
+    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error('benchmark did not finish in time')), 300_000).unref())]);
     upletTasksPerSecond = tasks / ((performance.now() - started) / 1000);
+    if (failed) {
+      const doc = await sys.orchestrator.collections.preduplets.findOne({ _id: failed });
+      throw new Error(`a no-op preduplet failed: ${doc?.failure_reason}`);
+    }
+    // The same preduplets as they were when requested, for the raw fence cycle.
+    todoDocs = (await sys.orchestrator.collections.preduplets.find({ problem: 'np' }).toArray()).map((d) => ({
+      ...d,
+      status: 'todo' as const,
+      attempt: 0,
+      worker: null,
+      timestamp_claimed: null,
+      timestamp_done: null,
+      prediction_storage_uuid: null,
+    }));
   } finally {
+    await events.close();
     await sys.close();
   }
+  const rawDb = `bench_e2e_raw_${crypto.randomBytes(3).toString('hex')}`;
 
   return {
     tasks,
     workers,
     upletTasksPerSecond,
+    rawFenceCyclesPerSecond: (await rawFenceCycles(mongoUrlFor(rawDb), todoDocs, workers)).perSecond,
     bullmqJobsPerSecond: await bullmqNoop(redisUrl, tasks, workers),
     sandboxSpawn: await sandboxSpawns(Math.min(tasks, 100)),
     spawnsPerTask: 2,

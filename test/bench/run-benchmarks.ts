@@ -145,6 +145,14 @@ async function main(): Promise<void> {
         scenario: `no-op tasks end to end, ${r.workers} workers`,
         measure: 'tasks/s',
         uplet: `${round(r.upletTasksPerSecond, 1)}`,
+        baselineName: `raw fence claim cycle, ${r.workers} workers, same preduplets (goal ≥ 0.8×)`,
+        baseline: `${round(r.rawFenceCyclesPerSecond, 1)}`,
+        ratio: `${round(r.upletTasksPerSecond / r.rawFenceCyclesPerSecond)}×`,
+      });
+      rows.push({
+        scenario: `no-op tasks end to end, ${r.workers} workers (context)`,
+        measure: 'tasks/s',
+        uplet: `${round(r.upletTasksPerSecond, 1)}`,
         baselineName: 'BullMQ on local Redis, no-op job',
         baseline: `${round(r.bullmqJobsPerSecond, 0)}`,
         ratio: `${round(r.upletTasksPerSecond / r.bullmqJobsPerSecond, 4)}×`,

@@ -1,6 +1,6 @@
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { silentLogger } from '../../shared/logging/logger';
-import { collectionsOf, ensureIndexes } from '../../orchestrator/persistence/collections';
+import { collectionsOf, ensureIndexes, insertUnordered } from '../../orchestrator/persistence/collections';
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { Registration } from '../../orchestrator/work/registration';
 import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
@@ -58,5 +58,28 @@ describe('chain generation at volume', () => {
     process.stderr.write(
       `10,000 data → 2,000 learnuplets in ${seconds.toFixed(2)} s with ${inserts.length} insert commands (${learnupletInserts.length} into learnuplets)\n`,
     );
+  });
+
+  test('an unordered insert sent in concurrent chunks names every document that existed, at its position in the whole list', async () => {
+    const coll = client.db(database.dbName).collection<{ _id: string; n: number }>('chunked');
+    // Already there: positions in the first, a middle and the last chunk of 4,000 (chunks of 1,000).
+    const existing = [3, 1_500, 2_999, 3_998];
+    await coll.insertMany(existing.map((i) => ({ _id: `c${i}`, n: -1 })));
+    commands.length = 0;
+    const docs = Array.from({ length: 4_000 }, (_, i) => ({ _id: `c${i}`, n: i }));
+    expect((await insertUnordered(coll, docs)).sort((a, b) => a - b)).toEqual(existing);
+    expect(commands.filter((e) => e.commandName === 'insert' && e.command.insert === 'chunked')).toHaveLength(4);
+    expect(await coll.countDocuments({})).toBe(4_000);
+    // The ones that existed kept their content: an insert fence never overwrites.
+    expect(await coll.countDocuments({ n: -1 })).toBe(existing.length);
+    // A small list stays one command.
+    commands.length = 0;
+    expect(
+      await insertUnordered(coll, [
+        { _id: 'small', n: 0 },
+        { _id: 'c3', n: 0 },
+      ]),
+    ).toEqual([1]);
+    expect(commands.filter((e) => e.commandName === 'insert')).toHaveLength(1);
   });
 });

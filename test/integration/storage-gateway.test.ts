@@ -199,6 +199,47 @@ describe('storage gateway', () => {
       await client.downloadToFile('model', 'm-resume', dest);
       expect(first).toBe(false);
       expect(sha(fs.readFileSync(dest))).toBe(sha(content));
+      // The same without a metadata request: checked against the digest and size the first answer announced.
+      first = true;
+      const fetched = path.join(work, 'resumed-fetched.bin');
+      expect(await client.fetchToFile('model', 'm-resume', fetched)).toEqual({ sha256: sha(content), size: content.length });
+      expect(first).toBe(false);
+      expect(sha(fs.readFileSync(fetched))).toBe(sha(content));
+    } finally {
+      proxy.close();
+    }
+  });
+
+  test('a download whose bytes were changed on the way is refused, and leaves no file', async () => {
+    const content = crypto.randomBytes(64 * 1024);
+    expect((await put('compute', 'model', 'm-flip', content, { 'x-uplet-capability': writeCap(['model/m-flip']) })).status).toBe(201);
+    // A proxy that flips one byte of every body, keeping the gateway's headers (digest, length).
+    const proxy = http.createServer((req, res) => {
+      const upstream = http.request(`${s.url}${req.url}`, { headers: req.headers, method: req.method }, (up) => {
+        res.writeHead(up.statusCode ?? 500, up.headers);
+        let flipped = false;
+        up.on('data', (chunk: Buffer) => {
+          if (!flipped && chunk.length > 0) {
+            chunk = Buffer.from(chunk);
+            chunk[0] = chunk[0]! ^ 0xff;
+            flipped = true;
+          }
+          res.write(chunk);
+        });
+        up.on('end', () => res.end());
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (proxy.address() as { port: number }).port;
+      const client = new StorageClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: TEST_KEYS.compute.key, retry: { initialDelayMs: 10 } });
+      for (const how of ['downloadToFile', 'fetchToFile'] as const) {
+        const dest = path.join(work, `flipped-${how}.bin`);
+        await expect(client[how]('model', 'm-flip', dest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+        expect(fs.existsSync(dest)).toBe(false);
+        expect(fs.existsSync(`${dest}.part`)).toBe(false);
+      }
     } finally {
       proxy.close();
     }

@@ -1,3 +1,4 @@
+import * as amqp from 'amqplib';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { silentLogger } from '../../shared/logging/logger';
 import type { TaskKind } from '../../orchestrator/domain/documents';
@@ -8,6 +9,9 @@ import { Registration } from '../../orchestrator/work/registration';
 import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
 import { openTestDatabase, TEST_POOL_SIZE, type TestDatabase } from '../harness/test-database';
+import { deleteTestTopology, openTestBroker, testAmqpPrefix, testAmqpUrl } from '../harness/test-broker';
+import { AmqpWorkDispatcher } from '../../orchestrator/messaging/amqp-work-dispatcher';
+import { workTopology } from '../../shared/messaging/work-topology';
 
 /**
  * Database round trips of the hot paths (issue 22), counted with the driver's command monitoring:
@@ -93,5 +97,30 @@ describe('work round trips', () => {
     ]);
     // Its retry is answered from the settlement, unchanged.
     expect((await leases.report('preduplet', second!, done, node)).status).toBe('done');
+  });
+
+  test('a first dispatch writes nothing to the database; a republish records when it was sent', async () => {
+    const prefix = testAmqpPrefix('roundtrips');
+    const broker = await openTestBroker(prefix);
+    try {
+      const amqpDispatcher = new AmqpWorkDispatcher(broker, workTopology(prefix), c, silentLogger());
+      // Right after a todo write: the message goes out, and no command follows it.
+      expect(await commandsOf(() => amqpDispatcher.dispatch('preduplet', ['q-first'], 'default'))).toEqual([]);
+      expect(await c.dispatches.findOne({ _id: 'q-first' })).toBeNull();
+      // The sweeper's republish: its time is recorded, so the next sweep skips it.
+      const before = new Date();
+      expect(await commandsOf(() => amqpDispatcher.dispatch('preduplet', ['q-again'], 'default', { republish: true }))).toEqual(['update dispatches']);
+      expect((await c.dispatches.findOne({ _id: 'q-again' }))?.published_at.getTime()).toBeGreaterThanOrEqual(before.getTime());
+      const conn = await amqp.connect(testAmqpUrl());
+      try {
+        const ch = await conn.createChannel();
+        expect((await ch.checkQueue(workTopology(prefix).queues.preduplet)).messageCount).toBe(2);
+      } finally {
+        await conn.close();
+      }
+    } finally {
+      await broker.close();
+      await deleteTestTopology(prefix);
+    }
   });
 });

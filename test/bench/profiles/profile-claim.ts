@@ -3,6 +3,7 @@
  * orchestrator and counts, with the driver's command monitoring, the database commands of each cycle
  * by command, collection and filter shape. `npx tsc -p tsconfig.bench.json && N=40 node
  * dist/test/bench/profiles/profile-claim.js` (FerretDB on PostgreSQL, as the benchmarks use).
+ * PROF=<dir>: also writes a CPU profile of this process over the 8-worker orchestrator phase only.
  */
 import { MongoClient, type CommandStartedEvent, type CommandSucceededEvent } from 'mongodb';
 const clients: MongoClient[] = [];
@@ -13,6 +14,7 @@ MongoClient.prototype.connect = function (this: MongoClient) {
   clients.push(this);
   return origConnect.call(this);
 };
+import inspector from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalMongoServer } from '../../../standalone/local-db/local-mongo-server';
@@ -22,6 +24,7 @@ import type { Db } from 'mongodb';
 import { BENCH_KEYS, indexLikeTheOrchestrator, startBenchSystem } from '../bench-system';
 import { runPool } from '../bench-stats';
 import { connectMongo } from '../../../shared/db/mongo-connection';
+import { OrchestratorClient } from '../../../shared/http/orchestrator-client';
 import { collectionsOf, ensureIndexes } from '../../../orchestrator/persistence/collections';
 
 /**
@@ -159,13 +162,27 @@ async function main() {
   const cpuUuids: string[] = (await sys.call('POST', '/prediction', { data: more, problem: 'bp' })).preduplets;
   const sameDocs = await sys.orchestrator.collections.preduplets.find({ _id: { $in: cpuUuids } }).toArray();
   const ferretPid = server.ferret!.pid;
+  const profiler = process.env.PROF ? new inspector.Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   let cpu0 = cpuMs(ferretPid);
   let t0 = performance.now();
+  // Through the compute agents' own client, as the benchmark (claim-cycle-bench.ts) makes these calls.
+  const agent = new OrchestratorClient({ baseUrl: orch.url, apiKey: BENCH_KEYS.node.key, retry: { retries: 0 } });
   await runPool(cpuUuids, 8, async (uuid) => {
-    const claim = await call(`/worker/preduplet/${uuid}`, { worker: 'w' });
-    await call(`/worker/preduplet/${uuid}/heartbeat`, { lease_token: claim.lease.token });
-    await call(`/preddone/${uuid}`, { status: 'done', prediction_storage_uuid: `prediction-${uuid}-${claim.lease.attempt}`, lease_token: claim.lease.token });
+    const { lease } = await agent.claim('preduplet', uuid, 'w');
+    await agent.heartbeat('preduplet', uuid, lease.token);
+    await agent.report('preduplet', uuid, lease.token, { status: 'done', prediction_storage_uuid: `prediction-${uuid}-${lease.attempt}` });
   });
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    fs.mkdirSync(process.env.PROF!, { recursive: true });
+    fs.writeFileSync(path.join(process.env.PROF!, `claim-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    profiler.disconnect();
+  }
   const per = (a: ReturnType<typeof cpuMs>, b: ReturnType<typeof cpuMs>) =>
     `node ${((b.node - a.node) / m).toFixed(1)}, FerretDB ${((b.ferret - a.ferret) / m).toFixed(1)}, PostgreSQL ${((b.postgres - a.postgres) / m).toFixed(1)}`;
   let cpu1 = cpuMs(ferretPid);
