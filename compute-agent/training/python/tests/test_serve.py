@@ -7,8 +7,9 @@ from unittest import mock
 
 import numpy as np
 
-from uplet_training import dataset
+from uplet_training import dataset, search
 from uplet_training import serve as S
+from uplet_training import trial as T
 
 from tests.helpers import TempDirTest, load_oof, task_spec
 
@@ -35,6 +36,7 @@ class ServeTest(TempDirTest):
                 code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
         finally:
             dataset._last_frame = None  # the cold runs compared with it read the file afresh
+            T._last_round = None  # and propose afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
     def test_trials_served_one_after_another_match_cold_runs(self):
@@ -57,6 +59,32 @@ class ServeTest(TempDirTest):
         # The same spec twice in one worker: the same result (no state carried between trials).
         first, third = (without_durations(self.read_json(self.path(f"work/t{i}"), "result.json")) for i in (0, 2))
         self.assertEqual(first, third)
+
+    def test_the_trials_of_a_round_share_one_propose_and_get_a_fresh_processs_params(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        history = [{"params": {"max_depth": 3, "min_samples_leaf": 2}, "value": 0.9}]
+        ask = {"strategy": "optuna", "history": history, "round_size": 3, "seed": 5, "metric": "accuracy"}
+        next_round = dict(ask, history=history + [{"params": {"max_depth": 5, "min_samples_leaf": 1}, "value": 0.8}])
+        asks = [dict(ask, index=0), dict(ask, index=1), dict(ask, index=2), dict(next_round, index=0), dict(next_round, index=1)]
+        specs = [task_spec(path, profile, "classification", family="decision_tree", ask=a, evaluation={"kind": "holdout", "train_fraction": 0.8})
+                 for a in asks]
+        with mock.patch.object(search, "propose_from_spec", wraps=search.propose_from_spec) as propose:
+            code, answers = self.serve_lines([{"id": str(i), "spec": s, "out": str(i)} for i, s in enumerate(specs)])
+            self.assertEqual(propose.call_count, 2)  # one per round, not one per trial
+        self.assertEqual(code, 0)
+        self.assertEqual({a["status"] for a in answers}, {"done"}, answers)
+        served = [self.read_json(self.path(f"work/{i}"), "result.json")["params"] for i in range(len(specs))]
+        self.assertEqual(len({json.dumps(p, sort_keys=True) for p in served[:3]}), 3)
+        for i, spec in enumerate(specs):
+            cold_code, cold = self.run_command("trial", spec)  # a fresh propose, as a cold process does
+            self.assertEqual(cold_code, 0)
+            self.assertEqual(served[i], self.read_json(cold, "result.json")["params"])
+        # Against a fresh Python process too (no state of this one: Optuna's, numpy's).
+        spec_file = self.write("fresh.json", json.dumps(specs[4]))
+        run = subprocess.run([sys.executable, "-B", "-m", "uplet_training", "trial", "--spec", spec_file, "--out", self.path("fresh")],
+                             cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(served[4], self.read_json(self.path("fresh"), "result.json")["params"])
 
     def test_bad_input_is_answered_and_the_worker_goes_on(self):
         path, profile, _ = self.sklearn_csv("iris")
