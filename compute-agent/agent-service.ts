@@ -7,7 +7,7 @@ import { ConfigError } from '../shared/errors/uplet-error';
 import type { Logger } from '../shared/logging/logger';
 import { AmqpBroker, type Delivery } from '../shared/messaging/amqp-broker';
 import { queueFor, workTopology } from '../shared/messaging/work-topology';
-import type { AgentSettings } from './config';
+import { warmWorkersFor, type AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
 import { privateDirMode } from './tasks/task-workspace';
@@ -198,7 +198,7 @@ function warmPool(
   settings: AgentSettings,
   on: { caps: SandboxCapabilities; limits: SandboxLimits; engine: EngineSettings; workDir: string; logger: Logger },
 ): WarmWorkerPool | undefined {
-  const maxWorkers = settings.TRAINING_WARM_WORKERS ?? settings.AGENT_CONCURRENCY;
+  const maxWorkers = settings.TRAINING_WARM_WORKERS ?? warmWorkersFor(settings.AGENT_CONCURRENCY);
   if (maxWorkers === 0) return undefined;
   if (!on.caps.bubblewrap) {
     on.logger.warn('warm trial workers off: they need bubblewrap; every trial runs cold');

@@ -1,14 +1,15 @@
 import { loadConfig } from '../../shared/config/load-config';
-import { agentSettingsSchema } from '../../compute-agent/config';
+import { agentSettingsSchema, warmWorkersFor } from '../../compute-agent/config';
 
 const KEY = { AGENT_API_KEY: 'compute-key-0000000000000' };
 
 describe('warm trial worker settings', () => {
-  test('defaults: as many workers as task slots (left to the agent), 60 s idle', () => {
+  test('defaults: task slots plus five (left to the agent: six families of one job stay warm on one slot), 60 s idle', () => {
     const s = loadConfig(agentSettingsSchema, KEY);
     expect(s.TRAINING_WARM_WORKERS).toBeUndefined();
     expect(s.TRAINING_WARM_IDLE_SECONDS).toBe(60);
     expect(loadConfig(agentSettingsSchema, { ...KEY, TRAINING_WARM_WORKERS: '0' }).TRAINING_WARM_WORKERS).toBe(0);
+    expect([1, 4, 64].map(warmWorkersFor)).toEqual([6, 9, 64]);
   });
 
   test('each bad value is refused at start-up, by name', () => {
