@@ -23,7 +23,9 @@ export interface RunningAgent {
   /** Tasks running now. */
   running(): number;
   /** Live warm trial workers (for tests and logs). */
-  warmWorkers(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number }>;
+  warmWorkers(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number; spare: boolean }>;
+  /** Spare warm workers not yet taken (for tests and logs). */
+  warmSpares(): Array<{ id: string; pid: number }>;
   close(): Promise<void>;
 }
 
@@ -174,6 +176,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     health: () => (refusedKey ? { ready: false, reason: refusedKey } : { ready: true }),
     running: () => tasks.size,
     warmWorkers: () => warmWorkers?.list() ?? [],
+    warmSpares: () => warmWorkers?.listSpares() ?? [],
     close: () =>
       (closing ??= (async () => {
         stopping = true;
@@ -213,6 +216,7 @@ function warmPool(
     engine: on.engine,
     dir,
     maxWorkers,
+    spares: Math.min(settings.TRAINING_WARM_SPARES, maxWorkers),
     idleMs: settings.TRAINING_WARM_IDLE_SECONDS * 1000,
     logger: on.logger,
   });

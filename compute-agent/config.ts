@@ -28,6 +28,8 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_ENGINE_DIR?: string;
   /** Warm trial workers alive at most (compute-agent/training/warm-workers.ts); 0: every trial runs cold; default warmWorkersFor(AGENT_CONCURRENCY). */
   TRAINING_WARM_WORKERS?: number;
+  /** Spare warm workers started ahead of need (imported, no data, no key); 0: none. */
+  TRAINING_WARM_SPARES: number;
   /** A warm worker idle this long is killed. */
   TRAINING_WARM_IDLE_SECONDS: number;
   /** Distillation from a teacher URL: rows per request, per-request timeout, answer size limit, tries after a transport error. */
@@ -70,6 +72,13 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
   TRAINING_WARM_WORKERS: Joi.number().integer().min(0).max(64),
+  // More spares than workers could never all be taken: refused when both are set (the default workers are at least six).
+  TRAINING_WARM_SPARES: Joi.number()
+    .integer()
+    .min(0)
+    .max(16)
+    .default(1)
+    .when('TRAINING_WARM_WORKERS', { is: Joi.exist(), then: Joi.number().max(Joi.ref('TRAINING_WARM_WORKERS')) }),
   TRAINING_WARM_IDLE_SECONDS: positiveInt(60).max(3600),
   TEACHER_BATCH_ROWS: positiveInt(256).max(100_000),
   TEACHER_TIMEOUT_MS: positiveInt(30_000).max(3_600_000),

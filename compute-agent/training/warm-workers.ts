@@ -29,6 +29,8 @@ export interface WarmPoolSettings {
   dir: string;
   /** Live workers at most (each holds the imported stack, up to the sandbox's memory limit). */
   maxWorkers: number;
+  /** Spares kept started ahead of need (imported stack, no data, no key); 0: none. Not counted in maxWorkers. */
+  spares?: number;
   /** An idle worker is killed after this long. */
   idleMs: number;
   logger: Logger;
@@ -39,8 +41,10 @@ export interface WarmRunner {
   warm: true;
   /** The worker's id, fresh per worker process. */
   worker: string;
-  /** 1 for the worker's first trial (which paid for the imports), 2 for the next… */
+  /** 1 for the worker's first trial (which paid for the imports, unless a spare), 2 for the next… */
   trial: number;
+  /** The worker was a spare: started ahead of need, its imports done before the trial came. */
+  spare: boolean;
 }
 
 /** A worker serves this many trials at most, then a fresh one starts (bounds what a long-lived process may accumulate). */
@@ -55,9 +59,16 @@ interface Answer {
   cpu_used?: number;
 }
 
-/** One sandboxed `uplet_training serve` process: see compute-agent/training/python/uplet_training/serve.py. */
+/**
+ * One sandboxed `uplet_training serve` process: see compute-agent/training/python/uplet_training/serve.py.
+ * It is bound to one key (job, site, family, dataset) for life, before its first trial: a fresh
+ * worker when it starts, a spare when a trial takes it. A spare until then holds no data, no key
+ * and has run nothing but the imports: binding it is the same isolation as starting afresh.
+ */
 export class WarmWorker {
   readonly id = randomUUID();
+  /** Set once, by bind. */
+  private bound?: WarmKey;
   busy = true;
   served = 0;
   cpuUsed = 0;
@@ -74,7 +85,7 @@ export class WarmWorker {
   readonly gone: Promise<void>;
 
   private constructor(
-    readonly key: WarmKey,
+    readonly spare: boolean,
     private readonly dir: string,
     private readonly child: ChildProcessWithoutNullStreams,
     private readonly settings: WarmPoolSettings,
@@ -107,16 +118,36 @@ export class WarmWorker {
     });
   }
 
+  /** The key this worker serves for life (a spare has none until it is taken). */
+  get key(): WarmKey {
+    if (!this.bound) throw new Error('a spare warm worker has no key');
+    return this.bound;
+  }
+
   /** The process's id on the host (its group's leader: bubblewrap). */
   get pid(): number {
     return this.child.pid!;
   }
 
-  /**
-   * Starts a worker in its own sandbox: the package and this dataset read-only, one writable
-   * directory (`/task/work`) where each trial gets a subdirectory the agent makes.
-   */
+  /** Starts a worker for this key: a process (spawn), then the dataset (bind). */
   static async start(key: WarmKey, datasetFile: string, settings: WarmPoolSettings): Promise<WarmWorker> {
+    const worker = await WarmWorker.spawn(settings, false);
+    try {
+      await worker.bind(key, datasetFile);
+    } catch (err) {
+      worker.kill();
+      throw err;
+    }
+    return worker;
+  }
+
+  /**
+   * Starts a process in its own sandbox with no data yet: the package read-only, an empty data
+   * directory read-only at `/task/data` (bind puts the dataset there; a bind mount shows files
+   * the host adds later), one writable directory (`/task/work`) where each trial gets a
+   * subdirectory the agent makes. The Python imports the stack, then waits for its first request.
+   */
+  static async spawn(settings: WarmPoolSettings, spare: boolean): Promise<WarmWorker> {
     const dir = path.join(settings.dir, `worker-${randomUUID()}`);
     await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
     const data = path.join(dir, 'data');
@@ -124,7 +155,6 @@ export class WarmWorker {
     await fs.promises.mkdir(data, { mode: 0o755 });
     await fs.promises.mkdir(work, { mode: 0o755 });
     if (settings.caps.setpriv) await fs.promises.chown(work, SANDBOX_UID, SANDBOX_GID);
-    await fs.promises.rename(datasetFile, path.join(data, 'dataset.csv'));
     const child = spawnSandboxedProcess(
       {
         argv: [settings.engine.python, '-B', '-m', 'uplet_training', 'serve', '--out', 'work'],
@@ -140,7 +170,15 @@ export class WarmWorker {
       settings.caps,
       settings.limits.cpuSeconds * CPU_ALLOWANCES_PER_WORKER,
     );
-    return new WarmWorker(key, dir, child, settings);
+    return new WarmWorker(spare, dir, child, settings);
+  }
+
+  /** Gives the worker its key and dataset, once: from now on it serves that key's trials only. */
+  async bind(key: WarmKey, datasetFile: string): Promise<void> {
+    if (this.bound) throw new Error('a warm worker is bound once');
+    if (!this.alive) throw new TaskStepFailed('engine trial', this.exit, 'engine trial: the warm worker had already exited');
+    this.bound = key;
+    await fs.promises.rename(datasetFile, path.join(this.dir, 'data', 'dataset.csv'));
   }
 
   /** Worth reusing: alive, and room left for a full trial's CPU allowance and trial count. */
@@ -157,6 +195,7 @@ export class WarmWorker {
   async runTrial(spec: Record<string, unknown>, signal: AbortSignal): Promise<{ out: string; runner: WarmRunner }> {
     signal.throwIfAborted();
     if (!this.alive) throw new TaskStepFailed('engine trial', this.exit, 'engine trial: the warm worker had already exited');
+    if (!this.bound) throw new Error('a spare warm worker runs no trial before it is bound');
     const number = ++this.served;
     const name = `trial-${number}`;
     const out = path.join(this.dir, 'work', name);
@@ -200,7 +239,7 @@ export class WarmWorker {
       this.kill();
       throw new TaskStepFailed('engine trial', this.resultSoFar(), 'engine trial: the warm trial worker crashed (exit 1)');
     }
-    return { out, runner: { warm: true, worker: this.id, trial: number } };
+    return { out, runner: { warm: true, worker: this.id, trial: number, spare: this.spare } };
   }
 
   /** Kills the worker's whole process group (bubblewrap, then everything in the sandbox). */
@@ -239,20 +278,28 @@ export class WarmWorker {
   }
 }
 
-/** What `take` gives: a worker of that key, now busy, or the right to start one. */
-export type WarmTake = { worker: WarmWorker } | { start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
+/** What `take` gives: a worker of that key, now busy, or the right to start one (on a spare if `spare`). */
+export type WarmTake = { worker: WarmWorker } | { spare: boolean; start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
 
 /**
  * The agent's warm trial workers: at most `maxWorkers` live, each serving one (job, site, family,
  * dataset) one trial at a time. A trial that finds no idle worker of its key starts one if there
  * is room (killing the least recently used idle worker of another key if needed), else runs cold.
+ * Starting one takes a spare when there is one: a process started ahead of need (at the pool's
+ * start and again each time one is taken) that has imported the stack and holds nothing else.
+ * Spares are not counted in `maxWorkers`: they hold no data (about 125 MB resident each, the
+ * stack only), their number is its own setting, and a taken spare counts like a started worker.
  */
 export class WarmWorkerPool {
   private readonly workers = new Set<WarmWorker>();
+  private readonly spares = new Set<WarmWorker>();
+  private readonly spawning = new Set<Promise<unknown>>();
   private starting = 0;
   private closed = false;
 
-  constructor(private readonly settings: WarmPoolSettings) {}
+  constructor(private readonly settings: WarmPoolSettings) {
+    this.fillSpares();
+  }
 
   /** An idle worker of this key, marked busy; or the right to start one; or undefined: run this trial cold. */
   take(key: WarmKey): WarmTake | undefined {
@@ -269,6 +316,8 @@ export class WarmWorkerPool {
       if (!oldest) return undefined;
       this.retire(oldest, 'room for another job or family');
     }
+    const spare = [...this.spares].find((w) => w.alive);
+    if (spare) this.spares.delete(spare);
     this.starting++;
     let settled = false;
     const settle = () => {
@@ -276,19 +325,36 @@ export class WarmWorkerPool {
       settled = true;
     };
     return {
+      spare: spare !== undefined,
       start: async (datasetFile) => {
         try {
-          const worker = await WarmWorker.start(key, datasetFile, this.settings);
+          let worker: WarmWorker;
+          if (spare?.alive) {
+            await spare.bind(key, datasetFile).catch((err: unknown) => {
+              spare.kill();
+              throw err;
+            });
+            worker = spare;
+          } else {
+            spare?.kill();
+            worker = await WarmWorker.start(key, datasetFile, this.settings);
+          }
           this.workers.add(worker);
           void worker.gone.then(() => this.workers.delete(worker));
           if (this.closed) worker.kill();
-          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, family: key.family });
+          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, family: key.family, spare: worker.spare });
           return worker;
         } finally {
           settle();
+          if (spare) this.fillSpares(); // the next one imports while this trial runs
         }
       },
-      cancel: settle,
+      cancel: () => {
+        settle();
+        // Never bound (the trial failed before its dataset came): still a spare, holding nothing.
+        if (spare?.alive && !this.closed) this.spares.add(spare);
+        else if (spare) this.fillSpares();
+      },
     };
   }
 
@@ -306,16 +372,47 @@ export class WarmWorkerPool {
   }
 
   /** Live workers (for tests and logs). */
-  list(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number }> {
-    return [...this.workers].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid, key: w.key, busy: w.busy, served: w.served }));
+  list(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number; spare: boolean }> {
+    return [...this.workers].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid, key: w.key, busy: w.busy, served: w.served, spare: w.spare }));
   }
 
-  /** Agent shutdown: every worker killed, their directories removed. */
+  /** Live spares, not yet taken (for tests and logs). */
+  listSpares(): Array<{ id: string; pid: number }> {
+    return [...this.spares].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid }));
+  }
+
+  /** Agent shutdown: every worker and spare killed, their directories removed. */
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.workers];
+    await Promise.all([...this.spawning]);
+    const all = [...this.workers, ...this.spares];
     for (const w of all) w.kill();
     await Promise.all(all.map((w) => w.gone));
+  }
+
+  /**
+   * Starts spares up to the setting. A spare that dies unasked (it never ran anything) is not
+   * replaced at once, so a broken engine cannot make a respawn loop: the next take starts one.
+   */
+  private fillSpares(): void {
+    const wanted = this.settings.spares ?? 0;
+    while (!this.closed && this.spares.size + this.spawning.size < wanted) {
+      const spawned: Promise<void> = WarmWorker.spawn(this.settings, true).then(
+        (w) => {
+          this.spawning.delete(spawned);
+          if (this.closed) return w.kill();
+          this.spares.add(w);
+          void w.gone.then(() => {
+            if (this.spares.delete(w) && !this.closed) this.settings.logger.warn('a spare warm worker exited before it was used', { worker: w.id });
+          });
+        },
+        (err: Error) => {
+          this.spawning.delete(spawned);
+          this.settings.logger.warn('could not start a spare warm worker', { error: err.message });
+        },
+      );
+      this.spawning.add(spawned);
+    }
   }
 
   private retire(worker: WarmWorker, why: string): void {

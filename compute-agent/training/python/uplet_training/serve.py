@@ -1,6 +1,8 @@
 """The warm worker: `python3 -B -m uplet_training serve --out workdir`.
 
-Imports the trial stack once, then runs one trial per request, one after another. A request is
+Imports the trial stack once, before reading its first request (so a spare the agent starts
+ahead of need is ready when a trial comes), then runs one trial per request, one after another;
+it opens its dataset only at the first request (the agent may put it there after the start). A request is
 one line of JSON on stdin, `{"id", "spec", "out", "cpu_seconds"?}`: `spec` the trial spec itself
 (not a file), `out` the name of a directory directly under workdir (the agent made it) where
 the trial writes what a cold `trial` writes. The answer is one line on stdout, `{"id", "status",
@@ -23,6 +25,7 @@ from .dataset import keep_last_frame
 from .errors import BadInput
 from .outputs import write_json
 from .trial import keep_last_round, run_trial  # the expensive import (numpy, pandas, scikit-learn), done once
+from . import search  # noqa: F401,E402 -- Optuna (about 0.5 s), which every study trial's `ask` needs: imported before the first request too
 
 
 def _cpu_used():
