@@ -41,7 +41,7 @@ export interface WarmRunner {
   warm: true;
   /** The worker's id, fresh per worker process. */
   worker: string;
-  /** 1 for the worker's first trial (which paid for the imports, unless a spare), 2 for the next… */
+  /** The worker's request number: 1 for its first (which paid for the imports, unless a spare), 2 for the next… */
   trial: number;
   /** The worker was a spare: started ahead of need, its imports done before the trial came. */
   spare: boolean;
@@ -193,15 +193,37 @@ export class WarmWorker {
    * worded like a cold run's (bad input permanent, the rest retried).
    */
   async runTrial(spec: Record<string, unknown>, signal: AbortSignal): Promise<{ out: string; runner: WarmRunner }> {
+    return this.run('trial', () => spec, signal);
+  }
+
+  /**
+   * Runs one request of `command` (serve.py: `trial` or `final`). `inputs` (name → host file)
+   * move into a directory of their own under the worker's read-only data directory, which the
+   * spec names: `specFor(dir)` gets its path as the sandbox sees it (`data/<request>`).
+   */
+  async run(
+    command: 'trial' | 'final',
+    specFor: (inputDir: string) => Record<string, unknown>,
+    signal: AbortSignal,
+    inputs: Record<string, string> = {},
+  ): Promise<{ out: string; runner: WarmRunner }> {
+    const step = `engine ${command}`;
+    const who = command === 'trial' ? 'the warm trial worker' : 'the warm worker';
     signal.throwIfAborted();
-    if (!this.alive) throw new TaskStepFailed('engine trial', this.exit, 'engine trial: the warm worker had already exited');
-    if (!this.bound) throw new Error('a spare warm worker runs no trial before it is bound');
+    if (!this.alive) throw new TaskStepFailed(step, this.exit, `${step}: the warm worker had already exited`);
+    if (!this.bound) throw new Error('a spare warm worker runs nothing before it is bound');
     const number = ++this.served;
-    const name = `trial-${number}`;
+    const name = `${command}-${number}`;
     const out = path.join(this.dir, 'work', name);
     await fs.promises.mkdir(out, { mode: 0o755 });
     if (this.settings.caps.setpriv) await fs.promises.chown(out, SANDBOX_UID, SANDBOX_GID);
-    this.stderr = new OutputTail(this.settings.limits.logBytes); // this trial's log tail only
+    if (Object.keys(inputs).length > 0) {
+      const inDir = path.join(this.dir, 'data', name);
+      await fs.promises.mkdir(inDir, { mode: 0o755 });
+      for (const [file, hostPath] of Object.entries(inputs)) await fs.promises.rename(hostPath, path.join(inDir, file));
+    }
+    const spec = specFor(`data/${name}`);
+    this.stderr = new OutputTail(this.settings.limits.logBytes); // this request's log tail only
     const outcome = await new Promise<Answer | SandboxResult>((resolve) => {
       this.pending = resolve;
       const timer = setTimeout(() => {
@@ -219,25 +241,25 @@ export class WarmWorker {
         resolve(o);
       };
       if (this.exit) return this.pending(this.exit);
-      this.child.stdin.write(`${JSON.stringify({ id: name, spec, out: name, cpu_seconds: this.settings.limits.cpuSeconds })}\n`);
+      this.child.stdin.write(`${JSON.stringify({ id: name, command, spec, out: name, cpu_seconds: this.settings.limits.cpuSeconds })}\n`);
     });
     this.lastUsed = Date.now();
     if ('exitCode' in outcome) {
-      const why = explain(outcome, { argv: ['the warm trial worker', `(${this.settings.engine.python} serve)`], limits: this.settings.limits });
-      throw new TaskStepFailed('engine trial', outcome, `engine trial: ${why ?? 'the warm worker exited'}`);
+      const why = explain(outcome, { argv: [who, `(${this.settings.engine.python} serve)`], limits: this.settings.limits });
+      throw new TaskStepFailed(step, outcome, `${step}: ${why ?? 'the warm worker exited'}`);
     }
     if (typeof outcome.cpu_used === 'number') this.cpuUsed = outcome.cpu_used;
     const result = this.resultSoFar();
     if (outcome.status === 'bad_input') {
       const e = outcome.error;
-      const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : 'engine trial: bad input';
-      throw new TaskStepFailed('engine trial', result, reason, true);
+      const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : `${step}: bad input`;
+      throw new TaskStepFailed(step, result, reason, true);
     }
     if (outcome.status !== 'done') {
       // A crash: the worker exits (a retry starts in a fresh process); its traceback is the log tail.
       await Promise.race([this.gone, new Promise((r) => setTimeout(r, 2_000).unref())]);
       this.kill();
-      throw new TaskStepFailed('engine trial', this.resultSoFar(), 'engine trial: the warm trial worker crashed (exit 1)');
+      throw new TaskStepFailed(step, this.resultSoFar(), `${step}: ${who} crashed (exit 1)`);
     }
     return { out, runner: { warm: true, worker: this.id, trial: number, spare: this.spare } };
   }
@@ -356,6 +378,27 @@ export class WarmWorkerPool {
         else if (spare) this.fillSpares();
       },
     };
+  }
+
+  /**
+   * For the job's final task: an idle worker of this job, site and dataset (its own family
+   * first; any family serves a final), marked busy; else the right to bind a spare to this key;
+   * else undefined: the final runs cold (a fresh worker would pay what a cold run pays).
+   * The caller retires the job's workers when the final is over (retireJob).
+   */
+  takeForFinal(key: WarmKey): WarmTake | undefined {
+    if (this.closed) return undefined;
+    const ofJob = [...this.workers].filter(
+      (w) => !w.busy && w.alive && w.reusable && w.key.job === key.job && w.key.site === key.site && w.key.dataset === key.dataset,
+    );
+    const worker = ofJob.find((w) => w.key.family === key.family) ?? ofJob[0];
+    if (worker) {
+      clearTimeout(worker.idleTimer);
+      worker.busy = true;
+      return { worker };
+    }
+    if (![...this.spares].some((w) => w.alive)) return undefined;
+    return this.take(key);
   }
 
   /** The trial is over: the worker waits for the next trial of its key, or is retired. */

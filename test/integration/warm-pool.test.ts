@@ -127,6 +127,38 @@ describe('warm worker pool: spares', () => {
     pool.release(b);
   }, 60_000);
 
+  test("a final goes to an idle worker of its job, else to a spare, its inputs in the request's own read-only directory", async () => {
+    const { pool } = newPool(3, 1);
+    await sparesOf(pool, 1);
+    const trialWorker = await startOn(pool.take(key('job-e')));
+    const trial = await trialWorker.runTrial({ ...spec, profile }, new AbortController().signal);
+    const member = { pkl: path.join(root, 'member.pkl'), npy: path.join(root, 'member.npy') };
+    fs.copyFileSync(path.join(trial.out, 'model.pkl'), member.pkl);
+    fs.copyFileSync(path.join(trial.out, 'oof.npy'), member.npy);
+    pool.release(trialWorker);
+    // Another job with no worker here (its trials ran elsewhere): the spare.
+    const [spare] = await sparesOf(pool, 1);
+    const taken = pool.takeForFinal(key('job-f'));
+    if (!taken || 'worker' in taken) throw new Error('expected the spare');
+    expect(taken.spare).toBe(true);
+    const finalWorker = await taken.start(dataset());
+    expect(finalWorker.id).toBe(spare!.id);
+    const { label_column, task_kind, evaluation: _e, family: _f, ...rest } = spec;
+    const final = await finalWorker.run(
+      'final',
+      (dir) => ({ ...rest, profile, label_column, task_kind, ensemble: { members: [{ model: `${dir}/m.pkl`, oof: `${dir}/m.npy` }], steps: 3 } }),
+      new AbortController().signal,
+      { 'm.pkl': member.pkl, 'm.npy': member.npy },
+    );
+    expect(final.runner).toEqual({ warm: true, worker: spare!.id, trial: 1, spare: true });
+    expect(JSON.parse(fs.readFileSync(path.join(final.out, 'report.json'), 'utf8')).model.kind).toBe('ensemble');
+    pool.release(finalWorker);
+    // The trials' job: its own idle worker, whatever the family asked.
+    const own = pool.takeForFinal({ ...key('job-e'), family: 'random_forest' });
+    expect(own && 'worker' in own && own.worker.id).toBe(trialWorker.id);
+    pool.release(trialWorker);
+  }, 90_000);
+
   test('a take cancelled before the dataset came gives the spare back unbound; close kills spares and workers and removes their directories', async () => {
     const { pool, dir } = newPool(2, 1);
     const [spare] = await sparesOf(pool, 1);

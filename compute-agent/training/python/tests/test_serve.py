@@ -86,6 +86,34 @@ class ServeTest(TempDirTest):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(served[4], self.read_json(self.path("fresh"), "result.json")["params"])
 
+    def test_a_final_served_after_the_jobs_trials_matches_a_cold_final(self):
+        path, profile, _ = self.sklearn_csv("breast_cancer")
+        trial = task_spec(path, profile, "classification", family="decision_tree", params={"max_depth": 3},
+                          evaluation={"kind": "kfold", "n_splits": 3})
+        code, answers = self.serve_lines([{"id": "t", "spec": trial, "out": "t"}])
+        self.assertEqual(answers[0]["status"], "done")
+        member = {"model": self.path("work/t/model.pkl"), "oof": self.path("work/t/oof.npy")}
+        finals = [task_spec(path, profile, "classification", family="decision_tree", params={"max_depth": 3}),
+                  task_spec(path, profile, "classification", ensemble={"members": [member, member], "steps": 5})]
+        code, answers = self.serve_lines([{"id": "t2", "spec": trial, "out": "t2"}] +
+                                         [{"id": f"f{i}", "command": "final", "spec": f, "out": f"f{i}"} for i, f in enumerate(finals)])
+        self.assertEqual(code, 0)
+        self.assertEqual([a["status"] for a in answers], ["done"] * 3, answers)
+        for i, spec in enumerate(finals):
+            cold_code, cold = self.run_command("final", spec)
+            self.assertEqual(cold_code, 0)
+            warm = self.path(f"work/f{i}")
+            self.assertEqual(sorted(os.listdir(warm)), sorted(os.listdir(cold)))
+            self.assertEqual(self.read_json(warm, "report.json"), self.read_json(cold, "report.json"))
+
+    def test_an_unknown_command_is_bad_input(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification", family="decision_tree")
+        code, answers = self.serve_lines([{"id": "a", "command": "predict", "spec": spec, "out": "a"},
+                                          {"id": "b", "command": ["trial"], "spec": spec, "out": "b"}])
+        self.assertEqual(code, 0)
+        self.assertEqual([(a["status"], a["error"]["field"]) for a in answers], [("bad_input", "command")] * 2)
+
     def test_bad_input_is_answered_and_the_worker_goes_on(self):
         path, profile, _ = self.sklearn_csv("iris")
         good = task_spec(path, profile, "classification", family="decision_tree", evaluation={"kind": "holdout", "train_fraction": 0.8})
