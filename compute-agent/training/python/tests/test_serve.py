@@ -35,7 +35,7 @@ class ServeTest(TempDirTest):
             with mock.patch("sys.stderr", io.StringIO()):
                 code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
         finally:
-            dataset._last_frame = None  # the cold runs compared with it read the file afresh
+            dataset._last_frame = dataset._last_data = None  # the cold runs compared with it read the file afresh
             T._last_round = None  # and propose afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
@@ -180,7 +180,7 @@ class ServeTest(TempDirTest):
 
 class LastFrameTest(TempDirTest):
     def tearDown(self):
-        dataset._last_frame = None
+        dataset._last_frame = dataset._last_data = None
 
     def test_the_kept_frame_is_reused_only_for_the_same_file_and_types(self):
         path = self.write("d.csv", "a,b\n1,x\n2,y\n")
@@ -199,3 +199,30 @@ class LastFrameTest(TempDirTest):
             self.write("d.csv", "a,b\n1,x\n2,y\n3,z\n")
             self.assertEqual(len(dataset.read_typed_frame(path, {"a": "category", "b": "category"})), 3)
             self.assertEqual(len(reads), 3)
+
+
+class LastTaskDataTest(TempDirTest):
+    def tearDown(self):
+        dataset._last_frame = dataset._last_data = None
+
+    def test_the_task_data_is_built_once_for_the_same_file_and_data_fields(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification")
+        dataset.keep_last_frame()
+        builds = []
+        real = dataset._build_task_data
+        with mock.patch.object(dataset, "_build_task_data", side_effect=lambda *a: builds.append(a) or real(*a)):
+            first = dataset.load_task_data(spec)
+            self.assertIs(dataset.load_task_data(dict(spec, seed=99, family="linear")), first)  # not data fields
+            self.assertEqual(len(builds), 1)
+            portion = T.training_portion(first, 42)
+            self.assertIs(T.training_portion(dataset.load_task_data(spec), 42), portion)
+            for other in (dict(spec, ignore_fields=["petal width (cm)"]), dict(spec, filters=[{"col": "target", "op": "!=", "value": 2}])):
+                self.assertIsNot(dataset.load_task_data(other), first)
+            self.assertEqual(len(builds), 3)
+            os.utime(path, ns=(1, 1))  # the file changed (its mtime)
+            self.assertEqual(dataset.load_task_data(spec).n_rows, first.n_rows)
+            self.assertEqual(len(builds), 4)
+        dataset._last_frame = dataset._last_data = None
+        cold = dataset.load_task_data(spec)  # outside a warm worker: built each time
+        self.assertIsNot(dataset.load_task_data(spec), cold)

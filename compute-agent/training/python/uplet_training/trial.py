@@ -28,9 +28,12 @@ from .spec import optional_int, require_string
 
 
 def training_portion(data, random_state):
-    """(X_train, y_train, train_positions, test_positions) for the job's random_state."""
-    train_pos, test_pos = test_split(data.y, data.task_kind, random_state)
-    return data.X.iloc[train_pos].reset_index(drop=True), data.y[train_pos], train_pos, test_pos
+    """(X_train, y_train, train_positions, test_positions) for the job's random_state; read-only, kept
+    on the TaskData (a warm worker's trials share one: dataset.LastTaskData)."""
+    if random_state not in data.portions:
+        train_pos, test_pos = test_split(data.y, data.task_kind, random_state)
+        data.portions[random_state] = (data.X.iloc[train_pos].reset_index(drop=True), data.y[train_pos], train_pos, test_pos)
+    return data.portions[random_state]
 
 
 def common_settings(spec, task_kind):
