@@ -440,10 +440,13 @@ export class WarmWorkerPool {
   private fillSpares(): void {
     const wanted = this.settings.spares ?? 0;
     while (!this.closed && this.spares.size + this.spawning.size < wanted) {
-      const spawned: Promise<void> = WarmWorker.spawn(this.settings, true).then(
+      const spawned: Promise<unknown> = WarmWorker.spawn(this.settings, true).then(
         (w) => {
           this.spawning.delete(spawned);
-          if (this.closed) return w.kill();
+          if (this.closed) {
+            w.kill();
+            return w.gone; // close() waits for it
+          }
           this.spares.add(w);
           void w.gone.then(() => {
             if (this.spares.delete(w) && !this.closed) this.settings.logger.warn('a spare warm worker exited before it was used', { worker: w.id });
