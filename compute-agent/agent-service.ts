@@ -155,10 +155,9 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       delivery.ack();
       const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
       tasks.add(task);
-      void task.done.finally(() => {
-        tasks.delete(task);
-        slots.release();
-      });
+      // The slot is free once the work is over (outputs stored); the report and cleanup finish beside the next task.
+      void task.computed.then(() => slots.release());
+      void task.done.finally(() => tasks.delete(task));
     };
 
   await broker.start();
