@@ -7,7 +7,7 @@ import { ConfigError } from '../shared/errors/uplet-error';
 import type { Logger } from '../shared/logging/logger';
 import { AmqpBroker, type Delivery } from '../shared/messaging/amqp-broker';
 import { queueFor, workTopology } from '../shared/messaging/work-topology';
-import type { AgentSettings } from './config';
+import { warmWorkersFor, type AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
 import { privateDirMode } from './tasks/task-workspace';
@@ -23,7 +23,9 @@ export interface RunningAgent {
   /** Tasks running now. */
   running(): number;
   /** Live warm trial workers (for tests and logs). */
-  warmWorkers(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number }>;
+  warmWorkers(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number; spare: boolean }>;
+  /** Spare warm workers not yet taken (for tests and logs). */
+  warmSpares(): Array<{ id: string; pid: number }>;
   close(): Promise<void>;
 }
 
@@ -153,9 +155,8 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       delivery.ack();
       const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
       tasks.add(task);
-      // The slot is free once the attempt is reported (removing a workspace takes ~10 ms here); the task
-      // counts as running until its workspace is gone, so shutdown still waits for that.
-      void task.settled.then(() => slots.release());
+      // The slot is free once the work is over (outputs stored); the report and cleanup finish beside the next task.
+      void task.computed.then(() => slots.release());
       void task.done.finally(() => tasks.delete(task));
     };
 
@@ -174,6 +175,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     health: () => (refusedKey ? { ready: false, reason: refusedKey } : { ready: true }),
     running: () => tasks.size,
     warmWorkers: () => warmWorkers?.list() ?? [],
+    warmSpares: () => warmWorkers?.listSpares() ?? [],
     close: () =>
       (closing ??= (async () => {
         stopping = true;
@@ -198,7 +200,7 @@ function warmPool(
   settings: AgentSettings,
   on: { caps: SandboxCapabilities; limits: SandboxLimits; engine: EngineSettings; workDir: string; logger: Logger },
 ): WarmWorkerPool | undefined {
-  const maxWorkers = settings.TRAINING_WARM_WORKERS ?? settings.AGENT_CONCURRENCY;
+  const maxWorkers = settings.TRAINING_WARM_WORKERS ?? warmWorkersFor(settings.AGENT_CONCURRENCY);
   if (maxWorkers === 0) return undefined;
   if (!on.caps.bubblewrap) {
     on.logger.warn('warm trial workers off: they need bubblewrap; every trial runs cold');
@@ -213,6 +215,7 @@ function warmPool(
     engine: on.engine,
     dir,
     maxWorkers,
+    spares: Math.min(settings.TRAINING_WARM_SPARES, maxWorkers),
     idleMs: settings.TRAINING_WARM_IDLE_SECONDS * 1000,
     logger: on.logger,
   });

@@ -26,8 +26,10 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_PYTHON: string;
   /** The engine's package directory (compute-agent/training/python); default: found beside the agent's code. */
   TRAINING_ENGINE_DIR?: string;
-  /** Warm trial workers alive at most (compute-agent/training/warm-workers.ts); 0: every trial runs cold; default AGENT_CONCURRENCY. */
+  /** Warm trial workers alive at most (compute-agent/training/warm-workers.ts); 0: every trial runs cold; default warmWorkersFor(AGENT_CONCURRENCY). */
   TRAINING_WARM_WORKERS?: number;
+  /** Spare warm workers started ahead of need (imported, no data, no key); 0: none. */
+  TRAINING_WARM_SPARES: number;
   /** A warm worker idle this long is killed. */
   TRAINING_WARM_IDLE_SECONDS: number;
   /** Distillation from a teacher URL: rows per request, per-request timeout, answer size limit, tries after a transport error. */
@@ -70,6 +72,13 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
   TRAINING_WARM_WORKERS: Joi.number().integer().min(0).max(64),
+  // More spares than workers could never all be taken: refused when both are set (the default workers are at least six).
+  TRAINING_WARM_SPARES: Joi.number()
+    .integer()
+    .min(0)
+    .max(16)
+    .default(1)
+    .when('TRAINING_WARM_WORKERS', { is: Joi.exist(), then: Joi.number().max(Joi.ref('TRAINING_WARM_WORKERS')) }),
   TRAINING_WARM_IDLE_SECONDS: positiveInt(60).max(3600),
   TEACHER_BATCH_ROWS: positiveInt(256).max(100_000),
   TEACHER_TIMEOUT_MS: positiveInt(30_000).max(3_600_000),
@@ -78,3 +87,19 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
 })
   .or('AGENT_API_KEY', 'AGENT_API_KEY_FILE')
   .messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });
+
+/**
+ * Idle warm workers beyond the task slots, by default: a job gets up to six families by default
+ * (orchestrator/training/families.ts) and its rounds interleave them, so with fewer workers than
+ * families the least recently used one is always the next one needed and every trial starts cold.
+ * Cost: an idle worker holds the imported stack and its typed dataset, about 125 MB resident
+ * after the imports and 165–175 MB after trials on 16,000 x 20 (measured VmRSS); the busy ones are
+ * at most AGENT_CONCURRENCY, each bounded by SANDBOX_MEMORY_MB as a cold command is. Idle ones go
+ * after TRAINING_WARM_IDLE_SECONDS.
+ */
+export const WARM_IDLE_EXTRA = 5;
+
+/** The default of TRAINING_WARM_WORKERS: one per task slot plus WARM_IDLE_EXTRA (at most the setting's maximum, 64). */
+export function warmWorkersFor(concurrency: number): number {
+  return Math.min(64, concurrency + WARM_IDLE_EXTRA);
+}

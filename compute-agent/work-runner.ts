@@ -30,9 +30,12 @@ export interface RunningTask {
   lease: Lease;
   /** Stops the task's sandbox now (shutdown past its grace period). */
   abort(): void;
-  /** Resolves once the attempt is reported, released or abandoned: its slot may take new work while its workspace is removed. */
-  settled: Promise<void>;
-  /** Resolves once the workspace is removed too. */
+  /**
+   * Settles when the task's work is over: its outputs stored (or it failed), before its report and
+   * workspace removal. Its slot may take the next task then: the report (a round trip to the
+   * orchestrator, 0.1–0.4 s measured under load) overlaps the next claim instead of delaying it.
+   */
+  computed: Promise<void>;
   done: Promise<void>;
 }
 
@@ -57,9 +60,9 @@ export function runClaimedTask(
   });
   const shutdown = new AbortController();
   const signal = AbortSignal.any([heartbeat.signal, shutdown.signal]);
+  let computedNow!: () => void;
+  const computed = new Promise<void>((resolve) => (computedNow = resolve));
 
-  let markSettled!: () => void;
-  const settled = new Promise<void>((resolve) => (markSettled = resolve));
   const done = (async () => {
     let ws: TaskWorkspace | undefined;
     const started = Date.now();
@@ -81,6 +84,7 @@ export function runClaimedTask(
       });
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
+      computedNow();
       heartbeat.stop();
       if (signal.aborted) throw signal.reason;
       await ctx.orchestrator.report(kind, uplet.uuid, lease.token, report);
@@ -104,11 +108,11 @@ export function runClaimedTask(
         );
       }
     } finally {
-      markSettled();
+      computedNow(); // a failed or stopped task: after its failure report or release (settling twice is a no-op)
       await ws?.remove().catch(() => undefined);
     }
   })();
-  return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), settled, done };
+  return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), computed, done };
 }
 
 async function sendTo(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, report: DoneReport | FailedReport): Promise<void> {

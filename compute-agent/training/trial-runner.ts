@@ -52,8 +52,12 @@ export async function runTrialTask(task: EngineTrialTask, attempt: number, ws: T
   const result = { ...(await readJson(path.join(out, 'result.json'))), runner };
   const model = engineOutputUuid(task.uuid, attempt, 'model');
   const oof = engineOutputUuid(task.uuid, attempt, 'oof');
-  await uploadOutput(ws, 'model', model, path.join(out, 'model.pkl'), task.uuid, attempt);
-  await uploadOutput(ws, 'model', oof, path.join(out, 'oof.npy'), task.uuid, attempt);
+  // Two independent blobs, uploaded side by side; both settle before the attempt reports (no upload outlives its workspace).
+  const uploads = await Promise.allSettled([
+    uploadOutput(ws, 'model', model, path.join(out, 'model.pkl'), task.uuid, attempt),
+    uploadOutput(ws, 'model', oof, path.join(out, 'oof.npy'), task.uuid, attempt),
+  ]);
+  for (const u of uploads) if (u.status === 'rejected') throw u.reason;
   return { status: 'done', result, model_storage_uuid: model, oof_storage_uuid: oof };
 }
 

@@ -29,6 +29,8 @@ export interface WarmPoolSettings {
   dir: string;
   /** Live workers at most (each holds the imported stack, up to the sandbox's memory limit). */
   maxWorkers: number;
+  /** Spares kept started ahead of need (imported stack, no data, no key); 0: none. Not counted in maxWorkers. */
+  spares?: number;
   /** An idle worker is killed after this long. */
   idleMs: number;
   logger: Logger;
@@ -39,8 +41,10 @@ export interface WarmRunner {
   warm: true;
   /** The worker's id, fresh per worker process. */
   worker: string;
-  /** 1 for the worker's first trial (which paid for the imports), 2 for the next… */
+  /** The worker's request number: 1 for its first (which paid for the imports, unless a spare), 2 for the next… */
   trial: number;
+  /** The worker was a spare: started ahead of need, its imports done before the trial came. */
+  spare: boolean;
 }
 
 /** A worker serves this many trials at most, then a fresh one starts (bounds what a long-lived process may accumulate). */
@@ -55,9 +59,16 @@ interface Answer {
   cpu_used?: number;
 }
 
-/** One sandboxed `uplet_training serve` process: see compute-agent/training/python/uplet_training/serve.py. */
+/**
+ * One sandboxed `uplet_training serve` process: see compute-agent/training/python/uplet_training/serve.py.
+ * It is bound to one key (job, site, family, dataset) for life, before its first trial: a fresh
+ * worker when it starts, a spare when a trial takes it. A spare until then holds no data, no key
+ * and has run nothing but the imports: binding it is the same isolation as starting afresh.
+ */
 export class WarmWorker {
   readonly id = randomUUID();
+  /** Set once, by bind. */
+  private bound?: WarmKey;
   busy = true;
   served = 0;
   cpuUsed = 0;
@@ -74,7 +85,7 @@ export class WarmWorker {
   readonly gone: Promise<void>;
 
   private constructor(
-    readonly key: WarmKey,
+    readonly spare: boolean,
     private readonly dir: string,
     private readonly child: ChildProcessWithoutNullStreams,
     private readonly settings: WarmPoolSettings,
@@ -107,16 +118,36 @@ export class WarmWorker {
     });
   }
 
+  /** The key this worker serves for life (a spare has none until it is taken). */
+  get key(): WarmKey {
+    if (!this.bound) throw new Error('a spare warm worker has no key');
+    return this.bound;
+  }
+
   /** The process's id on the host (its group's leader: bubblewrap). */
   get pid(): number {
     return this.child.pid!;
   }
 
-  /**
-   * Starts a worker in its own sandbox: the package and this dataset read-only, one writable
-   * directory (`/task/work`) where each trial gets a subdirectory the agent makes.
-   */
+  /** Starts a worker for this key: a process (spawn), then the dataset (bind). */
   static async start(key: WarmKey, datasetFile: string, settings: WarmPoolSettings): Promise<WarmWorker> {
+    const worker = await WarmWorker.spawn(settings, false);
+    try {
+      await worker.bind(key, datasetFile);
+    } catch (err) {
+      worker.kill();
+      throw err;
+    }
+    return worker;
+  }
+
+  /**
+   * Starts a process in its own sandbox with no data yet: the package read-only, an empty data
+   * directory read-only at `/task/data` (bind puts the dataset there; a bind mount shows files
+   * the host adds later), one writable directory (`/task/work`) where each trial gets a
+   * subdirectory the agent makes. The Python imports the stack, then waits for its first request.
+   */
+  static async spawn(settings: WarmPoolSettings, spare: boolean): Promise<WarmWorker> {
     const dir = path.join(settings.dir, `worker-${randomUUID()}`);
     await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
     const data = path.join(dir, 'data');
@@ -124,7 +155,6 @@ export class WarmWorker {
     await fs.promises.mkdir(data, { mode: 0o755 });
     await fs.promises.mkdir(work, { mode: 0o755 });
     if (settings.caps.setpriv) await fs.promises.chown(work, SANDBOX_UID, SANDBOX_GID);
-    await fs.promises.rename(datasetFile, path.join(data, 'dataset.csv'));
     const child = spawnSandboxedProcess(
       {
         argv: [settings.engine.python, '-B', '-m', 'uplet_training', 'serve', '--out', 'work'],
@@ -140,7 +170,15 @@ export class WarmWorker {
       settings.caps,
       settings.limits.cpuSeconds * CPU_ALLOWANCES_PER_WORKER,
     );
-    return new WarmWorker(key, dir, child, settings);
+    return new WarmWorker(spare, dir, child, settings);
+  }
+
+  /** Gives the worker its key and dataset, once: from now on it serves that key's trials only. */
+  async bind(key: WarmKey, datasetFile: string): Promise<void> {
+    if (this.bound) throw new Error('a warm worker is bound once');
+    if (!this.alive) throw new TaskStepFailed('engine trial', this.exit, 'engine trial: the warm worker had already exited');
+    this.bound = key;
+    await fs.promises.rename(datasetFile, path.join(this.dir, 'data', 'dataset.csv'));
   }
 
   /** Worth reusing: alive, and room left for a full trial's CPU allowance and trial count. */
@@ -155,14 +193,37 @@ export class WarmWorker {
    * worded like a cold run's (bad input permanent, the rest retried).
    */
   async runTrial(spec: Record<string, unknown>, signal: AbortSignal): Promise<{ out: string; runner: WarmRunner }> {
+    return this.run('trial', () => spec, signal);
+  }
+
+  /**
+   * Runs one request of `command` (serve.py: `trial` or `final`). `inputs` (name → host file)
+   * move into a directory of their own under the worker's read-only data directory, which the
+   * spec names: `specFor(dir)` gets its path as the sandbox sees it (`data/<request>`).
+   */
+  async run(
+    command: 'trial' | 'final',
+    specFor: (inputDir: string) => Record<string, unknown>,
+    signal: AbortSignal,
+    inputs: Record<string, string> = {},
+  ): Promise<{ out: string; runner: WarmRunner }> {
+    const step = `engine ${command}`;
+    const who = command === 'trial' ? 'the warm trial worker' : 'the warm worker';
     signal.throwIfAborted();
-    if (!this.alive) throw new TaskStepFailed('engine trial', this.exit, 'engine trial: the warm worker had already exited');
+    if (!this.alive) throw new TaskStepFailed(step, this.exit, `${step}: the warm worker had already exited`);
+    if (!this.bound) throw new Error('a spare warm worker runs nothing before it is bound');
     const number = ++this.served;
-    const name = `trial-${number}`;
+    const name = `${command}-${number}`;
     const out = path.join(this.dir, 'work', name);
     await fs.promises.mkdir(out, { mode: 0o755 });
     if (this.settings.caps.setpriv) await fs.promises.chown(out, SANDBOX_UID, SANDBOX_GID);
-    this.stderr = new OutputTail(this.settings.limits.logBytes); // this trial's log tail only
+    if (Object.keys(inputs).length > 0) {
+      const inDir = path.join(this.dir, 'data', name);
+      await fs.promises.mkdir(inDir, { mode: 0o755 });
+      for (const [file, hostPath] of Object.entries(inputs)) await fs.promises.rename(hostPath, path.join(inDir, file));
+    }
+    const spec = specFor(`data/${name}`);
+    this.stderr = new OutputTail(this.settings.limits.logBytes); // this request's log tail only
     const outcome = await new Promise<Answer | SandboxResult>((resolve) => {
       this.pending = resolve;
       const timer = setTimeout(() => {
@@ -180,27 +241,27 @@ export class WarmWorker {
         resolve(o);
       };
       if (this.exit) return this.pending(this.exit);
-      this.child.stdin.write(`${JSON.stringify({ id: name, spec, out: name, cpu_seconds: this.settings.limits.cpuSeconds })}\n`);
+      this.child.stdin.write(`${JSON.stringify({ id: name, command, spec, out: name, cpu_seconds: this.settings.limits.cpuSeconds })}\n`);
     });
     this.lastUsed = Date.now();
     if ('exitCode' in outcome) {
-      const why = explain(outcome, { argv: ['the warm trial worker', `(${this.settings.engine.python} serve)`], limits: this.settings.limits });
-      throw new TaskStepFailed('engine trial', outcome, `engine trial: ${why ?? 'the warm worker exited'}`);
+      const why = explain(outcome, { argv: [who, `(${this.settings.engine.python} serve)`], limits: this.settings.limits });
+      throw new TaskStepFailed(step, outcome, `${step}: ${why ?? 'the warm worker exited'}`);
     }
     if (typeof outcome.cpu_used === 'number') this.cpuUsed = outcome.cpu_used;
     const result = this.resultSoFar();
     if (outcome.status === 'bad_input') {
       const e = outcome.error;
-      const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : 'engine trial: bad input';
-      throw new TaskStepFailed('engine trial', result, reason, true);
+      const reason = e ? `${e.code ?? 'invalid_input'}: ${e.message ?? ''}${e.field ? ` (field ${e.field})` : ''}` : `${step}: bad input`;
+      throw new TaskStepFailed(step, result, reason, true);
     }
     if (outcome.status !== 'done') {
       // A crash: the worker exits (a retry starts in a fresh process); its traceback is the log tail.
       await Promise.race([this.gone, new Promise((r) => setTimeout(r, 2_000).unref())]);
       this.kill();
-      throw new TaskStepFailed('engine trial', this.resultSoFar(), 'engine trial: the warm trial worker crashed (exit 1)');
+      throw new TaskStepFailed(step, this.resultSoFar(), `${step}: ${who} crashed (exit 1)`);
     }
-    return { out, runner: { warm: true, worker: this.id, trial: number } };
+    return { out, runner: { warm: true, worker: this.id, trial: number, spare: this.spare } };
   }
 
   /** Kills the worker's whole process group (bubblewrap, then everything in the sandbox). */
@@ -239,20 +300,28 @@ export class WarmWorker {
   }
 }
 
-/** What `take` gives: a worker of that key, now busy, or the right to start one. */
-export type WarmTake = { worker: WarmWorker } | { start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
+/** What `take` gives: a worker of that key, now busy, or the right to start one (on a spare if `spare`). */
+export type WarmTake = { worker: WarmWorker } | { spare: boolean; start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
 
 /**
  * The agent's warm trial workers: at most `maxWorkers` live, each serving one (job, site, family,
  * dataset) one trial at a time. A trial that finds no idle worker of its key starts one if there
  * is room (killing the least recently used idle worker of another key if needed), else runs cold.
+ * Starting one takes a spare when there is one: a process started ahead of need (at the pool's
+ * start and again each time one is taken) that has imported the stack and holds nothing else.
+ * Spares are not counted in `maxWorkers`: they hold no data (about 125 MB resident each, the
+ * stack only), their number is its own setting, and a taken spare counts like a started worker.
  */
 export class WarmWorkerPool {
   private readonly workers = new Set<WarmWorker>();
+  private readonly spares = new Set<WarmWorker>();
+  private readonly spawning = new Set<Promise<unknown>>();
   private starting = 0;
   private closed = false;
 
-  constructor(private readonly settings: WarmPoolSettings) {}
+  constructor(private readonly settings: WarmPoolSettings) {
+    this.fillSpares();
+  }
 
   /** An idle worker of this key, marked busy; or the right to start one; or undefined: run this trial cold. */
   take(key: WarmKey): WarmTake | undefined {
@@ -269,6 +338,8 @@ export class WarmWorkerPool {
       if (!oldest) return undefined;
       this.retire(oldest, 'room for another job or family');
     }
+    const spare = [...this.spares].find((w) => w.alive);
+    if (spare) this.spares.delete(spare);
     this.starting++;
     let settled = false;
     const settle = () => {
@@ -276,20 +347,58 @@ export class WarmWorkerPool {
       settled = true;
     };
     return {
+      spare: spare !== undefined,
       start: async (datasetFile) => {
         try {
-          const worker = await WarmWorker.start(key, datasetFile, this.settings);
+          let worker: WarmWorker;
+          if (spare?.alive) {
+            await spare.bind(key, datasetFile).catch((err: unknown) => {
+              spare.kill();
+              throw err;
+            });
+            worker = spare;
+          } else {
+            spare?.kill();
+            worker = await WarmWorker.start(key, datasetFile, this.settings);
+          }
           this.workers.add(worker);
           void worker.gone.then(() => this.workers.delete(worker));
           if (this.closed) worker.kill();
-          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, family: key.family });
+          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, family: key.family, spare: worker.spare });
           return worker;
         } finally {
           settle();
+          if (spare) this.fillSpares(); // the next one imports while this trial runs
         }
       },
-      cancel: settle,
+      cancel: () => {
+        settle();
+        // Never bound (the trial failed before its dataset came): still a spare, holding nothing.
+        if (spare?.alive && !this.closed) this.spares.add(spare);
+        else if (spare) this.fillSpares();
+      },
     };
+  }
+
+  /**
+   * For the job's final task: an idle worker of this job, site and dataset (its own family
+   * first; any family serves a final), marked busy; else the right to bind a spare to this key;
+   * else undefined: the final runs cold (a fresh worker would pay what a cold run pays).
+   * The caller retires the job's workers when the final is over (retireJob).
+   */
+  takeForFinal(key: WarmKey): WarmTake | undefined {
+    if (this.closed) return undefined;
+    const ofJob = [...this.workers].filter(
+      (w) => !w.busy && w.alive && w.reusable && w.key.job === key.job && w.key.site === key.site && w.key.dataset === key.dataset,
+    );
+    const worker = ofJob.find((w) => w.key.family === key.family) ?? ofJob[0];
+    if (worker) {
+      clearTimeout(worker.idleTimer);
+      worker.busy = true;
+      return { worker };
+    }
+    if (![...this.spares].some((w) => w.alive)) return undefined;
+    return this.take(key);
   }
 
   /** The trial is over: the worker waits for the next trial of its key, or is retired. */
@@ -306,16 +415,50 @@ export class WarmWorkerPool {
   }
 
   /** Live workers (for tests and logs). */
-  list(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number }> {
-    return [...this.workers].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid, key: w.key, busy: w.busy, served: w.served }));
+  list(): Array<{ id: string; pid: number; key: WarmKey; busy: boolean; served: number; spare: boolean }> {
+    return [...this.workers].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid, key: w.key, busy: w.busy, served: w.served, spare: w.spare }));
   }
 
-  /** Agent shutdown: every worker killed, their directories removed. */
+  /** Live spares, not yet taken (for tests and logs). */
+  listSpares(): Array<{ id: string; pid: number }> {
+    return [...this.spares].filter((w) => w.alive).map((w) => ({ id: w.id, pid: w.pid }));
+  }
+
+  /** Agent shutdown: every worker and spare killed, their directories removed. */
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.workers];
+    await Promise.all([...this.spawning]);
+    const all = [...this.workers, ...this.spares];
     for (const w of all) w.kill();
     await Promise.all(all.map((w) => w.gone));
+  }
+
+  /**
+   * Starts spares up to the setting. A spare that dies unasked (it never ran anything) is not
+   * replaced at once, so a broken engine cannot make a respawn loop: the next take starts one.
+   */
+  private fillSpares(): void {
+    const wanted = this.settings.spares ?? 0;
+    while (!this.closed && this.spares.size + this.spawning.size < wanted) {
+      const spawned: Promise<unknown> = WarmWorker.spawn(this.settings, true).then(
+        (w) => {
+          this.spawning.delete(spawned);
+          if (this.closed) {
+            w.kill();
+            return w.gone; // close() waits for it
+          }
+          this.spares.add(w);
+          void w.gone.then(() => {
+            if (this.spares.delete(w) && !this.closed) this.settings.logger.warn('a spare warm worker exited before it was used', { worker: w.id });
+          });
+        },
+        (err: Error) => {
+          this.spawning.delete(spawned);
+          this.settings.logger.warn('could not start a spare warm worker', { error: err.message });
+        },
+      );
+      this.spawning.add(spawned);
+    }
   }
 
   private retire(worker: WarmWorker, why: string): void {

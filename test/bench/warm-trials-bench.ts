@@ -10,6 +10,15 @@ export interface TrialOverhead {
   fitSeconds: number;
   /** (wall − Σ fit) / Σ fit. */
   overhead: number;
+  /**
+   * The same from the first trial's end to the last one's (trials in the order they finished):
+   * the steady state, without the job's start, the first trial's imports and data load.
+   */
+  steadyOverhead: number;
+  /** Steady-state overhead per trial, seconds: (last done − first done − Σ fit of the others) / (trials − 1). */
+  steadyPerTrialSeconds: number;
+  /** The first trial's claim → done, seconds (a fresh Python's imports and the data load, or a spare's data load). */
+  firstTrialSeconds: number;
   /** How many trials ran on a warm worker that had already served one (the rest paid the imports). */
   warmHits: number;
   /** Σ over trials of claim → done minus its fit: what the agent spends around the fits (fetch, sandbox, Python, imports, data load, uploads, report). */
@@ -20,25 +29,30 @@ export interface TrialOverhead {
 
 export interface WarmTrialsResult {
   rows: number;
+  features: number;
   cold: TrialOverhead;
   warm: TrialOverhead;
 }
 
 /**
- * N trials of about a second of fit each (decision trees on a generated 16,000-row, 20-feature
- * table, one holdout split), one agent running one task at a time: once with warm workers off
+ * Trials of about a second of fit + predict each (decision trees on a generated 40,000-row,
+ * 30-feature table, one holdout split; the fit time varies with the proposed depth, the mean is
+ * printed), one agent running one task at a time: once with warm workers off
  * (TRAINING_WARM_WORKERS=0: a fresh sandboxed Python per trial), once on, each on a system of
  * its own in the same run. The overhead is everything but the fits: dispatch, claim, dataset
  * fetch, sandbox and Python start, imports, data load, uploads, reports, the study's rounds.
+ * `coldTrials` may be fewer than `trials`: a cold trial's overhead hardly varies and costs seconds.
  */
 export async function benchWarmTrials(
   mongoUrlFor: (db: string) => string,
   amqpUrl: string,
   trials: number,
   log: (l: string) => void,
+  coldTrials = trials,
 ): Promise<WarmTrialsResult> {
-  const rows = 16_000;
-  const measure = async (warm: boolean): Promise<TrialOverhead> => {
+  const rows = 40_000;
+  const features = 30;
+  const measure = async (warm: boolean, trials: number): Promise<TrialOverhead> => {
     const sys = await startBenchSystem(mongoUrlFor, amqpUrl, { agentConcurrency: 1, agent: { TRAINING_WARM_WORKERS: warm ? '1' : '0' } });
     try {
       const csv = path.join(sys.dir, 'trials.csv');
@@ -48,11 +62,11 @@ export async function benchWarmTrials(
 import csv, sys
 import numpy as np
 rng = np.random.default_rng(11)
-X = rng.normal(size=(${rows}, 20))
+X = rng.normal(size=(${rows}, ${features}))
 y = np.where(X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=${rows}) > 0, 'yes', 'no')
 with open(sys.argv[1], 'w', newline='') as f:
     w = csv.writer(f)
-    w.writerow([f'f{i}' for i in range(20)] + ['label'])
+    w.writerow([f'f{i}' for i in range(${features})] + ['label'])
     for row, label in zip(X, y): w.writerow([repr(round(float(v), 5)) for v in row] + [label])
 `,
         csv,
@@ -85,6 +99,14 @@ with open(sys.argv[1], 'w', newline='') as f:
       const fitSeconds = results.reduce((s, r) => s + r.fit_seconds + r.predict_seconds, 0);
       const warmHits = results.filter((r) => r.runner?.warm && (r.runner.trial ?? 0) > 1).length;
       const held = docs.reduce((s, t) => s + (t.timestamp_done!.getTime() - t.timestamp_claimed!.getTime()) / 1000, 0);
+      const byDone = [...docs].sort((a, b) => a.timestamp_done!.getTime() - b.timestamp_done!.getTime());
+      const fitOf = (t: (typeof docs)[number]) => {
+        const r = t.result as { fit_seconds: number; predict_seconds: number };
+        return r.fit_seconds + r.predict_seconds;
+      };
+      const steadyWall = (byDone.at(-1)!.timestamp_done!.getTime() - byDone[0]!.timestamp_done!.getTime()) / 1000;
+      const steadyFit = byDone.slice(1).reduce((s, t) => s + fitOf(t), 0);
+      const first = [...docs].sort((a, b) => a.timestamp_claimed!.getTime() - b.timestamp_claimed!.getTime())[0]!;
       // Let the final task finish before the system goes.
       await until(async () => ['completed', 'failed'].includes((await sys.call('GET', `/v1/jobs/${jobId}`)).job?.status));
       const r = {
@@ -92,6 +114,9 @@ with open(sys.argv[1], 'w', newline='') as f:
         wallSeconds,
         fitSeconds,
         overhead: (wallSeconds - fitSeconds) / fitSeconds,
+        steadyOverhead: (steadyWall - steadyFit) / steadyFit,
+        steadyPerTrialSeconds: (steadyWall - steadyFit) / (trials - 1),
+        firstTrialSeconds: (first.timestamp_done!.getTime() - first.timestamp_claimed!.getTime()) / 1000,
         warmHits,
         inAgentSeconds: held - fitSeconds,
         betweenSeconds: wallSeconds - held,
@@ -102,9 +127,9 @@ with open(sys.argv[1], 'w', newline='') as f:
       await sys.close();
     }
   };
-  const cold = await measure(false);
-  const warm = await measure(true);
-  return { rows, cold, warm };
+  const cold = await measure(false, coldTrials);
+  const warm = await measure(true, trials);
+  return { rows, features, cold, warm };
 }
 
 async function until(check: () => Promise<boolean>, pollMs = 100, timeoutMs = 1_800_000): Promise<void> {

@@ -54,9 +54,11 @@ describe('warm trial workers', () => {
       return ['completed', 'failed', 'canceled'].includes(v.job?.status) ? v : undefined;
     }, 300_000);
   const trialsOf = async (jobId: string) => (await sys.o.orchestrator.collections.trials.find({ job: jobId }).toArray()) as TrialDoc[];
-  const runnerOf = (t: TrialDoc) => (t as any).result.runner as { warm: boolean; worker?: string; trial?: number };
+  const runnerOf = (t: TrialDoc) => (t as any).result.runner as { warm: boolean; worker?: string; trial?: number; spare?: boolean };
 
   test("a job's trials run on warm workers, one per family, with the results of cold runs; a second job never shares them", async () => {
+    // The spare started with the agent, ready before any job (TRAINING_WARM_SPARES defaults to 1).
+    const [spare] = await waitFor(async () => (sys.a!.agent.warmSpares().length === 1 ? sys.a!.agent.warmSpares() : undefined), 30_000);
     const first = await submit(['decision_tree', 'random_forest'], 3);
     expect((await finished(first)).job.status).toBe('completed');
     const second = await submit(['decision_tree'], 2);
@@ -80,10 +82,15 @@ describe('warm trial workers', () => {
       expect(runners.map((r) => r.trial).sort()).toEqual([1, 2, 3]);
     }
     expect(byFamily('decision_tree')[0]!.worker).not.toBe(byFamily('random_forest')[0]!.worker);
+    // The job's first trial ran on the spare: its worker is the spare's process, bound to this job for life.
+    const firstClaimed = [...trials].sort((a, b) => a.timestamp_claimed!.getTime() - b.timestamp_claimed!.getTime())[0]!;
+    expect(runnerOf(firstClaimed)).toMatchObject({ warm: true, worker: spare!.id, trial: 1, spare: true });
     // The second job, same dataset and family: its own worker, never the first job's.
     const secondWorkers = new Set((await trialsOf(second)).map((t) => runnerOf(t).worker));
     expect(secondWorkers.size).toBe(1);
     for (const t of trials) expect(secondWorkers.has(runnerOf(t).worker)).toBe(false);
+    // The spare kept now is a fresh process, never one that served the first job.
+    expect(sys.a!.agent.warmSpares().every((s) => !trials.some((t) => runnerOf(t).worker === s.id))).toBe(true);
     // The first job's workers went with its final task; at most the pool's bound ever live.
     expect(sys.a!.agent.warmWorkers().every((w) => w.key.job !== first)).toBe(true);
     expect(sys.a!.agent.warmWorkers().length).toBeLessThanOrEqual(2);

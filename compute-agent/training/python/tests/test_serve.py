@@ -7,8 +7,9 @@ from unittest import mock
 
 import numpy as np
 
-from uplet_training import dataset
+from uplet_training import dataset, search
 from uplet_training import serve as S
+from uplet_training import trial as T
 
 from tests.helpers import TempDirTest, load_oof, task_spec
 
@@ -34,7 +35,8 @@ class ServeTest(TempDirTest):
             with mock.patch("sys.stderr", io.StringIO()):
                 code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
         finally:
-            dataset._last_frame = None  # the cold runs compared with it read the file afresh
+            dataset._last_frame = dataset._last_data = None  # the cold runs compared with it read the file afresh
+            T._last_round = None  # and propose afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
     def test_trials_served_one_after_another_match_cold_runs(self):
@@ -57,6 +59,60 @@ class ServeTest(TempDirTest):
         # The same spec twice in one worker: the same result (no state carried between trials).
         first, third = (without_durations(self.read_json(self.path(f"work/t{i}"), "result.json")) for i in (0, 2))
         self.assertEqual(first, third)
+
+    def test_the_trials_of_a_round_share_one_propose_and_get_a_fresh_processs_params(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        history = [{"params": {"max_depth": 3, "min_samples_leaf": 2}, "value": 0.9}]
+        ask = {"strategy": "optuna", "history": history, "round_size": 3, "seed": 5, "metric": "accuracy"}
+        next_round = dict(ask, history=history + [{"params": {"max_depth": 5, "min_samples_leaf": 1}, "value": 0.8}])
+        asks = [dict(ask, index=0), dict(ask, index=1), dict(ask, index=2), dict(next_round, index=0), dict(next_round, index=1)]
+        specs = [task_spec(path, profile, "classification", family="decision_tree", ask=a, evaluation={"kind": "holdout", "train_fraction": 0.8})
+                 for a in asks]
+        with mock.patch.object(search, "propose_from_spec", wraps=search.propose_from_spec) as propose:
+            code, answers = self.serve_lines([{"id": str(i), "spec": s, "out": str(i)} for i, s in enumerate(specs)])
+            self.assertEqual(propose.call_count, 2)  # one per round, not one per trial
+        self.assertEqual(code, 0)
+        self.assertEqual({a["status"] for a in answers}, {"done"}, answers)
+        served = [self.read_json(self.path(f"work/{i}"), "result.json")["params"] for i in range(len(specs))]
+        self.assertEqual(len({json.dumps(p, sort_keys=True) for p in served[:3]}), 3)
+        for i, spec in enumerate(specs):
+            cold_code, cold = self.run_command("trial", spec)  # a fresh propose, as a cold process does
+            self.assertEqual(cold_code, 0)
+            self.assertEqual(served[i], self.read_json(cold, "result.json")["params"])
+        # Against a fresh Python process too (no state of this one: Optuna's, numpy's).
+        spec_file = self.write("fresh.json", json.dumps(specs[4]))
+        run = subprocess.run([sys.executable, "-B", "-m", "uplet_training", "trial", "--spec", spec_file, "--out", self.path("fresh")],
+                             cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(served[4], self.read_json(self.path("fresh"), "result.json")["params"])
+
+    def test_a_final_served_after_the_jobs_trials_matches_a_cold_final(self):
+        path, profile, _ = self.sklearn_csv("breast_cancer")
+        trial = task_spec(path, profile, "classification", family="decision_tree", params={"max_depth": 3},
+                          evaluation={"kind": "kfold", "n_splits": 3})
+        code, answers = self.serve_lines([{"id": "t", "spec": trial, "out": "t"}])
+        self.assertEqual(answers[0]["status"], "done")
+        member = {"model": self.path("work/t/model.pkl"), "oof": self.path("work/t/oof.npy")}
+        finals = [task_spec(path, profile, "classification", family="decision_tree", params={"max_depth": 3}),
+                  task_spec(path, profile, "classification", ensemble={"members": [member, member], "steps": 5})]
+        code, answers = self.serve_lines([{"id": "t2", "spec": trial, "out": "t2"}] +
+                                         [{"id": f"f{i}", "command": "final", "spec": f, "out": f"f{i}"} for i, f in enumerate(finals)])
+        self.assertEqual(code, 0)
+        self.assertEqual([a["status"] for a in answers], ["done"] * 3, answers)
+        for i, spec in enumerate(finals):
+            cold_code, cold = self.run_command("final", spec)
+            self.assertEqual(cold_code, 0)
+            warm = self.path(f"work/f{i}")
+            self.assertEqual(sorted(os.listdir(warm)), sorted(os.listdir(cold)))
+            self.assertEqual(self.read_json(warm, "report.json"), self.read_json(cold, "report.json"))
+
+    def test_an_unknown_command_is_bad_input(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification", family="decision_tree")
+        code, answers = self.serve_lines([{"id": "a", "command": "predict", "spec": spec, "out": "a"},
+                                          {"id": "b", "command": ["trial"], "spec": spec, "out": "b"}])
+        self.assertEqual(code, 0)
+        self.assertEqual([(a["status"], a["error"]["field"]) for a in answers], [("bad_input", "command")] * 2)
 
     def test_bad_input_is_answered_and_the_worker_goes_on(self):
         path, profile, _ = self.sklearn_csv("iris")
@@ -124,7 +180,7 @@ class ServeTest(TempDirTest):
 
 class LastFrameTest(TempDirTest):
     def tearDown(self):
-        dataset._last_frame = None
+        dataset._last_frame = dataset._last_data = None
 
     def test_the_kept_frame_is_reused_only_for_the_same_file_and_types(self):
         path = self.write("d.csv", "a,b\n1,x\n2,y\n")
@@ -143,3 +199,30 @@ class LastFrameTest(TempDirTest):
             self.write("d.csv", "a,b\n1,x\n2,y\n3,z\n")
             self.assertEqual(len(dataset.read_typed_frame(path, {"a": "category", "b": "category"})), 3)
             self.assertEqual(len(reads), 3)
+
+
+class LastTaskDataTest(TempDirTest):
+    def tearDown(self):
+        dataset._last_frame = dataset._last_data = None
+
+    def test_the_task_data_is_built_once_for_the_same_file_and_data_fields(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        spec = task_spec(path, profile, "classification")
+        dataset.keep_last_frame()
+        builds = []
+        real = dataset._build_task_data
+        with mock.patch.object(dataset, "_build_task_data", side_effect=lambda *a: builds.append(a) or real(*a)):
+            first = dataset.load_task_data(spec)
+            self.assertIs(dataset.load_task_data(dict(spec, seed=99, family="linear")), first)  # not data fields
+            self.assertEqual(len(builds), 1)
+            portion = T.training_portion(first, 42)
+            self.assertIs(T.training_portion(dataset.load_task_data(spec), 42), portion)
+            for other in (dict(spec, ignore_fields=["petal width (cm)"]), dict(spec, filters=[{"col": "target", "op": "!=", "value": 2}])):
+                self.assertIsNot(dataset.load_task_data(other), first)
+            self.assertEqual(len(builds), 3)
+            os.utime(path, ns=(1, 1))  # the file changed (its mtime)
+            self.assertEqual(dataset.load_task_data(spec).n_rows, first.n_rows)
+            self.assertEqual(len(builds), 4)
+        dataset._last_frame = dataset._last_data = None
+        cold = dataset.load_task_data(spec)  # outside a warm worker: built each time
+        self.assertIsNot(dataset.load_task_data(spec), cold)

@@ -21,6 +21,8 @@ class TaskData:
     """Features X (typed DataFrame), label y (class codes 0..k-1 or floats), class names, types."""
 
     def __init__(self, X, y, label, task_kind, classes, feature_types, label_type):
+        # Read-only for its users (a warm worker hands one TaskData to several trials: LastTaskData):
+        # they take rows with iloc / fancy indexing, which copies, before anything could change.
         self.X = X
         self.y = y
         self.label = label
@@ -28,6 +30,7 @@ class TaskData:
         self.classes = classes
         self.feature_types = feature_types
         self.label_type = label_type
+        self.portions = {}  # random_state -> the training portion (trial.training_portion), computed once
 
     @property
     def n_rows(self):
@@ -51,12 +54,32 @@ class LastFrame:
 
 
 _last_frame = None
+_last_data = None
 
 
 def keep_last_frame():
-    """Called once by a warm worker: from now on read_typed_frame reuses the last frame it read."""
-    global _last_frame
+    """Called once by a warm worker: from now on read_typed_frame reuses the last frame it read, and
+    load_task_data the last TaskData it built (LastTaskData)."""
+    global _last_frame, _last_data
     _last_frame = LastFrame()
+    _last_data = LastTaskData()
+
+
+class LastTaskData:
+    """The last TaskData built, kept by a warm worker: its trials read the same dataset with the same
+    label, filters and ignored fields, and building it (a copy of the frame, the filters, coding the
+    labels row by row) costs about 0.08 s a trial at 40,000 x 30. Reused only for the same file
+    (path, size, mtime) and the same data fields; shared, not copied (TaskData is read-only)."""
+
+    def __init__(self):
+        self.key = None
+        self.data = None
+
+    def get(self, key, build):
+        if key != self.key:
+            self.key, self.data = None, build()
+            self.key = key
+        return self.data
 
 
 def read_typed_frame(path, column_types, max_bytes=DEFAULT_MAX_BYTES, field="dataset", require_all=True):
@@ -100,7 +123,21 @@ def load_task_data(spec):
     check_filters(filters, types)
     _check_label_kind(label, types[label], task_kind)
 
-    frame = read_typed_frame(require_string(spec, "dataset"), types, optional_int(spec, "max_bytes", DEFAULT_MAX_BYTES, low=1))
+    path = require_string(spec, "dataset")
+    max_bytes = optional_int(spec, "max_bytes", DEFAULT_MAX_BYTES, low=1)
+    build = lambda: _build_task_data(path, types, max_bytes, filters, label, task_kind, ignore)  # noqa: E731
+    if _last_data is None:
+        return build()
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return build()  # its own error
+    key = json.dumps([path, stat.st_size, stat.st_mtime_ns, types, max_bytes, filters, label, task_kind, ignore], sort_keys=True, default=str)
+    return _last_data.get(key, build)
+
+
+def _build_task_data(path, types, max_bytes, filters, label, task_kind, ignore):
+    frame = read_typed_frame(path, types, max_bytes)
     frame = apply_filters(frame, filters, types)
     frame = frame.loc[frame[label].notna()].reset_index(drop=True)
     features = [name for name in types if name != label and name not in ignore]

@@ -1,15 +1,21 @@
 """The warm worker: `python3 -B -m uplet_training serve --out workdir`.
 
-Imports the trial stack once, then runs one trial per request, one after another. A request is
-one line of JSON on stdin, `{"id", "spec", "out", "cpu_seconds"?}`: `spec` the trial spec itself
-(not a file), `out` the name of a directory directly under workdir (the agent made it) where
-the trial writes what a cold `trial` writes. The answer is one line on stdout, `{"id", "status",
+Imports the trial stack once, before reading its first request (so a spare the agent starts
+ahead of need is ready when a trial comes), then runs one trial per request, one after another;
+it opens its dataset only at the first request (the agent may put it there after the start). A request is
+one line of JSON on stdin, `{"id", "command"?, "spec", "out", "cpu_seconds"?}`: `command`
+`trial` (the default) or `final` (the job's last task, on the worker of its job: final.py),
+`spec` that command's spec itself (not a file; its input files, if any, are where the spec's
+paths say: the agent puts them under the read-only data directory), `out` the name of a
+directory directly under workdir (the agent made it) where the command writes what a cold run
+writes. The answer is one line on stdout, `{"id", "status",
 "cpu_used"}`, `status` `done`, `bad_input` (with `error`, the content of a cold run's
 error.json, also written there) or `crashed` (traceback on stderr; the worker then exits 1, so
 a retry starts in a fresh process, as a cold crash would). EOF on stdin: exit 0.
 
 Whatever the libraries print goes to stderr: stdout carries only answers. The typed dataset is
-kept between trials (dataset.LastFrame): a worker serves one dataset.
+kept between trials (dataset.LastFrame): a worker serves one dataset; so is the last round's
+proposals (trial.LastRound): the trials of a round ask for the same round.
 """
 
 import json
@@ -21,7 +27,13 @@ import traceback
 from .dataset import keep_last_frame
 from .errors import BadInput
 from .outputs import write_json
-from .trial import run_trial  # the expensive import (numpy, pandas, scikit-learn), done once
+from .final import run_final
+from .trial import keep_last_round, run_trial  # the expensive import (numpy, pandas, scikit-learn), done once
+from . import search  # noqa: F401,E402 -- Optuna (about 0.5 s), which every study trial's `ask` needs: imported before the first request too
+
+
+# What a request may run; the names are looked up at each call (a test may replace them).
+COMMANDS = {"trial": lambda spec, out: run_trial(spec, out), "final": lambda spec, out: run_final(spec, out)}
 
 
 def _cpu_used():
@@ -52,6 +64,10 @@ def handle(request, work_dir):
     try:
         if not isinstance(request, dict):
             raise BadInput("invalid_request", "a request must be a JSON object", "request")
+        command = request.get("command", "trial")
+        run = COMMANDS.get(command) if isinstance(command, str) else None
+        if run is None:
+            raise BadInput("invalid_field", f"command must be one of {', '.join(COMMANDS)}", "command")
         out = trial_dir(work_dir, request.get("out"))
         os.makedirs(out, exist_ok=True)
         spec = request.get("spec")
@@ -60,7 +76,7 @@ def handle(request, work_dir):
         if request.get("cpu_seconds") is not None:
             allow_cpu(request["cpu_seconds"])
         try:
-            run_trial(spec, out)
+            run(spec, out)
         except BadInput as err:
             write_json(out, "error.json", err.as_json())
             raise
@@ -73,6 +89,7 @@ def handle(request, work_dir):
 def serve(work_dir, requests, answers):
     """Answers each line of `requests` on `answers`; 0 at EOF, 1 after a crash."""
     keep_last_frame()  # one dataset per worker: typed once, not once per trial
+    keep_last_round()  # a round's trials share one propose
     for line in requests:
         if not line.strip():
             continue
