@@ -63,8 +63,12 @@ describe('FerretDB equality indexes', () => {
     await client.connect();
     try {
       const count = async () =>
-        (await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%\\_gin\\_%' AND tablename NOT LIKE 'gin\\_probe%'`, [t.database.dbName]))
-          .rows[0]!.n;
+        (
+          await client.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%\\_gin\\_%' AND tablename NOT LIKE 'gin\\_probe%'`,
+            [t.database.dbName],
+          )
+        ).rows[0]!.n;
       const before = Number(await count());
       // Every collection's equality fields are indexed, even collections nothing was written to yet.
       const expected = Object.values(EQUALITY_FIELDS).reduce((n, fields) => n + fields.length, 0);
