@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { startTestAgent } from '../harness/agent-fixture';
 import { postSlowChain } from '../harness/slow-chain';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
@@ -17,11 +18,13 @@ describe('canceling running work', () => {
     try {
       const [uplet] = (await o.call('reader', 'GET', '/learnuplet?problem=cr')).body.learnuplets;
       await waitFor(async () => ((await o.call('reader', 'GET', `/learnuplet/${uplet.uuid}`)).body.status === 'pending' ? true : undefined), 20_000);
-      await waitFor(async () => (sandboxProcessesOf(agent.workDir) ? true : undefined), 20_000);
+      // The task's own sandbox: its workspace is named after the uplet (a spare warm worker also names workDir).
+      const taskSandbox = path.join(agent.workDir, `learnuplet-${uplet.uuid}-`);
+      await waitFor(async () => (sandboxProcessesOf(taskSandbox) ? true : undefined), 20_000);
 
       expect((await o.call('author', 'POST', '/algo/slow/cancel')).body.canceled_learnuplets).toBe(1);
       await waitFor(async () => (agent.agent.running() === 0 ? true : undefined), 10_000);
-      expect(sandboxProcessesOf(agent.workDir)).toBe('');
+      expect(sandboxProcessesOf(taskSandbox)).toBe('');
       expect((await o.call('reader', 'GET', `/learnuplet/${uplet.uuid}`)).body).toMatchObject({ status: 'canceled', attempt: 1 });
       const settlements = await o.database.db.collection('settlements').find({ uplet: uplet.uuid }).toArray();
       expect(settlements.map((x) => [x.by, x.status])).toEqual([['cancel', 'canceled']]);
@@ -31,9 +34,10 @@ describe('canceling running work', () => {
   }, 60_000);
 });
 
-function sandboxProcessesOf(workDir: string): string {
+/** The processes whose command line names `workspace` (pgrep -a -f), or '' when there is none. */
+function sandboxProcessesOf(workspace: string): string {
   try {
-    return execFileSync('pgrep', ['-a', '-f', workDir], { encoding: 'utf8' }).trim();
+    return execFileSync('pgrep', ['-a', '-f', workspace], { encoding: 'utf8' }).trim();
   } catch {
     return ''; // pgrep exits 1 when nothing matches
   }
