@@ -129,6 +129,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
       }
       if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
       let claimed: { task: AnyTask; lease: Lease; blobLocations: Record<string, string> };
+      const claimStarted = Date.now();
       try {
         claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME, site);
       } catch (err) {
@@ -153,7 +154,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         return delivery.requeue();
       }
       delivery.ack();
-      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations);
+      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, Date.now() - claimStarted);
       tasks.add(task);
       // The slot is free once the work is over (outputs stored); the report and cleanup finish beside the next task.
       void task.computed.then(() => slots.release());

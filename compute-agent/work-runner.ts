@@ -51,6 +51,7 @@ export function runClaimedTask(
   uplet: AnyTask,
   lease: Lease,
   blobLocations: Readonly<Record<string, string>> = {},
+  claimMs?: number,
 ): RunningTask {
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
   // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
@@ -66,6 +67,9 @@ export function runClaimedTask(
   const done = (async () => {
     let ws: TaskWorkspace | undefined;
     const started = Date.now();
+    // Where the attempt's time went, ms from its claim's answer: logged with its end.
+    const timeline: Record<string, number> = { ...(claimMs !== undefined ? { claim: claimMs } : {}) };
+    const mark = (milestone: string) => (timeline[milestone] ??= Date.now() - started);
     // Everything from the first heartbeat on sits inside the try: a workspace that cannot be
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {
@@ -81,14 +85,18 @@ export function runClaimedTask(
         signal,
         ...(ctx.engine ? { engine: ctx.engine } : {}),
         ...(ctx.warmWorkers ? { warmWorkers: ctx.warmWorkers } : {}),
+        onMilestone: mark,
       });
+      mark('workspace');
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
+      mark('stored');
       computedNow();
       heartbeat.stop();
       if (signal.aborted) throw signal.reason;
       await ctx.orchestrator.report(kind, uplet.uuid, lease.token, report);
-      logger.info('task done', { seconds: (Date.now() - started) / 1000, ...('perf' in report ? { perf: report.perf } : {}) });
+      mark('reported');
+      logger.info('task done', { seconds: (Date.now() - started) / 1000, ms: timeline, ...('perf' in report ? { perf: report.perf } : {}) });
     } catch (err) {
       heartbeat.stop();
       if (heartbeat.signal.aborted) {

@@ -61,7 +61,12 @@ export interface WorkspaceContext {
   engine?: EngineSettings;
   /** The agent's warm trial workers (compute-agent/training/warm-workers.ts); absent: every trial runs cold. */
   warmWorkers?: WarmWorkerPool;
+  /** Hears the task's milestones (`inputs`: fetched; `computed`: the sandboxed work is over, only storing its outputs remains). */
+  onMilestone?: (milestone: TaskMilestone) => void;
 }
+
+/** The points of a task a runner announces: where its time went (logged), and when its CPU work ends. */
+export type TaskMilestone = 'inputs' | 'computed';
 
 /**
  * A fresh directory per task attempt, readable only by the agent; what the
@@ -89,6 +94,11 @@ export class TaskWorkspace {
   /** Aborted when the task must stop (lease lost, canceled, shutdown). */
   get signal(): AbortSignal {
     return this.ctx.signal;
+  }
+
+  /** The runner reached `milestone` (see TaskMilestone). */
+  reached(milestone: TaskMilestone): void {
+    this.ctx.onMilestone?.(milestone);
   }
 
   static async create(workDir: string, name: string, ctx: WorkspaceContext): Promise<TaskWorkspace> {

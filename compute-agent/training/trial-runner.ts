@@ -47,6 +47,7 @@ export async function runTrialTask(task: EngineTrialTask, attempt: number, ws: T
   const pool = task.teacher_targets ? undefined : ws.warmWorkers;
   const warm = pool ? await runWarmTrial(pool, task, spec, ws) : undefined;
   const out = warm?.out ?? (await runCold(task, spec, ws));
+  ws.reached('computed');
   // Which process ran it: a warm worker's id and trial number, so two jobs sharing one can be seen.
   const runner: WarmRunner | { warm: false } = warm?.runner ?? { warm: false };
   const result = { ...(await readJson(path.join(out, 'result.json'))), runner };
@@ -64,7 +65,9 @@ export async function runTrialTask(task: EngineTrialTask, attempt: number, ws: T
 /** The trial in a fresh sandboxed Python (`trial` command). */
 async function runCold(task: EngineTrialTask, spec: Record<string, unknown>, ws: TaskWorkspace): Promise<string> {
   const inputs: Record<string, string> = { 'dataset.csv': await fetchDataset(ws, task.storage_uuid, task.owner) };
-  return runEngine(ws, 'trial', { ...spec, ...(await teacherInput(task, ws, inputs)) }, inputs);
+  const teacher = await teacherInput(task, ws, inputs);
+  ws.reached('inputs');
+  return runEngine(ws, 'trial', { ...spec, ...teacher }, inputs);
 }
 
 /**
@@ -96,6 +99,7 @@ async function runWarmTrial(
     });
     worker = await taken.start(dataset);
   }
+  ws.reached('inputs');
   try {
     const { out, runner } = await worker.runTrial(spec, ws.signal);
     const own = ws.path('engine-out');

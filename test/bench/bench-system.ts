@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../shared/config/load-config';
-import { silentLogger } from '../../shared/logging/logger';
+import winston from 'winston';
+import { silentLogger, type Logger } from '../../shared/logging/logger';
 import { orchestratorSettingsSchema } from '../../orchestrator/config';
 import { startOrchestrator, type RunningOrchestrator } from '../../orchestrator/orchestrator-service';
 import { storageSettingsSchema } from '../../storage-gateway/config';
@@ -111,7 +112,7 @@ export async function startBenchSystem(
         ...options.agent,
       };
       if (options.agentProcesses) agentProcesses.push(await startAgentProcess(env));
-      else agents.push(await startComputeAgent(loadConfig(agentSettingsSchema, env), silentLogger()));
+      else agents.push(await startComputeAgent(loadConfig(agentSettingsSchema, env), agentLogger()));
     }
   }
   const agent = agents[0];
@@ -180,4 +181,11 @@ async function stopAgentProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Silent, unless UPLET_BENCH_AGENT_LOG names a file: then the in-process agents' info lines go there as JSON (each task's `ms` timeline). */
+function agentLogger(): Logger {
+  const file = process.env.UPLET_BENCH_AGENT_LOG;
+  if (!file) return silentLogger();
+  return winston.createLogger({ level: 'info', format: winston.format.json(), transports: [new winston.transports.File({ filename: file })] });
 }
