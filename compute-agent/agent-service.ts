@@ -11,7 +11,7 @@ import { warmWorkersFor, type AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
 import { privateDirMode } from './tasks/task-workspace';
-import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
+import { runClaimedTask, type RunnerContext, type RunningTask, type TaskSlot } from './work-runner';
 import { WorkSlots } from './work-slots';
 import { resolveEngineSettings, type EngineSettings } from './training/engine-settings';
 import { WarmWorkerPool, type WarmKey } from './training/warm-workers';
@@ -101,6 +101,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     initialMaxRetries: Infinity,
   });
   const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
+  const claimsAhead = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
   let stopping = false;
   let refusedKey: string | undefined;
@@ -127,13 +128,14 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         logger.warn('malformed work message sent to the dead-letter queue', { body: delivery.content.toString('utf8').slice(0, 200) });
         return delivery.deadLetter();
       }
-      if (stopping || refusedKey || !(await slots.acquire(SLOT_WAIT_MS))) return delivery.requeue();
+      // A claim may run ahead of a free slot (at most one per slot): its round trip then overlaps the running task.
+      if (stopping || refusedKey || !(await claimsAhead.acquire(SLOT_WAIT_MS))) return delivery.requeue();
       let claimed: { task: AnyTask; lease: Lease; blobLocations: Record<string, string> };
       const claimStarted = Date.now();
       try {
         claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME, site);
       } catch (err) {
-        slots.release();
+        claimsAhead.release();
         if (err instanceof OrchestratorRequestError && err.code === 'WRONG_SITE') {
           // Not ours (a misrouted message): the sweeper republishes it to its own site's queue.
           logger.warn('work of another site refused; message dropped', { uplet: message.uuid });
@@ -154,10 +156,21 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         return delivery.requeue();
       }
       delivery.ack();
-      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, Date.now() - claimStarted);
+      const slot: TaskSlot = {
+        wait: async (signal) => {
+          try {
+            if (stopping || !(await slots.acquire(SLOT_WAIT_MS, signal))) return false;
+            if (!stopping) return true;
+            slots.release(); // granted as the agent began to stop: the lease goes back instead
+            return false;
+          } finally {
+            claimsAhead.release();
+          }
+        },
+        free: () => slots.release(),
+      };
+      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, { claimMs: Date.now() - claimStarted, slot });
       tasks.add(task);
-      // The slot is free once the work is over (outputs stored); the report and cleanup finish beside the next task.
-      void task.computed.then(() => slots.release());
       void task.done.finally(() => tasks.delete(task));
     };
 
@@ -182,6 +195,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         stopping = true;
         clearInterval(pinger);
         await broker.stopConsuming().catch((e: Error) => logger.warn('could not cancel consumers', { error: e.message }));
+        for (const t of tasks) t.abortIfWaiting(); // claimed, not started: their leases go back now, not after the grace period
         const all = Promise.allSettled([...tasks].map((t) => t.done));
         const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), settings.SHUTDOWN_GRACE_MS).unref());
         if ((await Promise.race([all, graceOver])) === 'timeout') {

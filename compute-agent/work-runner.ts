@@ -30,13 +30,29 @@ export interface RunningTask {
   lease: Lease;
   /** Stops the task's sandbox now (shutdown past its grace period). */
   abort(): void;
-  /**
-   * Settles when the task's work is over: its outputs stored (or it failed), before its report and
-   * workspace removal. Its slot may take the next task then: the report (a round trip to the
-   * orchestrator, 0.1–0.4 s measured under load) overlaps the next claim instead of delaying it.
-   */
-  computed: Promise<void>;
+  /** Gives the lease back if the task is still waiting for its slot (the agent is stopping); a started task runs on. */
+  abortIfWaiting(): void;
   done: Promise<void>;
+}
+
+/**
+ * The agent's compute slot for one claimed task. A task may be claimed before a slot is free (the
+ * claim's round trip then overlaps the task before it instead of following it); it starts when
+ * `wait` grants the slot, and gives its lease back when `wait` does not (timed out, or stopping).
+ */
+export interface TaskSlot {
+  /** True once the slot is this task's; false if it will not be (the task then gives its lease back). */
+  wait(signal: AbortSignal): Promise<boolean>;
+  /** Frees the slot: called once, after a granted wait, when the task's work is over (outputs stored, or it failed). */
+  free(): void;
+}
+
+/** Thrown inside the runner when the slot was not granted: the lease goes back, nothing ran. */
+class SlotNotGranted extends Error {
+  constructor() {
+    super('no compute slot came free in time');
+    this.name = 'SlotNotGranted';
+  }
 }
 
 /**
@@ -51,8 +67,9 @@ export function runClaimedTask(
   uplet: AnyTask,
   lease: Lease,
   blobLocations: Readonly<Record<string, string>> = {},
-  claimMs?: number,
+  options: { claimMs?: number; slot?: TaskSlot } = {},
 ): RunningTask {
+  const { claimMs, slot } = options;
   const logger = ctx.logger.child({ uplet: uplet.uuid, kind, attempt: lease.attempt });
   // The newest capability: each heartbeat brings a fresh one, since a capability expires with its lease term.
   let capability = lease.capability;
@@ -61,8 +78,14 @@ export function runClaimedTask(
   });
   const shutdown = new AbortController();
   const signal = AbortSignal.any([heartbeat.signal, shutdown.signal]);
-  let computedNow!: () => void;
-  const computed = new Promise<void>((resolve) => (computedNow = resolve));
+  let waiting = true;
+  let slotHeld = false;
+  // The report and the workspace's removal finish beside the next task: its slot is already free.
+  const freeSlot = () => {
+    if (!slotHeld) return;
+    slotHeld = false;
+    slot?.free();
+  };
 
   const done = (async () => {
     let ws: TaskWorkspace | undefined;
@@ -74,6 +97,13 @@ export function runClaimedTask(
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {
       heartbeat.start();
+      if (slot) {
+        slotHeld = await slot.wait(signal);
+        if (!slotHeld) throw new SlotNotGranted();
+        timeline.slot = Date.now() - started;
+      }
+      waiting = false;
+      signal.throwIfAborted();
       ws = await TaskWorkspace.create(ctx.workDir, `${kind}-${uplet.uuid}-${lease.attempt}`, {
         storage: readingFrom(
           ctx.storage.withCapability(() => capability),
@@ -91,7 +121,7 @@ export function runClaimedTask(
       logger.info('task started');
       const report = await runnerOf(kind).run(uplet, lease.attempt, ws, logger);
       mark('stored');
-      computedNow();
+      freeSlot();
       heartbeat.stop();
       if (signal.aborted) throw signal.reason;
       await ctx.orchestrator.report(kind, uplet.uuid, lease.token, report);
@@ -101,8 +131,8 @@ export function runClaimedTask(
       heartbeat.stop();
       if (heartbeat.signal.aborted) {
         logger.warn('task abandoned: lease lost', { reason: String(heartbeat.signal.reason) });
-      } else if (shutdown.signal.aborted) {
-        logger.info('task stopped by shutdown; giving the lease back');
+      } else if (shutdown.signal.aborted || err instanceof SlotNotGranted) {
+        logger.info(err instanceof SlotNotGranted ? 'no slot came free; giving the lease back' : 'task stopped by shutdown; giving the lease back');
         await ctx.orchestrator
           .release(kind, uplet.uuid, lease.token)
           .catch((e: Error) => logger.warn('release failed; the lease will expire instead', { error: e.message }));
@@ -116,11 +146,22 @@ export function runClaimedTask(
         );
       }
     } finally {
-      computedNow(); // a failed or stopped task: after its failure report or release (settling twice is a no-op)
+      waiting = false;
+      freeSlot(); // a failed or stopped task: after its failure report or release
       await ws?.remove().catch(() => undefined);
     }
   })();
-  return { kind, uuid: uplet.uuid, lease, abort: () => shutdown.abort(new Error('agent shutting down')), computed, done };
+  const abort = () => shutdown.abort(new Error('agent shutting down'));
+  return {
+    kind,
+    uuid: uplet.uuid,
+    lease,
+    abort,
+    abortIfWaiting: () => {
+      if (waiting) abort();
+    },
+    done,
+  };
 }
 
 async function sendTo(orchestrator: OrchestratorClient, kind: TaskKind, uuid: string, token: string, report: DoneReport | FailedReport): Promise<void> {

@@ -1,4 +1,4 @@
-/** At most `size` tasks at once; a waiter gives up after `timeoutMs` (its message goes back to the queue). */
+/** At most `size` holders at once; a waiter gives up after `timeoutMs`, or when `signal` aborts. */
 export class WorkSlots {
   private used = 0;
   private readonly waiters: Array<() => void> = [];
@@ -9,22 +9,28 @@ export class WorkSlots {
     return this.used;
   }
 
-  async acquire(timeoutMs: number): Promise<boolean> {
+  async acquire(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return false;
     if (this.used < this.size) {
       this.used++;
       return true;
     }
     return new Promise((resolve) => {
-      const grant = () => {
+      const giveUp = () => {
         clearTimeout(timer);
-        this.used++;
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', giveUp);
         const i = this.waiters.indexOf(grant);
         if (i >= 0) this.waiters.splice(i, 1);
         resolve(false);
-      }, timeoutMs);
+      };
+      const grant = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
+        this.used++;
+        resolve(true);
+      };
+      const timer = setTimeout(giveUp, timeoutMs);
+      signal?.addEventListener('abort', giveUp, { once: true });
       this.waiters.push(grant);
     });
   }

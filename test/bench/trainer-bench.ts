@@ -33,7 +33,7 @@ export interface TrainerStudyResult {
 export interface TrialProfile {
   /** Trial created (todo) → claimed by an agent. */
   queueMs: [number, number];
-  /** Claimed → done (the agent: dataset fetch, Python start and imports, propose, folds, upload, report). */
+  /** Claimed → done (the agent: a wait for its slot when claimed ahead of one, dataset fetch, Python start and imports, propose, folds, upload, report). */
   agentMs: [number, number];
   /** The Python's own fit + predict seconds over the folds (what the baseline also spends). */
   fitPredictMs: [number, number];

@@ -21,9 +21,9 @@ export interface TrialOverhead {
   firstTrialSeconds: number;
   /** How many trials ran on a warm worker that had already served one (the rest paid the imports). */
   warmHits: number;
-  /** Σ over trials of claim → done minus its fit: what the agent spends around the fits (fetch, sandbox, Python, imports, data load, uploads, report). */
+  /** The time some trial was held (the union of the claim → done spans) minus Σ fit: what the agent spends around the fits (fetch, sandbox, Python, imports, data load, uploads, report). */
   inAgentSeconds: number;
-  /** wall − Σ (claim → done): what happens between trials (dispatch, the study's rounds, the job's start). */
+  /** wall − that union: when no trial was held (dispatch, the study's rounds, the job's start). */
   betweenSeconds: number;
 }
 
@@ -98,7 +98,8 @@ with open(sys.argv[1], 'w', newline='') as f:
       const results = docs.map((t) => t.result as { fit_seconds: number; predict_seconds: number; runner?: { warm: boolean; trial?: number } });
       const fitSeconds = results.reduce((s, r) => s + r.fit_seconds + r.predict_seconds, 0);
       const warmHits = results.filter((r) => r.runner?.warm && (r.runner.trial ?? 0) > 1).length;
-      const held = docs.reduce((s, t) => s + (t.timestamp_done!.getTime() - t.timestamp_claimed!.getTime()) / 1000, 0);
+      // The time some trial was held (claimed, not yet done): claims run ahead of a free slot, so the spans overlap; their union counts once.
+      const held = unionSeconds(docs.map((t) => [t.timestamp_claimed!.getTime(), t.timestamp_done!.getTime()]));
       const byDone = [...docs].sort((a, b) => a.timestamp_done!.getTime() - b.timestamp_done!.getTime());
       const fitOf = (t: (typeof docs)[number]) => {
         const r = t.result as { fit_seconds: number; predict_seconds: number };
@@ -138,4 +139,16 @@ async function until(check: () => Promise<boolean>, pollMs = 100, timeoutMs = 1_
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** The length of the union of [start, end] spans given in ms, in seconds. */
+function unionSeconds(spans: Array<[number, number]>): number {
+  let total = 0;
+  let reach = -Infinity;
+  for (const [start, end] of [...spans].sort((a, b) => a[0] - b[0])) {
+    if (end <= reach) continue;
+    total += end - Math.max(start, reach);
+    reach = end;
+  }
+  return total / 1000;
 }

@@ -3,47 +3,129 @@ import winston from 'winston';
 import type { Learnuplet, OrchestratorClient } from '../../shared/http/orchestrator-client';
 import type { StorageClient } from '../../shared/http/storage-client';
 import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';
-import { runClaimedTask } from '../../compute-agent/work-runner';
+import { runClaimedTask, type TaskSlot } from '../../compute-agent/work-runner';
+import { WorkSlots } from '../../compute-agent/work-slots';
 
-// The task's own work is not under test here: a runner that is done at once.
+// The task's own work is not under test here: a runner that is done at once, and counts its runs.
+const runs: string[] = [];
 jest.mock('../../compute-agent/task-runners', () => ({
-  runnerOf: () => ({ run: async () => ({ status: 'done', perf: 0.5 }) }),
+  runnerOf: () => ({
+    run: async (task: { uuid: string }) => {
+      runs.push(task.uuid);
+      return { status: 'done', perf: 0.5 };
+    },
+  }),
 }));
 
-/** When a task's slot frees (agent-service releases it on `computed`): after its work, before its report ends. */
-describe('work runner: computed', () => {
-  test('settles once the work is over, while the report is still on its way; done settles after the report', async () => {
-    let answerReport!: () => void;
-    const reports: string[] = [];
-    const orchestrator = {
-      heartbeat: async () => undefined,
-      report: (_kind: string, _uuid: string, _token: string, report: { status: string }) => {
-        reports.push(report.status);
-        return new Promise<void>((resolve) => (answerReport = resolve));
-      },
-    } as unknown as OrchestratorClient;
-    const storage = { withCapability: () => storage } as unknown as StorageClient;
-    const task = runClaimedTask(
-      {
-        orchestrator,
-        storage,
-        caps: { bubblewrap: true, setpriv: true, prlimit: true, missing: [] },
-        limits: DEFAULT_LIMITS,
-        workDir: os.tmpdir(),
-        heartbeatIntervalMs: 1_000,
-        logger: winston.createLogger({ silent: true }),
-      },
-      'learnuplet',
-      { uuid: 'l1', attempt: 1 } as Learnuplet,
-      { token: '1.abcdefghijklmnopqrstuvwx', attempt: 1, expires_at: '', capability: 'c', writes: [] },
-    );
+/** The orchestrator's port, faked: reports wait for `answerReport`; releases are recorded. */
+function fakeOrchestrator() {
+  const calls: string[] = [];
+  let answerReport: () => void = () => undefined;
+  const orchestrator = {
+    heartbeat: async () => undefined,
+    report: (_kind: string, uuid: string, _token: string, report: { status: string }) => {
+      calls.push(`report ${uuid} ${report.status}`);
+      return new Promise<void>((resolve) => (answerReport = resolve));
+    },
+    release: async (_kind: string, uuid: string) => void calls.push(`release ${uuid}`),
+  } as unknown as OrchestratorClient;
+  return { orchestrator, calls, answerReport: () => answerReport() };
+}
+
+function start(orchestrator: OrchestratorClient, uuid: string, slot: TaskSlot) {
+  const storage = { withCapability: () => storage } as unknown as StorageClient;
+  return runClaimedTask(
+    {
+      orchestrator,
+      storage,
+      caps: { bubblewrap: true, setpriv: true, prlimit: true, missing: [] },
+      limits: DEFAULT_LIMITS,
+      workDir: os.tmpdir(),
+      heartbeatIntervalMs: 1_000,
+      logger: winston.createLogger({ silent: true }),
+    },
+    'learnuplet',
+    { uuid, attempt: 1 } as Learnuplet,
+    { token: '1.abcdefghijklmnopqrstuvwx', attempt: 1, expires_at: '', capability: 'c', writes: [] },
+    {},
+    { slot },
+  );
+}
+
+/** A task claimed ahead of its slot starts when the slot is granted, frees it before its report ends, and gives its lease back when no slot comes. */
+describe('work runner: the compute slot', () => {
+  beforeEach(() => void runs.splice(0));
+
+  test('waits for its slot, frees it once the work is over while the report is still on its way', async () => {
+    const { orchestrator, calls, answerReport } = fakeOrchestrator();
+    const slots = new WorkSlots(1);
+    expect(await slots.acquire(1_000)).toBe(true); // another task holds the only slot
+    let freed = 0;
+    const task = start(orchestrator, 'l1', { wait: (signal) => slots.acquire(5_000, signal), free: () => (freed++, slots.release()) });
     let done = false;
     void task.done.then(() => (done = true));
-    await task.computed;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(reports).toEqual(['done']);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(runs).toEqual([]); // claimed, not started
+    slots.release();
+    while (calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(runs).toEqual(['l1']);
+    expect(calls).toEqual(['report l1 done']);
+    expect(freed).toBe(1);
+    expect(slots.busy).toBe(0);
     expect(done).toBe(false);
     answerReport();
     await task.done;
+    expect(freed).toBe(1);
+  });
+
+  test('a slot that does not come free in time: the lease goes back, nothing runs, nothing is reported', async () => {
+    const { orchestrator, calls } = fakeOrchestrator();
+    let freed = 0;
+    const task = start(orchestrator, 'l2', { wait: async () => false, free: () => void freed++ });
+    await task.done;
+    expect(runs).toEqual([]);
+    expect(calls).toEqual(['release l2']);
+    expect(freed).toBe(0);
+  });
+
+  test('abortIfWaiting gives a waiting task its lease back at once; a started task is not touched by it', async () => {
+    const { orchestrator, calls, answerReport } = fakeOrchestrator();
+    const slots = new WorkSlots(1);
+    await slots.acquire(1_000);
+    const waiting = start(orchestrator, 'l3', { wait: (signal) => slots.acquire(60_000, signal), free: () => slots.release() });
+    await new Promise((r) => setTimeout(r, 20));
+    waiting.abortIfWaiting();
+    await waiting.done;
+    expect(calls).toEqual(['release l3']);
+    slots.release();
+
+    const running = start(orchestrator, 'l4', { wait: (signal) => slots.acquire(1_000, signal), free: () => slots.release() });
+    while (calls.length < 2) await new Promise((r) => setTimeout(r, 5));
+    running.abortIfWaiting();
+    answerReport();
+    await running.done;
+    expect(calls).toEqual(['release l3', 'report l4 done']);
+    expect(runs).toEqual(['l4']);
+  });
+});
+
+describe('work slots', () => {
+  test('a waiter gives up when its signal aborts, and the slot is not counted for it', async () => {
+    const slots = new WorkSlots(1);
+    await slots.acquire(1_000);
+    const controller = new AbortController();
+    const waiting = slots.acquire(60_000, controller.signal);
+    controller.abort();
+    expect(await waiting).toBe(false);
+    slots.release();
+    expect(slots.busy).toBe(0);
+    expect(await slots.acquire(10)).toBe(true);
+  });
+
+  test('a waiter gives up after its timeout', async () => {
+    const slots = new WorkSlots(1);
+    await slots.acquire(1_000);
+    expect(await slots.acquire(20)).toBe(false);
+    expect(slots.busy).toBe(1);
   });
 });
