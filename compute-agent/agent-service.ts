@@ -102,6 +102,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
   });
   const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
   const claimsAhead = new WorkSlots(settings.AGENT_CONCURRENCY);
+  const storing = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
   let stopping = false;
   let refusedKey: string | undefined;
@@ -156,6 +157,7 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         return delivery.requeue();
       }
       delivery.ack();
+      let storingWithoutSlot = false;
       const slot: TaskSlot = {
         wait: async (signal) => {
           try {
@@ -167,7 +169,13 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
             claimsAhead.release();
           }
         },
-        free: () => slots.release(),
+        // Its outputs upload beside the next task's compute; at most one such task per slot, so uploads cannot pile up.
+        computed: () => {
+          if (!storing.tryAcquire()) return;
+          storingWithoutSlot = true;
+          slots.release();
+        },
+        free: () => (storingWithoutSlot ? storing.release() : slots.release()),
       };
       const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, { claimMs: Date.now() - claimStarted, slot });
       tasks.add(task);

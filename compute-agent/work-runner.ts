@@ -43,7 +43,9 @@ export interface RunningTask {
 export interface TaskSlot {
   /** True once the slot is this task's; false if it will not be (the task then gives its lease back). */
   wait(signal: AbortSignal): Promise<boolean>;
-  /** Frees the slot: called once, after a granted wait, when the task's work is over (outputs stored, or it failed). */
+  /** The task's sandboxed work is over; only storing its outputs remains (the slot may go to the next task). At most once, before `free`. */
+  computed?(): void;
+  /** The task holds nothing more: called once, after a granted wait, when its outputs are stored or it failed. */
   free(): void;
 }
 
@@ -92,7 +94,10 @@ export function runClaimedTask(
     const started = Date.now();
     // Where the attempt's time went, ms from its claim's answer: logged with its end.
     const timeline: Record<string, number> = { ...(claimMs !== undefined ? { claim: claimMs } : {}) };
-    const mark = (milestone: string) => (timeline[milestone] ??= Date.now() - started);
+    const mark = (milestone: string) => {
+      timeline[milestone] ??= Date.now() - started;
+      if (milestone === 'computed' && slotHeld) slot?.computed?.();
+    };
     // Everything from the first heartbeat on sits inside the try: a workspace that cannot be
     // made is a failed attempt, reported, with the heartbeat stopped.
     try {

@@ -9,6 +9,13 @@ export class WorkSlots {
     return this.used;
   }
 
+  /** A slot now if one is free; false at once otherwise. */
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
+
   async acquire(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (signal?.aborted) return false;
     if (this.used < this.size) {

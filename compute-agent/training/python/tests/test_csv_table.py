@@ -1,5 +1,8 @@
+import csv
+import io
 import os
 
+from uplet_training import csv_table
 from uplet_training.csv_table import read_csv_table
 from uplet_training.errors import BadInput
 
@@ -24,6 +27,21 @@ class CsvDialectsTest(TempDirTest):
     def test_semicolon_file_with_decimal_commas_in_quotes(self):
         path = self.write("d.csv", 'a;b\n"1,5";2\n"3,5";4\n')
         self.assertEqual(read_csv_table(path).delimiter, ";")
+
+
+class UnquotedFastPathTest(TempDirTest):
+    """A text without quotes is split by lines and delimiter: the rows must be csv.reader's own."""
+
+    TEXTS = [
+        "a,b\n1,2\n", "a,b\n1,2", "a,b\r\n1,2\r\n\r\n3,4\r\n", "a;b\r1;2\r\r3;4", "a,b\n\n\n1,2\n\n",
+        "a,b\n 1 , 2 \n,\n", "a,b\n1,2,3\n4\n", "\na,b\n1,2\n", "a\tb\n1\t\t2\n", "a,b\r\r\n1,2\n", "a,b\n  \n1,2\n",
+    ]
+
+    def test_rows_match_csv_reader(self):
+        for text in self.TEXTS:
+            for delimiter in (",", ";", "\t"):
+                expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=False))
+                self.assertEqual(list(csv_table._rows(text, delimiter)), expected, repr(text))
 
 
 class CsvRefusalsTest(TempDirTest):
