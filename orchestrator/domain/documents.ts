@@ -68,6 +68,8 @@ export interface TaskCommon {
   worker: string | null;
   /** Number of claims so far; the current lease is `<uuid>/<attempt>` in the leases collection. */
   attempt: number;
+  /** How many of those claims were given back unrun (agent stopping, no slot in time): they use up no retry. */
+  released_attempts?: number;
   failure_reason: string | null;
   /** When it last became `todo`, for the dispatch sweeper and the dispatch-lag metric. */
   timestamp_todo: Date | null;

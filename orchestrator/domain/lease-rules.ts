@@ -3,11 +3,19 @@ export type RetryDecision = { next: 'todo' } | { next: 'failed'; reason: string 
 
 /**
  * After an attempt fails (reported failure, or its lease expired), the uplet is
- * retried until it has used `maxAttempts` claims; then it fails for good.
+ * retried until it has used `maxAttempts` claims; then it fails for good. Claims
+ * given back unrun (`released`: an agent stopping, or no slot free in time) use up none.
  */
-export function afterUnsuccessfulAttempt(attempt: number, maxAttempts: number, cause: 'expired' | 'failed', lastReason: string | null): RetryDecision {
-  if (attempt < maxAttempts) return { next: 'todo' };
-  const reason = cause === 'expired' ? `lease expired ${attempt} times` : `failed ${attempt} times; last failure: ${lastReason ?? 'no reason given'}`;
+export function afterUnsuccessfulAttempt(
+  attempt: number,
+  maxAttempts: number,
+  cause: 'expired' | 'failed',
+  lastReason: string | null,
+  released = 0,
+): RetryDecision {
+  const used = attempt - released;
+  if (used < maxAttempts) return { next: 'todo' };
+  const reason = cause === 'expired' ? `lease expired ${used} times` : `failed ${used} times; last failure: ${lastReason ?? 'no reason given'}`;
   return { next: 'failed', reason };
 }
 

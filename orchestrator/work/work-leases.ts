@@ -142,8 +142,8 @@ export class WorkLeases {
     const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
     await this.uplets(kind).updateOne(
-      { _id: uuid, attempt: { $lte: lease.attempt } },
-      { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() } },
+      { _id: uuid, attempt: { $lte: lease.attempt }, status: { $ne: 'todo' } },
+      { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() }, $inc: { released_attempts: 1 } },
     );
     this.announce(kind, uuid, 'todo', lease.attempt, { reason: 'released' });
     await this.c.leases.deleteOne({ _id: lease._id });
@@ -298,7 +298,10 @@ export class WorkLeases {
     if (settled.status === 'done') await this.recordDone(kind, uplet, attempt, result as RecordedDone);
     else if (settled.status === 'canceled') await this.applyCanceled(kind, uuid, attempt, 'canceled');
     else if (settled.status === 'released') {
-      await this.uplets(kind).updateOne({ _id: uuid, attempt }, { $set: { status: 'todo', worker: null, timestamp_todo: new Date() } });
+      await this.uplets(kind).updateOne(
+        { _id: uuid, attempt, status: { $ne: 'todo' } },
+        { $set: { status: 'todo', worker: null, timestamp_todo: new Date() }, $inc: { released_attempts: 1 } },
+      );
       this.announce(kind, uuid, 'todo', attempt, { reason: 'released' });
       await this.dispatcher.dispatch(kind, [uuid], rulesOf(this.kinds, kind).site(uplet));
     } else {
@@ -393,7 +396,9 @@ export class WorkLeases {
     logTail?: string,
     permanent = false,
   ): Promise<void> {
-    const decision = permanent ? { next: 'failed' as const, reason } : afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason);
+    const decision = permanent
+      ? { next: 'failed' as const, reason }
+      : afterUnsuccessfulAttempt(attempt, this.settings.maxAttempts, cause, reason, uplet.released_attempts ?? 0);
     const now = new Date();
     const failure_reason = logTail ? `${reason}\n--- log tail ---\n${logTail}` : reason;
     if (decision.next === 'todo') {

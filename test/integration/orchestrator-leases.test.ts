@@ -56,6 +56,20 @@ describe('leases on the real database', () => {
       expect(released.body.learnuplet).toMatchObject({ status: 'todo', attempt: 1 });
       expect((await t.call('compute2', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-2' })).body.lease.attempt).toBe(2);
     });
+
+    test('claims given back unrun use up no retry: after two releases, two expiries still go before it fails', async () => {
+      const [uuid] = await todoLearnuplets(t, 'prr', 1);
+      const status = async () => (await t.call('reader', 'GET', `/learnuplet/${uuid}`)).body.status;
+      for (let i = 0; i < 2; i++) {
+        const claim = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' });
+        expect((await t.call('compute', 'POST', `/worker/learnuplet/${uuid}/release`, { lease_token: claim.body.lease.token })).status).toBe(200);
+      }
+      expect((await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' })).body.lease.attempt).toBe(3);
+      await waitFor(async () => (await status()) === 'todo'); // expired once of MAX_ATTEMPTS 2: retried
+      expect((await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' })).body.lease.attempt).toBe(4);
+      await waitFor(async () => (await status()) === 'failed');
+      expect((await t.call('reader', 'GET', `/learnuplet/${uuid}`)).body.failure_reason).toBe('lease expired 2 times');
+    });
   });
 
   describe(`races on ${'the server under test'}`, () => {

@@ -26,6 +26,11 @@ describe('attempts', () => {
     expect(afterUnsuccessfulAttempt(1, 1, 'failed', null)).toEqual({ next: 'failed', reason: 'failed 1 times; last failure: no reason given' });
   });
 
+  test('claims given back unrun use up no retry', () => {
+    expect(afterUnsuccessfulAttempt(3, 3, 'failed', 'exit code 1', 2)).toEqual({ next: 'todo' });
+    expect(afterUnsuccessfulAttempt(5, 3, 'failed', 'exit code 1', 2)).toEqual({ next: 'failed', reason: 'failed 3 times; last failure: exit code 1' });
+  });
+
   test('an attempt past the limit (a late settlement) still fails rather than retrying forever', () => {
     expect(afterUnsuccessfulAttempt(4, 3, 'expired', null).next).toBe('failed');
   });

@@ -8,10 +8,16 @@ import { WorkSlots } from '../../compute-agent/work-slots';
 
 // The task's own work is not under test here: a runner that is done at once, and counts its runs.
 const runs: string[] = [];
+/** When set, the runner announces `computed`, then stores its outputs until this settles. */
+let storing: Promise<void> | undefined;
 jest.mock('../../compute-agent/task-runners', () => ({
   runnerOf: () => ({
-    run: async (task: { uuid: string }) => {
+    run: async (task: { uuid: string }, _attempt: number, ws: { reached(m: string): void }) => {
       runs.push(task.uuid);
+      if (storing) {
+        ws.reached('computed');
+        await storing;
+      }
       return { status: 'done', perf: 0.5 };
     },
   }),
@@ -54,7 +60,10 @@ function start(orchestrator: OrchestratorClient, uuid: string, slot: TaskSlot) {
 
 /** A task claimed ahead of its slot starts when the slot is granted, frees it before its report ends, and gives its lease back when no slot comes. */
 describe('work runner: the compute slot', () => {
-  beforeEach(() => void runs.splice(0));
+  beforeEach(() => {
+    runs.splice(0);
+    storing = undefined;
+  });
 
   test('waits for its slot, frees it once the work is over while the report is still on its way', async () => {
     const { orchestrator, calls, answerReport } = fakeOrchestrator();
@@ -76,6 +85,22 @@ describe('work runner: the compute slot', () => {
     answerReport();
     await task.done;
     expect(freed).toBe(1);
+  });
+
+  test('computed is announced while the outputs are still being stored; free follows once they are', async () => {
+    const { orchestrator, calls, answerReport } = fakeOrchestrator();
+    let stored!: () => void;
+    storing = new Promise((resolve) => (stored = resolve));
+    const events: string[] = [];
+    const task = start(orchestrator, 'l5', { wait: async () => true, computed: () => void events.push('computed'), free: () => void events.push('free') });
+    while (events.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(events).toEqual(['computed']);
+    stored();
+    while (calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(events).toEqual(['computed', 'free']);
+    answerReport();
+    await task.done;
+    expect(events).toEqual(['computed', 'free']);
   });
 
   test('a slot that does not come free in time: the lease goes back, nothing runs, nothing is reported', async () => {
