@@ -182,8 +182,9 @@ export class WorkLeases {
       if (winner) return this.answerRepeat(kind, uuid, winner, report, principal);
       throw notHolder(kind, uuid);
     }
-    if (report.status === 'done') await this.recordDone(kind, uplet, attempt, report);
-    else
+    // A done report answers with the document as its write left it (no re-read); a failure re-reads, its writes vary.
+    const written = report.status === 'done' ? await this.recordDone(kind, uplet, attempt, report) : undefined;
+    if (report.status !== 'done')
       await this.afterFailure(
         kind,
         uplet,
@@ -194,7 +195,7 @@ export class WorkLeases {
         report.permanent === true,
       );
     await this.c.leases.deleteOne({ _id: id });
-    return this.current(kind, uuid);
+    return written ?? this.current(kind, uuid);
   }
 
   /**
@@ -368,19 +369,22 @@ export class WorkLeases {
     });
   }
 
-  private async recordDone(kind: TaskKind, uplet: TaskDoc, attempt: number, report: RecordedDone): Promise<void> {
+  /** Writes the done result; returns the document as written (the report's answer), or undefined if the write matched nothing. */
+  private async recordDone(kind: TaskKind, uplet: TaskDoc, attempt: number, report: RecordedDone): Promise<TaskDoc | undefined> {
     const rules = rulesOf(this.kinds, kind);
     const now = new Date();
+    const fields = { ...rules.doneFields(report), status: 'done' as const, attempt, timestamp_done: now, failure_reason: null };
+    let written: TaskDoc | undefined;
     await rules.finish(uplet, attempt, () =>
       this.uplets(kind)
-        .updateOne(
-          { _id: uplet._id, attempt: { $lte: attempt } },
-          {
-            $set: { ...rules.doneFields(report), status: 'done', attempt, timestamp_done: now, failure_reason: null },
-          },
-        )
-        .then((res) => (this.announce(kind, uplet._id, 'done', attempt), res)),
+        .updateOne({ _id: uplet._id, attempt: { $lte: attempt } }, { $set: fields })
+        .then((res) => {
+          this.announce(kind, uplet._id, 'done', attempt);
+          if (res.matchedCount === 1) written = { ...uplet, ...fields } as TaskDoc;
+          return res;
+        }),
     );
+    return written;
   }
 
   /**

@@ -15,6 +15,8 @@ import { startComputeAgent, type RunningAgent } from '../../compute-agent/agent-
 import { connectMongo } from '../../shared/db/mongo-connection';
 import { EQUALITY_FIELDS, ensureFerretGinIndexes } from '../../orchestrator/persistence/ferretdb-gin-indexes';
 import { StorageClient } from '../../shared/http/storage-client';
+import { AmqpBroker } from '../../shared/messaging/amqp-broker';
+import { workTopology } from '../../shared/messaging/work-topology';
 
 export const BENCH_KEYS = {
   org: { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
@@ -47,6 +49,8 @@ export interface BenchSystem {
   dir: string;
   /** The AMQP prefix of its queues and events exchange. */
   prefix: string;
+  /** The broker it talks over. */
+  amqpUrl: string;
   call(method: string, p: string, body?: unknown): Promise<any>;
   storageAs(who: keyof typeof BENCH_KEYS): StorageClient;
   close(): Promise<void>;
@@ -123,6 +127,7 @@ export async function startBenchSystem(
     agents,
     dir,
     prefix,
+    amqpUrl,
     call: async (method, p, body) => {
       const res = await fetch(`${orchestrator.url}${p}`, {
         method,
@@ -188,4 +193,21 @@ function agentLogger(): Logger {
   const file = process.env.UPLET_BENCH_AGENT_LOG;
   if (!file) return silentLogger();
   return winston.createLogger({ level: 'info', format: winston.format.json(), transports: [new winston.transports.File({ filename: file })] });
+}
+
+/**
+ * Hears the system's events (`<subject>.<status>` on its events exchange) instead of polling the
+ * API: a poll every 50 ms kept queries in flight on the orchestrator and FerretDB while they worked
+ * (the job GET lists every trial), loading what the bench measures.
+ */
+export async function hearEvents(
+  amqpUrl: string,
+  prefix: string,
+  pattern: string,
+  onEvent: (event: { subject: string; id: string; status: string }) => void,
+): Promise<{ close(): Promise<void> }> {
+  const broker = new AmqpBroker({ url: amqpUrl, topology: workTopology(prefix), logger: silentLogger() });
+  await broker.start();
+  await broker.subscribe(workTopology(prefix).eventsExchange, pattern, (content) => onEvent(JSON.parse(content.toString('utf8'))));
+  return { close: () => broker.close() };
 }

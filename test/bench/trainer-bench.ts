@@ -6,7 +6,7 @@ import { BSON } from 'mongodb';
 import { planStudy, ROUND_SIZE } from '../../orchestrator/training/study-plan';
 import type { FamilyId } from '../../orchestrator/training/families';
 import { percentile } from './bench-stats';
-import { startBenchSystem, type BenchSystem } from './bench-system';
+import { hearEvents, startBenchSystem, type BenchSystem } from './bench-system';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const run = promisify(execFile);
@@ -173,6 +173,7 @@ async function runBaseline(sys: BenchSystem, csv: string, profile: unknown, tria
 }
 
 async function runTrainer(sys: BenchSystem, datasetId: string, trialsPerRow: number) {
+  const ends = await hearJobEnds(sys);
   const started = performance.now();
   const { job_id: jobId } = await sys.call('POST', '/v1/trainer/run', {
     dataset_id: datasetId,
@@ -183,16 +184,18 @@ async function runTrainer(sys: BenchSystem, datasetId: string, trialsPerRow: num
     n_splits: N_SPLITS,
     random_state: RANDOM_STATE,
   });
-  // The job's status from its document (an equality read), not the job's GET, which lists every trial.
+  // The job's end is heard on the events exchange; its document is read once a second only in case an event was missed.
   const status = await until(
     async () => {
       const job = await sys.orchestrator.collections.jobs.findOne({ _id: jobId }, { projection: { status: 1, failure_reason: 1 } });
       return job && ['completed', 'failed', 'canceled'].includes(job.status) ? job : undefined;
     },
     3_600_000,
-    50,
+    1_000,
+    ends.heard(jobId),
   );
-  const seconds = (performance.now() - started) / 1000;
+  await ends.close();
+  const seconds = ((ends.at(jobId) ?? performance.now()) - started) / 1000;
   if (status.status !== 'completed') throw new Error(`trainer run ${jobId} ${status.status}: ${status.failure_reason}`);
   return { jobId: jobId as string, seconds, view: await sys.call('GET', `/v1/trainer/jobs/${jobId}`) };
 }
@@ -301,12 +304,29 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
   };
 }
 
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 100): Promise<T> {
+/** Checks every `everyMs`, and at once when `wake` settles. */
+async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 100, wake?: Promise<void>): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, everyMs));
+    await Promise.race([new Promise((r) => setTimeout(r, everyMs)), ...(wake ? [wake] : [])]);
   }
+}
+
+/** When each job's end (`job.completed|failed|canceled`) was heard, and a promise per job that settles then. */
+async function hearJobEnds(sys: BenchSystem) {
+  const at = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  const listener = await hearEvents(sys.amqpUrl, sys.prefix, 'job.*', (e) => {
+    if (!['completed', 'failed', 'canceled'].includes(e.status) || at.has(e.id)) return;
+    at.set(e.id, performance.now());
+    waiters.get(e.id)?.();
+  });
+  return {
+    at: (jobId: string) => at.get(jobId),
+    heard: (jobId: string) => (at.has(jobId) ? Promise.resolve() : new Promise<void>((resolve) => waiters.set(jobId, resolve))),
+    close: () => listener.close(),
+  };
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { startBenchSystem } from './bench-system';
+import { hearEvents, startBenchSystem } from './bench-system';
 
 export interface TrialOverhead {
   trials: number;
@@ -78,6 +78,16 @@ with open(sys.argv[1], 'w', newline='') as f:
         if (d.status === 'failed') throw new Error(`profile failed: ${d.failure_reason}`);
         return d.status === 'ready';
       });
+      // Trials done are heard on the events exchange (trial.done), the job's document read once a second in case one is missed.
+      let trialsHeard = 0;
+      let lastHeardAt: number | undefined;
+      let allHeard: () => void = () => undefined;
+      const heard = new Promise<void>((resolve) => (allHeard = resolve));
+      const listener = await hearEvents(amqpUrl, sys.prefix, 'trial.done', () => {
+        if (++trialsHeard < trials) return;
+        lastHeardAt ??= performance.now();
+        allHeard();
+      });
       const started = performance.now();
       const { job_id: jobId } = await sys.call('POST', '/v1/jobs', {
         dataset_id: datasetId,
@@ -88,12 +98,18 @@ with open(sys.argv[1], 'w', newline='') as f:
         n_trials: trials,
         evaluation: { kind: 'holdout', train_fraction: 0.8 },
       });
-      await until(async () => {
-        const v = await sys.call('GET', `/v1/jobs/${jobId}`);
-        if (['failed', 'canceled'].includes(v.job?.status)) throw new Error(`job ${v.job.status}: ${JSON.stringify(v.job)}`);
-        return v.progress.trials_done >= trials;
-      }, 50);
-      const wallSeconds = (performance.now() - started) / 1000;
+      await until(
+        async () => {
+          if (trialsHeard >= trials) return true;
+          const job = await sys.orchestrator.collections.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
+          if (job && ['failed', 'canceled'].includes(job.status)) throw new Error(`job ${job.status}`);
+          return (await sys.orchestrator.collections.trials.countDocuments({ job: jobId, status: 'done' })) >= trials;
+        },
+        1_000,
+        heard,
+      );
+      const wallSeconds = ((lastHeardAt ?? performance.now()) - started) / 1000;
+      await listener.close();
       const docs = await sys.orchestrator.collections.trials.find({ job: jobId }).toArray();
       const results = docs.map((t) => t.result as { fit_seconds: number; predict_seconds: number; runner?: { warm: boolean; trial?: number } });
       const fitSeconds = results.reduce((s, r) => s + r.fit_seconds + r.predict_seconds, 0);
@@ -133,11 +149,12 @@ with open(sys.argv[1], 'w', newline='') as f:
   return { rows, features, cold, warm };
 }
 
-async function until(check: () => Promise<boolean>, pollMs = 100, timeoutMs = 1_800_000): Promise<void> {
+/** Checks every `pollMs`, and at once when `wake` settles. */
+async function until(check: () => Promise<boolean>, pollMs = 100, wake?: Promise<void>, timeoutMs = 1_800_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, pollMs));
+    await Promise.race([new Promise((r) => setTimeout(r, pollMs)), ...(wake ? [wake] : [])]);
   }
 }
 

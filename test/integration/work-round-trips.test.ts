@@ -67,7 +67,7 @@ describe('work round trips', () => {
     expect(commands[dispatched[0]!.commandsBefore - 1]).toBe('update learnuplets');
   });
 
-  test('claim, heartbeat and report of a prediction: 4 + 3 + 6 commands once the sites of its algo and problem are known', async () => {
+  test('claim, heartbeat and report of a prediction: 4 + 3 + 5 commands once the sites of its algo and problem are known', async () => {
     const [rank0] = await c.learnuplets.find({ algo: 'ra', rank: 0 }).toArray();
     // The first claim of this code reads the algo's and the problem's sites; no later claim does.
     let grant!: Awaited<ReturnType<WorkLeases['claim']>>;
@@ -85,16 +85,19 @@ describe('work round trips', () => {
     expect((await commandsOf(() => leases.heartbeat('preduplet', second!, token, node))).sort()).toEqual(
       ['find leases', 'find settlements', 'update leases'].sort(),
     );
-    // A first report finds its lease and wins the settlement fence: the settlement is not read.
+    // A first report finds its lease and wins the settlement fence: the settlement is not read, and
+    // the answer is the document as the done write left it, not read again.
     const done = { status: 'done' as const, prediction_storage_uuid: `prediction-${second!}-1`, lease_token: token };
-    expect(await commandsOf(() => leases.report('preduplet', second!, done, node))).toEqual([
+    let answer: Awaited<ReturnType<typeof leases.report>> | undefined;
+    expect(await commandsOf(async () => void (answer = await leases.report('preduplet', second!, done, node)))).toEqual([
       'find preduplets',
       'find leases',
       'insert settlements',
       'update preduplets',
       'delete leases',
-      'find preduplets',
     ]);
+    const stored = await c.preduplets.findOne({ _id: second! });
+    expect(answer).toEqual(stored);
     // Its retry is answered from the settlement, unchanged.
     expect((await leases.report('preduplet', second!, done, node)).status).toBe('done');
   });
