@@ -122,10 +122,34 @@ export const modelIdOf = (jobId: string) => `${jobId}-model`;
  * inserted tolerating duplicates, and a job's status changes only by the winner of a fence.
  * `repair` re-drives what a crash interrupted (the sweeper calls it through repairFollowUps).
  */
+/** Round histories kept in memory (a round's is under 1 KB to some tens of KB at 1,000 trials: at most ~10 MB). */
+const ROUND_HISTORIES_KEPT = 512;
+
 export class TrainingEngine {
   private leases?: WorkLeases;
   private events: EventPublisher = NO_EVENTS;
   private readonly endListeners: Array<(job: JobDoc) => Promise<void>> = [];
+  /**
+   * Round histories by round id, most recent last. A round document is written once and never
+   * changed, so a copy serves every claim of its round's trials and the next round's extension
+   * without a read (on FerretDB each read is milliseconds of its CPU).
+   */
+  private readonly roundHistories = new Map<string, TrialRoundDoc['history']>();
+
+  private rememberRound(id: string, history: TrialRoundDoc['history']): void {
+    this.roundHistories.delete(id);
+    this.roundHistories.set(id, history);
+    if (this.roundHistories.size > ROUND_HISTORIES_KEPT) this.roundHistories.delete(this.roundHistories.keys().next().value!);
+  }
+
+  /** A round's stored history, from memory when this process wrote or read it lately. */
+  private async roundHistory(id: string): Promise<TrialRoundDoc['history'] | undefined> {
+    const known = this.roundHistories.get(id);
+    if (known) return known;
+    const stored = await this.c.trialRounds.findOne({ _id: id }, { projection: { history: 1 } });
+    if (stored) this.rememberRound(id, stored.history);
+    return stored?.history;
+  }
 
   constructor(
     private readonly c: Collections,
@@ -553,7 +577,10 @@ export class TrainingEngine {
     }
     // The rounds before their trials: a trial never names a missing round. A crash in between
     // leaves the round without trials, and the next advance (idempotent) inserts them.
-    if (rounds.length > 0) await insertTolerant(this.c.trialRounds, rounds);
+    if (rounds.length > 0) {
+      await insertTolerant(this.c.trialRounds, rounds);
+      for (const r of rounds) this.rememberRound(r._id, r.history);
+    }
     if (created.length > 0) {
       await insertTolerant(this.c.trials, created);
       await this.dispatcher.dispatch(
@@ -591,20 +618,22 @@ export class TrainingEngine {
       const indices = roundTrialIndices(round + 1, row.nTrials, plan.roundSize);
       // Launched already: its own trials' ends move the row on (all finished: this call is late, the full read decides).
       if (next.length === indices.length) return !next.map(stateOf).every(isFinished);
-      const stored = await this.c.trialRounds.findOne({ _id: trialRoundId(job.job_id, row.row, round) }, { projection: { history: 1 } });
+      const stored = await this.roundHistory(trialRoundId(job.job_id, row.row, round));
       if (!stored) return false;
       const doc: TrialRoundDoc = {
         _id: trialRoundId(job.job_id, row.row, round + 1),
         job: job.job_id,
         row: row.row,
         round: round + 1,
-        history: extendHistory(plan, row, stored.history, states, round),
+        history: extendHistory(plan, row, stored, states, round),
         timestamp_creation: new Date(),
       };
       const existing = new Set(next.map((t) => t.index));
       const created = indices.filter((i) => !existing.has(i)).map((i) => this.trialDoc(job, plan, row.row, i));
-      // As in advance: the round before its trials.
+      // As in advance: the round before its trials. A concurrent advance may have inserted it first:
+      // the same history (it is computed from the same finished round), so the copy kept is right either way.
       await insertTolerant(this.c.trialRounds, [doc]);
+      this.rememberRound(doc._id, doc.history);
       await insertTolerant(this.c.trials, created);
       await this.dispatcher.dispatch(
         'trial',
@@ -760,9 +789,9 @@ export class TrainingEngine {
   async trialWorkItem(task: TrialDoc): Promise<TrialDoc> {
     const { ask_round, ...item } = task;
     if (ask_round === undefined || !task.ask) return item;
-    const round = await this.c.trialRounds.findOne({ _id: ask_round }, { projection: { history: 1 } });
-    if (!round) throw new Error(`trial ${task._id} names the round ${ask_round}, which does not exist`);
-    return { ...item, ask: withHistory(task.ask as unknown as StoredAsk, round.history) as unknown as Record<string, unknown> };
+    const history = await this.roundHistory(ask_round);
+    if (!history) throw new Error(`trial ${task._id} names the round ${ask_round}, which does not exist`);
+    return { ...item, ask: withHistory(task.ask as unknown as StoredAsk, history) as unknown as Record<string, unknown> };
   }
 
   private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number): TrialDoc {
