@@ -11,8 +11,8 @@ import { warmWorkersFor, type AgentSettings } from './config';
 import { probeSandbox, type SandboxCapabilities } from './sandbox/sandbox-probe';
 import type { SandboxLimits } from './sandbox/sandbox-limits';
 import { privateDirMode } from './tasks/task-workspace';
-import { runClaimedTask, type RunnerContext, type RunningTask, type TaskSlot } from './work-runner';
-import { WorkSlots } from './work-slots';
+import { runClaimedTask, type RunnerContext, type RunningTask } from './work-runner';
+import { ComputeSlots } from './work-slots';
 import { resolveEngineSettings, type EngineSettings } from './training/engine-settings';
 import { WarmWorkerPool, type WarmKey } from './training/warm-workers';
 
@@ -100,11 +100,9 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
     connectionName: `uplet-agent-${settings.AGENT_NAME}@${settings.AMQP_PREFIX}`,
     initialMaxRetries: Infinity,
   });
-  const slots = new WorkSlots(settings.AGENT_CONCURRENCY);
-  const claimsAhead = new WorkSlots(settings.AGENT_CONCURRENCY);
-  const storing = new WorkSlots(settings.AGENT_CONCURRENCY);
   const tasks = new Set<RunningTask>();
   let stopping = false;
+  const slots = new ComputeSlots(settings.AGENT_CONCURRENCY, SLOT_WAIT_MS, () => stopping);
   let refusedKey: string | undefined;
 
   /**
@@ -130,13 +128,13 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         return delivery.deadLetter();
       }
       // A claim may run ahead of a free slot (at most one per slot): its round trip then overlaps the running task.
-      if (stopping || refusedKey || !(await claimsAhead.acquire(SLOT_WAIT_MS))) return delivery.requeue();
+      if (stopping || refusedKey || !(await slots.reserveClaim())) return delivery.requeue();
       let claimed: { task: AnyTask; lease: Lease; blobLocations: Record<string, string> };
       const claimStarted = Date.now();
       try {
         claimed = await orchestrator.claim(kind, message.uuid, settings.AGENT_NAME, site);
       } catch (err) {
-        claimsAhead.release();
+        slots.cancelClaim();
         if (err instanceof OrchestratorRequestError && err.code === 'WRONG_SITE') {
           // Not ours (a misrouted message): the sweeper republishes it to its own site's queue.
           logger.warn('work of another site refused; message dropped', { uplet: message.uuid });
@@ -157,27 +155,10 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         return delivery.requeue();
       }
       delivery.ack();
-      let storingWithoutSlot = false;
-      const slot: TaskSlot = {
-        wait: async (signal) => {
-          try {
-            if (stopping || !(await slots.acquire(SLOT_WAIT_MS, signal))) return false;
-            if (!stopping) return true;
-            slots.release(); // granted as the agent began to stop: the lease goes back instead
-            return false;
-          } finally {
-            claimsAhead.release();
-          }
-        },
-        // Its outputs upload beside the next task's compute; at most one such task per slot, so uploads cannot pile up.
-        computed: () => {
-          if (!storing.tryAcquire()) return;
-          storingWithoutSlot = true;
-          slots.release();
-        },
-        free: () => (storingWithoutSlot ? storing.release() : slots.release()),
-      };
-      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, { claimMs: Date.now() - claimStarted, slot });
+      const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, {
+        claimMs: Date.now() - claimStarted,
+        slot: slots.slotForClaimed(),
+      });
       tasks.add(task);
       void task.done.finally(() => tasks.delete(task));
     };

@@ -4,7 +4,7 @@ import type { Learnuplet, OrchestratorClient } from '../../shared/http/orchestra
 import type { StorageClient } from '../../shared/http/storage-client';
 import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';
 import { runClaimedTask, type TaskSlot } from '../../compute-agent/work-runner';
-import { WorkSlots } from '../../compute-agent/work-slots';
+import { ComputeSlots, WorkSlots } from '../../compute-agent/work-slots';
 
 // The task's own work is not under test here: a runner that is done at once, and counts its runs.
 const runs: string[] = [];
@@ -152,5 +152,53 @@ describe('work slots', () => {
     await slots.acquire(1_000);
     expect(await slots.acquire(20)).toBe(false);
     expect(slots.busy).toBe(1);
+  });
+});
+
+describe('compute slots', () => {
+  const signal = new AbortController().signal;
+
+  test('one claim ahead per slot: the next one waits for room, and the claimed task starts when the slot frees', async () => {
+    const slots = new ComputeSlots(1, 30, () => false);
+    expect(await slots.reserveClaim()).toBe(true);
+    const running = slots.slotForClaimed();
+    expect(await running.wait(signal)).toBe(true); // its room is free again once it holds the slot
+    expect(await slots.reserveClaim()).toBe(true); // claimed ahead while the first computes
+    const ahead = slots.slotForClaimed();
+    expect(await slots.reserveClaim()).toBe(false); // no room for a third within the wait
+    const started = ahead.wait(signal);
+    running.free();
+    expect(await started).toBe(true);
+    expect(slots.busy).toBe(1);
+  });
+
+  test('a task whose work is over hands its slot on while it stores, at most one per slot', async () => {
+    const slots = new ComputeSlots(1, 30, () => false);
+    await slots.reserveClaim();
+    const a = slots.slotForClaimed();
+    await a.wait(signal);
+    a.computed!();
+    expect(slots.busy).toBe(0); // a uploads; the slot is the next task's
+    await slots.reserveClaim();
+    const b = slots.slotForClaimed();
+    expect(await b.wait(signal)).toBe(true);
+    b.computed!(); // a still stores: b keeps its slot until its own outputs are stored
+    expect(slots.busy).toBe(1);
+    await slots.reserveClaim();
+    const c = slots.slotForClaimed();
+    expect(await c.wait(signal)).toBe(false);
+    a.free();
+    b.free();
+    expect(slots.busy).toBe(0);
+  });
+
+  test('a claimed task gets no slot once the agent is stopping', async () => {
+    let stopping = false;
+    const slots = new ComputeSlots(1, 1_000, () => stopping);
+    await slots.reserveClaim();
+    const s = slots.slotForClaimed();
+    stopping = true;
+    expect(await s.wait(signal)).toBe(false);
+    expect(slots.busy).toBe(0);
   });
 });
