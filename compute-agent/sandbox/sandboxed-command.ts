@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ISOLATED_ROOT } from './isolated-root';
 import { OutputTail } from './output-tail';
+import { sharedSpawner, type ProcessSpawner } from './process-spawner';
 import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from './sandbox-limits';
 import type { SandboxCapabilities } from './sandbox-probe';
 
@@ -79,6 +80,8 @@ const TASK_ROOT = '/task';
 
 function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
   const argv = buildArgv(command, caps);
+  const spawner = sharedSpawner();
+  if (spawner) return runThroughSpawner(spawner, command, argv, caps);
   const started = Date.now();
   const stdout = new OutputTail(command.limits.logBytes);
   const stderr = new OutputTail(command.limits.logBytes);
@@ -132,6 +135,80 @@ function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): P
       resolve(result);
     });
   });
+}
+
+/** The same command started by the agent's spawner process (see process-spawner.ts): the same limits, kills and result. */
+async function runThroughSpawner(spawner: ProcessSpawner, command: SandboxedCommand, argv: string[], caps: SandboxCapabilities): Promise<SandboxResult> {
+  const started = Date.now();
+  const run = spawner.run(argv, {
+    cwd: caps.bubblewrap ? '/' : command.cwd,
+    env: caps.bubblewrap ? {} : { PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' },
+    tailBytes: command.limits.logBytes,
+  });
+  let pid: number | undefined;
+  let timedOut = false;
+  let aborted = false;
+  const killGroup = (sig: NodeJS.Signals) => {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  const stop = () => {
+    killGroup('SIGTERM');
+    setTimeout(() => killGroup('SIGKILL'), 2_000).unref();
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, command.limits.wallClockMs);
+  const onAbort = () => {
+    aborted = true;
+    stop();
+  };
+  command.signal?.addEventListener('abort', onAbort, { once: true });
+  if (command.signal?.aborted) onAbort();
+  // A stop asked before the pid was known is carried out once it is.
+  run.pid.then(
+    (p) => {
+      pid = p;
+      if (timedOut || aborted) stop();
+    },
+    () => undefined,
+  );
+  const stdout = new OutputTail(command.limits.logBytes);
+  const stderr = new OutputTail(command.limits.logBytes);
+  let exitCode: number | null = null;
+  let signal: NodeJS.Signals | null = null;
+  let notRun: string | undefined;
+  try {
+    const exit = await run.exit;
+    ({ exitCode, signal } = exit);
+    stdout.push(exit.stdout);
+    stdout.dropped += exit.stdoutDropped;
+    stderr.push(exit.stderr);
+    stderr.dropped += exit.stderrDropped;
+  } catch (err) {
+    notRun = (err as Error).message;
+    stderr.push(Buffer.from(`\n[sandbox] could not start: ${notRun}\n`));
+  } finally {
+    clearTimeout(timer);
+    command.signal?.removeEventListener('abort', onAbort);
+    killGroup('SIGKILL'); // anything left in the group
+  }
+  const result: SandboxResult = {
+    exitCode,
+    signal,
+    timedOut,
+    aborted,
+    durationMs: Date.now() - started,
+    stdoutTail: stdout.text(),
+    stderrTail: stderr.text(),
+  };
+  result.reason = notRun === undefined || aborted || timedOut ? explain(result, command) : `${command.argv.slice(0, 2).join(' ')} could not be run: ${notRun}`;
+  return result;
 }
 
 /**
