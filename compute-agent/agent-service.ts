@@ -155,6 +155,8 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
         return delivery.requeue();
       }
       delivery.ack();
+      // Training work on this agent: its spare warm workers start importing now (a profile comes before a study's trials).
+      if (kind !== 'learnuplet' && kind !== 'preduplet') warmWorkers?.warmUp();
       const task = runClaimedTask(ctx, kind, claimed.task, claimed.lease, claimed.blobLocations, {
         claimMs: Date.now() - claimStarted,
         slot: slots.slotForClaimed(),

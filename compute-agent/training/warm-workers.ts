@@ -307,8 +307,9 @@ export type WarmTake = { worker: WarmWorker } | { spare: boolean; start(datasetF
  * The agent's warm trial workers: at most `maxWorkers` live, each serving one (job, site, family,
  * dataset) one trial at a time. A trial that finds no idle worker of its key starts one if there
  * is room (killing the least recently used idle worker of another key if needed), else runs cold.
- * Starting one takes a spare when there is one: a process started ahead of need (at the pool's
- * start and again each time one is taken) that has imported the stack and holds nothing else.
+ * Starting one takes a spare when there is one: a process started ahead of need (once the agent
+ * meets training work, see warmUp, and again each time one is taken) that has imported the stack
+ * and holds nothing else.
  * Spares are not counted in `maxWorkers`: they hold no data (about 125 MB resident each, the
  * stack only), their number is its own setting, and a taken spare counts like a started worker.
  */
@@ -319,13 +320,24 @@ export class WarmWorkerPool {
   private starting = 0;
   private closed = false;
 
-  constructor(private readonly settings: WarmPoolSettings) {
+  private warm = false;
+
+  constructor(private readonly settings: WarmPoolSettings) {}
+
+  /**
+   * Starts the spares, once: when the agent first meets training work (an agent that only ever runs
+   * uplets keeps no idle Python of ~125 MB). Later calls do nothing.
+   */
+  warmUp(): void {
+    if (this.warm) return;
+    this.warm = true;
     this.fillSpares();
   }
 
   /** An idle worker of this key, marked busy; or the right to start one; or undefined: run this trial cold. */
   take(key: WarmKey): WarmTake | undefined {
     if (this.closed) return undefined;
+    this.warmUp();
     const idle = [...this.workers].filter((w) => !w.busy && w.alive);
     const mine = idle.find((w) => sameKey(w.key, key) && w.reusable);
     if (mine) {

@@ -22,10 +22,14 @@ describe('warm trial workers', () => {
   let sys: TestSystem;
   let csv: string;
   let datasetId: string;
+  let sparesBeforeTraining = -1;
   beforeAll(async () => {
     sys = await startTestSystem('warm', { LEASE_SECONDS: '30', REAPER_INTERVAL_MS: '500', MAX_ATTEMPTS: '3' }, { agent: false });
     // One agent, one slot, warm workers on (the default), two of them alive at most.
     sys.a = await startTestAgent(sys.o.url, sys.s.url, sys.o.prefix, { AGENT_NAME: 'agent-warm', TRAINING_WARM_WORKERS: '2' });
+    // No training work yet: no spare Python sits idle on an agent that may only ever run uplets.
+    await new Promise((r) => setTimeout(r, 1_000));
+    sparesBeforeTraining = sys.a.agent.warmSpares().length;
     csv = path.join(sys.work, 'bc.csv');
     breastCancerCsv(csv);
     datasetId = await registerReadyDataset(sys, 'bc-warm', csv, 'bc');
@@ -57,7 +61,8 @@ describe('warm trial workers', () => {
   const runnerOf = (t: TrialDoc) => (t as any).result.runner as { warm: boolean; worker?: string; trial?: number; spare?: boolean };
 
   test("a job's trials run on warm workers, one per family, with the results of cold runs; a second job never shares them", async () => {
-    // The spare started with the agent, ready before any job (TRAINING_WARM_SPARES defaults to 1).
+    // The spare started with the agent's first training task (the dataset's profile), ready before any job (TRAINING_WARM_SPARES defaults to 1).
+    expect(sparesBeforeTraining).toBe(0);
     const [spare] = await waitFor(async () => (sys.a!.agent.warmSpares().length === 1 ? sys.a!.agent.warmSpares() : undefined), 30_000);
     const first = await submit(['decision_tree', 'random_forest'], 3);
     expect((await finished(first)).job.status).toBe('completed');

@@ -51,6 +51,7 @@ describe('warm worker pool: spares', () => {
       logger: silentLogger(),
     });
     pools.push(pool);
+    pool.warmUp();
     return { pool, dir };
   };
   /** A copy of the dataset, as a trial's fetch leaves it (the pool moves it). */
