@@ -53,8 +53,12 @@ const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
  * capabilities and no new privileges; then prlimit sets the rlimits. The
  * environment is cleared. Never throws for the command's own failure.
  */
-export async function runSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
-  if (caps.bubblewrap) return spawnSandboxed(command, caps);
+export async function runSandboxed(
+  command: SandboxedCommand,
+  caps: SandboxCapabilities,
+  spawner: ProcessSpawner | undefined = sharedSpawner(),
+): Promise<SandboxResult> {
+  if (caps.bubblewrap) return spawnSandboxed(command, caps, spawner);
   // Without bubblewrap (SANDBOX_ALLOW_UNSAFE) there is no mount namespace to put the task's
   // files at /task: a directory of links stands in for it, and /task paths are rewritten to it.
   const view = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'uplet-task-view-'));
@@ -65,7 +69,7 @@ export async function runSandboxed(command: SandboxedCommand, caps: SandboxCapab
       await fs.promises.mkdir(path.dirname(at), { recursive: true, mode: 0o755 });
       await fs.promises.symlink(m.hostPath, at);
     }
-    return await spawnSandboxed({ ...command, argv: command.argv.map((a) => inView(view, a)), cwd: inView(view, command.cwd) }, caps);
+    return await spawnSandboxed({ ...command, argv: command.argv.map((a) => inView(view, a)), cwd: inView(view, command.cwd) }, caps, spawner);
   } finally {
     await fs.promises.rm(view, { recursive: true, force: true });
   }
@@ -78,55 +82,36 @@ function inView(view: string, arg: string): string {
 
 const TASK_ROOT = '/task';
 
-function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): Promise<SandboxResult> {
+/** Where and with what environment the command line starts: bubblewrap sets up the rest itself. */
+function launchIn(command: SandboxedCommand, caps: SandboxCapabilities): { cwd: string; env: Record<string, string> } {
+  return caps.bubblewrap ? { cwd: '/', env: {} } : { cwd: command.cwd, env: { PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' } };
+}
+
+/** Through the spawner process when there is one; else forked by Node (blocking the event loop meanwhile). */
+function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities, spawner: ProcessSpawner | undefined): Promise<SandboxResult> {
   const argv = buildArgv(command, caps);
-  const spawner = sharedSpawner();
   if (spawner) return runThroughSpawner(spawner, command, argv, caps);
   const started = Date.now();
   const stdout = new OutputTail(command.limits.logBytes);
   const stderr = new OutputTail(command.limits.logBytes);
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: caps.bubblewrap ? '/' : command.cwd,
-      env: caps.bubblewrap ? {} : { PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' },
+      ...launchIn(command, caps),
       detached: true, // its own process group, killed whole
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (d: Buffer) => stdout.push(d));
     child.stderr.on('data', (d: Buffer) => stderr.push(d));
-    let timedOut = false;
-    let aborted = false;
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        /* already gone */
-      }
-    };
-    const stop = () => {
-      killGroup('SIGTERM');
-      setTimeout(() => killGroup('SIGKILL'), 2_000).unref();
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, command.limits.wallClockMs);
-    const onAbort = () => {
-      aborted = true;
-      stop();
-    };
-    command.signal?.addEventListener('abort', onAbort, { once: true });
-    if (command.signal?.aborted) onAbort();
+    const group = superviseGroup(command);
+    group.knowPid(child.pid);
     child.on('error', (err) => stderr.push(Buffer.from(`\n[sandbox] could not start: ${err.message}\n`)));
     child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      command.signal?.removeEventListener('abort', onAbort);
-      killGroup('SIGKILL'); // anything left in the group
+      group.end();
       const result: SandboxResult = {
         exitCode,
         signal,
-        timedOut,
-        aborted,
+        timedOut: group.timedOut,
+        aborted: group.aborted,
         durationMs: Date.now() - started,
         stdoutTail: stdout.text(),
         stderrTail: stderr.text(),
@@ -137,17 +122,14 @@ function spawnSandboxed(command: SandboxedCommand, caps: SandboxCapabilities): P
   });
 }
 
-/** The same command started by the agent's spawner process (see process-spawner.ts): the same limits, kills and result. */
-async function runThroughSpawner(spawner: ProcessSpawner, command: SandboxedCommand, argv: string[], caps: SandboxCapabilities): Promise<SandboxResult> {
-  const started = Date.now();
-  const run = spawner.run(argv, {
-    cwd: caps.bubblewrap ? '/' : command.cwd,
-    env: caps.bubblewrap ? {} : { PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' },
-    tailBytes: command.limits.logBytes,
-  });
+/**
+ * The wall-clock limit and the abort signal of a running command, carried out on its process group
+ * (SIGTERM, then SIGKILL 2 s later); a stop asked before its pid is known is carried out once it is.
+ * `end` (after it exited) clears the timer and kills anything left in the group.
+ */
+function superviseGroup(command: SandboxedCommand) {
   let pid: number | undefined;
-  let timedOut = false;
-  let aborted = false;
+  let stopAsked = false;
   const killGroup = (sig: NodeJS.Signals) => {
     if (pid === undefined) return;
     try {
@@ -157,25 +139,43 @@ async function runThroughSpawner(spawner: ProcessSpawner, command: SandboxedComm
     }
   };
   const stop = () => {
+    stopAsked = true;
     killGroup('SIGTERM');
     setTimeout(() => killGroup('SIGKILL'), 2_000).unref();
   };
+  const state = {
+    timedOut: false,
+    aborted: false,
+    knowPid(p: number | undefined) {
+      pid = p;
+      if (stopAsked) stop();
+    },
+    end() {
+      clearTimeout(timer);
+      command.signal?.removeEventListener('abort', onAbort);
+      killGroup('SIGKILL'); // anything left in the group
+    },
+  };
   const timer = setTimeout(() => {
-    timedOut = true;
+    state.timedOut = true;
     stop();
   }, command.limits.wallClockMs);
   const onAbort = () => {
-    aborted = true;
+    state.aborted = true;
     stop();
   };
   command.signal?.addEventListener('abort', onAbort, { once: true });
   if (command.signal?.aborted) onAbort();
-  // A stop asked before the pid was known is carried out once it is.
+  return state;
+}
+
+/** The same command started by the agent's spawner process (see process-spawner.ts): the same limits, kills and result. */
+async function runThroughSpawner(spawner: ProcessSpawner, command: SandboxedCommand, argv: string[], caps: SandboxCapabilities): Promise<SandboxResult> {
+  const started = Date.now();
+  const run = spawner.run(argv, { ...launchIn(command, caps), tailBytes: command.limits.logBytes });
+  const group = superviseGroup(command);
   run.pid.then(
-    (p) => {
-      pid = p;
-      if (timedOut || aborted) stop();
-    },
+    (pid) => group.knowPid(pid),
     () => undefined,
   );
   const stdout = new OutputTail(command.limits.logBytes);
@@ -194,10 +194,9 @@ async function runThroughSpawner(spawner: ProcessSpawner, command: SandboxedComm
     notRun = (err as Error).message;
     stderr.push(Buffer.from(`\n[sandbox] could not start: ${notRun}\n`));
   } finally {
-    clearTimeout(timer);
-    command.signal?.removeEventListener('abort', onAbort);
-    killGroup('SIGKILL'); // anything left in the group
+    group.end();
   }
+  const { timedOut, aborted } = group;
   const result: SandboxResult = {
     exitCode,
     signal,

@@ -141,6 +141,8 @@ export class WorkLeases {
   async release(kind: TaskKind, uuid: string, token: string, principal: Principal): Promise<TaskDoc> {
     const lease = await this.liveLease(kind, uuid, token, principal);
     if (!(await this.settle(lease, 'release', 'released', null))) throw lost(kind, uuid);
+    // $inc is not atomic on FerretDB; a lost count would only use up one retry, and releases of one
+    // task never race (each settles its own attempt's fence first).
     await this.uplets(kind).updateOne(
       { _id: uuid, attempt: { $lte: lease.attempt }, status: { $ne: 'todo' } },
       { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() }, $inc: { released_attempts: 1 } },

@@ -1,4 +1,7 @@
 import { ProcessSpawner } from '../../compute-agent/sandbox/process-spawner';
+import { runSandboxed, type SandboxResult } from '../../compute-agent/sandbox/sandboxed-command';
+import { probeSandbox } from '../../compute-agent/sandbox/sandbox-probe';
+import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';
 
 /** The agent's spawner process (compute-agent/sandbox/spawner.py): what it runs, what it keeps of the output, and its death. */
 describe('process spawner', () => {
@@ -46,4 +49,30 @@ describe('process spawner', () => {
     expect(again.exitCode).toBe(0);
     expect(spawner.helperPid).not.toBe(first);
   });
+});
+
+/** The spawner and the agent's own fork (where python3 is missing) run a sandboxed command alike. */
+describe('sandboxed commands, through the spawner and forked by the agent', () => {
+  test('the same exit, output tail, reason, and wall-clock kill', async () => {
+    const caps = await probeSandbox();
+    const limits = { ...DEFAULT_LIMITS, logBytes: 64, wallClockMs: 1_500 };
+    const command = (script: string) => ({ argv: ['/bin/sh', '-c', script], cwd: '/task', mounts: [], limits });
+    const spawner = new ProcessSpawner();
+    try {
+      for (const script of ['i=0; while [ $i -lt 50 ]; do echo line $i; i=$((i+1)); done; echo oops >&2; exit 3', 'sleep 30']) {
+        const [viaSpawner, forked] = await Promise.all([runSandboxed(command(script), caps, spawner), runSandboxed(command(script), caps, undefined)]);
+        const comparable = (r: SandboxResult) => ({
+          exitCode: r.exitCode,
+          signal: r.signal,
+          timedOut: r.timedOut,
+          stdout: r.stdoutTail,
+          stderr: r.stderrTail,
+          reason: r.reason,
+        });
+        expect(comparable(viaSpawner)).toEqual(comparable(forked));
+      }
+    } finally {
+      spawner.close();
+    }
+  }, 30_000);
 });
