@@ -38,10 +38,18 @@ type EngineTaskDoc<T> = TaskCommon & Omit<T, 'uuid' | 'attempt'> & { timestamp_c
 
 export type ProfileTaskDoc = EngineTaskDoc<EngineProfileTask> & { profile: DatasetProfile | null };
 
+/** A trial as its agent receives it: the job's profile joined in (and the round's history in its ask). */
+export type TrialWorkItem = TrialDoc & { profile: Record<string, unknown> };
+
 /** A registry model's synthetic data (`<model>-synth-<n>`): the CSV blob of the done attempt, else null. */
 export type SynthesizeTaskDoc = EngineTaskDoc<EngineSynthesizeTask> & { data_storage_uuid: string | null; result: Record<string, unknown> | null };
 
-export type TrialDoc = EngineTaskDoc<EngineTrialTask> & {
+export type TrialDoc = Omit<EngineTaskDoc<EngineTrialTask>, 'profile'> & {
+  /**
+   * Not stored on trials made since 2026-12-05: the job holds the dataset's profile (~6 KB, which
+   * FerretDB converted at every read and write of a trial), and the claim joins it into the work item.
+   */
+  profile?: Record<string, unknown>;
   /**
    * The `trial_rounds` document holding this trial's propose history (`<job>-<row>-<round>`);
    * `ask` is stored without it, so a trial's size does not grow with its study. The claim puts

@@ -21,6 +21,7 @@ import type {
   SynthesizeTaskDoc,
   TeachTaskDoc,
   TrialDoc,
+  TrialWorkItem,
   TrialRoundDoc,
 } from './engine-documents';
 import { chooseFamilies, type FamilyId } from './families';
@@ -124,6 +125,10 @@ export const modelIdOf = (jobId: string) => `${jobId}-model`;
  */
 /** Round histories kept in memory (a round's is under 1 KB to some tens of KB at 1,000 trials: at most ~10 MB). */
 const ROUND_HISTORIES_KEPT = 512;
+/** A job read without its dataset's profile. */
+const WITHOUT_PROFILE = { projection: { profile: 0 } } as const;
+/** Job profiles kept in memory (a few KB each). */
+const JOB_PROFILES_KEPT = 256;
 
 export class TrainingEngine {
   private leases?: WorkLeases;
@@ -135,6 +140,8 @@ export class TrainingEngine {
    * without a read (on FerretDB each read is milliseconds of its CPU).
    */
   private readonly roundHistories = new Map<string, TrialRoundDoc['history']>();
+  /** Jobs' dataset profiles by job id (a job's never changes), for trials' work items. */
+  private readonly jobProfiles = new Map<string, Record<string, unknown>>();
 
   private rememberRound(id: string, history: TrialRoundDoc['history']): void {
     this.roundHistories.delete(id);
@@ -538,19 +545,22 @@ export class TrainingEngine {
    * legacy trial, every row complete), every trial of the job is read.
    */
   async advance(jobId: string, ended?: { row: number; index: number }): Promise<void> {
-    let job = await this.c.jobs.findOne({ _id: jobId });
+    // Read at every trial's end, so without the dataset's profile (~6 KB, what FerretDB converts at
+    // each read): only the final task, the teacher and the model need it, once per job (`whole`).
+    let job = await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE);
     if (!job) return;
     if (job.status === 'pending') {
       await this.transition(job, 'running', null);
-      job = (await this.c.jobs.findOne({ _id: jobId }))!;
+      job = (await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE))!;
     }
     if (job.status === 'canceled') return this.withdraw(jobId);
     if (job.status !== 'running') return;
+    const whole = async () => (await this.c.jobs.findOne({ _id: jobId }))!;
 
     const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) });
-    if (final) return this.afterFinal(job, final);
+    if (final) return this.afterFinal(await whole(), final);
     if (job.teacher && !job.teacher.targets_storage_uuid) {
-      const taught = await this.teach(job, job.teacher);
+      const taught = await this.teach(await whole(), job.teacher);
       if (!taught) return;
       job = taught;
     }
@@ -589,7 +599,7 @@ export class TrainingEngine {
         job.site,
       );
     }
-    if (complete) await this.startFinal(job, plan, trials);
+    if (complete) await this.startFinal(await whole(), plan, trials);
     // A cancellation that raced this advance: withdraw what it may have created.
     const after = await this.c.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
     if (after?.status === 'canceled') await this.withdraw(jobId);
@@ -786,12 +796,25 @@ export class TrainingEngine {
    * The trial as its agent receives it at the claim: its ask with its round's history (stored
    * once, in `trial_rounds`), exactly as the work contract has it; the reference is not sent.
    */
-  async trialWorkItem(task: TrialDoc): Promise<TrialDoc> {
-    const { ask_round, ...item } = task;
+  async trialWorkItem(task: TrialDoc): Promise<TrialWorkItem> {
+    const { ask_round, ...stored } = task;
+    const item = { ...stored, profile: stored.profile ?? (await this.jobProfile(task.job)) };
     if (ask_round === undefined || !task.ask) return item;
     const history = await this.roundHistory(ask_round);
     if (!history) throw new Error(`trial ${task._id} names the round ${ask_round}, which does not exist`);
     return { ...item, ask: withHistory(task.ask as unknown as StoredAsk, history) as unknown as Record<string, unknown> };
+  }
+
+  /** A job's dataset profile (fixed when the job was made), from memory after its first read. */
+  private async jobProfile(jobId: string): Promise<Record<string, unknown>> {
+    const known = this.jobProfiles.get(jobId);
+    if (known) return known;
+    const job = await this.c.jobs.findOne({ _id: jobId }, { projection: { profile: 1 } });
+    if (!job?.profile) throw new Error(`job ${jobId} has no profile`);
+    const profile = job.profile as unknown as Record<string, unknown>;
+    this.jobProfiles.set(jobId, profile);
+    if (this.jobProfiles.size > JOB_PROFILES_KEPT) this.jobProfiles.delete(this.jobProfiles.keys().next().value!);
+    return profile;
   }
 
   private trialDoc(job: JobDoc, plan: StudyPlan, row: number, index: number): TrialDoc {
@@ -815,7 +838,8 @@ export class TrainingEngine {
           }),
       seed: trialSeed(job.random_state, row, index),
       evaluation: evaluationOf(job),
-      ...this.dataSpec(job),
+      // The profile stays on the job: the claim joins it into the work item (trialWorkItem).
+      ...withoutProfile(this.dataSpec(job)),
       result: null,
       model_storage_uuid: null,
       oof_storage_uuid: null,
@@ -1124,3 +1148,9 @@ export type JobListItem = Pick<
   | 'timestamp_creation'
   | 'timestamp_done'
 >;
+
+/** A data spec without its profile (~6 KB): what a trial document stores. */
+function withoutProfile<T extends { profile: unknown }>(spec: T): Omit<T, 'profile'> {
+  const { profile: _profile, ...rest } = spec;
+  return rest;
+}

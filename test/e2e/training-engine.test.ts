@@ -4,13 +4,13 @@ import path from 'node:path';
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { trialSpec } from '../../compute-agent/training/trial-runner';
-import type { TrialDoc } from '../../orchestrator/training/engine-documents';
+import type { TrialWorkItem } from '../../orchestrator/training/engine-documents';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const ENGINE_DIR = path.join(__dirname, '../../compute-agent/training/python');
 
 /** The Python `trial` run directly (outside the sandbox, outside the agents) on a trial's own spec. */
-function trialDirectly(trial: TrialDoc, dataset: string, out: string): any {
+function trialDirectly(trial: TrialWorkItem, dataset: string, out: string): any {
   fs.mkdirSync(out, { recursive: true });
   const spec = path.join(out, 'spec.json');
   fs.writeFileSync(spec, JSON.stringify({ ...trialSpec({ ...trial, uuid: trial._id, attempt: 1 }), dataset }));
@@ -130,7 +130,8 @@ describe('the training engine end to end', () => {
     const settlements = await o.orchestrator.collections.settlements.find({ kind: 'trial' }).toArray();
     expect(new Set(settlements.filter((s) => s.status === 'done').map((s) => s.result?.reporter)).size).toBe(2);
     for (const t of trials) {
-      const direct = trialDirectly(t, csv, path.join(work, `direct-${t._id}`));
+      // The work item the agent got (the job's profile and the round's history joined in).
+      const direct = trialDirectly(await o.orchestrator.engine.trialWorkItem(t), csv, path.join(work, `direct-${t._id}`));
       const got = t.result as any;
       expect(got.params).toEqual(direct.params);
       for (const [name, m] of Object.entries<any>(direct.metrics)) {

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { startTestAgent, type TestAgent } from '../harness/agent-fixture';
 import { registerReadyDataset, startTestSystem, waitFor, type TestSystem } from '../harness/system-fixture';
 import { trialSpec } from '../../compute-agent/training/trial-runner';
-import type { TrialDoc } from '../../orchestrator/training/engine-documents';
+import type { TrialDoc, TrialWorkItem } from '../../orchestrator/training/engine-documents';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const ENGINE_DIR = path.join(__dirname, '../../compute-agent/training/python');
 
 /** The cold Python `trial` (a fresh process, outside the agents) on a trial's own spec. */
-function trialCold(trial: TrialDoc, dataset: string, out: string): any {
+function trialCold(trial: TrialWorkItem, dataset: string, out: string): any {
   fs.mkdirSync(out, { recursive: true });
   const spec = path.join(out, 'spec.json');
   fs.writeFileSync(spec, JSON.stringify({ ...trialSpec({ ...trial, uuid: trial._id, attempt: 1 }), dataset }));
@@ -73,7 +73,8 @@ describe('warm trial workers', () => {
     expect(trials).toHaveLength(6);
     for (const t of trials) {
       expect(runnerOf(t).warm).toBe(true);
-      const cold = trialCold(t, csv, path.join(sys.work, `cold-${t._id}`));
+      // The work item the agent got (the job's profile and the round's history joined in).
+      const cold = trialCold(await sys.o.orchestrator.engine.trialWorkItem(t), csv, path.join(sys.work, `cold-${t._id}`));
       const warm = t.result as any;
       expect(warm.params).toEqual(cold.params);
       expect(warm.metrics).toEqual(cold.metrics);
@@ -117,7 +118,7 @@ describe('warm trial workers', () => {
     expect(retried).toHaveLength(1);
     // The retry ran on another worker; every done attempt has the results of a cold run.
     expect(runnerOf(retried[0]!).worker).not.toBe(victim.id);
-    const cold = trialCold(retried[0]!, csv, path.join(sys.work, `cold-retried`));
+    const cold = trialCold(await sys.o.orchestrator.engine.trialWorkItem(retried[0]!), csv, path.join(sys.work, `cold-retried`));
     expect((retried[0]!.result as any).metrics).toEqual(cold.metrics);
     const failures = await sys.o.orchestrator.collections.settlements.find({ kind: 'trial', uplet: retried[0]!._id, status: 'failed' }).toArray();
     expect(failures).toHaveLength(1);
