@@ -31,14 +31,18 @@ class Table:
 
 def read_csv_table(path, max_bytes=DEFAULT_MAX_BYTES, field="dataset"):
     """Read and check the CSV at `path`; raise BadInput naming `field` when it is unusable."""
-    text = _read_text(path, max_bytes, field)
+    return parse_csv_table(read_csv_text(path, max_bytes, field), field)
+
+
+def parse_csv_table(text, field="dataset"):
+    """The table of a CSV's text (read_csv_text's); raise BadInput naming `field` when it is unusable."""
     delimiter = sniff_delimiter(text)
     reader = _rows(text, delimiter)
     try:
         header = next(reader)
     except StopIteration:
         raise BadInput("empty_file", "the file holds no lines", field)
-    _check_header(header, field)
+    check_header(header, field)
     rows = []
     for line_number, row in enumerate(reader, start=2):
         if not row:
@@ -65,7 +69,8 @@ def _rows(text, delimiter):
     return iter([line.split(delimiter) if line else [] for line in lines])
 
 
-def _read_text(path, max_bytes, field):
+def read_csv_text(path, max_bytes=DEFAULT_MAX_BYTES, field="dataset"):
+    """The file's text: at most max_bytes, UTF-8 (a byte-order mark dropped), no NUL, not blank."""
     try:
         size = os.path.getsize(path)
     except OSError as err:
@@ -87,7 +92,14 @@ def _read_text(path, max_bytes, field):
 
 def sniff_delimiter(text):
     """Comma, semicolon or tab: the one giving the same field count (>1) on the first lines, most fields."""
-    sample_lines = [line for line in text.splitlines()[:SNIFF_LINES] if line.strip()]
+    # The first lines only: a cut after the SNIFF_LINES-th "\n" holds at least as many lines, the same first ones.
+    cut = -1
+    for _ in range(SNIFF_LINES):
+        cut = text.find("\n", cut + 1)
+        if cut < 0:
+            break
+    head = text if cut < 0 else text[: cut + 1]
+    sample_lines = [line for line in head.splitlines()[:SNIFF_LINES] if line.strip()]
     sample = "\n".join(sample_lines)
     best, best_width = ",", 1
     for delimiter in DELIMITERS:
@@ -107,7 +119,7 @@ def sniff_delimiter(text):
     return best
 
 
-def _check_header(header, field):
+def check_header(header, field):
     names = [name.strip() for name in header]
     if any(name == "" for name in names):
         raise BadInput("no_header", "the first line has an empty column name: a header row is required", field)

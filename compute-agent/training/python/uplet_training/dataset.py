@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 
 from . import column_types as ct
-from .csv_table import DEFAULT_MAX_BYTES, read_csv_table
+from .csv_table import DEFAULT_MAX_BYTES, parse_csv_table, read_csv_text
 from .errors import BadInput
 from .filters import apply_filters, check_filters, normalise_filters
 from .profile import column_types_of
+from .quote_free_csv import quote_free_frame
 from .spec import load_profile, optional_int, optional_list, require_choice, require_string
 
 TASK_KINDS = ("classification", "regression")
@@ -95,7 +96,11 @@ def read_typed_frame(path, column_types, max_bytes=DEFAULT_MAX_BYTES, field="dat
 
 
 def _read_typed_frame(path, column_types, max_bytes, field, require_all):
-    table = read_csv_table(path, max_bytes, field)
+    text = read_csv_text(path, max_bytes, field)
+    fast = quote_free_frame(text, column_types)  # the same frame, parsed in C, where it can be sure
+    if fast is not None:
+        return fast
+    table = parse_csv_table(text, field)
     index = {name: i for i, name in enumerate(table.header)}
     missing = [name for name in column_types if name not in index]
     if missing and require_all:
