@@ -19,6 +19,9 @@ class TypeInferenceTest(TempDirTest):
         self.assertEqual(ct.infer_type([f"user-{i}" for i in range(100)]), ct.TEXT)
         self.assertEqual(ct.infer_type(["x" * 100, "y" * 90]), ct.TEXT)
         self.assertEqual(ct.infer_type(["2024-13-45"]), ct.CATEGORY)
+        # Words and numbers mixed are neither boolean nor numeric, whichever rule is checked first.
+        self.assertEqual(ct.infer_type(["true", "1", "false"]), ct.CATEGORY)
+        self.assertEqual(ct.infer_type(["yes", "inf", "nan", "no"]), ct.CATEGORY)
 
 
 class ProfileTest(TempDirTest):

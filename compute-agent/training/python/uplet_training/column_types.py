@@ -46,11 +46,13 @@ def infer_type(strings):
     values = present_values(strings)
     if not values:
         return CATEGORY
+    # Numbers first: no boolean word is a number, so the order of these two rules changes nothing,
+    # and a numeric column (the common one) skips lowering every value.
+    if all(_is_number(v) for v in values):
+        return NUMERIC
     lowered = {v.lower() for v in values}
     if lowered <= TRUE_WORDS | FALSE_WORDS and (lowered <= {"true", "false"} or lowered <= {"yes", "no"}):
         return BOOLEAN
-    if all(_is_number(v) for v in values):
-        return NUMERIC
     if all(ISO_TIMESTAMP.match(v) for v in values) and not pd.isna(_to_timestamps(values)).any():
         return TIMESTAMP
     distinct = len(set(values))
