@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { percentile } from './bench-stats';
-import { startBenchSystem } from './bench-system';
+import { startBenchSystem, until } from './bench-system';
 
 export interface AkkioTierResult {
   tierSeconds: number;
@@ -79,7 +79,7 @@ with open(sys.argv[1], 'w', newline='') as f:
           return s.status === 'SUCCEEDED';
         },
         // A run far over its tier is a figure to report (a loaded machine), not a timeout: 2 min + 10 × the tier.
-        (120 + 10 * tierSeconds) * 1000,
+        { timeoutMs: (120 + 10 * tierSeconds) * 1000 },
       );
       seconds.push((performance.now() - started) / 1000);
       phases.push({ ...(await phasesOf(sys, taskId, startedAt)), succeeded_seen: Math.round(performance.now() - started) });
@@ -112,12 +112,4 @@ async function phasesOf(sys: Awaited<ReturnType<typeof startBenchSystem>>, taskI
     finals_done: last(finals.map((f) => f.timestamp_done)),
     jobs_done: last(jobs.map((j) => j.timestamp_done)),
   };
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

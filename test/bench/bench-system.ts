@@ -188,6 +188,23 @@ async function stopAgentProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Calls `check` every `everyMs`, and at once when `wake` settles (an event heard), until it gives
+ * something other than undefined or false; that value is returned. Throws after `timeoutMs`.
+ */
+export async function until<T>(
+  check: () => Promise<T | undefined | false>,
+  { everyMs = 100, timeoutMs = 120_000, wake }: { everyMs?: number; timeoutMs?: number; wake?: Promise<unknown> } = {},
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms`);
+    await Promise.race([new Promise((r) => setTimeout(r, everyMs)), ...(wake ? [wake] : [])]);
+  }
+}
+
 /** Silent, unless UPLET_BENCH_AGENT_LOG names a file: then the in-process agents' info lines go there as JSON (each task's `ms` timeline). */
 function agentLogger(): Logger {
   const file = process.env.UPLET_BENCH_AGENT_LOG;

@@ -6,7 +6,7 @@ import { BSON } from 'mongodb';
 import { planStudy, ROUND_SIZE } from '../../orchestrator/training/study-plan';
 import type { FamilyId } from '../../orchestrator/training/families';
 import { percentile } from './bench-stats';
-import { hearEvents, startBenchSystem, type BenchSystem } from './bench-system';
+import { hearEvents, startBenchSystem, until, type BenchSystem } from './bench-system';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const run = promisify(execFile);
@@ -190,9 +190,7 @@ async function runTrainer(sys: BenchSystem, datasetId: string, trialsPerRow: num
       const job = await sys.orchestrator.collections.jobs.findOne({ _id: jobId }, { projection: { status: 1, failure_reason: 1 } });
       return job && ['completed', 'failed', 'canceled'].includes(job.status) ? job : undefined;
     },
-    3_600_000,
-    1_000,
-    ends.heard(jobId),
+    { timeoutMs: 3_600_000, everyMs: 1_000, wake: ends.heard(jobId) },
   );
   await ends.close();
   const seconds = ((ends.at(jobId) ?? performance.now()) - started) / 1000;
@@ -305,15 +303,6 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
 }
 
 /** Checks every `everyMs`, and at once when `wake` settles. */
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 100, wake?: Promise<void>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('timed out');
-    await Promise.race([new Promise((r) => setTimeout(r, everyMs)), ...(wake ? [wake] : [])]);
-  }
-}
 
 /** When each job's end (`job.completed|failed|canceled`) was heard, and a promise per job that settles then. */
 async function hearJobEnds(sys: BenchSystem) {

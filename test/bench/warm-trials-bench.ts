@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { hearEvents, startBenchSystem } from './bench-system';
+import { hearEvents, startBenchSystem, until } from './bench-system';
 
 export interface TrialOverhead {
   trials: number;
@@ -105,8 +105,7 @@ with open(sys.argv[1], 'w', newline='') as f:
           if (job && ['failed', 'canceled'].includes(job.status)) throw new Error(`job ${job.status}`);
           return (await sys.orchestrator.collections.trials.countDocuments({ job: jobId, status: 'done' })) >= trials;
         },
-        1_000,
-        heard,
+        { everyMs: 1_000, timeoutMs: 1_800_000, wake: heard },
       );
       const wallSeconds = ((lastHeardAt ?? performance.now()) - started) / 1000;
       await listener.close();
@@ -150,13 +149,6 @@ with open(sys.argv[1], 'w', newline='') as f:
 }
 
 /** Checks every `pollMs`, and at once when `wake` settles. */
-async function until(check: () => Promise<boolean>, pollMs = 100, wake?: Promise<void>, timeoutMs = 1_800_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await Promise.race([new Promise((r) => setTimeout(r, pollMs)), ...(wake ? [wake] : [])]);
-  }
-}
 
 /** The length of the union of [start, end] spans given in ms, in seconds. */
 function unionSeconds(spans: Array<[number, number]>): number {
