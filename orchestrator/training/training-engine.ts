@@ -557,16 +557,19 @@ export class TrainingEngine {
     if (job.status !== 'running') return;
     const whole = async () => (await this.c.jobs.findOne({ _id: jobId }))!;
 
+    // A trial's end first reads its row alone: a job with a final task has every row complete, so
+    // advanceRow then creates nothing and leaves the decision to the full path, which reads the
+    // final task (one read less per trial; a trial exists only once its job's teacher is done).
+    let plan = this.planOf(job);
+    if (ended && (await this.advanceRow(job, plan, ended))) return;
     const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) });
     if (final) return this.afterFinal(await whole(), final);
     if (job.teacher && !job.teacher.targets_storage_uuid) {
       const taught = await this.teach(await whole(), job.teacher);
       if (!taught) return;
       job = taught;
+      plan = this.planOf(job);
     }
-
-    const plan = this.planOf(job);
-    if (ended && (await this.advanceRow(job, plan, ended))) return;
     // Only what the plan, the budget and the final task read (not a trial's ask and data spec).
     const trials = (await this.c.trials.find({ job: jobId }, { projection: ADVANCE_FIELDS }).toArray()) as TrialDoc[];
     const now = Date.now();
