@@ -1,3 +1,4 @@
+import json
 import random
 import unittest
 
@@ -7,7 +8,8 @@ import pandas as pd
 from uplet_training import column_types as ct
 from uplet_training.csv_table import parse_csv_table, read_csv_text
 from uplet_training.dataset import read_typed_frame
-from uplet_training.quote_free_csv import quote_free_frame
+from uplet_training.profile import profile_table, profile_text
+from uplet_training.quote_free_csv import quote_free_columns, quote_free_frame
 
 from .helpers import TempDirTest
 
@@ -31,6 +33,8 @@ class QuoteFreeFrameTest(TempDirTest):
     def check(self, text, types):
         fast = quote_free_frame(text, types)
         self.assert_same_frame(fast, reference_frame(text, types))
+        # The profile of the same text: the same JSON as the profile of the table of strings.
+        self.assertEqual(json.dumps(profile_text(text), sort_keys=True), json.dumps(profile_table(parse_csv_table(text)), sort_keys=True))
         return fast
 
     def test_every_column_type_as_the_reference_path_types_it(self):
@@ -46,6 +50,11 @@ class QuoteFreeFrameTest(TempDirTest):
         types = {"n": "numeric", "i": "numeric", "flag": "boolean", "kind": "category", "when": "timestamp", "note": "text", "label": "category"}
         fast = self.check(text, types)
         self.assertEqual(len(fast), 5)
+        # The profile's path: numbers read in C for the numeric columns, raw strings for the others.
+        delimiter, rows, columns = quote_free_columns(text)
+        self.assertEqual((delimiter, rows), (",", 5))
+        self.assertEqual([name for name, numbers, _ in columns if numbers is not None], ["n", "i"])
+        self.assertEqual([strings for name, _, strings in columns if name == "kind"], [["a", " b ", "NA", "c", "a"]])
 
     def test_zeros_keep_the_sign_their_text_gives(self):
         # "-0" beside a missing value: pd.to_numeric gives -0.0, the C float parser 0.0.
@@ -104,6 +113,8 @@ class QuoteFreeFrameTest(TempDirTest):
         ]:
             with self.subTest(why=why):
                 self.assertIsNone(quote_free_frame(text, types))
+                if why != "a typed column the header lacks":
+                    self.assertIsNone(quote_free_columns(text))
         self.assertIsNone(quote_free_frame("a\n1\n2\n", {"a": "numeric"}), "one column: blank lines are rows there")
 
     def test_read_typed_frame_gives_the_reference_frame_and_the_reference_errors(self):

@@ -35,20 +35,11 @@ EXACT_INTEGERS = 2.0**53
 
 def quote_free_frame(text, column_types):
     """The DataFrame typed by {column: type} (its columns in that order), or None (see the module)."""
-    if '"' in text or text.count("\r") != text.count("\r\n"):
+    regular = _regular(text)
+    if regular is None:
         return None
-    delimiter = sniff_delimiter(text)
-    first_end = text.find("\n")
-    header = (text if first_end < 0 else text[:first_end]).rstrip("\r").split(delimiter)
-    names = [name.strip() for name in header]
-    if len(names) < 2 or any(name not in names for name in column_types):
-        return None
-    try:
-        check_header(header, "dataset")
-    except BadInput:
-        return None
-    layout = _layout_if_regular(text, delimiter, len(names))
-    if layout is None:
+    delimiter, names, layout = regular
+    if any(name not in names for name in column_types):
         return None
     rows = layout.rows
     wanted = [name for name in names if name in column_types]
@@ -69,6 +60,50 @@ def quote_free_frame(text, column_types):
         for name in column_types
     }
     return pd.DataFrame(columns)
+
+
+def quote_free_columns(text):
+    """For the profile, which types each column from its values: (delimiter, row count, [(name,
+    numbers, strings)] in header order), or None as quote_free_frame. A column pandas' C parser
+    read as numbers the reference path would give, at least one present, comes as those numbers
+    (numbers, strings None): the reference inference types it numeric, since every value the C
+    parser reads as a number float() reads too (missing values are the exact tokens). Any other
+    column comes as its raw strings (numbers None)."""
+    regular = _regular(text)
+    if regular is None:
+        return None
+    delimiter, names, layout = regular
+    parsed = _read(layout.encoded, delimiter, names, names, {}, names)
+    if parsed is None or len(parsed) != layout.rows:
+        return None
+    numbers = {}
+    for index, name in enumerate(names):
+        values = _exact_numbers(parsed[name], layout, index)
+        if values is not None and values.notna().any():
+            numbers[name] = values
+    rest = [name for name in names if name not in numbers]
+    strings = _read(layout.encoded, delimiter, names, rest, {name: object for name in rest}, []) if rest else None
+    if rest and (strings is None or len(strings) != layout.rows):
+        return None
+    return delimiter, layout.rows, [(name, numbers.get(name), None if name in numbers else strings[name].tolist()) for name in names]
+
+
+def _regular(text):
+    """(delimiter, header names, layout) of a text this module can read exactly, else None."""
+    if '"' in text or text.count("\r") != text.count("\r\n"):
+        return None
+    delimiter = sniff_delimiter(text)
+    first_end = text.find("\n")
+    header = (text if first_end < 0 else text[:first_end]).rstrip("\r").split(delimiter)
+    names = [name.strip() for name in header]
+    if len(names) < 2:
+        return None
+    try:
+        check_header(header, "dataset")
+    except BadInput:
+        return None
+    layout = _layout_if_regular(text, delimiter, len(names))
+    return None if layout is None else (delimiter, names, layout)
 
 
 class _Layout:
