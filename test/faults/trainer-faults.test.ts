@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FaultCluster } from '../harness/fault-cluster';
 import { breastCancerCsv } from '../harness/sklearn-tables';
+import { waitFor } from '../harness/system-fixture';
 
 /**
  * A trainer run (seed 004) under faults, every service its own process: kill -9 of the agent
@@ -105,6 +106,8 @@ describe('fault suite: trainer run', () => {
     const started = Date.now();
     const jobId = await startStudy(4);
     await aTrialRunning(jobId);
+    // The agent the previous test restarted may still be connecting: every service is connected first.
+    await waitFor(async () => (cluster.brokerConnections().length >= 3 ? true : undefined), 30_000);
     const closed = cluster.closeBrokerConnections();
     expect(closed).toBeGreaterThanOrEqual(3);
     await new Promise((r) => setTimeout(r, 1_500));

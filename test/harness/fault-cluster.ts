@@ -158,13 +158,18 @@ export class FaultCluster {
     if (p) await p.stop('SIGKILL');
   }
 
-  /** Closes, from the broker's side, every connection of this cluster's services. */
-  closeBrokerConnections(): number {
+  /** The broker's connections from this cluster's services (their connection pids). */
+  brokerConnections(): string[] {
     const out = execFileSync('rabbitmqctl', ['-q', 'list_connections', 'pid', 'client_properties'], { encoding: 'utf8' });
-    const pids = out
+    return out
       .split('\n')
       .filter((l) => l.includes(`@${this.prefix}`))
       .map((l) => l.split('\t')[0]!);
+  }
+
+  /** Closes, from the broker's side, every connection of this cluster's services. */
+  closeBrokerConnections(): number {
+    const pids = this.brokerConnections();
     for (const pid of pids) execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'fault injected by the test']);
     return pids.length;
   }
