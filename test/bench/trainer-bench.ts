@@ -49,8 +49,10 @@ export interface TrialProfile {
   meanHistoryEntries: number;
   /** A trial document's stored BSON size, bytes: the first round's and the last round's (flat: the history is stored once per round). */
   trialBytes: { first: number; last: number };
-  /** Reading the job's trials whole once the job is done (what the job GET reads), ms. */
+  /** Reading the job's trials whole once the job is done, ms. */
   jobTrialsReadMs: number;
+  /** GET /v1/jobs/{id} once the job is done (median of 3), ms: what a user polling the job waits. */
+  jobGetMs: number;
 }
 
 const FAMILIES: FamilyId[] = ['decision_tree', 'linear'];
@@ -284,6 +286,14 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
   const readStarted = performance.now();
   const whole = await sys.orchestrator.collections.trials.find({ job: jobId }).toArray();
   const jobTrialsReadMs = Math.round(performance.now() - readStarted);
+  // What a user polling the job pays: GET /v1/jobs/{id} (every trial's row in the answer), median of 3.
+  const gets: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await sys.call('GET', `/v1/jobs/${jobId}`);
+    gets.push(performance.now() - t0);
+  }
+  const jobGetMs = Math.round(gets.sort((a, b) => a - b)[1]!);
   const byIndex = whole.filter((t) => t.row === 0).sort((a, b) => a.index - b.index);
   return {
     queueMs: p50p95(trials.map((t) => ms(t.timestamp_todo, t.timestamp_claimed))),
@@ -299,6 +309,7 @@ async function profileTrials(sys: BenchSystem, jobId: string): Promise<Omit<Tria
     meanHistoryEntries: Math.round(history.reduce((a, b) => a + b, 0) / Math.max(1, history.length)),
     trialBytes: { first: BSON.calculateObjectSize(byIndex[0] ?? {}), last: BSON.calculateObjectSize(byIndex[byIndex.length - 1] ?? {}) },
     jobTrialsReadMs,
+    jobGetMs,
   };
 }
 
