@@ -58,7 +58,7 @@ class QuoteFreeFrameTest(TempDirTest):
 
     def test_zeros_keep_the_sign_their_text_gives(self):
         # "-0" beside a missing value: pd.to_numeric gives -0.0, the C float parser 0.0.
-        for column in (["-0", "NA", "0", "-0.0", "+0"], ["-0", "1.5", "0.0"], ["0", "-0", "3"], ["-0", ""]):
+        for column in (["-0", "NA", "0", "-0.0", "+0"], ["-0", "1.5", "0.0"], ["0", "-0", "3"], ["-0", ""], ["0.0 ", " -0", "1.5", "NA", "\t-0.0"]):
             with self.subTest(column=column):
                 text = "a,b\n" + "".join(f"{v},1\n" for v in column)
                 self.check(text, {"a": "numeric", "b": "numeric"})

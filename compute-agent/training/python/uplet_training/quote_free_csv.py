@@ -31,6 +31,8 @@ from .csv_table import check_header, sniff_delimiter
 from .errors import BadInput
 
 EXACT_INTEGERS = 2.0**53
+# ASCII whitespace str.strip() removes: a zero's text with one at an edge goes to the reference path.
+UNCLEAR_EDGES = np.frombuffer(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f", dtype=np.uint8)
 
 
 def quote_free_frame(text, column_types):
@@ -122,12 +124,12 @@ class _Layout:
     def rows(self):
         return len(self.row_starts)
 
-    def field(self, row, column):
-        """The text of one field, as the reference path reads it."""
-        first = self.first_delimiters[row]
-        begin = self.row_starts[row] if column == 0 else self.delimiters[first + column - 1] + 1
-        end = self.row_ends[row] if column == self.width - 1 else self.delimiters[first + column]
-        return self.data[begin:end].tobytes().decode("utf-8")
+    def field_edges(self, rows, column):
+        """The first and last byte of the non-empty fields of `column` in `rows` (an index array)."""
+        first = self.first_delimiters[rows]
+        begin = self.row_starts[rows] if column == 0 else self.delimiters[first + column - 1] + 1
+        end = self.row_ends[rows] if column == self.width - 1 else self.delimiters[first + column]
+        return self.data[begin], self.data[end - 1]
 
 
 def _layout_if_regular(text, delimiter, width):
@@ -188,10 +190,11 @@ def _exact_numbers(series, layout, column):
     zeros = np.flatnonzero(values == 0)
     if len(zeros) == 0:
         return series
+    # A zero's sign from its text's first byte (a number's text is not empty); a text with a space
+    # or a non-ASCII byte at either end is left to the reference path (str.strip would remove it).
+    first, last = layout.field_edges(zeros, column)
+    if np.any(np.isin(first, UNCLEAR_EDGES) | np.isin(last, UNCLEAR_EDGES) | (first >= 0x80) | (last >= 0x80)):
+        return None
     values = values.copy()
-    for row in zeros:
-        text = layout.field(row, column)
-        if text != text.strip():
-            return None
-        values[row] = -0.0 if text.startswith("-") else 0.0
+    values[zeros] = np.where(first == ord("-"), -0.0, 0.0)
     return pd.Series(values, index=series.index, name=series.name)
