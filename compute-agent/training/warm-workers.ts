@@ -47,6 +47,14 @@ export interface WarmRunner {
   spare: boolean;
 }
 
+/**
+ * A taken spare is replaced once no worker has been busy for this long: its imports (about 1 s of
+ * CPU) then run in idle time, never beside a trial (measured: a concurrent import of the stack
+ * slows a 0.87 s fit by 0.05-0.12 s, and in a one-job trainer run the last replacement was never
+ * used). Longer than the gap between a slot's trials when work is queued (tens of ms).
+ */
+export const SPARE_REFILL_QUIET_MS = 500;
+
 /** A worker serves this many trials at most, then a fresh one starts (bounds what a long-lived process may accumulate). */
 const MAX_TRIALS_PER_WORKER = 256;
 /** The worker's hard CPU limit, in trial allowances (SANDBOX_CPU_SECONDS each); it retires before a trial could lack its full allowance. */
@@ -308,8 +316,8 @@ export type WarmTake = { worker: WarmWorker } | { spare: boolean; start(datasetF
  * dataset) one trial at a time. A trial that finds no idle worker of its key starts one if there
  * is room (killing the least recently used idle worker of another key if needed), else runs cold.
  * Starting one takes a spare when there is one: a process started ahead of need (once the agent
- * meets training work, see warmUp, and again each time one is taken) that has imported the stack
- * and holds nothing else.
+ * meets training work, see warmUp, and again once the pool is quiet after one was taken, see
+ * SPARE_REFILL_QUIET_MS) that has imported the stack and holds nothing else.
  * Spares are not counted in `maxWorkers`: they hold no data (about 125 MB resident each, the
  * stack only), their number is its own setting, and a taken spare counts like a started worker.
  */
@@ -319,6 +327,7 @@ export class WarmWorkerPool {
   private readonly spawning = new Set<Promise<unknown>>();
   private starting = 0;
   private closed = false;
+  private refillTimer?: NodeJS.Timeout;
 
   private warm = false;
 
@@ -380,14 +389,14 @@ export class WarmWorkerPool {
           return worker;
         } finally {
           settle();
-          if (spare) this.fillSpares(); // the next one imports while this trial runs
+          if (spare) this.refillWhenQuiet(); // its replacement imports once the pool is quiet
         }
       },
       cancel: () => {
         settle();
         // Never bound (the trial failed before its dataset came): still a spare, holding nothing.
         if (spare?.alive && !this.closed) this.spares.add(spare);
-        else if (spare) this.fillSpares();
+        else if (spare) this.refillWhenQuiet();
       },
     };
   }
@@ -416,6 +425,7 @@ export class WarmWorkerPool {
   /** The trial is over: the worker waits for the next trial of its key, or is retired. */
   release(worker: WarmWorker): void {
     worker.busy = false;
+    this.refillWhenQuiet();
     if (this.closed || !worker.reusable) return this.retire(worker, 'worn out or dead');
     worker.idleTimer = setTimeout(() => this.retire(worker, 'idle'), this.settings.idleMs);
     worker.idleTimer.unref();
@@ -439,10 +449,22 @@ export class WarmWorkerPool {
   /** Agent shutdown: every worker and spare killed, their directories removed. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.refillTimer);
     await Promise.all([...this.spawning]);
     const all = [...this.workers, ...this.spares];
     for (const w of all) w.kill();
     await Promise.all(all.map((w) => w.gone));
+  }
+
+  /** Spares are filled up once no worker has been busy or starting for SPARE_REFILL_QUIET_MS (each release looks again). */
+  private refillWhenQuiet(): void {
+    clearTimeout(this.refillTimer);
+    const quiet = () => !this.closed && this.starting === 0 && ![...this.workers].some((w) => w.busy && w.alive);
+    if (!quiet()) return;
+    this.refillTimer = setTimeout(() => {
+      if (quiet()) this.fillSpares();
+    }, SPARE_REFILL_QUIET_MS);
+    this.refillTimer.unref();
   }
 
   /**

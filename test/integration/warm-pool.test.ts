@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { probeSandbox, type SandboxCapabilities } from '../../compute-agent/sandbox/sandbox-probe';
 import { DEFAULT_LIMITS } from '../../compute-agent/sandbox/sandbox-limits';
-import { WarmWorkerPool, type WarmKey, type WarmTake, type WarmWorker } from '../../compute-agent/training/warm-workers';
+import { SPARE_REFILL_QUIET_MS, WarmWorkerPool, type WarmKey, type WarmTake, type WarmWorker } from '../../compute-agent/training/warm-workers';
 import { silentLogger } from '../../shared/logging/logger';
 import { irisCsv } from '../harness/sklearn-tables';
 import { waitFor } from '../harness/system-fixture';
@@ -109,17 +109,19 @@ describe('warm worker pool: spares', () => {
     pool.release((again as { worker: WarmWorker }).worker);
   }, 60_000);
 
-  test('spares are outside the worker limit, a taken spare inside it; a bound worker is retired, never rebound to another job', async () => {
+  test('spares are outside the worker limit, a taken spare inside it, replaced only once the pool is quiet; a bound worker is retired, never rebound to another job', async () => {
     const { pool } = newPool(1, 1);
     const [spare] = await sparesOf(pool, 1);
     const a = await startOn(pool.take(key('job-a')));
     expect(a.id).toBe(spare!.id);
-    // A's worker is busy and the limit is one: job B runs cold although a new spare is there.
-    await sparesOf(pool, 1);
+    // While A's worker is busy no replacement imports beside it, however long it runs.
+    await new Promise((r) => setTimeout(r, SPARE_REFILL_QUIET_MS * 3));
+    expect(pool.listSpares()).toEqual([]);
+    // The limit is one: job B runs cold.
     expect(pool.take(key('job-b'))).toBeUndefined();
     pool.release(a);
-    // Now A's idle worker makes room: it is killed, and B gets the spare, not A's process.
-    const [second] = pool.listSpares();
+    // The pool is quiet: the replacement starts. A's idle worker makes room: it is killed, and B gets the spare, not A's process.
+    const [second] = await sparesOf(pool, 1);
     const b = await startOn(pool.take(key('job-b')));
     expect(b.id).toBe(second!.id);
     await a.gone;
