@@ -48,6 +48,7 @@ import {
   type TrialState,
 } from './study-plan';
 import { finalTaskEstimateMs, jobRemainingMs, measuredByFamily, shouldLaunch, type MeasuredTrial } from './budget';
+import { FinishedTrials } from './finished-trials';
 
 /** A job request after Joi (job-request.ts `jobBody`). */
 export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & {
@@ -129,6 +130,8 @@ const ROUND_HISTORIES_KEPT = 512;
 const WITHOUT_PROFILE = { projection: { profile: 0 } } as const;
 /** Job profiles kept in memory (a few KB each). */
 const JOB_PROFILES_KEPT = 256;
+/** Finished trials kept in memory for job views (a few hundred bytes each: at most some tens of MB). */
+const FINISHED_TRIALS_KEPT = 100_000;
 
 export class TrainingEngine {
   private leases?: WorkLeases;
@@ -142,6 +145,8 @@ export class TrainingEngine {
   private readonly roundHistories = new Map<string, TrialRoundDoc['history']>();
   /** Jobs' dataset profiles by job id (a job's never changes), for trials' work items. */
   private readonly jobProfiles = new Map<string, Record<string, unknown>>();
+  /** Finished trials (which never change) of recently viewed jobs, as a job view reads them. */
+  private readonly finishedTrials = new FinishedTrials<TrialDoc>(FINISHED_TRIALS_KEPT);
 
   private rememberRound(id: string, history: TrialRoundDoc['history']): void {
     this.roundHistories.delete(id);
@@ -459,9 +464,9 @@ export class TrainingEngine {
     const job = await this.c.jobs.findOne({ _id: jobId });
     if (!job || (job.owner !== reader.name && !reader.roles.includes('admin')))
       throw new NotFoundError(`job ${jobId} does not exist`, { details: { where: 'path', field: 'id' } });
-    const trials = await this.c.trials.find({ job: jobId }).toArray();
-    trials.sort((a, b) => a.row - b.row || a.index - b.index);
     const plan = this.planOf(job);
+    const trials = await this.viewTrials(job, plan);
+    trials.sort((a, b) => a.row - b.row || a.index - b.index);
     let best: JobView['progress']['best_so_far'] = null;
     const durations: number[] = [];
     for (const t of trials) {
@@ -500,6 +505,46 @@ export class TrainingEngine {
         failure_reason: t.failure_reason,
       })),
     };
+  }
+
+  /**
+   * A job's trials as its view shows them. The first view of a job in this process reads them
+   * all and keeps the finished ones (FinishedTrials); later views read, row by row, only the rounds
+   * from the first one not finished in memory on: a round exists only once every round before it
+   * finished, so a row's later rounds are read until one is missing, short or unfinished. A
+   * running job's view then reads about one round per row, whatever its number of trials.
+   * Fixed-parameter trials (no rounds) are always read whole: one per row.
+   */
+  private async viewTrials(job: JobDoc, plan: StudyPlan): Promise<TrialDoc[]> {
+    const known = job.fixed_params ? undefined : this.finishedTrials.of(job._id);
+    if (!known) {
+      const all = (await this.c.trials.find({ job: job._id }, { projection: VIEW_FIELDS }).toArray()) as TrialDoc[];
+      // A trial stored before rounds were (no ask_round) is found only by this read: such a job is never kept.
+      if (!job.fixed_params && all.every((t) => t.ask_round))
+        this.finishedTrials.remember(
+          job._id,
+          all.filter((t) => TERMINAL_TASK.has(t.status)),
+        );
+      return all;
+    }
+    const open: TrialDoc[] = [];
+    const finished: TrialDoc[] = [];
+    for (const row of plan.rows) {
+      const rounds = roundCount(row.nTrials, plan.roundSize);
+      const finishedInMemory = (round: number) =>
+        roundTrialIndices(round, row.nTrials, plan.roundSize).every((index) => known.has(trialId(job._id, row.row, index)));
+      let round = 0;
+      while (round < rounds && finishedInMemory(round)) round++;
+      for (; round < rounds; round++) {
+        const trials = await this.roundTrials(job, row.row, round, VIEW_FIELDS);
+        const ended = trials.filter((t) => TERMINAL_TASK.has(t.status));
+        finished.push(...ended);
+        open.push(...trials.filter((t) => !TERMINAL_TASK.has(t.status)));
+        if (ended.length < roundTrialIndices(round, row.nTrials, plan.roundSize).length) break;
+      }
+    }
+    this.finishedTrials.remember(job._id, finished);
+    return [...known.values(), ...open];
   }
 
   /** Cancels a job: its end fence says `canceled`; queued trials are withdrawn, running ones stop at their next heartbeat. */
@@ -669,8 +714,8 @@ export class TrainingEngine {
   }
 
   /** One round's trials of a row: an equality on `ask_round` (pushed down to PostgreSQL by FerretDB, and indexed). */
-  private async roundTrials(job: JobDoc, row: number, round: number): Promise<TrialDoc[]> {
-    return this.c.trials.find({ job: job.job_id, ask_round: trialRoundId(job.job_id, row, round) }, { projection: ADVANCE_FIELDS }).toArray();
+  private async roundTrials(job: JobDoc, row: number, round: number, projection: Record<string, 1> = ADVANCE_FIELDS): Promise<TrialDoc[]> {
+    return this.c.trials.find({ job: job.job_id, ask_round: trialRoundId(job.job_id, row, round) }, { projection }).toArray();
   }
 
   /**
@@ -1093,6 +1138,23 @@ const ADVANCE_FIELDS = {
   oof_storage_uuid: 1,
   timestamp_creation: 1,
   timestamp_done: 1,
+} as const;
+
+/** The trial fields a job's view reads (engine.get). */
+const VIEW_FIELDS = {
+  _id: 1,
+  uuid: 1,
+  row: 1,
+  index: 1,
+  family: 1,
+  status: 1,
+  attempt: 1,
+  'result.params': 1,
+  'result.metrics': 1,
+  failure_reason: 1,
+  timestamp_claimed: 1,
+  timestamp_done: 1,
+  ask_round: 1,
 } as const;
 
 function evaluationOf(job: JobDoc): TrialDoc['evaluation'] {

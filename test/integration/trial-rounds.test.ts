@@ -269,4 +269,57 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(next.map((t) => t.index).sort((a, b) => a - b)).toEqual([4, 5, 6, 7]);
     expect((await c.trialRounds.findOne({ _id: `${job.job_id}-0-round-1` }))?.history).toHaveLength(ROUND_SIZE);
   }, 60_000);
+
+  test("a job's view reads every trial once, then only its rows' open rounds, and shows what a whole read shows", async () => {
+    const rounds = 5;
+    const request = { ...requestOf({ strategy: 'optuna', n_trials: rounds * ROUND_SIZE, random_state: 11 }), families: ['decision_tree', 'linear'] };
+    const job = await engine.submit(request, owner);
+    const dispatcher: WorkDispatcher = { dispatch: async () => undefined };
+    // A view by an engine that has kept nothing: every trial read, as before.
+    const wholeView = async () => new TrainingEngine(c, dispatcher, silentLogger()).get(job.job_id, owner);
+    const timeless = (view: Awaited<ReturnType<TrainingEngine['get']>>) => ({
+      ...view,
+      progress: { ...view.progress, elapsed_seconds: null, estimate_seconds: null },
+    });
+    /** The view by the long-lived engine, and how many trial documents it read. */
+    const view = async () => {
+      started.length = 0;
+      succeeded.length = 0;
+      const v = await engine.get(job.job_id, owner);
+      const finds = started.filter((e) => e.commandName === 'find' && (e.command as { find: string }).find === 'trials');
+      const read = succeeded
+        .filter((e) => finds.some((f) => f.requestId === e.requestId))
+        .reduce((n, e) => n + ((e.reply as { cursor?: { firstBatch?: unknown[] } }).cursor?.firstBatch?.length ?? 0), 0);
+      return { v, read };
+    };
+    expect((await view()).read).toBe(2 * ROUND_SIZE); // the first view: the whole job (round 0 of both rows)
+    const reads: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const todo = (await c.trials.find({ job: job.job_id, status: 'todo' }).toArray()).sort((a, b) => a.row - b.row || a.index - b.index);
+      expect(todo).toHaveLength(2 * ROUND_SIZE);
+      // Trial by trial (the views between them see a round partly finished, then the next round created).
+      for (const t of todo) {
+        await finishTrial(t);
+        const { v, read } = await view();
+        reads.push(read);
+        expect(timeless(v)).toEqual(timeless(await wholeView()));
+      }
+    }
+    const done = await view();
+    expect(done.v.trials).toHaveLength(2 * rounds * ROUND_SIZE);
+    expect(done.v.progress.trials_done).toBe(2 * rounds * ROUND_SIZE);
+    expect(timeless(done.v)).toEqual(timeless(await wholeView()));
+    // At most the open round of each row and the one after it: never the job's earlier rounds.
+    expect(Math.max(...reads)).toBeLessThanOrEqual(2 * 2 * ROUND_SIZE);
+    expect(done.read).toBe(0);
+    // A canceled job's withdrawn trials are finished too: the kept view follows the cancellation.
+    const other = await engine.submit({ ...request, random_state: 12 }, owner);
+    await engine.get(other.job_id, owner);
+    await finishTrial((await c.trials.findOne({ job: other.job_id, row: 0, index: 0 }))!);
+    await engine.get(other.job_id, owner);
+    await engine.cancel(other.job_id, owner);
+    const canceled = await engine.get(other.job_id, owner);
+    expect(canceled.trials.map((t) => t.status).sort()).toEqual(['canceled', 'canceled', 'canceled', 'canceled', 'canceled', 'canceled', 'canceled', 'done']);
+    expect(timeless(canceled)).toEqual(timeless(await new TrainingEngine(c, dispatcher, silentLogger()).get(other.job_id, owner)));
+  }, 240_000);
 });
