@@ -1123,17 +1123,22 @@ function measuredTrials(trials: readonly TrialDoc[]): MeasuredTrial[] {
     .map((t) => ({ family: t.family, ms: t.timestamp_done!.getTime() - t.timestamp_creation.getTime() }));
 }
 
-/** The trial fields `advance` reads (stateOf, startFinal, objectiveOf, the budget's measured durations). */
-const ADVANCE_FIELDS = {
+/** A trial's identity, status and outcome: what every read of a job's trials needs. */
+const TRIAL_OUTCOME_FIELDS = {
   _id: 1,
   uuid: 1,
   row: 1,
   index: 1,
   family: 1,
   status: 1,
-  seed: 1,
   'result.params': 1,
   'result.metrics': 1,
+} as const;
+
+/** The trial fields `advance` reads (stateOf, startFinal, objectiveOf, the budget's measured durations). */
+const ADVANCE_FIELDS = {
+  ...TRIAL_OUTCOME_FIELDS,
+  seed: 1,
   model_storage_uuid: 1,
   oof_storage_uuid: 1,
   timestamp_creation: 1,
@@ -1142,15 +1147,8 @@ const ADVANCE_FIELDS = {
 
 /** The trial fields a job's view reads (engine.get). */
 const VIEW_FIELDS = {
-  _id: 1,
-  uuid: 1,
-  row: 1,
-  index: 1,
-  family: 1,
-  status: 1,
+  ...TRIAL_OUTCOME_FIELDS,
   attempt: 1,
-  'result.params': 1,
-  'result.metrics': 1,
   failure_reason: 1,
   timestamp_claimed: 1,
   timestamp_done: 1,
