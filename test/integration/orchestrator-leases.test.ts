@@ -46,6 +46,8 @@ describe('leases on the real database', () => {
       }
       await waitFor(async () => (await t.call('reader', 'GET', `/learnuplet/${rank0.uuid}`)).body.status === 'failed');
       expect((await t.call('reader', 'GET', `/learnuplet/${rank0.uuid}`)).body.failure_reason).toBe('lease expired 2 times');
+      // The rank's failure is written before its chain advances (two writes): wait for the second.
+      await waitFor(async () => (await t.call('reader', 'GET', `/learnuplet/${rank1.uuid}`)).body.status === 'todo');
       expect((await t.call('reader', 'GET', `/learnuplet/${rank1.uuid}`)).body).toMatchObject({ status: 'todo', model_start: 'pf-a' });
     });
 
