@@ -6,6 +6,7 @@ import type {
   FinalTaskDoc,
   JobDoc,
   JobFenceDoc,
+  JobProfileDoc,
   ProfileTaskDoc,
   SynthesizeTaskDoc,
   TeachTaskDoc,
@@ -144,6 +145,8 @@ export interface Collections {
   teachTasks: Collection<TeachTaskDoc>;
   jobs: Collection<JobDoc>;
   jobFences: Collection<JobFenceDoc>;
+  /** Each job's dataset profile, apart from the job (see JobDoc.profile). */
+  jobProfiles: Collection<JobProfileDoc>;
   models: Collection<EngineModelDoc>;
   agents: Collection<AgentSeenDoc>;
   // The Akkio front door's (orchestrator/training/akkio.ts).
@@ -175,6 +178,7 @@ export function collectionsOf(db: Db): Collections {
     teachTasks: db.collection('teach_tasks'),
     jobs: db.collection('jobs'),
     jobFences: db.collection('job_fences'),
+    jobProfiles: db.collection('job_profiles'),
     models: db.collection('models'),
     agents: db.collection('agents'),
     akkioTasks: db.collection('akkio_tasks'),

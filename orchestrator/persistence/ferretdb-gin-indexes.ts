@@ -32,6 +32,7 @@ export const EQUALITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
   teach_tasks: ['_id', 'status'],
   jobs: ['_id', 'status'],
   job_fences: ['_id'],
+  job_profiles: ['_id'],
   models: ['_id'],
   akkio_tasks: ['_id', 'submitted'],
   akkio_keys: ['_id'],

@@ -372,7 +372,7 @@ export class AkkioTraining {
     }
     const jobs = await this.jobsOf(t);
     const models = await Promise.all(jobs.map((j) => this.c.models.findOne({ _id: j.model_id ?? '' })));
-    const profile = (await this.c.datasets.findOne({ _id: t.request.dataset_id }))?.profile ?? jobs[0]!.profile;
+    const profile = (await this.c.datasets.findOne({ _id: t.request.dataset_id }))?.profile ?? (await this.engine.jobProfile(jobs[0]!.job_id));
     return assembleResult(
       t,
       models.map((m) => m!),

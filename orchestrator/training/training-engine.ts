@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { OptionalUnlessRequiredId } from 'mongodb';
 import type { Principal } from '../../shared/auth/api-keys';
-import type { JobStatus } from '../../shared/contracts/training-contract';
+import type { DatasetProfile, JobStatus } from '../../shared/contracts/training-contract';
 import type { EngineSynthesizeTask, TeacherSpec } from '../../shared/contracts/work-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
@@ -16,6 +16,7 @@ import type {
   FinalTaskDoc,
   JobDoc,
   JobSpec,
+  JobWithProfile,
   JobTeacher,
   ProfileTaskDoc,
   SynthesizeTaskDoc,
@@ -144,7 +145,7 @@ export class TrainingEngine {
    */
   private readonly roundHistories = new Map<string, TrialRoundDoc['history']>();
   /** Jobs' dataset profiles by job id (a job's never changes), for trials' work items. */
-  private readonly jobProfiles = new Map<string, Record<string, unknown>>();
+  private readonly jobProfiles = new Map<string, DatasetProfile>();
   /** Finished trials (which never change) of recently viewed jobs, as a job view reads them. */
   private readonly finishedTrials = new FinishedTrials<TrialDoc>(FINISHED_TRIALS_KEPT);
 
@@ -420,7 +421,7 @@ export class TrainingEngine {
     const id = options.id ?? `job-${crypto.randomBytes(8).toString('hex')}`;
     const now = new Date();
     const { budget_seconds: budget, ...spec } = request;
-    const job: JobDoc = {
+    const job: JobWithProfile = {
       ...spec,
       families,
       metrics,
@@ -449,8 +450,11 @@ export class TrainingEngine {
       };
       await this.c.teachTasks.insertOne(this.teachDoc(job, t));
     }
+    // The profile first: a job is never found without it (a lost race repeats the same profile).
+    await insertTolerant(this.c.jobProfiles, [{ _id: id, profile }]);
+    const { profile: _kept, ...stored } = job;
     try {
-      await this.c.jobs.insertOne(job);
+      await this.c.jobs.insertOne(stored);
       this.announce(job, 'pending', null);
     } catch (err) {
       if (!options.id || !isDuplicateKey(err)) throw err;
@@ -600,7 +604,10 @@ export class TrainingEngine {
     }
     if (job.status === 'canceled') return this.withdraw(jobId);
     if (job.status !== 'running') return;
-    const whole = async () => (await this.c.jobs.findOne({ _id: jobId }))!;
+    const whole = async (): Promise<JobWithProfile> => {
+      const read = (await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE))!;
+      return { ...read, profile: await this.jobProfile(jobId) };
+    };
 
     // A trial's end first reads its row alone: a job with a final task has every row complete, so
     // advanceRow then creates nothing and leaves the decision to the full path, which reads the
@@ -761,7 +768,7 @@ export class TrainingEngine {
    * fails the job with the teacher's reason if it failed, and once it is done records its targets
    * on the job (what every trial and the final task then read). Returns the job once taught.
    */
-  private async teach(job: JobDoc, teacher: JobTeacher): Promise<JobDoc | null> {
+  private async teach(job: JobWithProfile, teacher: JobTeacher): Promise<JobDoc | null> {
     const task = await this.c.teachTasks.findOne({ _id: teacher.teach_task });
     if (!task) {
       await this.end(job, 'failed', `the teach task ${teacher.teach_task} is missing`);
@@ -796,7 +803,7 @@ export class TrainingEngine {
     await this.c.teachTasks.updateOne({ _id: taskId, status: task.status }, { $set: { teacher: { kind: 'url', url: task.teacher.url, headers: {} } } });
   }
 
-  private teachDoc(job: JobDoc, teacher: TeacherSpec): TeachTaskDoc {
+  private teachDoc(job: JobWithProfile, teacher: TeacherSpec): TeachTaskDoc {
     const id = teachTaskId(job.job_id);
     return {
       _id: id,
@@ -846,7 +853,7 @@ export class TrainingEngine {
    */
   async trialWorkItem(task: TrialDoc): Promise<TrialWorkItem> {
     const { ask_round, ...stored } = task;
-    const item = { ...stored, profile: stored.profile ?? (await this.jobProfile(task.job)) };
+    const item = { ...stored, profile: stored.profile ?? ((await this.jobProfile(task.job)) as unknown as Record<string, unknown>) };
     if (ask_round === undefined || !task.ask) return item;
     const history = await this.roundHistory(ask_round);
     if (!history) throw new Error(`trial ${task._id} names the round ${ask_round}, which does not exist`);
@@ -854,12 +861,11 @@ export class TrainingEngine {
   }
 
   /** A job's dataset profile (fixed when the job was made), from memory after its first read. */
-  private async jobProfile(jobId: string): Promise<Record<string, unknown>> {
+  async jobProfile(jobId: string): Promise<DatasetProfile> {
     const known = this.jobProfiles.get(jobId);
     if (known) return known;
-    const job = await this.c.jobs.findOne({ _id: jobId }, { projection: { profile: 1 } });
-    if (!job?.profile) throw new Error(`job ${jobId} has no profile`);
-    const profile = job.profile as unknown as Record<string, unknown>;
+    const profile = await readJobProfile(this.c, jobId);
+    if (!profile) throw new Error(`job ${jobId} has no profile`);
     this.jobProfiles.set(jobId, profile);
     if (this.jobProfiles.size > JOB_PROFILES_KEPT) this.jobProfiles.delete(this.jobProfiles.keys().next().value!);
     return profile;
@@ -887,7 +893,7 @@ export class TrainingEngine {
       seed: trialSeed(job.random_state, row, index),
       evaluation: evaluationOf(job),
       // The profile stays on the job: the claim joins it into the work item (trialWorkItem).
-      ...withoutProfile(this.dataSpec(job)),
+      ...this.dataSpecWithoutProfile(job),
       result: null,
       model_storage_uuid: null,
       oof_storage_uuid: null,
@@ -902,13 +908,16 @@ export class TrainingEngine {
     };
   }
 
-  private dataSpec(job: JobDoc) {
+  private dataSpec(job: JobWithProfile) {
+    return { ...this.dataSpecWithoutProfile(job), profile: job.profile as unknown as Record<string, unknown> };
+  }
+
+  private dataSpecWithoutProfile(job: JobDoc) {
     return {
       dataset: job.dataset_id,
       storage_uuid: job.storage_uuid,
       owner: job.owner,
       site: job.site,
-      profile: job.profile as unknown as Record<string, unknown>,
       label_column: job.label_column,
       task_kind: job.task_kind,
       filters: job.filters as unknown as Array<Record<string, unknown>>,
@@ -921,7 +930,7 @@ export class TrainingEngine {
   }
 
   /** The best done trial (highest scalarised objective of its row's weighting; ties: lowest row, then index) is refit by one final task. */
-  private async startFinal(job: JobDoc, plan: StudyPlan, trials: TrialDoc[]): Promise<void> {
+  private async startFinal(job: JobWithProfile, plan: StudyPlan, trials: TrialDoc[]): Promise<void> {
     let best: { t: TrialDoc; objective: number } | undefined;
     for (const t of [...trials].sort((a, b) => a.row - b.row || a.index - b.index)) {
       if (t.status !== 'done') continue;
@@ -968,7 +977,7 @@ export class TrainingEngine {
   }
 
   /** After the final task: the model document (deterministic id), then the job completed; or the job failed. */
-  private async afterFinal(job: JobDoc, final: FinalTaskDoc): Promise<void> {
+  private async afterFinal(job: JobWithProfile, final: FinalTaskDoc): Promise<void> {
     if (final.status === 'done' && final.model_storage_uuid && final.report) {
       const model: EngineModelDoc = {
         _id: modelIdOf(job.job_id),
@@ -1213,7 +1222,9 @@ export type JobListItem = Pick<
 >;
 
 /** A data spec without its profile (~6 KB): what a trial document stores. */
-function withoutProfile<T extends { profile: unknown }>(spec: T): Omit<T, 'profile'> {
-  const { profile: _profile, ...rest } = spec;
-  return rest;
+/** A job's profile: apart in `job_profiles`, or inside a job made before 2026-12-06. */
+async function readJobProfile(c: Collections, jobId: string): Promise<DatasetProfile | null> {
+  const apart = await c.jobProfiles.findOne({ _id: jobId });
+  if (apart) return apart.profile;
+  return (await c.jobs.findOne({ _id: jobId }, { projection: { profile: 1 } }))?.profile ?? null;
 }

@@ -322,4 +322,35 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(canceled.trials.map((t) => t.status).sort()).toEqual(['canceled', 'canceled', 'canceled', 'canceled', 'canceled', 'canceled', 'canceled', 'done']);
     expect(timeless(canceled)).toEqual(timeless(await new TrainingEngine(c, dispatcher, silentLogger()).get(other.job_id, owner)));
   }, 240_000);
+
+  test("a job's profile is kept apart from the job; its work items and final task still carry it, and a job stored with it inside still runs", async () => {
+    const profile = (await c.datasets.findOne({ _id: 'ds-rounds' }))!.profile;
+    const apart = await engine.submit(requestOf({ strategy: 'random', n_trials: ROUND_SIZE, random_state: 13 }), owner);
+    // A job made before the profile moved out: the profile inside its document, none apart.
+    const inside = await engine.submit(requestOf({ strategy: 'random', n_trials: ROUND_SIZE, random_state: 14 }), owner);
+    await c.jobs.updateOne({ _id: inside.job_id }, { $set: { profile: profile! } });
+    await c.jobProfiles.deleteOne({ _id: inside.job_id });
+
+    expect(await c.jobs.findOne({ _id: apart.job_id })).not.toHaveProperty('profile');
+    expect((await c.jobProfiles.findOne({ _id: apart.job_id }))?.profile).toEqual(profile);
+    expect((await engine.listJobs(owner, 10, 0)).map((j) => j.job_id)).toEqual(expect.arrayContaining([apart.job_id, inside.job_id]));
+    for (const job of [apart, inside]) {
+      const trials = await c.trials.find({ job: job.job_id }).toArray();
+      for (const trial of trials) {
+        expect(trial).not.toHaveProperty('profile');
+        const grant = await leases.claim('trial', trial.uuid, 'w', agent);
+        expect((grant.uplet as unknown as TrialDoc).profile).toEqual(profile);
+        const report = {
+          status: 'done',
+          lease_token: grant.lease_token,
+          result: { params: { max_depth: 3, min_samples_leaf: 1 }, metrics: { accuracy: { mean: 0.5 + trial.index / 100, std: 0 } } },
+          model_storage_uuid: engineOutputUuid(trial.uuid, 1, 'model'),
+          oof_storage_uuid: engineOutputUuid(trial.uuid, 1, 'oof'),
+        };
+        await leases.report('trial', trial.uuid, report as never, agent);
+      }
+      // Every trial ended: the final task is made from the job with its profile joined.
+      expect((await c.finalTasks.findOne({ job: job.job_id }))?.profile).toEqual(profile);
+    }
+  }, 120_000);
 });
