@@ -46,7 +46,7 @@ export type SynthesizeTaskDoc = EngineTaskDoc<EngineSynthesizeTask> & { data_sto
 
 export type TrialDoc = Omit<EngineTaskDoc<EngineTrialTask>, 'profile'> & {
   /**
-   * Not stored on trials made since 2026-12-05: the job holds the dataset's profile (~6 KB, which
+   * Not stored on trials made since 2026-12-05: kept once per job (`job_profiles`; ~6 KB, which
    * FerretDB converted at every read and write of a trial), and the claim joins it into the work item.
    */
   profile?: Record<string, unknown>;

@@ -892,7 +892,7 @@ export class TrainingEngine {
           }),
       seed: trialSeed(job.random_state, row, index),
       evaluation: evaluationOf(job),
-      // The profile stays on the job: the claim joins it into the work item (trialWorkItem).
+      // Not the profile (kept once per job, in `job_profiles`): the claim joins it into the work item (trialWorkItem).
       ...this.dataSpecWithoutProfile(job),
       result: null,
       model_storage_uuid: null,
@@ -1221,7 +1221,6 @@ export type JobListItem = Pick<
   | 'timestamp_done'
 >;
 
-/** A data spec without its profile (~6 KB): what a trial document stores. */
 /** A job's profile: apart in `job_profiles`, or inside a job made before 2026-12-06. */
 async function readJobProfile(c: Collections, jobId: string): Promise<DatasetProfile | null> {
   const apart = await c.jobProfiles.findOne({ _id: jobId });
