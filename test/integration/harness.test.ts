@@ -99,7 +99,10 @@ describe('test harness against real servers', () => {
 
       await broker.publish(workTopology(prefix).queues.preduplet, { type: 'preduplet', uuid: 'after' });
       await waitFor(() => received.includes('after'));
-      expect(received).toEqual(['before', 'after']);
+      // At least once: when the broker closes the connection before it has read the ack of 'before',
+      // it delivers 'before' again (a CI run saw it). Nothing is lost, and consuming goes on.
+      expect([...new Set(received)]).toEqual(['before', 'after']);
+      expect(received.filter((u) => u === 'after')).toHaveLength(1);
     } finally {
       await broker.close();
     }
