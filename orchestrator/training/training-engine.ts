@@ -486,7 +486,8 @@ export class TrainingEngine {
     const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
     const { _id: _ignored, teacher, ...publicJob } = job;
     return {
-      job: publicJob,
+      // The view shows the job as submitted, its profile included (kept apart, from memory after a first read).
+      job: { ...publicJob, profile: publicJob.profile ?? (await this.jobProfile(job._id)) },
       teacher: teacher ? await this.teacherView(teacher) : null,
       progress: {
         trials_done: done,

@@ -334,6 +334,8 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(await c.jobs.findOne({ _id: apart.job_id })).not.toHaveProperty('profile');
     expect((await c.jobProfiles.findOne({ _id: apart.job_id }))?.profile).toEqual(profile);
     expect((await engine.listJobs(owner, 10, 0)).map((j) => j.job_id)).toEqual(expect.arrayContaining([apart.job_id, inside.job_id]));
+    // The job's view shows it as submitted, either way.
+    for (const job of [apart, inside]) expect((await engine.get(job.job_id, owner)).job.profile).toEqual(profile);
     for (const job of [apart, inside]) {
       const trials = await c.trials.find({ job: job.job_id }).toArray();
       for (const trial of trials) {
