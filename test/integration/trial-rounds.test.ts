@@ -170,7 +170,7 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(await c.trialRounds.find({ job: job.job_id }).toArray()).toEqual([round]);
   }, 60_000);
 
-  /** Claims and reports one trial done (accuracy from its index); returns the commands its report sent and the trials those read. */
+  /** Claims and reports one trial done (accuracy from its index); returns its grant, the commands its report sent and the trials those read. */
   const finishTrial = async (trial: TrialDoc) => {
     const grant = await leases.claim('trial', trial.uuid, 'w', agent);
     const report = {
@@ -191,7 +191,7 @@ describe("a trial's stored size stays flat as its study grows", () => {
     const trialsRead = succeeded
       .filter((e) => trialFinds.some((f) => f.requestId === e.requestId))
       .reduce((n, e) => n + ((e.reply as { cursor?: { firstBatch?: unknown[] } }).cursor?.firstBatch?.length ?? 0), 0);
-    return { commands, trialsRead, filters: trialFinds.map((e) => (e.command as { filter: Record<string, unknown> }).filter) };
+    return { grant, commands, trialsRead, filters: trialFinds.map((e) => (e.command as { filter: Record<string, unknown> }).filter) };
   };
 
   test("a trial's end reads its round, not the job: the same commands and trials read at an early and a late round", async () => {
@@ -340,16 +340,8 @@ describe("a trial's stored size stays flat as its study grows", () => {
       const trials = await c.trials.find({ job: job.job_id }).toArray();
       for (const trial of trials) {
         expect(trial).not.toHaveProperty('profile');
-        const grant = await leases.claim('trial', trial.uuid, 'w', agent);
+        const { grant } = await finishTrial(trial);
         expect((grant.uplet as unknown as TrialDoc).profile).toEqual(profile);
-        const report = {
-          status: 'done',
-          lease_token: grant.lease_token,
-          result: { params: { max_depth: 3, min_samples_leaf: 1 }, metrics: { accuracy: { mean: 0.5 + trial.index / 100, std: 0 } } },
-          model_storage_uuid: engineOutputUuid(trial.uuid, 1, 'model'),
-          oof_storage_uuid: engineOutputUuid(trial.uuid, 1, 'oof'),
-        };
-        await leases.report('trial', trial.uuid, report as never, agent);
       }
       // Every trial ended: the final task is made from the job with its profile joined.
       expect((await c.finalTasks.findOne({ job: job.job_id }))?.profile).toEqual(profile);
