@@ -86,6 +86,37 @@ class ServeTest(TempDirTest):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(served[4], self.read_json(self.path("fresh"), "result.json")["params"])
 
+    def test_one_worker_serves_every_family_of_a_job_its_rows_rounds_interleaved_each_proposed_once(self):
+        path, profile, _ = self.sklearn_csv("iris")
+        rounds = {family: {"strategy": "optuna", "history": [], "round_size": 2, "seed": seed, "metric": "accuracy"}
+                  for family, seed in (("decision_tree", 5), ("linear", 6))}
+        # Two rows (families) of one job, their trials arriving interleaved, as a job's rounds reach one agent slot.
+        order = [("decision_tree", 0), ("linear", 0), ("decision_tree", 1), ("linear", 1)]
+        specs = [task_spec(path, profile, "classification", family=f, ask=dict(rounds[f], index=i),
+                           evaluation={"kind": "holdout", "train_fraction": 0.8}) for f, i in order]
+        with mock.patch.object(search, "propose_from_spec", wraps=search.propose_from_spec) as propose:
+            code, answers = self.serve_lines([{"id": str(i), "spec": s, "out": str(i)} for i, s in enumerate(specs)])
+            self.assertEqual(propose.call_count, 2)  # one per row's round, though the rows alternate
+        self.assertEqual(code, 0)
+        self.assertEqual({a["status"] for a in answers}, {"done"}, answers)
+        for i, spec in enumerate(specs):
+            cold_code, cold = self.run_command("trial", spec)
+            self.assertEqual(cold_code, 0)
+            warm = self.path(os.path.join("work", str(i)))
+            self.assertEqual(without_durations(self.read_json(warm, "result.json")), without_durations(self.read_json(cold, "result.json")))
+            np.testing.assert_array_equal(load_oof(warm), load_oof(cold))
+
+    def test_the_kept_rounds_are_bounded(self):
+        kept = T.LastRound()
+        proposed = []
+        for n in range(T.LastRound.ROUNDS_KEPT + 1):
+            kept.get(f"round {n}", lambda n=n: proposed.append(n) or [{"n": n}])
+        self.assertEqual(len(kept.rounds), T.LastRound.ROUNDS_KEPT)
+        self.assertEqual(kept.get(f"round {T.LastRound.ROUNDS_KEPT}", lambda: proposed.append("again") or []), [{"n": T.LastRound.ROUNDS_KEPT}])
+        kept.get("round 0", lambda: proposed.append("again") or [{"n": 0}])  # the oldest was dropped: proposed again
+        self.assertEqual(proposed[-1], "again")
+        self.assertEqual(len(proposed), T.LastRound.ROUNDS_KEPT + 2)
+
     def test_a_final_served_after_the_jobs_trials_matches_a_cold_final(self):
         path, profile, _ = self.sklearn_csv("breast_cancer")
         trial = task_spec(path, profile, "classification", family="decision_tree", params={"max_depth": 3},

@@ -8,7 +8,9 @@ holdout) aligned to the training portion's row positions, and model.pkl: a Model
 fold models (equal weights), so an ensemble can reuse them without refitting.
 """
 
+import collections
 import copy
+import hashlib
 import json
 import time
 import warnings
@@ -47,20 +49,27 @@ def common_settings(spec, task_kind):
 
 
 class LastRound:
-    """The last round's proposals, kept by a warm worker (serve.py): each trial of a round asks for
+    """The last rounds' proposals, kept by a warm worker (serve.py): each trial of a round asks for
     the whole round (same history, size and seed) and takes its `index`, and replaying the history
     into Optuna costs about 0.09 s a trial at a round of 8. Propose is deterministic, so a round
-    asked again (same ask without index, family, task kind) gets the same proposals."""
+    asked again (same ask without index, family, task kind) gets the same proposals. A worker
+    serves every family of its job, whose rows' rounds interleave: the last ROUNDS_KEPT rounds are
+    kept (by a digest of the ask), not just one."""
+
+    ROUNDS_KEPT = 32
 
     def __init__(self):
-        self.key = None
-        self.proposals = None
+        self.rounds = collections.OrderedDict()
 
     def get(self, key, propose):
-        if key != self.key:
-            self.key, self.proposals = None, propose()
-            self.key = key
-        return copy.deepcopy(self.proposals)
+        digest = hashlib.sha256(key.encode("utf-8")).digest()
+        if digest in self.rounds:
+            self.rounds.move_to_end(digest)
+        else:
+            self.rounds[digest] = propose()
+            while len(self.rounds) > self.ROUNDS_KEPT:
+                self.rounds.popitem(last=False)
+        return copy.deepcopy(self.rounds[digest])
 
 
 _last_round = None
