@@ -56,9 +56,11 @@ export interface WarmRunner {
  * A taken spare is replaced once no worker has been busy for this long: its imports (about 1 s of
  * CPU) then run in idle time, never beside a trial (measured: a concurrent import of the stack
  * slows a 0.87 s fit by 0.05-0.12 s, and in a one-job trainer run the last replacement was never
- * used). Longer than the gap between a slot's trials when work is queued (tens of ms).
+ * used). Longer than the gap between a slot's trials when work is queued (tens of ms), and than
+ * an agent's wait at a round's end for the round's trials on other agents (up to a trial, or
+ * another agent's fresh worker importing): at 0.5 s a 100-trial trainer run refilled mid-run.
  */
-export const SPARE_REFILL_QUIET_MS = 500;
+export const SPARE_REFILL_QUIET_MS = 2_000;
 
 /** A worker serves this many trials at most, then a fresh one starts (bounds what a long-lived process may accumulate). */
 const MAX_TRIALS_PER_WORKER = 256;
@@ -330,6 +332,8 @@ export class WarmWorkerPool {
   private readonly workers = new Set<WarmWorker>();
   private readonly spares = new Set<WarmWorker>();
   private readonly spawning = new Set<Promise<unknown>>();
+  /** Takes waiting for a spare being spawned, first come first served. */
+  private readonly spareWaiters: Array<(spare: WarmWorker | undefined) => void> = [];
   private starting = 0;
   private closed = false;
   private refillTimer?: NodeJS.Timeout;
@@ -364,8 +368,11 @@ export class WarmWorkerPool {
       if (!oldest) return undefined;
       this.retire(oldest, 'room for another job');
     }
-    const spare = [...this.spares].find((w) => w.alive);
-    if (spare) this.spares.delete(spare);
+    const ready = [...this.spares].find((w) => w.alive);
+    if (ready) this.spares.delete(ready);
+    // A spare still being spawned (the agent's first training task started it a moment ago) is
+    // waited for rather than importing the stack twice at once, in it and in a fresh worker.
+    const coming = !ready && this.spawning.size > this.spareWaiters.length ? new Promise<WarmWorker | undefined>((r) => this.spareWaiters.push(r)) : undefined;
     this.starting++;
     let settled = false;
     const settle = () => {
@@ -373,8 +380,9 @@ export class WarmWorkerPool {
       settled = true;
     };
     return {
-      spare: spare !== undefined,
+      spare: ready !== undefined || coming !== undefined,
       start: async (datasetFile) => {
+        const spare = ready ?? (await coming);
         try {
           let worker: WarmWorker;
           if (spare?.alive) {
@@ -400,8 +408,12 @@ export class WarmWorkerPool {
       cancel: () => {
         settle();
         // Never bound (the trial failed before its dataset came): still a spare, holding nothing.
-        if (spare?.alive && !this.closed) this.spares.add(spare);
-        else if (spare) this.refillWhenQuiet();
+        const giveBack = (spare: WarmWorker | undefined) => {
+          if (spare?.alive && !this.closed) this.spares.add(spare);
+          else if (spare) this.refillWhenQuiet();
+        };
+        if (ready) giveBack(ready);
+        else if (coming) void coming.then(giveBack);
       },
     };
   }
@@ -479,10 +491,13 @@ export class WarmWorkerPool {
       const spawned: Promise<unknown> = WarmWorker.spawn(this.settings, true).then(
         (w) => {
           this.spawning.delete(spawned);
+          const waiter = this.spareWaiters.shift();
           if (this.closed) {
             w.kill();
+            waiter?.(undefined);
             return w.gone; // close() waits for it
           }
+          if (waiter) return waiter(w);
           this.spares.add(w);
           void w.gone.then(() => {
             if (this.spares.delete(w) && !this.closed) this.settings.logger.warn('a spare warm worker exited before it was used', { worker: w.id });
@@ -490,6 +505,7 @@ export class WarmWorkerPool {
         },
         (err: Error) => {
           this.spawning.delete(spawned);
+          this.spareWaiters.shift()?.(undefined); // it starts a fresh worker instead
           this.settings.logger.warn('could not start a spare warm worker', { error: err.message });
         },
       );

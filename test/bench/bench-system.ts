@@ -228,3 +228,29 @@ export async function hearEvents(
   await broker.subscribe(workTopology(prefix).eventsExchange, pattern, (content) => onEvent(JSON.parse(content.toString('utf8'))));
   return { close: () => broker.close() };
 }
+
+/** The machine's idle share of CPU time over `ms` (all cores, from /proc/stat); 1 where /proc/stat is missing. */
+async function idleShare(ms: number): Promise<number> {
+  const read = () => {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: cpu[3]! + (cpu[4] ?? 0), total: cpu.reduce((a, b) => a + b, 0) };
+  };
+  if (!fs.existsSync('/proc/stat')) return 1;
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  return b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 1;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until the machine has been at least `idle` idle over a `windowMs`
+ * window: a timed run then starts with what the system does in the background over (an agent's
+ * spare importing the scientific stack, the database's autovacuum), so neither side of a
+ * comparison pays for it. Returns the last idle share seen.
+ */
+export async function untilMachineQuiet(idle = 0.85, windowMs = 500, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let share = await idleShare(windowMs);
+  while (share < idle && Date.now() < deadline) share = await idleShare(windowMs);
+  return share;
+}

@@ -6,7 +6,7 @@ import { BSON } from 'mongodb';
 import { planStudy, ROUND_SIZE } from '../../orchestrator/training/study-plan';
 import type { FamilyId } from '../../orchestrator/training/families';
 import { percentile } from './bench-stats';
-import { hearEvents, startBenchSystem, until, type BenchSystem } from './bench-system';
+import { hearEvents, startBenchSystem, until, untilMachineQuiet, type BenchSystem } from './bench-system';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
 const run = promisify(execFile);
@@ -95,8 +95,11 @@ export async function benchTrainerRun(
     for (const trials of sizes) {
       const trialsPerRow = Math.ceil(trials / FAMILIES.length);
       log(`trainer run: ${trialsPerRow * FAMILIES.length} trials, baseline first`);
+      // The agent that ran the profile task is importing its spare: each side starts on a quiet machine.
+      await untilMachineQuiet();
       const baseline = await runBaseline(sys, csv, dataset.profile, trialsPerRow, repoRoot);
       log(`trainer run: baseline ${baseline.processSeconds.toFixed(1)} s; now POST /v1/trainer/run`);
+      await untilMachineQuiet();
       const uplet = await runTrainer(sys, datasetId, trialsPerRow);
       log(`trainer run: uplet ${uplet.seconds.toFixed(1)} s`);
       const n = trialsPerRow * FAMILIES.length;

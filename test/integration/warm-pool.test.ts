@@ -113,6 +113,31 @@ describe('warm worker pool: spares', () => {
     pool.release(again.worker);
   }, 60_000);
 
+  test('a take made while the spare is still being spawned waits for it: the stack is imported once, not in a fresh worker beside it', async () => {
+    const { pool } = newPool(2, 1);
+    // warmUp has only begun spawning the spare: none is ready yet.
+    expect(pool.listSpares()).toEqual([]);
+    const taken = pool.take(key('job-w'));
+    if (!taken || 'worker' in taken) throw new Error('expected the right to start a worker');
+    expect(taken.spare).toBe(true);
+    const worker = await taken.start(dataset());
+    expect(worker.spare).toBe(true);
+    // The spare went to the take, not into the spares; nothing else was spawned while it was busy.
+    expect(pool.listSpares()).toEqual([]);
+    expect(pool.list().map((w) => w.id)).toEqual([worker.id]);
+    const { runner } = await worker.runTrial({ ...spec, profile }, new AbortController().signal);
+    expect(runner).toEqual({ warm: true, worker: worker.id, trial: 1, spare: true });
+    pool.release(worker);
+    // A take cancelled while its spare is still coming gives it back to the spares, unbound.
+    const { pool: other } = newPool(2, 1);
+    const cancelled = other.take(key('job-x'));
+    if (!cancelled || 'worker' in cancelled) throw new Error('expected the right to start a worker');
+    expect(cancelled.spare).toBe(true);
+    cancelled.cancel();
+    await sparesOf(other, 1);
+    expect(other.list()).toEqual([]);
+  }, 60_000);
+
   test('spares are outside the worker limit, a taken spare inside it, replaced only once the pool is quiet; a bound worker is retired, never rebound to another job', async () => {
     const { pool } = newPool(1, 1);
     const [spare] = await sparesOf(pool, 1);
