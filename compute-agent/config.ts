@@ -89,10 +89,9 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
   .messages({ 'object.missing': 'AGENT_API_KEY or AGENT_API_KEY_FILE is required (a key with the compute role)' });
 
 /**
- * Idle warm workers beyond the task slots, by default: a worker serves one job (every family of
- * it), and jobs running side by side (a train/new request's predict fields, several users)
- * interleave their trials on a slot, so with fewer workers than such jobs the least recently used
- * one is always the next one needed and every trial starts cold.
+ * Idle warm workers beyond the task slots, by default: a job gets up to six families by default
+ * (orchestrator/training/families.ts) and its rounds interleave them, so with fewer workers than
+ * families the least recently used one is always the next one needed and every trial starts cold.
  * Cost: an idle worker holds the imported stack and its typed dataset, about 125 MB resident
  * after the imports and 165–175 MB after trials on 16,000 x 20 (measured VmRSS); the busy ones are
  * at most AGENT_CONCURRENCY, each bounded by SANDBOX_MEMORY_MB as a cold command is. Idle ones go

@@ -14,7 +14,7 @@ import type { WarmRunner, WarmWorker } from './warm-workers';
  */
 export async function runFinalTask(task: EngineFinalTask, attempt: number, ws: TaskWorkspace): Promise<FinalDone> {
   const pool = ws.warmWorkers;
-  const taken = pool?.takeForFinal({ job: task.job, site: task.site, dataset: task.storage_uuid });
+  const taken = pool?.takeForFinal({ job: task.job, site: task.site, family: task.family, dataset: task.storage_uuid });
   // The study is over: this job's other warm workers on this agent are not needed any more.
   pool?.retireJob(task.job);
   let worker: WarmWorker | undefined;

@@ -71,7 +71,7 @@ async function runCold(task: EngineTrialTask, spec: Record<string, unknown>, ws:
 }
 
 /**
- * The trial on a warm worker of its (job, site, dataset): an idle one, or one started
+ * The trial on a warm worker of its (job, site, family, dataset): an idle one, or one started
  * now; undefined when every worker is busy (the trial then runs cold). Its outputs move into
  * this task's workspace, out of the worker's reach, before the agent reads them.
  */
@@ -81,7 +81,7 @@ async function runWarmTrial(
   spec: Record<string, unknown>,
   ws: TaskWorkspace,
 ): Promise<{ out: string; runner: WarmRunner } | undefined> {
-  const taken = pool.take({ job: task.job, site: task.site, dataset: task.storage_uuid });
+  const taken = pool.take({ job: task.job, site: task.site, family: task.family, dataset: task.storage_uuid });
   if (!taken) return undefined;
   let worker: WarmWorker;
   if ('worker' in taken) {

@@ -12,16 +12,11 @@ import { TaskStepFailed } from '../tasks/task-workspace';
 import { ENGINE_SYSTEM_PATHS } from './engine-command';
 import type { EngineSettings } from './engine-settings';
 
-/**
- * What a warm worker serves: one job's trials, of every family the job tries, on one dataset at
- * one site, never anything else. Not one worker per family: the isolation is the job's and the
- * dataset's (a family is only which estimator the next request fits), and a job of six families
- * would otherwise import the stack six times per agent slot (about 1 s of CPU each, beside its
- * trials) where one import serves them all.
- */
+/** What a warm worker serves: one job's trials of one family on one dataset at one site, never anything else. */
 export interface WarmKey {
   job: string;
   site: string;
+  family: string;
   /** The dataset's blob uuid. */
   dataset: string;
 }
@@ -76,7 +71,7 @@ interface Answer {
 
 /**
  * One sandboxed `uplet_training serve` process: see compute-agent/training/python/uplet_training/serve.py.
- * It is bound to one key (job, site, dataset) for life, before its first trial: a fresh
+ * It is bound to one key (job, site, family, dataset) for life, before its first trial: a fresh
  * worker when it starts, a spare when a trial takes it. A spare until then holds no data, no key
  * and has run nothing but the imports: binding it is the same isolation as starting afresh.
  */
@@ -319,8 +314,8 @@ export class WarmWorker {
 export type WarmTake = { worker: WarmWorker } | { spare: boolean; start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
 
 /**
- * The agent's warm trial workers: at most `maxWorkers` live, each serving one (job, site,
- * dataset), any family, one trial at a time. A trial that finds no idle worker of its key starts one if there
+ * The agent's warm trial workers: at most `maxWorkers` live, each serving one (job, site, family,
+ * dataset) one trial at a time. A trial that finds no idle worker of its key starts one if there
  * is room (killing the least recently used idle worker of another key if needed), else runs cold.
  * Starting one takes a spare when there is one: a process started ahead of need (once the agent
  * meets training work, see warmUp, and again once the pool is quiet after one was taken, see
@@ -366,7 +361,7 @@ export class WarmWorkerPool {
     if (this.workers.size + this.starting >= this.settings.maxWorkers) {
       const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (!oldest) return undefined;
-      this.retire(oldest, 'room for another job');
+      this.retire(oldest, 'room for another job or family');
     }
     const ready = [...this.spares].find((w) => w.alive);
     if (ready) this.spares.delete(ready);
@@ -398,7 +393,7 @@ export class WarmWorkerPool {
           this.workers.add(worker);
           void worker.gone.then(() => this.workers.delete(worker));
           if (this.closed) worker.kill();
-          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, spare: worker.spare });
+          this.settings.logger.debug('warm trial worker started', { worker: worker.id, job: key.job, family: key.family, spare: worker.spare });
           return worker;
         } finally {
           settle();
@@ -419,14 +414,17 @@ export class WarmWorkerPool {
   }
 
   /**
-   * For the job's final task: an idle worker of this job, site and dataset, marked busy; else
-   * the right to bind a spare to this key;
+   * For the job's final task: an idle worker of this job, site and dataset (its own family
+   * first; any family serves a final), marked busy; else the right to bind a spare to this key;
    * else undefined: the final runs cold (a fresh worker would pay what a cold run pays).
    * The caller retires the job's workers when the final is over (retireJob).
    */
   takeForFinal(key: WarmKey): WarmTake | undefined {
     if (this.closed) return undefined;
-    const worker = [...this.workers].find((w) => !w.busy && w.alive && w.reusable && sameKey(w.key, key));
+    const ofJob = [...this.workers].filter(
+      (w) => !w.busy && w.alive && w.reusable && w.key.job === key.job && w.key.site === key.site && w.key.dataset === key.dataset,
+    );
+    const worker = ofJob.find((w) => w.key.family === key.family) ?? ofJob[0];
     if (worker) {
       clearTimeout(worker.idleTimer);
       worker.busy = true;
@@ -522,5 +520,5 @@ export class WarmWorkerPool {
 }
 
 function sameKey(a: WarmKey, b: WarmKey): boolean {
-  return a.job === b.job && a.site === b.site && a.dataset === b.dataset;
+  return a.job === b.job && a.site === b.site && a.family === b.family && a.dataset === b.dataset;
 }

@@ -86,14 +86,15 @@ class ServeTest(TempDirTest):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(served[4], self.read_json(self.path("fresh"), "result.json")["params"])
 
-    def test_one_worker_serves_every_family_of_a_job_its_rows_rounds_interleaved_each_proposed_once(self):
+    def test_two_rows_rounds_interleaved_on_one_worker_are_each_proposed_once(self):
         path, profile, _ = self.sklearn_csv("iris")
-        rounds = {family: {"strategy": "optuna", "history": [], "round_size": 2, "seed": seed, "metric": "accuracy"}
-                  for family, seed in (("decision_tree", 5), ("linear", 6))}
-        # Two rows (families) of one job, their trials arriving interleaved, as a job's rounds reach one agent slot.
-        order = [("decision_tree", 0), ("linear", 0), ("decision_tree", 1), ("linear", 1)]
-        specs = [task_spec(path, profile, "classification", family=f, ask=dict(rounds[f], index=i),
-                           evaluation={"kind": "holdout", "train_fraction": 0.8}) for f, i in order]
+        # Two rows of one family (two metric weightings of a multi-metric study: each its own seed and
+        # objectives), their trials arriving interleaved, as the rounds of a job's rows reach one worker.
+        rows = [{"strategy": "optuna", "history": [], "round_size": 2, "seed": seed, "metric": metric}
+                for seed, metric in ((5, "accuracy"), (6, "accuracy"))]
+        order = [(0, 0), (1, 0), (0, 1), (1, 1)]
+        specs = [task_spec(path, profile, "classification", family="decision_tree", ask=dict(rows[r], index=i),
+                           evaluation={"kind": "holdout", "train_fraction": 0.8}) for r, i in order]
         with mock.patch.object(search, "propose_from_spec", wraps=search.propose_from_spec) as propose:
             code, answers = self.serve_lines([{"id": str(i), "spec": s, "out": str(i)} for i, s in enumerate(specs)])
             self.assertEqual(propose.call_count, 2)  # one per row's round, though the rows alternate

@@ -52,9 +52,9 @@ class LastRound:
     """The last rounds' proposals, kept by a warm worker (serve.py): each trial of a round asks for
     the whole round (same history, size and seed) and takes its `index`, and replaying the history
     into Optuna costs about 0.09 s a trial at a round of 8. Propose is deterministic, so a round
-    asked again (same ask without index, family, task kind) gets the same proposals. A worker
-    serves every family of its job, whose rows' rounds interleave: the last ROUNDS_KEPT rounds are
-    kept (by a digest of the ask), not just one."""
+    asked again (same ask without index, family, task kind) gets the same proposals. A family's
+    rows (one per metric weighting) interleave their rounds on its worker: the last ROUNDS_KEPT
+    rounds are kept (by a digest of the ask), not just one."""
 
     ROUNDS_KEPT = 32
 
