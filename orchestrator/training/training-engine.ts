@@ -131,6 +131,8 @@ const ROUND_HISTORIES_KEPT = 512;
 const WITHOUT_PROFILE = { projection: { profile: 0 } } as const;
 /** Job profiles kept in memory (a few KB each). */
 const JOB_PROFILES_KEPT = 256;
+/** Running jobs remembered for trial ends (a JobDoc without its profile, ~1 KB each). */
+const RUNNING_JOBS_KEPT = 256;
 /** Finished trials kept in memory for job views (a few hundred bytes each: at most some tens of MB). */
 const FINISHED_TRIALS_KEPT = 100_000;
 
@@ -146,6 +148,11 @@ export class TrainingEngine {
   private readonly roundHistories = new Map<string, TrialRoundDoc['history']>();
   /** Jobs' dataset profiles by job id (a job's never changes), for trials' work items. */
   private readonly jobProfiles = new Map<string, DatasetProfile>();
+  /**
+   * Jobs seen running, by id, for what never changes once a job runs (its plan, deadline and fixed
+   * params): a trial's end whose round is still open needs nothing else, so it reads no job.
+   */
+  private readonly runningJobs = new Map<string, JobDoc>();
   /** Finished trials (which never change) of recently viewed jobs, as a job view reads them. */
   private readonly finishedTrials = new FinishedTrials<TrialDoc>(FINISHED_TRIALS_KEPT);
 
@@ -595,16 +602,25 @@ export class TrainingEngine {
    * legacy trial, every row complete), every trial of the job is read.
    */
   async advance(jobId: string, ended?: { row: number; index: number }): Promise<void> {
-    // Read at every trial's end, so without the dataset's profile (~6 KB, what FerretDB converts at
-    // each read): only the final task, the teacher and the model need it, once per job (`whole`).
+    // Most trial ends leave their round open: then nothing is created, whatever the job's status
+    // (a cancellation withdraws by itself), so neither is read. One read of the round, no job read.
+    const seen = ended && this.runningJobs.get(jobId);
+    const round = seen ? await this.endedRound(seen, this.planOf(seen), ended) : undefined;
+    if (round && !round.every((t) => isFinished(stateOf(t)))) return;
+    // Read without the dataset's profile (~6 KB, what FerretDB converts at each read): only the
+    // final task, the teacher and the model need it, once per job (`whole`).
     let job = await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE);
     if (!job) return;
     if (job.status === 'pending') {
       await this.transition(job, 'running', null);
       job = (await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE))!;
     }
+    if (job.status !== 'running') this.runningJobs.delete(jobId);
     if (job.status === 'canceled') return this.withdraw(jobId);
     if (job.status !== 'running') return;
+    this.runningJobs.delete(jobId);
+    this.runningJobs.set(jobId, job);
+    if (this.runningJobs.size > RUNNING_JOBS_KEPT) this.runningJobs.delete(this.runningJobs.keys().next().value!);
     const whole = async (): Promise<JobWithProfile> => {
       const read = (await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE))!;
       return { ...read, profile: await this.jobProfile(jobId) };
@@ -614,7 +630,7 @@ export class TrainingEngine {
     // advanceRow then creates nothing and leaves the decision to the full path, which reads the
     // final task (one read less per trial; a trial exists only once its job's teacher is done).
     let plan = this.planOf(job);
-    if (ended && (await this.advanceRow(job, plan, ended))) return;
+    if (ended && (await this.advanceRow(job, plan, ended, round))) return;
     const final = await this.c.finalTasks.findOne({ _id: finalTaskId(jobId) });
     if (final) return this.afterFinal(await whole(), final);
     if (job.teacher && !job.teacher.targets_storage_uuid) {
@@ -668,15 +684,12 @@ export class TrainingEngine {
    * once every round before it finished (and a finished trial stays finished), so a row whose last
    * round is finished is complete. Returns false when the full read must decide (see advance).
    */
-  private async advanceRow(job: JobDoc, plan: StudyPlan, ended: { row: number; index: number }): Promise<boolean> {
-    const row = plan.rows[ended.row];
-    // A budget weighs every measured trial; fixed params have no rounds to read by.
-    if (!row || job.deadline !== null || job.fixed_params) return false;
+  private async advanceRow(job: JobDoc, plan: StudyPlan, ended: { row: number; index: number }, read?: TrialDoc[]): Promise<boolean> {
+    const current = read ?? (await this.endedRound(job, plan, ended));
+    if (!current) return false;
+    const row = plan.rows[ended.row]!;
     const round = roundOf(ended.index, plan.roundSize);
     const rounds = roundCount(row.nTrials, plan.roundSize);
-    const current = await this.roundTrials(job, row.row, round);
-    // A trial stored before rounds were (no ask_round), or a round partly inserted: the full read repairs it.
-    if (!current.some((t) => t.index === ended.index) || current.length < roundTrialIndices(round, row.nTrials, plan.roundSize).length) return false;
     const states = current.map(stateOf);
     if (!states.every(isFinished)) return true;
     if (round + 1 < rounds) {
@@ -719,6 +732,20 @@ export class TrainingEngine {
     }
     // Every row complete: the final task chooses among all the trials (once per job).
     return false;
+  }
+
+  /**
+   * The trials of the round a trial ended in, all of them inserted; undefined when the full read
+   * must decide instead: a budget weighs every measured trial, fixed params have no rounds, and a
+   * trial stored before rounds were (no ask_round) or a round partly inserted is repaired there.
+   */
+  private async endedRound(job: JobDoc, plan: StudyPlan, ended: { row: number; index: number }): Promise<TrialDoc[] | undefined> {
+    const row = plan.rows[ended.row];
+    if (!row || job.deadline !== null || job.fixed_params) return undefined;
+    const round = roundOf(ended.index, plan.roundSize);
+    const current = await this.roundTrials(job, row.row, round);
+    if (!current.some((t) => t.index === ended.index) || current.length < roundTrialIndices(round, row.nTrials, plan.roundSize).length) return undefined;
+    return current;
   }
 
   /** One round's trials of a row: an equality on `ask_round` (pushed down to PostgreSQL by FerretDB, and indexed). */

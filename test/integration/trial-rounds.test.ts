@@ -194,7 +194,7 @@ describe("a trial's stored size stays flat as its study grows", () => {
     return { grant, commands, trialsRead, filters: trialFinds.map((e) => (e.command as { filter: Record<string, unknown> }).filter) };
   };
 
-  test("a trial's end reads its round, not the job: the same commands and trials read at an early and a late round", async () => {
+  test("a trial's end reads its round, and its job only when the round is over: the same commands and trials read at an early and a late round", async () => {
     const rounds = 6;
     const request = { ...requestOf({ strategy: 'optuna', n_trials: rounds * ROUND_SIZE, random_state: 9 }), families: ['decision_tree', 'linear'] };
     const job = await engine.submit(request, owner);
@@ -224,6 +224,10 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(early.last.trialsRead).toBe(ROUND_SIZE);
     for (const cost of [early.first, early.last, late.first, late.last])
       for (const filter of cost.filters) expect(filter).toEqual({ job: job.job_id, ask_round: expect.stringMatching(/-round-\d+$/) });
+    // A round still open after an end creates nothing, so its job (seen running before) is not read;
+    // the end that finishes the round reads it (its status decides whether the next round starts).
+    for (const cost of [early.first, late.first]) expect(cost.commands.filter((c) => c === 'find jobs')).toEqual([]);
+    for (const cost of [early.last, late.last]) expect(cost.commands).toContain('find jobs');
     // The histories built round by round are the ones rebuilt from every trial; the job ends with its final task.
     for (const row of [0, 1])
       for (let round = 1; round < rounds; round++) {
@@ -238,6 +242,21 @@ describe("a trial's stored size stays flat as its study grows", () => {
       }
     expect(await c.finalTasks.findOne({ _id: `${job.job_id}-final` })).toMatchObject({ status: 'todo' });
   }, 180_000);
+
+  test('a job canceled elsewhere while this orchestrator remembers it running: the round it was in starts no other', async () => {
+    const job = await engine.submit(requestOf({ strategy: 'optuna', n_trials: 2 * ROUND_SIZE, random_state: 12 }), owner);
+    const round0 = (await c.trials.find({ job: job.job_id }).toArray()).sort((a, b) => a.index - b.index);
+    expect(round0.map((t) => t.index)).toEqual([0, 1, 2, 3]);
+    await finishTrial(round0[0]!); // this engine has now seen the job running
+    // Another replica cancels it and dies before withdrawing its trials (an engine without leases withdraws nothing).
+    await new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger()).cancel(job.job_id, owner);
+    expect(await c.trials.countDocuments({ job: job.job_id, status: 'todo' })).toBe(ROUND_SIZE - 1);
+    // The round's other trials end here: the open round's ends create nothing; the one that closes it reads the canceled job and withdraws.
+    for (const t of round0.slice(1)) await finishTrial(t);
+    expect(await c.trials.countDocuments({ job: job.job_id })).toBe(ROUND_SIZE);
+    expect(await c.trialRounds.findOne({ _id: `${job.job_id}-0-round-1` })).toBeNull();
+    expect((await c.jobs.findOne({ _id: job.job_id }))?.status).toBe('canceled');
+  }, 60_000);
 
   test("the sweeper's repair leaves a job whose trials are running unread, and re-drives one whose round's follow-up was lost", async () => {
     const job = await engine.submit(requestOf({ strategy: 'optuna', n_trials: 2 * ROUND_SIZE, random_state: 10 }), owner);
