@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseWorkMessage, TASK_KINDS, type AnyTask, type Lease, type TaskKind } from '../shared/contracts/work-contract';
+import { endedJobOf } from '../shared/contracts/events-contract';
 import { OrchestratorClient, OrchestratorRequestError } from '../shared/http/orchestrator-client';
 import { StorageClient } from '../shared/http/storage-client';
 import { ConfigError } from '../shared/errors/uplet-error';
@@ -167,6 +168,14 @@ export async function startComputeAgent(settings: AgentSettings, logger: Logger)
 
   await broker.start();
   for (const kind of TASK_KINDS) await broker.consume(queueFor(topology, kind, site), settings.AGENT_CONCURRENCY, onDelivery(kind));
+  // A job's end, announced by whichever orchestrator replica ended it, retires its warm workers
+  // here at once: they hold its dataset, and its final task may run on another agent (a missed
+  // event leaves them to TRAINING_WARM_IDLE_SECONDS).
+  if (warmWorkers)
+    await broker.subscribe(topology.eventsExchange, 'job.*', (content) => {
+      const job = endedJobOf(content);
+      if (job) warmWorkers.retireJob(job);
+    });
   // A sign of life every heartbeat interval (claims count too): GET /sites shows the site's live agents.
   const ping = () => void orchestrator.ping(site, settings.AGENT_NAME).catch((e: Error) => logger.debug('site ping failed', { error: e.message }));
   ping();

@@ -57,6 +57,8 @@ export interface WarmRunner {
  */
 export const SPARE_REFILL_QUIET_MS = 2_000;
 
+/** Ended jobs remembered (ids only), so a trial still running when its job ended does not leave an idle worker behind. */
+const ENDED_JOBS_KEPT = 1024;
 /** A worker serves this many trials at most, then a fresh one starts (bounds what a long-lived process may accumulate). */
 const MAX_TRIALS_PER_WORKER = 256;
 /** The worker's hard CPU limit, in trial allowances (SANDBOX_CPU_SECONDS each); it retires before a trial could lack its full allowance. */
@@ -327,6 +329,8 @@ export class WarmWorkerPool {
   private readonly workers = new Set<WarmWorker>();
   private readonly spares = new Set<WarmWorker>();
   private readonly spawning = new Set<Promise<unknown>>();
+  /** Jobs known to be over (most recent last): a worker of one is retired when its trial ends. */
+  private readonly endedJobs = new Set<string>();
   /** Takes waiting for a spare being spawned, first come first served. */
   private readonly spareWaiters: Array<(spare: WarmWorker | undefined) => void> = [];
   private starting = 0;
@@ -439,12 +443,19 @@ export class WarmWorkerPool {
     worker.busy = false;
     this.refillWhenQuiet();
     if (this.closed || !worker.reusable) return this.retire(worker, 'worn out or dead');
+    if (this.endedJobs.has(worker.key.job)) return this.retire(worker, 'job finished');
     worker.idleTimer = setTimeout(() => this.retire(worker, 'idle'), this.settings.idleMs);
     worker.idleTimer.unref();
   }
 
-  /** The job is over on this agent (its final task came): its idle workers go now, busy ones when their trial ends. */
+  /**
+   * The job is over (its final task came here, or its end was announced): its idle workers go
+   * now, busy ones when their trial ends, so none holds the job's dataset past the job.
+   */
   retireJob(job: string): void {
+    this.endedJobs.delete(job);
+    this.endedJobs.add(job);
+    if (this.endedJobs.size > ENDED_JOBS_KEPT) this.endedJobs.delete(this.endedJobs.values().next().value!);
     for (const w of this.workers) if (w.key.job === job && !w.busy) this.retire(w, 'job finished');
   }
 

@@ -28,3 +28,16 @@ export function eventRoutingKey(event: Pick<StatusEvent, 'subject' | 'status'>):
 function safeKeyPart(word: string): string {
   return word.replace(/[.*#\s]/g, '_');
 }
+
+/** The statuses a job ends with (routing keys `job.completed`, `job.failed`, `job.canceled`). */
+export const JOB_END_STATUSES: readonly string[] = ['completed', 'failed', 'canceled'];
+
+/** The job id of a job's end event, else undefined (another event, or not an event at all). */
+export function endedJobOf(content: Buffer): string | undefined {
+  try {
+    const event = JSON.parse(content.toString('utf8')) as Partial<StatusEvent>;
+    return event.subject === 'job' && typeof event.id === 'string' && JOB_END_STATUSES.includes(String(event.status)) ? event.id : undefined;
+  } catch {
+    return undefined;
+  }
+}
