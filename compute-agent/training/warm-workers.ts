@@ -312,7 +312,7 @@ export class WarmWorker {
   }
 }
 
-/** What `take` gives: a worker of that key, now busy, or the right to start one (on a spare if `spare`). */
+/** What `take` gives: a worker of that key, now busy, or the right to start one (on a spare if `spare`, unless that spare fails to start: then afresh). */
 export type WarmTake = { worker: WarmWorker } | { spare: boolean; start(datasetFile: string): Promise<WarmWorker>; cancel(): void };
 
 /**
@@ -392,6 +392,8 @@ export class WarmWorkerPool {
             worker = spare;
           } else {
             spare?.kill();
+            // close() resolved the awaited spare with nothing: no process may start after it.
+            if (this.closed) throw new TaskStepFailed('engine trial', undefined, 'engine trial: the agent is shutting down');
             worker = await WarmWorker.start(key, datasetFile, this.settings);
           }
           this.workers.add(worker);
@@ -408,8 +410,9 @@ export class WarmWorkerPool {
         settle();
         // Never bound (the trial failed before its dataset came): still a spare, holding nothing.
         const giveBack = (spare: WarmWorker | undefined) => {
-          if (spare?.alive && !this.closed) this.spares.add(spare);
-          else if (spare) this.refillWhenQuiet();
+          if (spare?.alive && !this.closed) return this.addSpare(spare);
+          spare?.kill(); // closed: close() has not seen it (it was neither a spare nor a worker then)
+          if (spare && !this.closed) this.refillWhenQuiet();
         };
         if (ready) giveBack(ready);
         else if (coming) void coming.then(giveBack);
@@ -507,10 +510,7 @@ export class WarmWorkerPool {
             return w.gone; // close() waits for it
           }
           if (waiter) return waiter(w);
-          this.spares.add(w);
-          void w.gone.then(() => {
-            if (this.spares.delete(w) && !this.closed) this.settings.logger.warn('a spare warm worker exited before it was used', { worker: w.id });
-          });
+          this.addSpare(w);
         },
         (err: Error) => {
           this.spawning.delete(spawned);
@@ -520,6 +520,14 @@ export class WarmWorkerPool {
       );
       this.spawning.add(spawned);
     }
+  }
+
+  /** A spare, kept until a take binds it; one that dies unasked leaves the set (and is not replaced at once, see fillSpares). */
+  private addSpare(w: WarmWorker): void {
+    this.spares.add(w);
+    void w.gone.then(() => {
+      if (this.spares.delete(w) && !this.closed) this.settings.logger.warn('a spare warm worker exited before it was used', { worker: w.id });
+    });
   }
 
   private retire(worker: WarmWorker, why: string): void {

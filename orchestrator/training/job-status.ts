@@ -1,4 +1,10 @@
-import type { AkkioStatus, JobStatus, RegistryModelStatus, TrainerRunStatus } from '../../shared/contracts/training-contract';
+import {
+  FINAL_JOB_STATUSES,
+  type AkkioStatus,
+  type JobStatus,
+  type RegistryModelStatus,
+  type TrainerRunStatus,
+} from '../../shared/contracts/training-contract';
 import { IllegalTransitionError } from '../../shared/errors/training-errors';
 import { unknownTimeoutMs } from './budget';
 
@@ -20,7 +26,7 @@ export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> 
 };
 
 export function isFinalJobStatus(status: JobStatus): boolean {
-  return JOB_TRANSITIONS[status].length === 0;
+  return FINAL_JOB_STATUSES.includes(status);
 }
 
 /** The new status, or IllegalTransitionError (409, code ILLEGAL_TRANSITION) naming both. */

@@ -602,8 +602,10 @@ export class TrainingEngine {
    * legacy trial, every row complete), every trial of the job is read.
    */
   async advance(jobId: string, ended?: { row: number; index: number }): Promise<void> {
-    // Most trial ends leave their round open: then nothing is created, whatever the job's status
-    // (a cancellation withdraws by itself), so neither is read. One read of the round, no job read.
+    // Most trial ends leave their round open: then nothing is created, whatever the job's status,
+    // so the job is not read (one read of the round). A cancellation withdraws by itself; if its
+    // replica died between the job's end and the withdrawal, the open round's trials may still run,
+    // and the end that closes the round reads the canceled job and withdraws the rest.
     const seen = ended && this.runningJobs.get(jobId);
     const round = seen ? await this.endedRound(seen, this.planOf(seen), ended) : undefined;
     if (round && !round.every((t) => isFinished(stateOf(t)))) return;

@@ -1,3 +1,5 @@
+import { FINAL_JOB_STATUSES } from './training-contract';
+
 /**
  * Status changes, published on the topic exchange `<prefix>.events` with the routing key
  * `<subject>.<status>` (e.g. `learnuplet.done`, `job.completed`, `model.trained`), so that
@@ -29,14 +31,13 @@ function safeKeyPart(word: string): string {
   return word.replace(/[.*#\s]/g, '_');
 }
 
-/** The statuses a job ends with (routing keys `job.completed`, `job.failed`, `job.canceled`). */
-export const JOB_END_STATUSES: readonly string[] = ['completed', 'failed', 'canceled'];
-
-/** The job id of a job's end event, else undefined (another event, or not an event at all). */
+/** The job id of a job's end event (`job.completed`, `job.failed`, `job.canceled`), else undefined (another event, or not an event at all). */
 export function endedJobOf(content: Buffer): string | undefined {
   try {
     const event = JSON.parse(content.toString('utf8')) as Partial<StatusEvent>;
-    return event.subject === 'job' && typeof event.id === 'string' && JOB_END_STATUSES.includes(String(event.status)) ? event.id : undefined;
+    return event.subject === 'job' && typeof event.id === 'string' && (FINAL_JOB_STATUSES as readonly string[]).includes(String(event.status))
+      ? event.id
+      : undefined;
   } catch {
     return undefined;
   }

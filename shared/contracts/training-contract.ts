@@ -137,6 +137,8 @@ export interface Ontology {
 /** The engine's job statuses (every front door maps them to its own words, see job-status.ts). */
 export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The statuses a job ends with: no transition leaves them (orchestrator/training/job-status.ts). */
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'canceled'];
 
 /** Seed 004's four-value enum (a canceled job reads `failed` with message "canceled"). */
 export const TRAINER_RUN_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;

@@ -96,10 +96,10 @@ export async function benchTrainerRun(
       const trialsPerRow = Math.ceil(trials / FAMILIES.length);
       log(`trainer run: ${trialsPerRow * FAMILIES.length} trials, baseline first`);
       // The agent that ran the profile task is importing its spare: each side starts on a quiet machine.
-      await untilMachineQuiet();
+      await untilMachineQuiet(log);
       const baseline = await runBaseline(sys, csv, dataset.profile, trialsPerRow, repoRoot);
       log(`trainer run: baseline ${baseline.processSeconds.toFixed(1)} s; now POST /v1/trainer/run`);
-      await untilMachineQuiet();
+      await untilMachineQuiet(log);
       const uplet = await runTrainer(sys, datasetId, trialsPerRow);
       log(`trainer run: uplet ${uplet.seconds.toFixed(1)} s`);
       const n = trialsPerRow * FAMILIES.length;

@@ -102,16 +102,14 @@ describe('warm trial workers', () => {
     expect(sys.a!.agent.warmWorkers().length).toBeLessThanOrEqual(2);
   }, 400_000);
 
-  test("a canceled job's warm workers go at its end event, the busy one when its trial ends, not after the idle timeout", async () => {
+  test("a canceled job's warm workers go at its end event, not after the idle timeout", async () => {
     const job = await submit(['decision_tree', 'random_forest'], 30);
     const ofJob = () => sys.a!.agent.warmWorkers().filter((w) => w.key.job === job);
     // Both families' workers are live: one runs a trial, the other waits for its next one.
     await waitFor(async () => (ofJob().length === 2 ? true : undefined), 120_000);
     expect((await sys.o.call('provider', 'POST', `/v1/jobs/${job}/cancel`)).status).toBe(200);
-    // TRAINING_WARM_IDLE_SECONDS is 60 here: only the job's end can retire them within 15 s.
-    const cancelled = Date.now();
+    // TRAINING_WARM_IDLE_SECONDS is 60 here: only the job's end can retire the idle one within 15 s.
     await waitFor(async () => (ofJob().length === 0 ? true : undefined), 15_000);
-    expect(Date.now() - cancelled).toBeLessThan(15_000);
     const trials = await trialsOf(job);
     expect(trials.some((t) => t.status === 'canceled')).toBe(true);
   }, 200_000);

@@ -243,18 +243,23 @@ describe("a trial's stored size stays flat as its study grows", () => {
     expect(await c.finalTasks.findOne({ _id: `${job.job_id}-final` })).toMatchObject({ status: 'todo' });
   }, 180_000);
 
-  test('a job canceled elsewhere while this orchestrator remembers it running: the round it was in starts no other', async () => {
-    const job = await engine.submit(requestOf({ strategy: 'optuna', n_trials: 2 * ROUND_SIZE, random_state: 12 }), owner);
-    const round0 = (await c.trials.find({ job: job.job_id }).toArray()).sort((a, b) => a.index - b.index);
-    expect(round0.map((t) => t.index)).toEqual([0, 1, 2, 3]);
-    await finishTrial(round0[0]!); // this engine has now seen the job running
+  test('a job canceled elsewhere while this orchestrator remembers it running: the round it was in starts no other, and its end withdraws the rest', async () => {
+    const request = { ...requestOf({ strategy: 'optuna', n_trials: 2 * ROUND_SIZE, random_state: 12 }), families: ['decision_tree', 'linear'] };
+    const job = await engine.submit(request, owner);
+    const round0 = (await c.trials.find({ job: job.job_id }).toArray()).sort((a, b) => a.row - b.row || a.index - b.index);
+    const [row0, row1] = [round0.filter((t) => t.row === 0), round0.filter((t) => t.row === 1)];
+    expect(row0.map((t) => t.index)).toEqual([0, 1, 2, 3]);
+    await finishTrial(row0[0]!); // this engine has now seen the job running
     // Another replica cancels it and dies before withdrawing its trials (an engine without leases withdraws nothing).
     await new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger()).cancel(job.job_id, owner);
-    expect(await c.trials.countDocuments({ job: job.job_id, status: 'todo' })).toBe(ROUND_SIZE - 1);
-    // The round's other trials end here: the open round's ends create nothing; the one that closes it reads the canceled job and withdraws.
-    for (const t of round0.slice(1)) await finishTrial(t);
-    expect(await c.trials.countDocuments({ job: job.job_id })).toBe(ROUND_SIZE);
+    expect(await c.trials.countDocuments({ job: job.job_id, status: 'todo' })).toBe(2 * ROUND_SIZE - 1);
+    // Row 0's other trials end here: the open round's ends create nothing; the one that closes it reads the canceled job and withdraws row 1's.
+    for (const t of row0.slice(1, -1)) await finishTrial(t);
+    expect(await c.trials.countDocuments({ job: job.job_id, row: 1, status: 'todo' })).toBe(ROUND_SIZE);
+    await finishTrial(row0[ROUND_SIZE - 1]!);
+    expect(await c.trials.countDocuments({ job: job.job_id })).toBe(2 * ROUND_SIZE);
     expect(await c.trialRounds.findOne({ _id: `${job.job_id}-0-round-1` })).toBeNull();
+    expect((await c.trials.find({ _id: { $in: row1.map((t) => t._id) } }).toArray()).map((t) => t.status)).toEqual(Array(ROUND_SIZE).fill('canceled'));
     expect((await c.jobs.findOne({ _id: job.job_id }))?.status).toBe('canceled');
   }, 60_000);
 

@@ -134,6 +134,30 @@ describe('warm worker pool: spares', () => {
     expect(other.list()).toEqual([]);
   }, 60_000);
 
+  test("a job's end retires its idle workers at once and a busy one when its trial ends; other jobs' stay", async () => {
+    const { pool } = newPool(3, 0);
+    const busy = await startOn(pool.take(key('job-r')));
+    const idle = await startOn(pool.take(key('job-r')));
+    const other = await startOn(pool.take(key('job-s')));
+    pool.release(idle);
+    pool.release(other);
+    pool.retireJob('job-r');
+    await idle.gone;
+    expect(
+      pool
+        .list()
+        .map((w) => w.id)
+        .sort(),
+    ).toEqual([busy.id, other.id].sort());
+    // Its trial still runs to its end on the worker, which then goes instead of waiting for the idle timeout.
+    const { runner } = await busy.runTrial({ ...spec, profile }, new AbortController().signal);
+    expect(runner).toMatchObject({ warm: true, worker: busy.id, trial: 1 });
+    pool.release(busy);
+    await busy.gone;
+    expect(aliveProcess(busy.pid)).toBe(false);
+    expect(pool.list().map((w) => w.id)).toEqual([other.id]);
+  }, 60_000);
+
   test('spares are outside the worker limit, a taken spare inside it, replaced only once the pool is quiet; a bound worker is retired, never rebound to another job', async () => {
     const { pool } = newPool(1, 1);
     const [spare] = await sparesOf(pool, 1);

@@ -36,7 +36,7 @@ class ServeTest(TempDirTest):
                 code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
         finally:
             dataset._last_frame = dataset._last_data = None  # the cold runs compared with it read the file afresh
-            T._last_round = None  # and propose afresh
+            T._recent_rounds = None  # and propose afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
     def test_trials_served_one_after_another_match_cold_runs(self):
@@ -88,8 +88,8 @@ class ServeTest(TempDirTest):
 
     def test_two_rows_rounds_interleaved_on_one_worker_are_each_proposed_once(self):
         path, profile, _ = self.sklearn_csv("iris")
-        # Two rows of one family (two metric weightings of a multi-metric study: each its own seed and
-        # objectives), their trials arriving interleaved, as the rounds of a job's rows reach one worker.
+        # Two rows of one family (two metric weightings of a multi-metric study: here they differ by
+        # their seeds), their trials arriving interleaved, as the rounds of a job's rows reach one worker.
         rows = [{"strategy": "optuna", "history": [], "round_size": 2, "seed": seed, "metric": metric}
                 for seed, metric in ((5, "accuracy"), (6, "accuracy"))]
         order = [(0, 0), (1, 0), (0, 1), (1, 1)]
@@ -108,15 +108,15 @@ class ServeTest(TempDirTest):
             np.testing.assert_array_equal(load_oof(warm), load_oof(cold))
 
     def test_the_kept_rounds_are_bounded(self):
-        kept = T.LastRound()
+        kept = T.RecentRounds()
         proposed = []
-        for n in range(T.LastRound.ROUNDS_KEPT + 1):
+        for n in range(T.RecentRounds.ROUNDS_KEPT + 1):
             kept.get(f"round {n}", lambda n=n: proposed.append(n) or [{"n": n}])
-        self.assertEqual(len(kept.rounds), T.LastRound.ROUNDS_KEPT)
-        self.assertEqual(kept.get(f"round {T.LastRound.ROUNDS_KEPT}", lambda: proposed.append("again") or []), [{"n": T.LastRound.ROUNDS_KEPT}])
+        self.assertEqual(len(kept.rounds), T.RecentRounds.ROUNDS_KEPT)
+        self.assertEqual(kept.get(f"round {T.RecentRounds.ROUNDS_KEPT}", lambda: proposed.append("again") or []), [{"n": T.RecentRounds.ROUNDS_KEPT}])
         kept.get("round 0", lambda: proposed.append("again") or [{"n": 0}])  # the oldest was dropped: proposed again
         self.assertEqual(proposed[-1], "again")
-        self.assertEqual(len(proposed), T.LastRound.ROUNDS_KEPT + 2)
+        self.assertEqual(len(proposed), T.RecentRounds.ROUNDS_KEPT + 2)
 
     def test_a_final_served_after_the_jobs_trials_matches_a_cold_final(self):
         path, profile, _ = self.sklearn_csv("breast_cancer")

@@ -48,8 +48,8 @@ def common_settings(spec, task_kind):
     }
 
 
-class LastRound:
-    """The last rounds' proposals, kept by a warm worker (serve.py): each trial of a round asks for
+class RecentRounds:
+    """The recent rounds' proposals, kept by a warm worker (serve.py): each trial of a round asks for
     the whole round (same history, size and seed) and takes its `index`, and replaying the history
     into Optuna costs about 0.09 s a trial at a round of 8. Propose is deterministic, so a round
     asked again (same ask without index, family, task kind) gets the same proposals. A family's
@@ -72,13 +72,13 @@ class LastRound:
         return copy.deepcopy(self.rounds[digest])
 
 
-_last_round = None
+_recent_rounds = None
 
 
-def keep_last_round():
-    """Called once by a warm worker: from now on trial_params reuses the last round it proposed."""
-    global _last_round
-    _last_round = LastRound()
+def keep_recent_rounds():
+    """Called once by a warm worker: from now on trial_params reuses the rounds it proposed lately."""
+    global _recent_rounds
+    _recent_rounds = RecentRounds()
 
 
 def round_proposals(ask, family_id, task_kind):
@@ -86,10 +86,10 @@ def round_proposals(ask, family_id, task_kind):
     from .search import propose_from_spec  # Optuna only when asked
 
     propose = lambda: propose_from_spec(dict(ask, family=family_id, task_kind=task_kind), field="ask")  # noqa: E731
-    if _last_round is None:
+    if _recent_rounds is None:
         return propose()
     key = json.dumps([{k: v for k, v in ask.items() if k != "index"}, family_id, task_kind], sort_keys=True)
-    return _last_round.get(key, propose)
+    return _recent_rounds.get(key, propose)
 
 
 def trial_params(spec, family, task_kind):
