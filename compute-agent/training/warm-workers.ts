@@ -11,6 +11,7 @@ import { explain, spawnSandboxedProcess, type SandboxResult } from '../sandbox/s
 import { TaskStepFailed } from '../tasks/task-workspace';
 import { ENGINE_SYSTEM_PATHS } from './engine-command';
 import type { EngineSettings } from './engine-settings';
+import { RecentMap } from '../../shared/recent-map';
 
 /** What a warm worker serves: one job's trials of one family on one dataset at one site, never anything else. */
 export interface WarmKey {
@@ -330,7 +331,7 @@ export class WarmWorkerPool {
   private readonly spares = new Set<WarmWorker>();
   private readonly spawning = new Set<Promise<unknown>>();
   /** Jobs known to be over (most recent last): a worker of one is retired when its trial ends. */
-  private readonly endedJobs = new Set<string>();
+  private readonly endedJobs = new RecentMap<string, true>(ENDED_JOBS_KEPT);
   /** Takes waiting for a spare being spawned, first come first served. */
   private readonly spareWaiters: Array<(spare: WarmWorker | undefined) => void> = [];
   private starting = 0;
@@ -456,9 +457,7 @@ export class WarmWorkerPool {
    * now, busy ones when their trial ends, so none holds the job's dataset past the job.
    */
   retireJob(job: string): void {
-    this.endedJobs.delete(job);
-    this.endedJobs.add(job);
-    if (this.endedJobs.size > ENDED_JOBS_KEPT) this.endedJobs.delete(this.endedJobs.values().next().value!);
+    this.endedJobs.set(job, true);
     for (const w of this.workers) if (w.key.job === job && !w.busy) this.retire(w, 'job finished');
   }
 

@@ -50,6 +50,7 @@ import {
 } from './study-plan';
 import { finalTaskEstimateMs, jobRemainingMs, measuredByFamily, shouldLaunch, type MeasuredTrial } from './budget';
 import { FinishedTrials } from './finished-trials';
+import { RecentMap } from '../../shared/recent-map';
 
 /** A job request after Joi (job-request.ts `jobBody`). */
 export type JobRequest = Omit<JobSpec, 'deadline' | 'families' | 'metrics'> & {
@@ -145,21 +146,19 @@ export class TrainingEngine {
    * changed, so a copy serves every claim of its round's trials and the next round's extension
    * without a read (on FerretDB each read is milliseconds of its CPU).
    */
-  private readonly roundHistories = new Map<string, TrialRoundDoc['history']>();
+  private readonly roundHistories = new RecentMap<string, TrialRoundDoc['history']>(ROUND_HISTORIES_KEPT);
   /** Jobs' dataset profiles by job id (a job's never changes), for trials' work items. */
-  private readonly jobProfiles = new Map<string, DatasetProfile>();
+  private readonly jobProfiles = new RecentMap<string, DatasetProfile>(JOB_PROFILES_KEPT);
   /**
    * Jobs seen running, by id, for what never changes once a job runs (its plan, deadline and fixed
    * params): a trial's end whose round is still open needs nothing else, so it reads no job.
    */
-  private readonly runningJobs = new Map<string, JobDoc>();
+  private readonly runningJobs = new RecentMap<string, JobDoc>(RUNNING_JOBS_KEPT);
   /** Finished trials (which never change) of recently viewed jobs, as a job view reads them. */
   private readonly finishedTrials = new FinishedTrials<TrialDoc>(FINISHED_TRIALS_KEPT);
 
   private rememberRound(id: string, history: TrialRoundDoc['history']): void {
-    this.roundHistories.delete(id);
     this.roundHistories.set(id, history);
-    if (this.roundHistories.size > ROUND_HISTORIES_KEPT) this.roundHistories.delete(this.roundHistories.keys().next().value!);
   }
 
   /** A round's stored history, from memory when this process wrote or read it lately. */
@@ -620,9 +619,7 @@ export class TrainingEngine {
     if (job.status !== 'running') this.runningJobs.delete(jobId);
     if (job.status === 'canceled') return this.withdraw(jobId);
     if (job.status !== 'running') return;
-    this.runningJobs.delete(jobId);
     this.runningJobs.set(jobId, job);
-    if (this.runningJobs.size > RUNNING_JOBS_KEPT) this.runningJobs.delete(this.runningJobs.keys().next().value!);
     const whole = async (): Promise<JobWithProfile> => {
       const read = (await this.c.jobs.findOne({ _id: jobId }, WITHOUT_PROFILE))!;
       return { ...read, profile: await this.jobProfile(jobId) };
@@ -897,7 +894,6 @@ export class TrainingEngine {
     const profile = await readJobProfile(this.c, jobId);
     if (!profile) throw new Error(`job ${jobId} has no profile`);
     this.jobProfiles.set(jobId, profile);
-    if (this.jobProfiles.size > JOB_PROFILES_KEPT) this.jobProfiles.delete(this.jobProfiles.keys().next().value!);
     return profile;
   }
 
