@@ -9,7 +9,16 @@ import {
   trialEstimateMs,
   unknownTimeoutMs,
 } from '../../orchestrator/training/budget';
-import { akkioStatus, modelStatusForJob, trainerRunStatus, transitionJob, transitionModel } from '../../orchestrator/training/job-status';
+import {
+  akkioStatus,
+  isFinalJobStatus,
+  JOB_TRANSITIONS,
+  modelStatusForJob,
+  trainerRunStatus,
+  transitionJob,
+  transitionModel,
+} from '../../orchestrator/training/job-status';
+import { JOB_STATUSES } from '../../shared/contracts/training-contract';
 
 describe('budget', () => {
   test('tiers grow in families and trials', () => {
@@ -82,6 +91,10 @@ describe('job statuses', () => {
     expect(() => transitionJob('pending', 'completed')).toThrow(
       'a job cannot go from pending to completed; from pending it may go to: running, failed, canceled',
     );
+  });
+
+  test('the final statuses (the contract the agents read job ends by) are exactly those no transition leaves', () => {
+    for (const status of JOB_STATUSES) expect([status, isFinalJobStatus(status)]).toEqual([status, JOB_TRANSITIONS[status].length === 0]);
   });
 
   test('front door names', () => {
