@@ -3,9 +3,13 @@
 import json
 import math
 import os
+import pickle
+import zlib
 
-import joblib
 import numpy as np
+
+# zlib level 3, as joblib's compress=3 was: about a third of the pickle's size on trial models.
+MODEL_ZLIB_LEVEL = 3
 
 
 def write_json(out_dir, name, obj):
@@ -19,7 +23,29 @@ def write_array(out_dir, name, array):
 
 
 def write_model(out_dir, name, model):
-    joblib.dump(model, os.path.join(out_dir, name), compress=3)
+    """The model, pickled by the C pickler into a zlib stream, which joblib.load reads (it knows
+    the zlib header) like the joblib.dump files of earlier versions: every reader stays
+    joblib.load. joblib.dump pickles in pure Python: about 2 ms of CPU for a trial's fold models,
+    once per trial, against 0.2 ms here. Streamed: a large model is not held twice in memory."""
+    with open(os.path.join(out_dir, name), "wb") as handle:
+        deflating = _Deflating(handle)
+        pickle.dump(model, deflating, protocol=pickle.HIGHEST_PROTOCOL)
+        deflating.finish()
+
+
+class _Deflating:
+    """A write-only file for pickle.dump that deflates into `handle`; finish() ends the stream."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._deflate = zlib.compressobj(MODEL_ZLIB_LEVEL)
+
+    def write(self, data):
+        self._handle.write(self._deflate.compress(data))
+        return len(data)
+
+    def finish(self):
+        self._handle.write(self._deflate.flush())
 
 
 def _clean(obj):
