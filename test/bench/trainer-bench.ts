@@ -8,6 +8,7 @@ import type { FamilyId } from '../../orchestrator/training/families';
 import { percentile } from './bench-stats';
 import { hearEvents, startBenchSystem, until, untilMachineQuiet, type BenchSystem } from './bench-system';
 import { breastCancerCsv } from '../harness/sklearn-tables';
+import { describeCpuSplit, ProcessCpuMeter, type CpuSplit } from './process-cpu';
 
 const run = promisify(execFile);
 
@@ -28,6 +29,8 @@ export interface TrainerStudyResult {
   best: { trial: string; objective: number; params: unknown; testMetrics: unknown };
   /** From the trial documents (ms, p50 / p95): where a trial's time went in the trainer run. */
   profile: TrialProfile;
+  /** CPU-seconds by process kind over each side's timed window (test/bench/process-cpu.ts): what limits the ratio on 2 cores. */
+  cpu: { uplet?: CpuSplit; baseline?: CpuSplit };
 }
 
 export interface TrialProfile {
@@ -97,11 +100,15 @@ export async function benchTrainerRun(
       log(`trainer run: ${trialsPerRow * FAMILIES.length} trials, baseline first`);
       // The agent that ran the profile task is importing its spare: each side starts on a quiet machine.
       await untilMachineQuiet(log);
+      const baselineCpu = new ProcessCpuMeter().start();
       const baseline = await runBaseline(sys, csv, dataset.profile, trialsPerRow, repoRoot);
-      log(`trainer run: baseline ${baseline.processSeconds.toFixed(1)} s; now POST /v1/trainer/run`);
+      const baselineSplit = baselineCpu.stop();
+      log(`trainer run: baseline ${baseline.processSeconds.toFixed(1)} s (${describeCpuSplit(baselineSplit)}); now POST /v1/trainer/run`);
       await untilMachineQuiet(log);
+      const upletCpu = new ProcessCpuMeter().start();
       const uplet = await runTrainer(sys, datasetId, trialsPerRow);
-      log(`trainer run: uplet ${uplet.seconds.toFixed(1)} s`);
+      const upletSplit = upletCpu.stop();
+      log(`trainer run: uplet ${uplet.seconds.toFixed(1)} s (${describeCpuSplit(upletSplit)})`);
       const n = trialsPerRow * FAMILIES.length;
       results.push({
         trials: n,
@@ -128,6 +135,7 @@ export async function benchTrainerRun(
           },
           pythonImportMs: await pythonImportMs(repoRoot),
         },
+        cpu: { uplet: upletSplit, baseline: baselineSplit },
       });
     }
     return results;

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** Where a benchmark's CPU went, in CPU-seconds per kind of process, over one timed window. */
+export interface CpuSplit {
+  /** The benchmark's own process: in the benches the orchestrator, the agents and the gateway run in it. */
+  benchProcess: number;
+  /** Sandboxed Python (trial workers, cold engine commands, an Optuna baseline). */
+  python: number;
+  ferretdb: number;
+  postgresql: number;
+  rabbitmq: number;
+  /** Everything else that ran (bubblewrap, shells, the machine's other services). */
+  other: number;
+  /** Busy share of all cores over the window, from /proc/stat (1 = every core busy throughout). */
+  machineBusy: number;
+  wallSeconds: number;
+}
+
+type Kind = Exclude<keyof CpuSplit, 'machineBusy' | 'wallSeconds'>;
+
+/** The kind of a process, from its command line. */
+function kindOf(pid: number, cmdline: string): Kind {
+  if (pid === process.pid) return 'benchProcess';
+  if (cmdline.includes('ferretdb')) return 'ferretdb';
+  if (cmdline.startsWith('postgres')) return 'postgresql';
+  if (/python3?\b/.test(cmdline) && !cmdline.includes('bwrap')) return 'python';
+  if (cmdline.includes('rabbit') || cmdline.includes('beam.smp')) return 'rabbitmq';
+  return 'other';
+}
+
+/** utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+function ticksOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+function commandLineOf(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+function machineTicks(): { busy: number; total: number } {
+  const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - cpu[3]! - (cpu[4] ?? 0), total };
+}
+
+/**
+ * Samples every process's CPU time from /proc every `everyMs` while a timed run goes on, so the
+ * report says which process the run's CPU went to (on 2 cores, the limit of most figures). A
+ * process counts from its first sample: what it used before the window (a spare's imports) is
+ * not the run's. A process that exits between two samples loses at most `everyMs` of its CPU.
+ * Linux only; elsewhere `stop()` answers undefined.
+ */
+export class ProcessCpuMeter {
+  private readonly seen = new Map<number, { kind: Kind; first: number; last: number; bornInWindow: boolean }>();
+  /** Pids not counted (`counts` said no), so their command line is read once. */
+  private readonly skipped = new Set<number>();
+  private timer?: NodeJS.Timeout;
+  private started = 0;
+  private machineAtStart?: { busy: number; total: number };
+  private readonly ticksPerSecond = 100; // USER_HZ: 100 on every Linux the benchmarks run on
+
+  /** `counts`: which processes to count (default all), from their pid and command line. */
+  constructor(
+    private readonly everyMs = 100,
+    private readonly counts: (pid: number, cmdline: string) => boolean = () => true,
+  ) {}
+
+  start(): this {
+    if (!fs.existsSync('/proc/stat')) return this;
+    this.started = performance.now();
+    this.machineAtStart = machineTicks();
+    this.sample(false);
+    this.timer = setInterval(() => this.sample(true), this.everyMs);
+    return this;
+  }
+
+  stop(): CpuSplit | undefined {
+    if (!this.machineAtStart) return undefined;
+    clearInterval(this.timer);
+    this.sample(true);
+    const machine = machineTicks();
+    const split: CpuSplit = {
+      benchProcess: 0,
+      python: 0,
+      ferretdb: 0,
+      postgresql: 0,
+      rabbitmq: 0,
+      other: 0,
+      machineBusy: machine.total > this.machineAtStart.total ? (machine.busy - this.machineAtStart.busy) / (machine.total - this.machineAtStart.total) : 0,
+      wallSeconds: (performance.now() - this.started) / 1000,
+    };
+    // A process first seen after the start was born in the window: all its CPU is the run's.
+    for (const p of this.seen.values()) split[p.kind] += (p.last - (p.bornInWindow ? 0 : p.first)) / this.ticksPerSecond;
+    for (const k of Object.keys(split) as Array<keyof CpuSplit>) split[k] = Math.round(split[k] * 1000) / 1000;
+    return split;
+  }
+
+  private sample(inWindow: boolean): void {
+    let pids: number[];
+    try {
+      pids = fs
+        .readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number);
+    } catch {
+      return;
+    }
+    for (const pid of pids) {
+      if (this.skipped.has(pid)) continue;
+      const ticks = ticksOf(pid);
+      if (ticks === undefined) continue;
+      const known = this.seen.get(pid);
+      if (known) {
+        known.last = ticks;
+        continue;
+      }
+      const cmdline = commandLineOf(pid);
+      if (cmdline === undefined) continue;
+      if (!this.counts(pid, cmdline)) {
+        this.skipped.add(pid);
+        continue;
+      }
+      this.seen.set(pid, { kind: kindOf(pid, cmdline), first: ticks, last: ticks, bornInWindow: inWindow });
+    }
+  }
+}
+
+/** One line for a log: CPU-seconds by process kind, and how busy the machine's cores were. */
+export function describeCpuSplit(split: CpuSplit | undefined): string {
+  if (!split) return 'CPU split: not measured (no /proc)';
+  const parts = (['python', 'benchProcess', 'ferretdb', 'postgresql', 'rabbitmq', 'other'] as const).map((k) => `${k} ${split[k].toFixed(1)}`);
+  return `CPU-s over ${split.wallSeconds.toFixed(1)} s: ${parts.join(', ')}; cores busy ${(split.machineBusy * 100).toFixed(0)}% of ${os.cpus().length}`;
+}

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import { once } from 'node:events';
+import { ProcessCpuMeter } from '../bench/process-cpu';
+
+/** A node process that burns `burnMs` of CPU (CPU time, not wall: a loaded machine only stretches it), sleeps `sleepMs` (so a sample sees its total), then exits. */
+function burner(marker: string, burnMs: number, sleepMs: number) {
+  const code = `const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; while (cpu() < ${burnMs}); process.send?.('burnt'); setTimeout(() => {}, ${sleepMs});`;
+  return spawn(process.execPath, ['-e', code, marker], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+}
+
+const onLinux = process.platform === 'linux' ? describe : describe.skip;
+
+onLinux('ProcessCpuMeter (the benchmarks CPU split)', () => {
+  it("counts a process born in the window whole, and only the window's share of one already running", async () => {
+    const marker = `cpu-meter-test-${crypto.randomBytes(4).toString('hex')}`;
+    // Burns 600 ms before the window opens, then idles through it: none of that is the window's.
+    const before = burner(marker, 600, 30_000);
+    let split;
+    try {
+      await once(before, 'message');
+      const meter = new ProcessCpuMeter(50, (_pid, cmdline) => cmdline.includes(marker)).start();
+      const during = burner(marker, 500, 300);
+      await once(during, 'exit');
+      split = meter.stop()!;
+    } finally {
+      before.kill();
+    }
+    // Both are node processes other than this one: "other".
+    expect(split.other).toBeGreaterThanOrEqual(0.35);
+    expect(split.other).toBeLessThan(0.9); // with the 600 ms before the window, it would be over 1 s
+    expect(split.benchProcess).toBe(0); // this process is not in the filter
+    expect(split.wallSeconds).toBeGreaterThan(0.5);
+  });
+});
