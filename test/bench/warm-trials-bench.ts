@@ -102,8 +102,14 @@ with open(sys.argv[1], 'w', newline='') as f:
         async () => {
           if (trialsHeard >= trials) return true;
           const job = await sys.orchestrator.collections.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
-          if (job && ['failed', 'canceled'].includes(job.status)) throw new Error(`job ${job.status}`);
-          return (await sys.orchestrator.collections.trials.countDocuments({ job: jobId, status: 'done' })) >= trials;
+          const done = await sys.orchestrator.collections.trials.countDocuments({ job: jobId, status: 'done' });
+          if (done >= trials) return true;
+          // A job also ends with trials failed for good (it keeps the ones that ran): that is a failed measurement, not a wait.
+          if (job && ['completed', 'failed', 'canceled'].includes(job.status)) {
+            const failed = await sys.orchestrator.collections.trials.find({ job: jobId, status: 'failed' }, { projection: { failure_reason: 1 } }).toArray();
+            throw new Error(`job ${job.status} with ${done} of ${trials} trials done; failed: ${JSON.stringify(failed.map((t) => t.failure_reason))}`);
+          }
+          return false;
         },
         { everyMs: 1_000, timeoutMs: 1_800_000, wake: heard },
       );

@@ -43,3 +43,12 @@ class WriteModelTest(TempDirTest):
         self.assertGreater(os.path.getsize(self.path("model.pkl")), 0)
         loaded = joblib.load(self.path("model.pkl"))
         np.testing.assert_array_equal(loaded.predict(self.X), model.predict(self.X))
+
+    def test_a_model_holding_a_large_array_round_trips(self):
+        # Protocol 5 writes an array this large as a PickleBuffer, not bytes (a deep tree on 40,000 rows has such arrays).
+        model = DecisionTreeClassifier(random_state=0).fit(np.repeat(self.X, 40, axis=0), np.repeat(self.y, 40))
+        big = {"model": model, "weights": np.arange(500_000, dtype=np.float64)}
+        write_model(self.dir, "model.pkl", big)
+        loaded = joblib.load(self.path("model.pkl"))
+        np.testing.assert_array_equal(loaded["weights"], big["weights"])
+        np.testing.assert_array_equal(loaded["model"].predict(self.X), model.predict(self.X))

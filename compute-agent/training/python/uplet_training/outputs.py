@@ -41,8 +41,10 @@ class _Deflating:
         self._deflate = zlib.compressobj(MODEL_ZLIB_LEVEL)
 
     def write(self, data):
-        self._handle.write(self._deflate.compress(data))
-        return len(data)
+        # Protocol 5 hands large arrays over as a pickle.PickleBuffer: any buffer, no len().
+        view = memoryview(data)
+        self._handle.write(self._deflate.compress(view))
+        return view.nbytes
 
     def finish(self):
         self._handle.write(self._deflate.flush())
