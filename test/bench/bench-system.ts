@@ -17,6 +17,7 @@ import { EQUALITY_FIELDS, ensureFerretGinIndexes } from '../../orchestrator/pers
 import { StorageClient } from '../../shared/http/storage-client';
 import { AmqpBroker } from '../../shared/messaging/amqp-broker';
 import { workTopology } from '../../shared/messaging/work-topology';
+import { machineTicks } from './process-cpu';
 
 export const BENCH_KEYS = {
   org: { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
@@ -231,15 +232,11 @@ export async function hearEvents(
 
 /** The machine's idle share of CPU time over `ms` (all cores, from /proc/stat); 1 where /proc/stat is missing. */
 async function idleShare(ms: number): Promise<number> {
-  const read = () => {
-    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return { idle: cpu[3]! + (cpu[4] ?? 0), total: cpu.reduce((a, b) => a + b, 0) };
-  };
   if (!fs.existsSync('/proc/stat')) return 1;
-  const a = read();
+  const a = machineTicks();
   await new Promise((r) => setTimeout(r, ms));
-  const b = read();
-  return b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 1;
+  const b = machineTicks();
+  return b.total > a.total ? 1 - (b.busy - a.busy) / (b.total - a.total) : 1;
 }
 
 /**

@@ -48,7 +48,8 @@ function commandLineOf(pid: number): string | undefined {
   }
 }
 
-function machineTicks(): { busy: number; total: number } {
+/** Busy and total CPU ticks of all cores since boot (the first line of /proc/stat; idle and iowait are not busy). */
+export function machineTicks(): { busy: number; total: number } {
   const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = cpu.reduce((a, b) => a + b, 0);
   return { busy: total - cpu[3]! - (cpu[4] ?? 0), total };
