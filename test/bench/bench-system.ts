@@ -17,7 +17,7 @@ import { EQUALITY_FIELDS, ensureFerretGinIndexes } from '../../orchestrator/pers
 import { StorageClient } from '../../shared/http/storage-client';
 import { AmqpBroker } from '../../shared/messaging/amqp-broker';
 import { workTopology } from '../../shared/messaging/work-topology';
-import { machineTicks } from './process-cpu';
+import { busyShare, machineTicks } from './process-cpu';
 
 export const BENCH_KEYS = {
   org: { name: 'org', key: 'bench-organizer-key-0000', roles: ['organizer', 'data-provider', 'algo-author'] },
@@ -236,7 +236,8 @@ async function idleShare(ms: number): Promise<number> {
   const a = machineTicks();
   await new Promise((r) => setTimeout(r, ms));
   const b = machineTicks();
-  return b.total > a.total ? 1 - (b.busy - a.busy) / (b.total - a.total) : 1;
+  const busy = busyShare(a, b);
+  return busy === undefined ? 1 : 1 - busy;
 }
 
 /**

@@ -55,6 +55,11 @@ export function machineTicks(): { busy: number; total: number } {
   return { busy: total - cpu[3]! - (cpu[4] ?? 0), total };
 }
 
+/** The busy share of all cores between two machineTicks readings; undefined when no tick passed. */
+export function busyShare(from: { busy: number; total: number }, to: { busy: number; total: number }): number | undefined {
+  return to.total > from.total ? (to.busy - from.busy) / (to.total - from.total) : undefined;
+}
+
 /**
  * Samples every process's CPU time from /proc every `everyMs` while a timed run goes on, so the
  * report says which process the run's CPU went to (on 2 cores, the limit of most figures). A
@@ -98,7 +103,7 @@ export class ProcessCpuMeter {
       postgresql: 0,
       rabbitmq: 0,
       other: 0,
-      machineBusy: machine.total > this.machineAtStart.total ? (machine.busy - this.machineAtStart.busy) / (machine.total - this.machineAtStart.total) : 0,
+      machineBusy: busyShare(this.machineAtStart, machine) ?? 0,
       wallSeconds: (performance.now() - this.started) / 1000,
     };
     // A process first seen after the start was born in the window: all its CPU is the run's.

@@ -101,9 +101,9 @@ with open(sys.argv[1], 'w', newline='') as f:
       await until(
         async () => {
           if (trialsHeard >= trials) return true;
-          const job = await sys.orchestrator.collections.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
           const done = await sys.orchestrator.collections.trials.countDocuments({ job: jobId, status: 'done' });
           if (done >= trials) return true;
+          const job = await sys.orchestrator.collections.jobs.findOne({ _id: jobId }, { projection: { status: 1 } });
           // A job also ends with trials failed for good (it keeps the ones that ran): that is a failed measurement, not a wait.
           if (job && ['completed', 'failed', 'canceled'].includes(job.status)) {
             const failed = await sys.orchestrator.collections.trials.find({ job: jobId, status: 'failed' }, { projection: { failure_reason: 1 } }).toArray();
