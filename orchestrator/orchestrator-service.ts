@@ -169,6 +169,8 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
       await reaper.stop().catch((e: Error) => logger.warn('reaper stop failed', { error: e.message }));
       await sweep.stop().catch((e: Error) => logger.warn('sweeper stop failed', { error: e.message }));
       await broker.close().catch((e: Error) => logger.warn('broker close failed', { error: e.message }));
+      // Bounded: a database that is gone leaves the rest to the reaper of the next start.
+      await Promise.race([leases.flushSettledLeases(), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await mongo.close().catch((e: Error) => logger.warn('database close failed', { error: e.message }));
       logger.info('orchestrator stopped');
     })());

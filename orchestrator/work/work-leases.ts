@@ -13,6 +13,8 @@ import type { WorkDispatcher } from './work-dispatcher';
 import type { OrchestratorMetrics } from '../metrics';
 import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTable } from './task-kinds';
+import { RecentMap } from '../../shared/recent-map';
+import { SettledLeaseDeleter } from './settled-lease-deleter';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -34,6 +36,19 @@ export interface LeaseGrant {
 export type WorkReport = ReceivedDone | { status: 'failed'; reason?: string; log_tail?: string; permanent?: boolean; lease_token?: string };
 
 /**
+ * Grants this replica made and has not seen settled, at most this many. A report of one reads
+ * neither its task nor its lease: both are as the claim wrote them until a fence of their attempt
+ * is settled, and every other writer of a claimed task or its lease settles that fence first.
+ */
+const GRANTS_KEPT = 4096;
+
+/** What a claim wrote: the lease, and the task as its claim left it. */
+interface Granted {
+  lease: LeaseDoc;
+  task: TaskDoc;
+}
+
+/**
  * Claims, heartbeats, reports and expiries of work. Exactly-once rests on
  * insert fences, atomic on MongoDB and FerretDB alike: the lease `<uuid>/<n>`
  * is the claim of attempt n, and the settlement `<uuid>/<n>` is how attempt n
@@ -41,6 +56,10 @@ export type WorkReport = ReceivedDone | { status: 'failed'; reason?: string; log
  * winner of a fence writes the uplet, conditioned on its attempt.
  */
 export class WorkLeases {
+  private readonly granted = new RecentMap<string, Granted>(GRANTS_KEPT);
+  /** Settled leases go in batches (a lease is dead once its settlement exists; the reaper deletes what a crash left). */
+  private readonly settledLeases: SettledLeaseDeleter;
+
   constructor(
     private readonly c: Collections,
     private readonly kinds: TaskKindTable,
@@ -49,7 +68,14 @@ export class WorkLeases {
     private readonly logger: Logger,
     private readonly metrics?: OrchestratorMetrics,
     private readonly events: EventPublisher = NO_EVENTS,
-  ) {}
+  ) {
+    this.settledLeases = new SettledLeaseDeleter(c.leases, logger);
+  }
+
+  /** Deletes the settled leases still queued (shutdown; tests that read the leases). */
+  flushSettledLeases(): Promise<void> {
+    return this.settledLeases.flush();
+  }
 
   /** Every status a task is written to is announced (events exchange), after the write. */
   private announce(kind: TaskKind, uuid: string, status: string, attempt: number, detail?: Record<string, unknown>): void {
@@ -109,12 +135,15 @@ export class WorkLeases {
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
       throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: WORK_ERROR_CODES.ALREADY_CLAIMED });
     }
-    await this.uplets(kind).updateOne({ _id: uuid, attempt: uplet.attempt }, { $set: { status: 'pending', worker, attempt, timestamp_claimed: now } });
+    const claimed = { status: 'pending' as const, worker, attempt, timestamp_claimed: now };
+    const written = await this.uplets(kind).updateOne({ _id: uuid, attempt: uplet.attempt }, { $set: claimed });
+    // Remembered only when the write landed on the document read (no concurrent writer in between).
+    if (written.matchedCount === 1) this.granted.set(lease._id, { lease, task: { ...uplet, ...claimed } });
     this.announce(kind, uuid, 'pending', attempt, { worker });
     this.metrics?.claims.inc({ kind, outcome: 'won' });
     if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
     return {
-      uplet: { ...item, status: 'pending', worker, attempt, timestamp_claimed: now },
+      uplet: { ...item, ...claimed },
       lease_token: lease.token,
       attempt,
       lease_expires_at: lease.expires_at,
@@ -148,7 +177,7 @@ export class WorkLeases {
       { $set: { status: 'todo', worker: null, attempt: lease.attempt, timestamp_todo: new Date() }, $inc: { released_attempts: 1 } },
     );
     this.announce(kind, uuid, 'todo', lease.attempt, { reason: 'released' });
-    await this.c.leases.deleteOne({ _id: lease._id });
+    this.settledLeases.delete(lease._id);
     await this.dispatcher.dispatch(kind, [uuid], lease.site);
     return this.current(kind, uuid);
   }
@@ -159,9 +188,13 @@ export class WorkLeases {
    * (a retried request), which is answered with the uplet as it stands.
    */
   async report(kind: TaskKind, uuid: string, received: WorkReport, principal: Principal): Promise<TaskDoc> {
-    const uplet = await this.uplets(kind).findOne({ _id: uuid });
+    const tokenAttempt = received.lease_token ? attemptOfToken(received.lease_token) : undefined;
+    const granted = tokenAttempt === undefined ? undefined : this.granted.get(leaseId(uuid, tokenAttempt));
+    // A grant of this replica answers for the task and the lease; the settlement fence below still decides.
+    const remembered = granted?.lease.kind === kind ? granted : undefined;
+    const uplet = remembered?.task ?? (await this.uplets(kind).findOne({ _id: uuid }));
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
-    const attempt = received.lease_token ? attemptOfToken(received.lease_token) : uplet.attempt;
+    const attempt = received.lease_token ? tokenAttempt : uplet.attempt;
     if (attempt === undefined || attempt < 1) throw notHolder(kind, uuid);
     const id = leaseId(uuid, attempt);
     // Normalised before the repeat check, so a repeat in either score form compares equal.
@@ -172,7 +205,7 @@ export class WorkLeases {
 
     // The holder's first report finds its lease and wins the settlement fence; a settled attempt
     // is read only when that fails (a repeat, a late report), so the usual report reads once.
-    const lease = await this.c.leases.findOne({ _id: id });
+    const lease = remembered?.lease ?? (await this.c.leases.findOne({ _id: id }));
     if (!lease || !isHolder(lease, report.lease_token, principal)) {
       const settled = await this.c.settlements.findOne({ _id: id });
       if (settled) return this.answerRepeat(kind, uuid, settled, report, principal);
@@ -196,7 +229,7 @@ export class WorkLeases {
         report.log_tail,
         report.permanent === true,
       );
-    await this.c.leases.deleteOne({ _id: id });
+    this.settledLeases.delete(id);
     return written ?? this.current(kind, uuid);
   }
 
@@ -224,7 +257,7 @@ export class WorkLeases {
       }
       await this.applyCanceled(kind, uuid, lease.attempt, reason);
       // A running attempt's lease goes; a tombstone stays, refusing claims of its attempt.
-      if (lease.worker !== CANCELLATION_WORKER) await this.c.leases.deleteOne({ _id: lease._id });
+      if (lease.worker !== CANCELLATION_WORKER) this.settledLeases.delete(lease._id);
       return true;
     }
     throw new ConflictError(`${kind} ${uuid} changed state under cancellation 6 times; try again`, { code: WORK_ERROR_CODES.CANCEL_CONTENDED });
@@ -328,7 +361,9 @@ export class WorkLeases {
     const attempt = attemptOfToken(token);
     if (attempt === undefined) throw lost(kind, uuid);
     const id = leaseId(uuid, attempt);
-    const [lease, settled] = await Promise.all([this.c.leases.findOne({ _id: id }), this.c.settlements.findOne({ _id: id })]);
+    // A grant of this replica is the lease as inserted (a heartbeat changes only its expiry); the settlement is always read.
+    const remembered = this.granted.get(id)?.lease;
+    const [lease, settled] = await Promise.all([remembered ?? this.c.leases.findOne({ _id: id }), this.c.settlements.findOne({ _id: id })]);
     if (!lease || !isHolder(lease, token, principal) || lease.kind !== kind || settled) throw lost(kind, uuid);
     return lease;
   }
@@ -341,6 +376,8 @@ export class WorkLeases {
     result: WorkReport | null,
     principal?: Principal,
   ): Promise<boolean> {
+    // Whoever wins, the claim's copy of this attempt is no longer what the database holds.
+    this.granted.delete(lease._id);
     try {
       await this.c.settlements.insertOne({
         _id: lease._id,

@@ -83,12 +83,17 @@ describe('cancellation', () => {
       } else {
         expect(claim.body.error.code).toMatch(/^(NOT_CLAIMABLE|ALREADY_CLAIMED)$/);
       }
-      // Whatever happened, no agent's lease is left live on a canceled uplet.
-      const live = await t.database.db
-        .collection('leases')
-        .find({ uplet: uuid, worker: { $ne: 'uplet:cancellation' } })
-        .toArray();
-      expect(live).toEqual([]);
+      // Whatever happened, no agent's lease is left live on a canceled uplet: one still stored is
+      // settled (it grants nothing) and goes with the next batch of deletions.
+      const agentLeases = () =>
+        t.database.db
+          .collection<{ _id: string }>('leases')
+          .find({ uplet: uuid, worker: { $ne: 'uplet:cancellation' } })
+          .toArray();
+      for (const lease of await agentLeases())
+        expect(await t.database.db.collection<{ _id: string }>('settlements').findOne({ _id: lease._id })).not.toBeNull();
+      await t.orchestrator.leases.flushSettledLeases();
+      expect(await agentLeases()).toEqual([]);
     }
   });
 

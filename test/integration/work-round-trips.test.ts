@@ -18,6 +18,8 @@ import { workTopology } from '../../shared/messaging/work-topology';
  * on FerretDB every command costs a PostgreSQL round trip, so a command added to a claim, a
  * report or a dispatch shows here before it shows in a benchmark.
  */
+const NO_DISPATCH: WorkDispatcher = { dispatch: async () => undefined };
+
 describe('work round trips', () => {
   let database: TestDatabase;
   let client: MongoClient;
@@ -67,13 +69,14 @@ describe('work round trips', () => {
     expect(commands[dispatched[0]!.commandsBefore - 1]).toBe('update learnuplets');
   });
 
-  test('claim, heartbeat and report of a prediction: 4 + 3 + 5 commands once the sites of its algo and problem are known', async () => {
+  test('claim, heartbeat and report of a prediction: 4 + 2 + 2 commands once the sites of its algo and problem are known', async () => {
     const [rank0] = await c.learnuplets.find({ algo: 'ra', rank: 0 }).toArray();
     // The first claim of this code reads the algo's and the problem's sites; no later claim does.
     let grant!: Awaited<ReturnType<WorkLeases['claim']>>;
     const firstClaim = await commandsOf(async () => (grant = await leases.claim('learnuplet', rank0!.uuid, 'w', node)));
     expect(firstClaim).toEqual(expect.arrayContaining(['find algos', 'find problems']));
     await leases.report('learnuplet', rank0!.uuid, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: grant.lease_token }, node);
+    await leases.flushSettledLeases(); // its lease's deletion, queued, would otherwise land among the commands counted below
     await registration.postData({ uuids: ['x0', 'x1'], problems: [] }, owner);
     const [first, second] = (await registration.requestPrediction({ data: ['x0', 'x1'], problem: 'rp' }, owner)).map((p) => p.uuid);
     expect((await commandsOf(() => leases.claim('preduplet', first!, 'w', node))).sort()).toEqual(
@@ -82,24 +85,87 @@ describe('work round trips', () => {
     let token = '';
     const claim = await commandsOf(async () => (token = (await leases.claim('preduplet', second!, 'w', node)).lease_token));
     expect(claim.sort()).toEqual(['find preduplets', 'find datas', 'insert leases', 'update preduplets'].sort());
-    expect((await commandsOf(() => leases.heartbeat('preduplet', second!, token, node))).sort()).toEqual(
-      ['find leases', 'find settlements', 'update leases'].sort(),
-    );
-    // A first report finds its lease and wins the settlement fence: the settlement is not read, and
-    // the answer is the document as the done write left it, not read again.
+    // The lease as granted is remembered; the settlement (another replica may have settled it) is read.
+    expect((await commandsOf(() => leases.heartbeat('preduplet', second!, token, node))).sort()).toEqual(['find settlements', 'update leases'].sort());
+    // A first report to the replica that granted the claim reads neither its task nor its lease (the
+    // claim's copies), wins the settlement fence without reading it, and answers with the document
+    // as the done write left it; its lease is deleted later, with others (SettledLeaseDeleter).
     const done = { status: 'done' as const, prediction_storage_uuid: `prediction-${second!}-1`, lease_token: token };
     let answer: Awaited<ReturnType<typeof leases.report>> | undefined;
     expect(await commandsOf(async () => void (answer = await leases.report('preduplet', second!, done, node)))).toEqual([
-      'find preduplets',
-      'find leases',
       'insert settlements',
       'update preduplets',
-      'delete leases',
     ]);
     const stored = await c.preduplets.findOne({ _id: second! });
     expect(answer).toEqual(stored);
     // Its retry is answered from the settlement, unchanged.
     expect((await leases.report('preduplet', second!, done, node)).status).toBe('done');
+    await leases.flushSettledLeases();
+  });
+
+  /** A replica of its own on the same database: it granted nothing, so it remembers nothing. */
+  const otherReplica = () =>
+    new WorkLeases(c, taskKindTable(c, new ChainKeeper(c, NO_DISPATCH, silentLogger())), NO_DISPATCH, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
+  const predictions = async (n: number) => {
+    const data = Array.from({ length: n }, (_, i) => `y-${Date.now()}-${i}`);
+    await registration.postData({ uuids: data, problems: [] }, owner);
+    return (await registration.requestPrediction({ data, problem: 'rp' }, owner)).map((p) => p.uuid);
+  };
+  const doneOf = (uuid: string, token: string) => ({ status: 'done' as const, prediction_storage_uuid: `prediction-${uuid}-1`, lease_token: token });
+
+  test('a heartbeat or report to another replica reads the task and the lease, and ends the same way', async () => {
+    const [uuid] = await predictions(1);
+    const { lease_token } = await leases.claim('preduplet', uuid!, 'w', node);
+    const other = otherReplica();
+    expect((await commandsOf(() => other.heartbeat('preduplet', uuid!, lease_token, node))).sort()).toEqual(
+      ['find leases', 'find settlements', 'update leases'].sort(),
+    );
+    expect(await commandsOf(() => other.report('preduplet', uuid!, doneOf(uuid!, lease_token), node))).toEqual([
+      'find preduplets',
+      'find leases',
+      'insert settlements',
+      'update preduplets',
+    ]);
+    expect(await c.preduplets.findOne({ _id: uuid! })).toMatchObject({ status: 'done', attempt: 1, worker: 'w' });
+    // The granting replica's copy is stale now; the fence refuses a different second result there.
+    const differing = { ...doneOf(uuid!, lease_token), prediction_storage_uuid: `prediction-${uuid!}-1`, extra: 1 };
+    await expect(leases.report('preduplet', uuid!, differing, node)).rejects.toMatchObject({ code: 'LEASE_SETTLED' });
+    await other.flushSettledLeases();
+    expect(await c.leases.countDocuments({ _id: `${uuid!}/1` })).toBe(0);
+  });
+
+  test("a grant canceled through another replica: the holder's report to the granting replica is refused, the task stays canceled", async () => {
+    const [uuid] = await predictions(1);
+    const { lease_token } = await leases.claim('preduplet', uuid!, 'w', node);
+    expect(await otherReplica().cancel('preduplet', uuid!, 'withdrawn', owner)).toBe(true);
+    await expect(leases.report('preduplet', uuid!, doneOf(uuid!, lease_token), node)).rejects.toMatchObject({ code: 'LEASE_SETTLED' });
+    expect(await c.preduplets.findOne({ _id: uuid! })).toMatchObject({ status: 'canceled', failure_reason: 'withdrawn' });
+  });
+
+  test('settled leases are deleted together, in one command; until then a settled lease grants nothing', async () => {
+    const uuids = await predictions(3);
+    const tokens: string[] = [];
+    for (const uuid of uuids) tokens.push((await leases.claim('preduplet', uuid, 'w', node)).lease_token);
+    for (const [i, uuid] of uuids.entries()) await leases.report('preduplet', uuid, doneOf(uuid, tokens[i]!), node);
+    const ids = uuids.map((u) => `${u}/1`);
+    // Not deleted yet (the batch waits for others): a heartbeat on one is refused all the same.
+    expect(await c.leases.countDocuments({ _id: { $in: ids } })).toBe(3);
+    await expect(leases.heartbeat('preduplet', uuids[0]!, tokens[0]!, node)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(await commandsOf(() => leases.flushSettledLeases())).toEqual(['delete leases']);
+    expect(await c.leases.countDocuments({ _id: { $in: ids } })).toBe(0);
+  });
+
+  test('a settled lease whose deletion was lost with its process is deleted at expiry by the reaper, the task unchanged', async () => {
+    const [uuid] = await predictions(1);
+    const { lease, lease_token } = await leases.claim('preduplet', uuid!, 'w', node);
+    await leases.report('preduplet', uuid!, doneOf(uuid!, lease_token), node);
+    await leases.flushSettledLeases();
+    // As if the process had died before its batch went: the lease is still there, and has expired.
+    const lost = { ...lease, expires_at: new Date(Date.now() - 1_000) };
+    await c.leases.insertOne(lost);
+    expect(await otherReplica().expire(lost)).toBe(false);
+    expect(await c.leases.countDocuments({ _id: lease._id })).toBe(0);
+    expect(await c.preduplets.findOne({ _id: uuid! })).toMatchObject({ status: 'done', attempt: 1, failure_reason: null });
   });
 
   test('a first dispatch writes nothing to the database; a republish records when it was sent', async () => {
