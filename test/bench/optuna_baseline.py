@@ -2,11 +2,12 @@
 
 What a data scientist would write, made reproducible the way the trainer run is: for each matrix
 row (family x metric weighting), rounds of `round_size` proposals from Optuna's TPE (the
-project's own `search.propose`: the row's history replayed into a fresh in-memory study, the
-sampler seeded from the row seed and the history length), each proposal scored by k-fold on the
-training portion (the project's own `trial.evaluate`, the trial's seed), then the best trial
-refit and scored on the set-aside test split (`final.run_final`). No storage, no processes,
-no network: the floor the orchestrated run is compared with.
+project's own `search.propose`, with one study kept per row and told each round's results, as a
+warm trial worker keeps it; the sampler seeded from the row seed and the history length), each
+proposal scored by k-fold on the training portion (the project's own `trial.evaluate`, the
+trial's seed), then the best trial refit and scored on the set-aside test split
+(`final.run_final`). No storage, no processes, no network: the floor the orchestrated run is
+compared with.
 
 Usage: python3 -B optuna_baseline.py spec.json out.json   (PYTHONPATH holds uplet_training)
 spec: the trial data fields (dataset, profile, label_column, task_kind, filters, ignore_fields,
@@ -43,7 +44,7 @@ def run(spec):
     from uplet_training.evaluation import parse_plan
     from uplet_training.families import get_family, resolve_family_params
     from uplet_training.final import run_final
-    from uplet_training.search import propose
+    from uplet_training.search import KeptStudies, propose
     from uplet_training.seeds import derive_seed
     from uplet_training.trial import common_settings, evaluate, training_portion
 
@@ -56,6 +57,7 @@ def run(spec):
     random_state = settings["random_state"]
     round_size = spec["round_size"]
     trials, best, propose_seconds, last_propose_seconds, rounds = [], None, 0.0, 0.0, 0
+    kept = KeptStudies()
     for row in spec["rows"]:
         family = get_family(row["family"])
         space = family.space(data.task_kind)
@@ -64,7 +66,8 @@ def run(spec):
             # Every round asks round_size proposals (a short last round too), as the trial tasks do.
             history = [{"params": t["params"], "value": t["objective"]} for t in row_trials]
             asked = time.perf_counter()
-            proposals = propose(space, history, round_size, row["seed"], spec.get("strategy", "optuna"), "maximize")
+            proposals = propose(space, history, round_size, row["seed"], spec.get("strategy", "optuna"), "maximize",
+                                kept=kept, row_key=row["row"])
             last_propose_seconds = time.perf_counter() - asked
             propose_seconds += last_propose_seconds
             rounds += 1

@@ -1,8 +1,11 @@
+import random
 import unittest
+from unittest import mock
 
+from uplet_training import search
 from uplet_training.errors import BadInput
 from uplet_training.families import get_family
-from uplet_training.search import propose
+from uplet_training.search import KeptStudies, propose
 
 SPACE = get_family("xgboost").space("classification")
 
@@ -43,3 +46,90 @@ class ProposeTest(unittest.TestCase):
         with self.assertRaises(BadInput) as caught:
             propose(SPACE, [{"params": {"max_depth": 99}, "value": 1.0}], 1, seed=1)
         self.assertEqual(caught.exception.field, "history[0].params.max_depth")
+
+
+def study_rounds(space, rounds, seed, strategy, kept, round_size=4, failure_every=7):
+    """A row's rounds as a study runs them: each round's proposals come back as its history
+    entries (every `failure_every`-th failed), in order. Returns every round's proposals."""
+    values = random.Random(seed)
+    history, rounds_proposed = [], []
+    for _ in range(rounds):
+        proposals = propose(space, history, round_size, seed, strategy, kept=kept, row_key=("row", seed, strategy))
+        rounds_proposed.append(proposals)
+        for params in proposals:
+            failed = (len(history) + 1) % failure_every == 0
+            history.append({"params": params, "value": None if failed else round(values.random(), 6)})
+    return rounds_proposed
+
+
+class KeptStudiesTest(unittest.TestCase):
+    def test_a_kept_study_proposes_what_a_fresh_replay_proposes(self):
+        for family in ("decision_tree", "linear", "xgboost"):
+            space = get_family(family).space("classification")
+            for strategy in ("optuna", "random"):
+                for seed in (1, 2):
+                    with self.subTest(family=family, strategy=strategy, seed=seed):
+                        kept = KeptStudies()
+                        with mock.patch.object(search, "_replay", wraps=search._replay) as replay:
+                            extended = study_rounds(space, 16, seed, strategy, kept)
+                        self.assertEqual(replay.call_count, 1)  # the first round only: every later one extended
+                        self.assertEqual(extended, study_rounds(space, 16, seed, strategy, None))
+
+    def test_a_history_that_does_not_line_up_is_replayed_afresh(self):
+        kept = KeptStudies()
+        history = [{"params": p, "value": 0.5 + i / 100} for i, p in enumerate(propose(SPACE, [], 12, seed=9, strategy="random"))]
+        first = propose(SPACE, history, 4, 42, kept=kept, row_key="r")
+        done = [{"params": p, "value": 0.6} for p in first]
+        other = propose(SPACE, history[:11], 4, seed=9, strategy="random")[0]
+        cases = {
+            "an earlier entry changed": [dict(history[0], value=0.1)] + history[1:] + done,
+            "a result for params the round did not ask": history + [{"params": other, "value": 0.6}] + done[1:],
+            "fewer results than asked": history + done[:2],
+            "a NaN result": history + done[:3] + [dict(done[3], value=float("nan"))],
+        }
+        for case, new_history in cases.items():
+            with self.subTest(case=case):
+                kept_now = KeptStudies()
+                propose(SPACE, history, 4, 42, kept=kept_now, row_key="r")
+                with mock.patch.object(search, "_replay", wraps=search._replay) as replay:
+                    try:
+                        got = propose(SPACE, new_history, 4, 42, kept=kept_now, row_key="r")
+                    except ValueError:
+                        got = "refused"
+                self.assertEqual(replay.call_count, 1)
+                try:
+                    expected = propose(SPACE, new_history, 4, 42)
+                except ValueError:
+                    expected = "refused"
+                self.assertEqual(got, expected)
+
+    def test_results_beyond_the_asked_round_are_added_in_order(self):
+        # A worker that missed a round (another agent ran all its trials) sees two rounds of results at once.
+        kept = KeptStudies()
+        history = []
+        for _ in range(4):
+            for params in propose(SPACE, history, 4, 3):
+                history.append({"params": params, "value": 0.5 + len(history) / 100})
+        propose(SPACE, history, 4, 3, kept=kept, row_key="r")
+        for _ in range(2):
+            for params in propose(SPACE, history, 4, 3):
+                history.append({"params": params, "value": 0.5 + len(history) / 100})
+        with mock.patch.object(search, "_replay", wraps=search._replay) as replay:
+            extended = propose(SPACE, history, 4, 3, kept=kept, row_key="r")
+        self.assertEqual(replay.call_count, 0)
+        self.assertEqual(extended, propose(SPACE, history, 4, 3))
+
+    def test_a_bad_new_entry_is_refused_as_a_fresh_replay_refuses_it(self):
+        kept = KeptStudies()
+        proposals = propose(SPACE, [], 2, 4, kept=kept, row_key="r")
+        bad = [{"params": proposals[0], "value": 0.5}, {"params": dict(proposals[1], max_depth=99), "value": 0.5}]
+        with self.assertRaises(BadInput) as caught:
+            propose(SPACE, bad, 2, 4, kept=kept, row_key="r")
+        self.assertEqual(caught.exception.field, "history[1].params.max_depth")
+        self.assertEqual(kept.rows, {})  # not kept: the next round replays
+
+    def test_the_kept_studies_are_bounded(self):
+        kept = KeptStudies()
+        for row in range(KeptStudies.STUDIES_KEPT + 2):
+            propose(SPACE, [], 1, row, strategy="random", kept=kept, row_key=row)
+        self.assertEqual(list(kept.rows), list(range(2, KeptStudies.STUDIES_KEPT + 2)))

@@ -36,7 +36,7 @@ class ServeTest(TempDirTest):
                 code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
         finally:
             dataset._last_frame = dataset._last_data = None  # the cold runs compared with it read the file afresh
-            T._recent_rounds = None  # and propose afresh
+            T._recent_rounds = T._kept_studies = None  # and propose afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
     def test_trials_served_one_after_another_match_cold_runs(self):

@@ -6,7 +6,17 @@ The sampler is seeded with derive_seed(seed, "round", len(history)), the history
 into a fresh in-memory study (no storage, nothing written), and the round's r proposals are
 `study.ask(distributions)` r times. So however many agents ran the earlier rounds, the same
 history gives the same next round.
+
+A process that proposes a row's rounds one after another (a warm trial worker, the benchmark's
+baseline) may keep the row's study (KeptStudies): the next round then tells the asked trials their
+results instead of replaying the whole history (Optuna's in-memory storage deep-copies every
+replayed trial: half of a round's propose at 500 trials). The kept study holds the same trials,
+in the same order, as a fresh replay would, so the proposals are the same; anything that does not
+line up is replayed afresh.
 """
+
+import collections
+import math
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -37,34 +47,101 @@ def make_sampler(strategy, seed):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def propose(space, history, round_size, seed, strategy="optuna", direction="maximize"):
-    """`round_size` new param dicts; history: [{"params": {...}, "value": number or null (failed)}]."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+def _check_entry(space, past, index):
+    """(resolved params, value or None) of history[index], or BadInput naming what is wrong."""
+    field = f"history[{index}]"
+    if not isinstance(past, dict):
+        raise BadInput("invalid_field", "a history entry must be {params, value}", field)
+    params = resolve_params(space, past.get("params"), f"{field}.params")
+    value = past.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise BadInput("invalid_field", "value must be a number or null (failed trial)", f"{field}.value")
+    return params, value
+
+
+def _replay(space, history, sampler, direction):
+    """A fresh in-memory study holding `history` as finished trials, in order."""
     distributions = {p.name: distribution(p) for p in space}
-    sampler = make_sampler(strategy, derive_seed(seed, "round", len(history)))
     study = optuna.create_study(sampler=sampler, direction=direction)
     for index, past in enumerate(history):
-        field = f"history[{index}]"
-        if not isinstance(past, dict):
-            raise BadInput("invalid_field", "a history entry must be {params, value}", field)
-        params = resolve_params(space, past.get("params"), f"{field}.params")
-        value = past.get("value")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise BadInput("invalid_field", "value must be a number or null (failed trial)", f"{field}.value")
-        state = TrialState.COMPLETE if value is not None else TrialState.FAIL
-        study.add_trial(create_trial(
-            params=params, distributions=distributions, state=state,
-            value=float(value) if value is not None else None,
-        ))
-    proposals = []
-    for _ in range(round_size):
-        trial = study.ask(distributions)
-        proposals.append(dict(trial.params))
+        _add_finished(study, distributions, *_check_entry(space, past, index))
+    return study
+
+
+def _add_finished(study, distributions, params, value):
+    study.add_trial(create_trial(
+        params=params, distributions=distributions,
+        state=TrialState.COMPLETE if value is not None else TrialState.FAIL,
+        value=float(value) if value is not None else None,
+    ))
+
+
+def _ask(study, space, round_size, sampler):
+    """The round's asked trials and their params."""
+    distributions = {p.name: distribution(p) for p in space}
+    study.sampler = sampler
+    asked = [study.ask(distributions) for _ in range(round_size)]
+    return asked, [dict(trial.params) for trial in asked]
+
+
+def propose(space, history, round_size, seed, strategy="optuna", direction="maximize", kept=None, row_key=None):
+    """`round_size` new param dicts; history: [{"params": {...}, "value": number or null (failed)}].
+    With `kept` (KeptStudies) and `row_key` (what names the row: family, task kind, strategy,
+    direction, seed), the row's study from its previous round is extended rather than replayed."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = make_sampler(strategy, derive_seed(seed, "round", len(history)))
+    study = kept.extend(row_key, space, history) if kept is not None else None
+    if study is None:
+        study = _replay(space, history, sampler, direction)
+    asked, proposals = _ask(study, space, round_size, sampler)
+    if kept is not None:
+        kept.keep(row_key, study, history, asked)
     return proposals
 
 
-def propose_from_spec(spec, field=None):
-    """Spec: {family, task_kind, strategy, history, round_size, seed, direction or metric}."""
+class KeptStudies:
+    """The studies of the rows this process proposed lately, each with the history it holds and
+    the trials its last round asked. `extend` tells those asked trials the results the new
+    history gives them, in order, and adds any further entries, so the study holds exactly what
+    a fresh replay of the new history would; when the new history does not start with the kept
+    one, or a result is not one a replay would store as is, it returns None (replay afresh)."""
+
+    STUDIES_KEPT = 8
+
+    def __init__(self):
+        self.rows = collections.OrderedDict()
+
+    def keep(self, row_key, study, history, asked):
+        self.rows[row_key] = (study, [dict(h) for h in history], asked)
+        self.rows.move_to_end(row_key)
+        while len(self.rows) > self.STUDIES_KEPT:
+            self.rows.popitem(last=False)
+
+    def extend(self, row_key, space, history):
+        entry = self.rows.pop(row_key, None)  # taken out: a study that fails half-way is not kept
+        if entry is None:
+            return None
+        study, held, asked = entry
+        if len(history) < len(held) + len(asked) or history[:len(held)] != held:
+            return None
+        new = [_check_entry(space, past, len(held) + i) for i, past in enumerate(history[len(held):])]
+        if any(value is not None and not math.isfinite(value) for _, value in new):
+            return None
+        if any(params != trial.params for (params, _), trial in zip(new, asked)):
+            return None
+        for (_, value), trial in zip(new, asked):
+            if value is None:
+                study.tell(trial, state=TrialState.FAIL)
+            else:
+                study.tell(trial, float(value))
+        distributions = {p.name: distribution(p) for p in space}
+        for params, value in new[len(asked):]:
+            _add_finished(study, distributions, params, value)
+        return study
+
+
+def propose_from_spec(spec, field=None, kept=None):
+    """Spec: {family, task_kind, strategy, history, round_size, seed, direction or metric}; `kept`: see propose."""
     family = get_family(require_string(spec, "family"))
     task_kind = require_choice(spec, "task_kind", ("classification", "regression"))
     strategy = spec.get("strategy") or "optuna"
@@ -77,9 +154,10 @@ def propose_from_spec(spec, field=None):
     direction = direction or "maximize"
     if direction not in DIRECTIONS:
         raise BadInput("invalid_field", "direction must be maximize or minimize", "direction")
+    seed = optional_int(spec, "seed", 42, low=0)
     return propose(
         family.space(task_kind), optional_list(spec, "history"), optional_int(spec, "round_size", 1, low=1, high=1000),
-        optional_int(spec, "seed", 42, low=0), strategy, direction,
+        seed, strategy, direction, kept=kept, row_key=(family.id, task_kind, strategy, direction, seed),
     )
 
 

@@ -73,19 +73,25 @@ class RecentRounds:
 
 
 _recent_rounds = None
+_kept_studies = None
 
 
 def keep_recent_rounds():
-    """Called once by a warm worker: from now on trial_params reuses the rounds it proposed lately."""
+    """Called once by a warm worker: from now on trial_params reuses the rounds it proposed lately,
+    and a row's next round extends the study of its last one (search.KeptStudies)."""
     global _recent_rounds
     _recent_rounds = RecentRounds()
 
 
 def round_proposals(ask, family_id, task_kind):
     """The round an ask belongs to: all its proposals (index not applied)."""
-    from .search import propose_from_spec  # Optuna only when asked
+    global _kept_studies
+    from .search import KeptStudies, propose_from_spec  # Optuna only when asked
 
-    propose = lambda: propose_from_spec(dict(ask, family=family_id, task_kind=task_kind), field="ask")  # noqa: E731
+    if _recent_rounds is not None and _kept_studies is None:
+        _kept_studies = KeptStudies()
+    spec = dict(ask, family=family_id, task_kind=task_kind)
+    propose = lambda: propose_from_spec(spec, field="ask", kept=_kept_studies)  # noqa: E731
     if _recent_rounds is None:
         return propose()
     key = json.dumps([{k: v for k, v in ask.items() if k != "index"}, family_id, task_kind], sort_keys=True)
