@@ -40,7 +40,7 @@ onLinux('ProcessCpuMeter (the benchmarks CPU split)', () => {
     // service is. It waits 500 ms (the meter starts meanwhile), burns 500 ms of CPU, then idles.
     const code = `const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; setTimeout(() => { while (cpu() < 500); setTimeout(() => {}, 30000); }, 500);`;
     const shell = spawn('/bin/sh', ['-c', `"${process.execPath}" -e "${code}" ${marker} > /dev/null 2>&1 & echo $!`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const [out] = (await once(shell.stdout!, 'data')) as [Buffer];
+    const [out] = (await once(shell.stdout, 'data')) as [Buffer];
     const burner = Number(out.toString().trim());
     try {
       await once(shell, 'exit');
