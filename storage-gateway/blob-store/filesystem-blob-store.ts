@@ -32,12 +32,14 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async put(kind: BlobKind, uuid: string, body: Readable, options: PutOptions): Promise<PutResult> {
-    const tmp = path.join(this.tmpDir, `${crypto.randomUUID()}.part`);
+    // `moved` once renamed into place: nothing is left to remove then.
+    const tmp = { path: path.join(this.tmpDir, `${crypto.randomUUID()}.part`), moved: false };
     const hasher = new HashAndLimit(options.maxBytes);
     try {
-      const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK });
+      const out = fs.createWriteStream(tmp.path, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK });
       await pipeline(body, hasher, out);
-      await fsyncFile(tmp);
+      // A second open for the fsync: a stream on a kept FileHandle never resolves pipeline() in Node 20.
+      await fsyncFile(tmp.path);
       const sha256 = hasher.digest();
       const expected = typeof options.expectedSha256 === 'function' ? options.expectedSha256() : options.expectedSha256;
       if (expected && expected.toLowerCase() !== sha256) {
@@ -52,16 +54,24 @@ export class FilesystemBlobStore implements BlobStore {
         return this.locks.run(`content/${sha256}`, () => this.commit(kind, uuid, tmp, sha256, hasher.bytes, options));
       });
     } finally {
-      await fs.promises.rm(tmp, { force: true });
+      if (!tmp.moved) await fs.promises.rm(tmp.path, { force: true });
     }
   }
 
   /** Moves the content in and links the metadata; the caller holds the uuid's and the content's locks. */
-  private async commit(kind: BlobKind, uuid: string, tmp: string, sha256: string, size: number, options: PutOptions): Promise<PutResult> {
+  private async commit(
+    kind: BlobKind,
+    uuid: string,
+    tmp: { path: string; moved: boolean },
+    sha256: string,
+    size: number,
+    options: PutOptions,
+  ): Promise<PutResult> {
     const contentPath = this.contentPath(sha256);
     await fs.promises.mkdir(path.dirname(contentPath), { recursive: true });
     // Same sha256, same bytes: replacing an existing content file changes nothing.
-    await fs.promises.rename(tmp, contentPath);
+    await fs.promises.rename(tmp.path, contentPath);
+    tmp.moved = true;
     this.committedDuringSweep?.add(sha256);
     const meta: BlobMeta = {
       uuid,
@@ -77,8 +87,14 @@ export class FilesystemBlobStore implements BlobStore {
     const metaPath = this.metaPath(kind, uuid);
     await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
     const metaTmp = path.join(this.tmpDir, `${crypto.randomUUID()}.meta`);
-    await fs.promises.writeFile(metaTmp, JSON.stringify(meta), { mode: 0o600 });
-    await fsyncFile(metaTmp);
+    // Written and fsynced through one descriptor: no second open for the fsync.
+    const metaFile = await fs.promises.open(metaTmp, 'wx', 0o600);
+    try {
+      await metaFile.writeFile(JSON.stringify(meta));
+      await metaFile.sync();
+    } finally {
+      await metaFile.close();
+    }
     try {
       await fs.promises.link(metaTmp, metaPath);
     } catch (err) {
