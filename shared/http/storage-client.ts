@@ -108,7 +108,11 @@ export class StorageClient {
   async meta(kind: BlobKind, uuid: string): Promise<BlobMetadata> {
     return withRetry(
       this.retry,
-      async () => (await this.json(await fetch(`${this.readUrl(kind, uuid)}/meta`, { headers: this.auth() }), `meta ${kind} ${uuid}`)) as BlobMetadata,
+      async () =>
+        (await this.json(
+          await asResponse(await streamRequest('GET', `${this.readUrl(kind, uuid)}/meta`, this.auth())),
+          `meta ${kind} ${uuid}`,
+        )) as BlobMetadata,
     );
   }
 
