@@ -59,9 +59,8 @@ def _check_entry(space, past, index):
     return params, value
 
 
-def _replay(space, history, sampler, direction):
+def _replay(space, distributions, history, sampler, direction):
     """A fresh in-memory study holding `history` as finished trials, in order."""
-    distributions = {p.name: distribution(p) for p in space}
     study = optuna.create_study(sampler=sampler, direction=direction)
     for index, past in enumerate(history):
         _add_finished(study, distributions, *_check_entry(space, past, index))
@@ -76,9 +75,8 @@ def _add_finished(study, distributions, params, value):
     ))
 
 
-def _ask(study, space, round_size, sampler):
+def _ask(study, distributions, round_size, sampler):
     """The round's asked trials and their params."""
-    distributions = {p.name: distribution(p) for p in space}
     study.sampler = sampler
     asked = [study.ask(distributions) for _ in range(round_size)]
     return asked, [dict(trial.params) for trial in asked]
@@ -89,11 +87,12 @@ def propose(space, history, round_size, seed, strategy="optuna", direction="maxi
     With `kept` (KeptStudies) and `row_key` (what names the row: family, task kind, strategy,
     direction, seed), the row's study from its previous round is extended rather than replayed."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    distributions = {p.name: distribution(p) for p in space}
     sampler = make_sampler(strategy, derive_seed(seed, "round", len(history)))
-    study = kept.extend(row_key, space, history) if kept is not None else None
+    study = kept.extend(row_key, space, distributions, history) if kept is not None else None
     if study is None:
-        study = _replay(space, history, sampler, direction)
-    asked, proposals = _ask(study, space, round_size, sampler)
+        study = _replay(space, distributions, history, sampler, direction)
+    asked, proposals = _ask(study, distributions, round_size, sampler)
     if kept is not None:
         kept.keep(row_key, study, history, asked)
     return proposals
@@ -117,7 +116,7 @@ class KeptStudies:
         while len(self.rows) > self.STUDIES_KEPT:
             self.rows.popitem(last=False)
 
-    def extend(self, row_key, space, history):
+    def extend(self, row_key, space, distributions, history):
         entry = self.rows.pop(row_key, None)  # taken out: a study that fails half-way is not kept
         if entry is None:
             return None
@@ -134,7 +133,6 @@ class KeptStudies:
                 study.tell(trial, state=TrialState.FAIL)
             else:
                 study.tell(trial, float(value))
-        distributions = {p.name: distribution(p) for p in space}
         for params, value in new[len(asked):]:
             _add_finished(study, distributions, params, value)
         return study
