@@ -341,8 +341,8 @@ async function main(): Promise<void> {
 
 /**
  * A whole run: each scenario in a process of its own, one after another, so none inherits another's
- * heap, caches or database (in one process the trainer run after the 1,000,000-uplet scenarios used
- * half as much CPU again in this process). The table and the results file are the same as before.
+ * heap, caches or database (the trainer run used to follow the 1,000,000-uplet scenarios in the
+ * process that had inserted them). The table and the results file are the same as before.
  */
 async function runEachInItsOwnProcess(quick: boolean): Promise<void> {
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
