@@ -31,6 +31,8 @@ interface Row {
   ratio: string;
 }
 
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
 /** Every scenario, in the order a run takes them. */
 const SCENARIOS = ['claim', 'generation', 'dispatch', 'e2e', 'list', 'growth', 'storage', 'trainer', 'train-new', 'warm-trials'];
 
@@ -45,7 +47,6 @@ async function main(): Promise<void> {
     .split(',');
   if (!only && process.env.UPLET_BENCH_ONE_PROCESS !== '1') return runEachInItsOwnProcess(quick);
   const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
   let server: LocalMongoServer | undefined;
   let mongoUrlFor: (db: string) => string;
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(childOutput, JSON.stringify({ environment, rows, results }));
     return;
   }
-  report(environment, rows, results, quick, log);
+  report(environment, rows, results, quick);
 }
 
 /**
@@ -345,7 +346,6 @@ async function main(): Promise<void> {
  * process that had inserted them). The table and the results file are the same as before.
  */
 async function runEachInItsOwnProcess(quick: boolean): Promise<void> {
-  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const rows: Row[] = [];
   const results: Record<string, unknown> = {};
   let environment: { note?: string } | undefined;
@@ -365,11 +365,11 @@ async function runEachInItsOwnProcess(quick: boolean): Promise<void> {
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
-  report(environment ?? {}, rows, results, quick, log);
+  report(environment ?? {}, rows, results, quick);
 }
 
 /** Prints the table and writes the figures to test/bench/results. */
-function report(environment: { note?: string }, rows: Row[], results: Record<string, unknown>, quick: boolean, log: (line: string) => void): void {
+function report(environment: { note?: string }, rows: Row[], results: Record<string, unknown>, quick: boolean): void {
   printTable(rows);
   if (environment.note) process.stdout.write(`\nNote: ${environment.note}\n`);
   // Compiled to dist/test/bench: the figures go to the source tree's test/bench/results.
