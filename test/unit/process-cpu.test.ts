@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ProcessCpuMeter } from '../bench/process-cpu';
 
 /** A node process that burns `burnMs` of CPU (CPU time, not wall: a loaded machine only stretches it), sleeps `sleepMs` (so a sample sees its total), then exits. */
@@ -36,26 +38,32 @@ onLinux('ProcessCpuMeter (the benchmarks CPU split)', () => {
 
   it("counts a process outside this one's tree too, though it reads such a process only once a second", async () => {
     const marker = `cpu-meter-test-${crypto.randomBytes(4).toString('hex')}`;
+    const go = path.join(os.tmpdir(), `${marker}.go`);
     // A shell starts the burner in the background and exits: the burner is handed to init, as a
-    // service is. It waits 500 ms (the meter starts meanwhile), burns 500 ms of CPU, then idles.
-    const code = `const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; setTimeout(() => { while (cpu() < 500); setTimeout(() => {}, 30000); }, 500);`;
+    // service is. It waits for the go file (written once the meter runs), burns 500 ms of CPU, then idles.
+    const code = `const fs = require('fs'); const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; const wait = setInterval(() => { if (!fs.existsSync('${go}')) return; clearInterval(wait); const from = cpu(); while (cpu() - from < 500); setTimeout(() => {}, 30000); }, 20);`;
     const shell = spawn('/bin/sh', ['-c', `"${process.execPath}" -e "${code}" ${marker} > /dev/null 2>&1 & echo $!`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Listened for before anything is awaited: the shell may exit before its output is read.
+    const exited = once(shell, 'exit');
     const [out] = (await once(shell.stdout, 'data')) as [Buffer];
     const burner = Number(out.toString().trim());
     try {
-      await once(shell, 'exit');
-      const meter = new ProcessCpuMeter(50, (_pid, cmdline) => cmdline.includes(marker)).start();
+      await exited;
       const ticks = () => {
         const stat = fs.readFileSync(`/proc/${burner}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         return Number(fields[11]) + Number(fields[12]);
       };
-      while (ticks() < 45) await new Promise((r) => setTimeout(r, 50));
+      const before = ticks();
+      const meter = new ProcessCpuMeter(50, (_pid, cmdline) => cmdline.includes(marker)).start();
+      fs.writeFileSync(go, '');
+      while (ticks() - before < 45) await new Promise((r) => setTimeout(r, 50));
       const split = meter.stop()!;
       expect(split.other).toBeGreaterThanOrEqual(0.35);
       expect(split.other).toBeLessThan(0.9);
     } finally {
       process.kill(burner);
+      fs.rmSync(go, { force: true });
     }
   });
 });
