@@ -59,9 +59,13 @@ export class CodeSites {
 export async function learnupletBlobs(c: Collections, l: LearnupletDoc, code: CodeSites = new CodeSites(c)): Promise<TaskBlobs> {
   const train = new Set(l.train_data);
   const tests = [...new Set(l.test_data)].filter((d) => !train.has(d));
-  const [registered, codeLocations] = await Promise.all([
+  // Three independent reads side by side: each is a database round trip between a todo and its claim.
+  const modelStart = l.model_start && l.model_start !== l.algo ? l.model_start : null;
+  const [registered, codeLocations, writer] = await Promise.all([
     Promise.all(tests.map((d) => c.datas.findOne({ _id: d, problems: l.problem }, { projection: { _id: 1, site: 1 } }))),
     code.locations(l.problem, l.algo, l.workflow),
+    // The model it starts from is at the site of the rank that wrote it (recorded on that learnuplet).
+    modelStart ? c.learnuplets.findOne({ problem: l.problem, algo: l.algo, model_end: modelStart }, { projection: { site: 1 } }) : null,
   ]);
   const site = siteOf(l);
   const readable = tests.flatMap((d, i) => (registered[i] ? [{ uuid: d, site: siteOf(registered[i]) }] : []));
@@ -69,11 +73,7 @@ export async function learnupletBlobs(c: Collections, l: LearnupletDoc, code: Co
   const locations: Record<string, string> = { ...codeLocations, [`model/${l.model_end}`]: site };
   for (const d of train) locations[`data/${d}`] = site;
   for (const t of readable) locations[`data/${t.uuid}`] = t.site;
-  if (l.model_start && l.model_start !== l.algo) {
-    // The model it starts from is at the site of the rank that wrote it (recorded on that learnuplet).
-    const writer = await c.learnuplets.findOne({ problem: l.problem, algo: l.algo, model_end: l.model_start }, { projection: { site: 1 } });
-    locations[`model/${l.model_start}`] = siteOf(writer);
-  }
+  if (modelStart) locations[`model/${modelStart}`] = siteOf(writer);
   return {
     reads: data.map((uuid) => `data/${uuid}`),
     writes: [`model/${l.model_end}`],
