@@ -27,6 +27,8 @@ export interface SandboxedCommand {
    * every other protection stays. Without bubblewrap they are the host's anyway.
    */
   systemPaths?: string[];
+  /** Variables set beside PATH, HOME and LANG (the rest of the environment is cleared); names of [A-Z_][A-Z0-9_]*. */
+  env?: Readonly<Record<string, string>>;
   limits: SandboxLimits;
   /** Aborting kills the whole process group (a lost lease, a shutdown). */
   signal?: AbortSignal;
@@ -84,7 +86,7 @@ const TASK_ROOT = '/task';
 
 /** Where and with what environment the command line starts: bubblewrap sets up the rest itself. */
 function launchIn(command: SandboxedCommand, caps: SandboxCapabilities): { cwd: string; env: Record<string, string> } {
-  return caps.bubblewrap ? { cwd: '/', env: {} } : { cwd: command.cwd, env: { PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' } };
+  return caps.bubblewrap ? { cwd: '/', env: {} } : { cwd: command.cwd, env: { ...checkedEnv(command.env), PATH: SANDBOX_PATH, HOME: '/tmp', LANG: 'C.UTF-8' } };
 }
 
 /** Through the spawner process when there is one; else forked by Node (blocking the event loop meanwhile). */
@@ -274,8 +276,20 @@ function buildArgv(command: Omit<SandboxedCommand, 'signal'>, caps: SandboxCapab
   for (const dir of new Set(systemPaths.map((p) => path.dirname(p)))) if (dir !== '/usr') bwrap.push('--perms', '0755', '--dir', dir);
   for (const p of systemPaths) bwrap.push('--ro-bind-try', p, p);
   for (const m of command.mounts) bwrap.push(m.writable ? '--bind' : '--ro-bind', m.hostPath, m.sandboxPath);
-  bwrap.push('--chdir', command.cwd, '--clearenv', '--setenv', 'PATH', SANDBOX_PATH, '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8', '--');
+  bwrap.push('--chdir', command.cwd, '--clearenv', '--setenv', 'PATH', SANDBOX_PATH, '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8');
+  for (const [name, value] of Object.entries(checkedEnv(command.env))) bwrap.push('--setenv', name, value);
+  bwrap.push('--');
   return [...bwrap, ...inner];
+}
+
+/** The command's extra variables; a name that is not a plain variable name, or one of the three set here, is a programming error. */
+function checkedEnv(env: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const checked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name) || ['PATH', 'HOME', 'LANG'].includes(name)) throw new Error(`sandbox variable ${name} refused`);
+    checked[name] = value;
+  }
+  return checked;
 }
 
 /** A read-only system path: absolute, normalised, under /etc or /usr (never the task's, /proc, /dev or /tmp). */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BlobKind, StorageClient } from '../../shared/http/storage-client';
-import { runSandboxed, type SandboxMount, type SandboxResult } from '../sandbox/sandboxed-command';
+import { runSandboxed, type SandboxedCommand, type SandboxResult } from '../sandbox/sandboxed-command';
 import type { SandboxLimits } from '../sandbox/sandbox-limits';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-limits';
 import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
@@ -181,7 +181,7 @@ export class TaskWorkspace {
   }
 
   /** Runs one step of the contract; a non-zero exit, a kill or a timeout is a TaskStepFailed. */
-  async run(step: string, command: { argv: string[]; cwd: string; mounts: SandboxMount[]; systemPaths?: string[] }): Promise<SandboxResult> {
+  async run(step: string, command: Omit<SandboxedCommand, 'limits' | 'signal'>): Promise<SandboxResult> {
     this.ctx.signal.throwIfAborted();
     const result = await runSandboxed({ ...command, limits: this.ctx.limits, signal: this.ctx.signal }, this.ctx.caps);
     if (result.reason) throw new TaskStepFailed(step, result, `${step}: ${result.reason}`);

@@ -5,8 +5,19 @@ import type { BlobKind } from '../../shared/http/storage-client';
 import { TaskStepFailed, type TaskWorkspace } from '../tasks/task-workspace';
 import { sandboxOutputFile } from '../sandbox/sandbox-output';
 
-/** What numpy's BLAS needs to load in the sandbox (measured: `libblas.so.3: cannot open shared object file` without them). */
-export const ENGINE_SYSTEM_PATHS = ['/etc/alternatives', '/etc/ld.so.cache'];
+/**
+ * How every engine process is sandboxed, beyond its mounts. systemPaths: what numpy's BLAS needs
+ * to load (measured: `libblas.so.3: cannot open shared object file` without them). env: the
+ * numeric libraries run single-threaded, as the estimators do (n_jobs=1; the agent's slots are the
+ * parallelism). Left alone, OpenBLAS, OpenMP and numexpr start a thread per core in every engine
+ * process: on a many-core host those threads, all of the sandbox user, reach SANDBOX_MAX_PROCESSES
+ * (measured: numpy's import then fails, `OpenBLAS blas_thread_init: pthread_create failed`), slots
+ * oversubscribe the cores, and a model's last bits could depend on the host's core count.
+ */
+export const ENGINE_SANDBOX = {
+  systemPaths: ['/etc/alternatives', '/etc/ld.so.cache'],
+  env: { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', NUMEXPR_NUM_THREADS: '1' },
+} as const;
 
 export type EngineCommand = 'profile' | 'trial' | 'final' | 'predict' | 'synthetic' | 'teach';
 
@@ -38,7 +49,8 @@ export async function runEngine(ws: TaskWorkspace, command: EngineCommand, spec:
       argv: [engine.python, '-B', '-m', 'uplet_training', command, '--spec', 'spec.json', '--out', 'out'],
       cwd: '/task',
       mounts,
-      systemPaths: ENGINE_SYSTEM_PATHS,
+      systemPaths: [...ENGINE_SANDBOX.systemPaths],
+      env: ENGINE_SANDBOX.env,
     });
   } catch (err) {
     if (err instanceof TaskStepFailed && err.result?.exitCode === 2) {

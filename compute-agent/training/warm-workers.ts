@@ -9,7 +9,7 @@ import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from '../sandbox/sandbox
 import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
 import { explain, spawnSandboxedProcess, type SandboxResult } from '../sandbox/sandboxed-command';
 import { TaskStepFailed } from '../tasks/task-workspace';
-import { ENGINE_SYSTEM_PATHS } from './engine-command';
+import { ENGINE_SANDBOX } from './engine-command';
 import type { EngineSettings } from './engine-settings';
 import { RecentMap } from '../../shared/recent-map';
 
@@ -177,7 +177,8 @@ export class WarmWorker {
           { hostPath: data, sandboxPath: '/task/data', writable: false },
           { hostPath: work, sandboxPath: '/task/work', writable: true },
         ],
-        systemPaths: ENGINE_SYSTEM_PATHS,
+        systemPaths: [...ENGINE_SANDBOX.systemPaths],
+        env: ENGINE_SANDBOX.env,
         limits: settings.limits,
       },
       settings.caps,

@@ -79,6 +79,30 @@ describe('warm worker pool: spares', () => {
       return false;
     }
   };
+  const readProc = (pid: number, file: string) => fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  /** Every live process under `pid`, by the parent ids in /proc. */
+  const descendants = (pid: number): number[] => {
+    const parentOf = new Map<number, number>();
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // The command name in parentheses may hold spaces: the parent id is the second field after it.
+        parentOf.set(Number(entry), Number(readProc(Number(entry), 'stat').split(') ')[1]!.split(' ')[1]));
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    const found: number[] = [];
+    const walk = (parent: number) => {
+      for (const [child, p] of parentOf) {
+        if (p !== parent) continue;
+        found.push(child);
+        walk(child);
+      }
+    };
+    walk(pid);
+    return found;
+  };
   const sparesOf = (pool: WarmWorkerPool, n: number) => waitFor(async () => (pool.listSpares().length === n ? pool.listSpares() : undefined), 20_000);
   const startOn = (taken: WarmTake | undefined): Promise<WarmWorker> => {
     if (!taken || 'worker' in taken) throw new Error(`expected the right to start a worker, got ${taken ? 'an idle worker' : 'nothing'}`);
@@ -132,6 +156,20 @@ describe('warm worker pool: spares', () => {
     cancelled.cancel();
     await sparesOf(other, 1);
     expect(other.list()).toEqual([]);
+  }, 60_000);
+
+  test('a worker runs its numeric libraries single-threaded: the engine sandbox sets their thread counts, and its Python holds one thread after a trial', async () => {
+    const { pool } = newPool(1, 0);
+    const worker = await startOn(pool.take(key('job-t')));
+    await worker.runTrial({ ...spec, profile }, new AbortController().signal);
+    // The Python under the worker's bubblewrap (setpriv and prlimit exec into it), found through /proc: the host's view of its PID namespace.
+    const python = descendants(worker.pid).find((pid) => /^\/usr\/bin\/python3\0.*uplet_training\0serve/.test(readProc(pid, 'cmdline')));
+    if (python === undefined) throw new Error(`no serve process under ${worker.pid}`);
+    const environ = readProc(python, 'environ').split('\0');
+    for (const name of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMEXPR_NUM_THREADS']) expect(environ).toContain(`${name}=1`);
+    // OpenBLAS alone would have started a thread per further core at numpy's import (2 threads on 2 cores).
+    expect(readProc(python, 'status')).toMatch(/^Threads:\s+1$/m);
+    pool.release(worker);
   }, 60_000);
 
   test("a job's end retires its idle workers at once and a busy one when its trial ends; other jobs' stay", async () => {
