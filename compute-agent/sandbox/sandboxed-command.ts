@@ -26,7 +26,7 @@ export interface SandboxedCommand {
    * numpy's BLAS needs `/etc/alternatives` and `/etc/ld.so.cache`). Only under /etc or /usr;
    * every other protection stays. Without bubblewrap they are the host's anyway.
    */
-  systemPaths?: string[];
+  systemPaths?: readonly string[];
   /** Variables set beside PATH, HOME and LANG (the rest of the environment is cleared); names of [A-Z_][A-Z0-9_]*. */
   env?: Readonly<Record<string, string>>;
   limits: SandboxLimits;

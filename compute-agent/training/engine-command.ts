@@ -49,7 +49,7 @@ export async function runEngine(ws: TaskWorkspace, command: EngineCommand, spec:
       argv: [engine.python, '-B', '-m', 'uplet_training', command, '--spec', 'spec.json', '--out', 'out'],
       cwd: '/task',
       mounts,
-      systemPaths: [...ENGINE_SANDBOX.systemPaths],
+      systemPaths: ENGINE_SANDBOX.systemPaths,
       env: ENGINE_SANDBOX.env,
     });
   } catch (err) {

@@ -177,7 +177,7 @@ export class WarmWorker {
           { hostPath: data, sandboxPath: '/task/data', writable: false },
           { hostPath: work, sandboxPath: '/task/work', writable: true },
         ],
-        systemPaths: [...ENGINE_SANDBOX.systemPaths],
+        systemPaths: ENGINE_SANDBOX.systemPaths,
         env: ENGINE_SANDBOX.env,
         limits: settings.limits,
       },
