@@ -275,8 +275,8 @@ async function main(): Promise<void> {
           scenario: `POST /v1/trainer/run, ${r.trials} trials (2 families, 3 folds), 2 agents`,
           measure: 'seconds (s/trial)',
           uplet: `${round(r.upletSeconds, 1)} (${round(r.upletSecondsPerTrial, 3)})`,
-          baselineName: `Optuna + scikit-learn in one process, same rounds and seeds; results ${same ? 'identical' : `DIFFER: ${r.identical.firstDifference}`}`,
-          baseline: `${round(r.baselineSeconds, 1)} (${round(r.baselineSecondsPerTrial, 3)})`,
+          baselineName: `Optuna + scikit-learn in one process, same rounds and seeds, run before and after uplet (mean); results ${same ? 'identical' : `DIFFER: ${r.identical.firstDifference}`}${r.baselineRepeatsItself ? '' : '; the baseline did NOT repeat itself'}`,
+          baseline: `${round(r.baselineSeconds, 1)} (${round(r.baselineSecondsPerTrial, 3)}; ${r.baselineRunsSeconds.map((b) => round(b, 1)).join(' / ')})`,
           ratio: `${round(r.ratio)}× (+${round(r.overheadSecondsPerTrial, 3)} s/trial)`,
         });
       }

@@ -17,7 +17,15 @@ export interface TrainerStudyResult {
   trials: number;
   trialsPerRow: number;
   upletSeconds: number;
+  /** The mean of the two baseline runs around uplet's (baselineRunsSeconds). */
   baselineSeconds: number;
+  /**
+   * The baseline run before uplet's and again after it: this machine's speed drifts by more than
+   * 10 % within minutes, and the mean of a run on each side cancels a steady drift.
+   */
+  baselineRunsSeconds: [number, number];
+  /** The second baseline run gave the same trials, best and test metrics as the first (Optuna alone is reproducible too). */
+  baselineRepeatsItself: boolean;
   /** baseline / uplet wall-clock (the goal: ≥ 0.8 on these 2 cores). */
   ratio: number;
   upletSecondsPerTrial: number;
@@ -108,17 +116,23 @@ export async function benchTrainerRun(
       const upletCpu = new ProcessCpuMeter().start();
       const uplet = await runTrainer(sys, datasetId, trialsPerRow);
       const upletSplit = upletCpu.stop();
-      log(`trainer run: uplet ${uplet.seconds.toFixed(1)} s (${describeCpuSplit(upletSplit)})`);
+      log(`trainer run: uplet ${uplet.seconds.toFixed(1)} s (${describeCpuSplit(upletSplit)}); the baseline again`);
+      await untilMachineQuiet(log);
+      const again = await runBaseline(sys, csv, dataset.profile, trialsPerRow, repoRoot);
+      const baselineSeconds = (baseline.processSeconds + again.processSeconds) / 2;
+      log(`trainer run: baseline again ${again.processSeconds.toFixed(1)} s; mean ${baselineSeconds.toFixed(1)} s`);
       const n = trialsPerRow * FAMILIES.length;
       results.push({
         trials: n,
         trialsPerRow,
         upletSeconds: uplet.seconds,
-        baselineSeconds: baseline.processSeconds,
-        ratio: baseline.processSeconds / uplet.seconds,
+        baselineSeconds,
+        baselineRunsSeconds: [baseline.processSeconds, again.processSeconds],
+        baselineRepeatsItself: sameStudy(baseline.out, again.out),
+        ratio: baselineSeconds / uplet.seconds,
         upletSecondsPerTrial: uplet.seconds / n,
-        baselineSecondsPerTrial: baseline.processSeconds / n,
-        overheadSecondsPerTrial: (uplet.seconds - baseline.processSeconds) / n,
+        baselineSecondsPerTrial: baselineSeconds / n,
+        overheadSecondsPerTrial: (uplet.seconds - baselineSeconds) / n,
         identical: compare(uplet.view, baseline.out),
         best: {
           trial: uplet.view.final_model?.best_trial,
@@ -269,6 +283,11 @@ function compare(view: any, baseline: BaselineOut): TrainerStudyResult['identica
   if (!testMetrics && !firstDifference)
     firstDifference = `test metrics ${JSON.stringify(view.final_model?.report?.metrics)} against ${JSON.stringify(baseline.test_metrics)}`;
   return { params, scores, best, testMetrics, firstDifference };
+}
+
+/** Two baseline runs found the same study: every trial's params and metrics, the best trial and its test metrics. */
+function sameStudy(a: BaselineOut, b: BaselineOut): boolean {
+  return isDeepStrictEqual(a.trials, b.trials) && isDeepStrictEqual(a.best, b.best) && isDeepStrictEqual(a.test_metrics, b.test_metrics);
 }
 
 /** A fresh interpreter importing what a trial task imports (no sandbox, no spec): p50 of 3, ms. */
