@@ -7,6 +7,8 @@ import { AmqpBroker } from '../shared/messaging/amqp-broker';
 import { workTopology } from '../shared/messaging/work-topology';
 import { PeriodicTask } from '../shared/periodic-task';
 import { createOrchestratorApp } from './app';
+import { computeFastLane } from './routes/compute-fast-lane';
+import { computeCalls } from './routes/compute-routes';
 import type { OrchestratorSettings } from './config';
 import { backfillExpiryMinutes, reapExpiredLeases } from './periodic/lease-reaper';
 import { TodoSweeper } from './periodic/todo-sweeper';
@@ -116,6 +118,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   // One subscription to the events exchange per replica, fanned out to GET /events streams.
   const eventHub = new EventHub();
   await broker.subscribe(topology.eventsExchange, '#', (content) => eventHub.receive(content));
+  const issueCapability = capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS);
   const app = createOrchestratorApp({
     collections,
     registration,
@@ -129,14 +132,24 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     metrics,
     readiness,
     bodyLimitBytes: settings.BODY_LIMIT_BYTES,
-    issueCapability: capabilityIssuer(settings.UPLET_CAPABILITY_SECRET, settings.CAPABILITY_SECONDS),
+    issueCapability,
     sites,
     eventHub,
     registry,
     events,
     akkio,
   });
-  const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, app);
+  // The compute calls' usual requests take the fast lane; everything else, and anything unusual, goes to express.
+  const fastLane = computeFastLane({
+    keys,
+    calls: computeCalls(leases, issueCapability, sites),
+    logger,
+    metrics,
+    bodyLimitBytes: settings.BODY_LIMIT_BYTES,
+  });
+  const server = http.createServer({ connectionsCheckingInterval: checkingInterval(settings.REQUEST_TIMEOUT_MS) }, (req, res) => {
+    if (!fastLane(req, res)) app(req, res);
+  });
   // A stalled request holds a socket and a parser: cut it (408) when headers and body are
   // not all in after REQUEST_TIMEOUT_MS (Node's defaults held one for 300 s and more).
   server.requestTimeout = settings.REQUEST_TIMEOUT_MS;

@@ -29,7 +29,8 @@ class InternalError extends UpletError {
   readonly httpStatus = 500;
 }
 
-function toUpletError(err: unknown): UpletError {
+/** The UpletError an error is answered as (the fast lane of the compute calls uses the same mapping). */
+export function toUpletError(err: unknown): UpletError {
   if (err instanceof UpletError) return err;
   const e = err as { type?: string; status?: number; message?: string; expose?: boolean };
   // body-parser errors: malformed JSON, too large, wrong charset.

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import type { Logger } from '../logging/logger';
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+/** A caller's X-Request-Id is kept when it is this sane; else a new one is made. */
+export const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 /**
  * Gives every request a correlation id (the caller's `X-Request-Id` when it is

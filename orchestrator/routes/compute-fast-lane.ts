@@ -1,0 +1,158 @@
+import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { apiKeyFromHeaders, hasAnyRole, type ApiKeyRegistry } from '../../shared/auth/api-keys';
+import { ForbiddenError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../../shared/errors/uplet-error';
+import { toUpletError } from '../../shared/http/express-errors';
+import { REQUEST_ID } from '../../shared/http/request-context';
+import type { Logger } from '../../shared/logging/logger';
+import type { OrchestratorMetrics } from '../metrics';
+import { COMPUTE_ROLE, COMPUTE_ROUTES, type ComputeCall, type ComputeRoute } from './compute-routes';
+
+export interface ComputeFastLaneParts {
+  keys: ApiKeyRegistry;
+  calls: Readonly<Record<ComputeRoute, ComputeCall>>;
+  logger: Logger;
+  metrics: OrchestratorMetrics;
+  bodyLimitBytes: number;
+}
+
+/**
+ * The compute protocol's usual requests served straight on node:http, before express: an agent
+ * makes three or more of these calls per task, and express's request machinery and body parser
+ * cost about as much CPU per call as the claim's own work (measured: claim -> heartbeat -> report
+ * cycles, 8 workers, 8.4 CPU-ms of Node per cycle through express, 6.3 through node:http alone,
+ * 4.1 calling the work module directly; BENCHMARKS.md). The calls are the very ones express
+ * routes (compute-routes.ts), and each step keeps express's order and answers: the key (401),
+ * a compressed body (415), the body's size (413) and JSON (400), the role (403), then the call;
+ * errors go through the one mapping (toUpletError). What it does not recognise exactly (another
+ * method, case or trailing slash, a content type other than JSON in UTF-8, a compressed body, a
+ * malformed percent-encoding) it leaves to express, untouched. Returns whether it took the request.
+ */
+export function computeFastLane(parts: ComputeFastLaneParts): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const route = matchComputeRoute(req.url ?? '');
+    if (!route || !isPlainJson(req.headers)) return false;
+    void serve(parts, route, req, res);
+    return true;
+  };
+}
+
+interface MatchedRoute {
+  name: ComputeRoute;
+  params: Record<string, string>;
+}
+
+const WORKER_PATH = /^\/worker\/([^/]+)\/([^/]+)(?:\/(heartbeat|release|report))?$/;
+const DONE_PATH = /^\/(learndone|preddone)\/([^/]+)$/;
+
+/** The route and decoded parameters of a compute call's path, as express would match them; undefined when it is not one. */
+export function matchComputeRoute(url: string): MatchedRoute | undefined {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  try {
+    const worker = WORKER_PATH.exec(path);
+    if (worker) {
+      const name = (worker[3] as ComputeRoute | undefined) ?? 'claim';
+      return { name, params: { kind: decodeURIComponent(worker[1]!), uuid: decodeURIComponent(worker[2]!) } };
+    }
+    const done = DONE_PATH.exec(path);
+    if (done) return { name: done[1] as ComputeRoute, params: { uuid: decodeURIComponent(done[2]!) } };
+  } catch {
+    // A malformed percent-encoding: express answers it (400).
+  }
+  return undefined;
+}
+
+const JSON_UTF8 = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
+
+/** A body express.json() would parse as UTF-8 JSON, sent uncompressed. */
+function isPlainJson(headers: IncomingMessage['headers']): boolean {
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return false;
+  const type = headers['content-type'];
+  return type !== undefined && JSON_UTF8.test(type);
+}
+
+async function serve(parts: ComputeFastLaneParts, route: MatchedRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const given = req.headers['x-request-id'];
+  const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+  res.setHeader('X-Request-Id', requestId);
+  // As express labels it: the route once its handler runs, `unmatched` for what was refused before.
+  let reached = false;
+  res.on('finish', () => parts.metrics.requests.inc({ method: 'POST', route: reached ? COMPUTE_ROUTES[route.name] : 'unmatched', status: res.statusCode }));
+  try {
+    const principal = parts.keys.authenticate(apiKeyFromHeaders(req.headers));
+    if (!principal) throw new UnauthenticatedError('a valid API key is required (X-API-Key header or Authorization: Bearer)');
+    const body = await readJsonBody(req, parts.bodyLimitBytes);
+    if (!hasAnyRole(principal, [COMPUTE_ROLE])) throw new ForbiddenError(`this call needs the role ${COMPUTE_ROLE}`, { details: { roles: [COMPUTE_ROLE] } });
+    reached = true;
+    answer(res, 200, await parts.calls[route.name]({ params: route.params, body, headers: req.headers, principal }));
+  } catch (err) {
+    const mapped = toUpletError(err);
+    if (mapped.httpStatus >= 500) {
+      parts.logger.child({ request: requestId }).error('request failed', {
+        method: 'POST',
+        path: (req.url ?? '').split('?')[0],
+        code: mapped.code,
+        error: (err as Error)?.message,
+        stack: (err as Error)?.stack,
+      });
+    }
+    if (res.headersSent) return void res.destroy();
+    // A body left unread (refused before it was read whole) is not drained: close the connection after the answer.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    answer(res, mapped.httpStatus, mapped.toJSON());
+  }
+}
+
+function answer(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * The body as express.json({ strict: true }) reads it: at most `limit` bytes (413 without reading
+ * when Content-Length says more), UTF-8 without its byte-order mark, `{}` when empty, an object or
+ * array at the top (400 otherwise, and for malformed JSON).
+ */
+export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const tooLarge = () => new PayloadTooLargeError('request body is too large', { details: { where: 'body' } });
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (err: Error) => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return stop(tooLarge());
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      let text = Buffer.concat(chunks, size).toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text.length === 0) return resolve({});
+      const first = /^[ \t\n\r]*(.)/s.exec(text)?.[1];
+      if (first !== '{' && first !== '[') return reject(notJson(`the body must start with { or [, not ${JSON.stringify(first ?? '')}`));
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(notJson((err as Error).message));
+      }
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', (err) => stop(new ValidationError(`the request body could not be read: ${err.message}`, { details: { where: 'body' } })));
+  });
+}
+
+function notJson(reason: string): ValidationError {
+  return new ValidationError(`request body is not valid JSON: ${reason}`, { details: { where: 'body' } });
+}
