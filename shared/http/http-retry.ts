@@ -45,18 +45,9 @@ function defaultRetryable(err: unknown): boolean {
 }
 
 /**
- * Reads a JSON answer of an uplet service: a 5xx is retryable, a 4xx becomes the
- * caller's typed refusal carrying the server's stable error code.
+ * Reads a JSON answer of an uplet service, from its status and body text: a 5xx is retryable,
+ * a 4xx becomes the caller's typed refusal carrying the server's stable error code.
  */
-export async function parseJsonResponse(
-  res: Response,
-  what: string,
-  refusal: (message: string, status: number, code: string, details?: unknown) => Error,
-): Promise<unknown> {
-  return parseJsonText(res.status, await res.text(), what, refusal);
-}
-
-/** parseJsonResponse for an answer already read: its status and body text. */
 export function parseJsonText(
   status: number,
   text: string,

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
 import { CAPABILITY_HEADER } from '../auth/capability-token';
 import { UpletApiError } from './api-error';
-import { DEFAULT_RETRY, parseJsonResponse, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
+import { DEFAULT_RETRY, parseJsonText, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
 export type { BlobKind } from '../contracts/blob-contract';
 export type BlobMetadata = BlobMeta;
@@ -101,18 +101,14 @@ export class StorageClient {
         withProgress(source.pipe(hashing), size, options.onProgress),
         () => ({ 'X-Content-SHA256': hash.digest('hex') }),
       ).finally(() => source.destroy());
-      return (await this.json(await asResponse(res), `upload ${kind} ${uuid}`)) as BlobMetadata;
+      return (await this.json(res, `upload ${kind} ${uuid}`)) as BlobMetadata;
     });
   }
 
   async meta(kind: BlobKind, uuid: string): Promise<BlobMetadata> {
     return withRetry(
       this.retry,
-      async () =>
-        (await this.json(
-          await asResponse(await streamRequest('GET', `${this.readUrl(kind, uuid)}/meta`, this.auth())),
-          `meta ${kind} ${uuid}`,
-        )) as BlobMetadata,
+      async () => (await this.json(await streamRequest('GET', `${this.readUrl(kind, uuid)}/meta`, this.auth()), `meta ${kind} ${uuid}`)) as BlobMetadata,
     );
   }
 
@@ -159,7 +155,7 @@ export class StorageClient {
           await fs.promises.rm(part, { force: true });
           throw new RetryableHttpError(`resume of ${kind} ${uuid} was not honoured (status ${res.statusCode}); starting over`);
         }
-        if ((res.statusCode ?? 0) >= 300) await this.json(await asResponse(res), `download ${kind} ${uuid}`);
+        if ((res.statusCode ?? 0) >= 300) await this.json(res, `download ${kind} ${uuid}`);
         want ??= announcedDigest(res, `${kind} ${uuid}`);
         const hashing = new Transform({
           transform(chunk: Buffer, _e, done: TransformCallback) {
@@ -201,8 +197,16 @@ export class StorageClient {
     return { 'x-api-key': this.options.apiKey, ...(capability ? { [CAPABILITY_HEADER]: capability } : {}) };
   }
 
-  private json(res: Response, what: string): Promise<unknown> {
-    return parseJsonResponse(res, `storage gateway: ${what}`, (message, status, code, details) => new StorageRequestError(message, status, code, details));
+  /** Reads a JSON answer whole; a 4xx becomes a StorageRequestError with the gateway's code, a 5xx is retryable. */
+  private async json(res: http.IncomingMessage, what: string): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    return parseJsonText(
+      res.statusCode ?? 500,
+      Buffer.concat(chunks).toString('utf8'),
+      `storage gateway: ${what}`,
+      (message, status, code, details) => new StorageRequestError(message, status, code, details),
+    );
   }
 }
 
@@ -255,13 +259,6 @@ function streamRequest(
       req.end();
     }
   });
-}
-
-/** The response of a streamed request as a fetch Response, for the shared JSON reader. */
-async function asResponse(res: http.IncomingMessage): Promise<Response> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500 });
 }
 
 function withProgress(source: Readable, total: number, onProgress?: (sent: number, total: number) => void): Readable {

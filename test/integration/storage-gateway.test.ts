@@ -56,6 +56,12 @@ describe('storage gateway', () => {
     const other = await put('author', 'algo', 'algo-1', Buffer.from('other'));
     expect(other.status).toBe(409);
     expect(((await other.json()) as any).error.code).toBe('BLOB_EXISTS');
+    // Through the client, refusals are typed with the gateway's status and code.
+    const changed = path.join(work, 'changed.bin');
+    fs.writeFileSync(changed, 'other');
+    await expect(author.uploadFile('algo', 'algo-1', changed)).rejects.toMatchObject({ name: 'StorageRequestError', status: 409, code: 'BLOB_EXISTS' });
+    await expect(compute.meta('algo', 'no-such-algo')).rejects.toMatchObject({ name: 'StorageRequestError', status: 404 });
+    await expect(compute.downloadToFile('algo', 'no-such-algo', path.join(work, 'none.bin'))).rejects.toMatchObject({ status: 404 });
   });
 
   test('an empty blob round-trips too', async () => {

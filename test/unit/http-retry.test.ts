@@ -1,4 +1,4 @@
-import { parseJsonResponse, RetryableHttpError, withRetry, type RetryPolicy } from '../../shared/http/http-retry';
+import { parseJsonText, RetryableHttpError, withRetry, type RetryPolicy } from '../../shared/http/http-retry';
 
 /**
  * withRetry sleeps with setTimeout: fake timers make the test independent of the clock, and the
@@ -114,31 +114,38 @@ describe('withRetry', () => {
   });
 });
 
-describe('parseJsonResponse', () => {
+describe('parseJsonText', () => {
   const refusal = (message: string, status: number, code: string) => Object.assign(new Error(message), { status, code });
-  const answer = (status: number, body: string) => new Response(body, { status });
+  const thrown = (read: () => unknown): unknown => {
+    try {
+      read();
+    } catch (err) {
+      return err;
+    }
+    throw new Error('nothing was thrown');
+  };
 
-  test('a 5xx is retryable, whatever its body', async () => {
-    await expect(parseJsonResponse(answer(503, '{"error":{"code":"X"}}'), 'claim', refusal)).rejects.toBeInstanceOf(RetryableHttpError);
+  test('a 5xx is retryable, whatever its body', () => {
+    expect(thrown(() => parseJsonText(503, '{"error":{"code":"X"}}', 'claim', refusal))).toBeInstanceOf(RetryableHttpError);
   });
 
-  test("a 4xx is the caller's refusal with the server's stable code", async () => {
-    await expect(parseJsonResponse(answer(409, '{"error":{"code":"LEASE_LOST","message":"gone"}}'), 'heartbeat', refusal)).rejects.toMatchObject({
+  test("a 4xx is the caller's refusal with the server's stable code", () => {
+    expect(thrown(() => parseJsonText(409, '{"error":{"code":"LEASE_LOST","message":"gone"}}', 'heartbeat', refusal))).toMatchObject({
       status: 409,
       code: 'LEASE_LOST',
       message: 'heartbeat: 409 gone',
     });
   });
 
-  test('a 4xx without a JSON body is refused with HTTP_ERROR and the start of its text', async () => {
-    await expect(parseJsonResponse(answer(400, 'bad'), 'report', refusal)).rejects.toMatchObject({
+  test('a 4xx without a JSON body is refused with HTTP_ERROR and the start of its text', () => {
+    expect(thrown(() => parseJsonText(400, 'bad', 'report', refusal))).toMatchObject({
       status: 400,
       code: 'HTTP_ERROR',
       message: 'report: 400 bad',
     });
   });
 
-  test('a 2xx is its JSON', async () => {
-    expect(await parseJsonResponse(answer(200, '{"a":1}'), 'claim', refusal)).toEqual({ a: 1 });
+  test('a 2xx is its JSON', () => {
+    expect(parseJsonText(200, '{"a":1}', 'claim', refusal)).toEqual({ a: 1 });
   });
 });
