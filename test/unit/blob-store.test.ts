@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { FilesystemBlobStore } from '../../storage-gateway/blob-store/filesystem-blob-store';
 import { describeBlobStoreConformance } from '../harness/blob-store-conformance';
 import { InMemoryBlobStore } from '../harness/in-memory-blob-store';
@@ -28,4 +30,45 @@ describeBlobStoreConformance('filesystem', async () => {
 describeBlobStoreConformance('in memory', async () => {
   const store = new InMemoryBlobStore();
   return { store, storedContents: async () => store.storedContents() };
+});
+
+describe('filesystem store: early write-back of large uploads', () => {
+  const MiB = 1024 * 1024;
+  const chunks = (total: number, each: number) => Readable.from(Array.from({ length: Math.ceil(total / each) }, (_, i) => Buffer.alloc(each, i % 251)));
+  const options = (maxBytes: number) => ({ owner: 'o', contentType: 'application/octet-stream', readers: [], maxBytes });
+  const openFds = () => fs.readdirSync('/proc/self/fd').length;
+
+  test('an upload past the threshold starts write-backs while it arrives, and stores the same bytes', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobstore-flush-'));
+    try {
+      const store = new FilesystemBlobStore(root, MiB);
+      const fds = openFds();
+      const { meta } = await store.put('data', 'big', chunks(6 * MiB, 256 * 1024), options(64 * MiB));
+      expect(store.earlyFlushes).toBeGreaterThanOrEqual(1);
+      const expected = crypto.createHash('sha256');
+      for await (const c of chunks(6 * MiB, 256 * 1024)) expected.update(c as Buffer);
+      expect(meta).toMatchObject({ size: 6 * MiB, sha256: expected.digest('hex') });
+      const stored = fs.readFileSync(path.join(root, 'content', meta.sha256.slice(0, 2), meta.sha256.slice(2, 4), meta.sha256));
+      expect(crypto.createHash('sha256').update(stored).digest('hex')).toBe(meta.sha256);
+      expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+      expect(openFds()).toBe(fds);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('an upload refused after write-backs started leaves nothing behind and no descriptor open', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobstore-flush-'));
+    try {
+      const store = new FilesystemBlobStore(root, MiB);
+      const fds = openFds();
+      await expect(store.put('data', 'too-big', chunks(6 * MiB, 256 * 1024), options(4 * MiB))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
+      expect(await contentFiles(root)).toEqual([]);
+      expect(openFds()).toBe(fds);
+      expect(await store.stat('data', 'too-big')).toBeUndefined();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
