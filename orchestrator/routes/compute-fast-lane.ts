@@ -33,7 +33,8 @@ export function computeFastLane(parts: ComputeFastLaneParts): (req: IncomingMess
     if (req.method !== 'POST') return false;
     const route = matchComputeRoute(req.url ?? '');
     if (!route || !isPlainJson(req.headers)) return false;
-    void serve(parts, route, req, res);
+    // serve answers every failure itself; this only guards against one in the answering.
+    serve(parts, route, req, res).catch(() => res.destroy());
     return true;
   };
 }
@@ -127,6 +128,7 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     const stop = (err: Error) => {
       req.removeListener('data', onData);
       req.removeListener('end', onEnd);
+      req.removeListener('close', onClose);
       req.pause();
       reject(err);
     };
@@ -147,8 +149,13 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
         reject(notJson((err as Error).message));
       }
     };
+    // A connection that closes before the body is whole (the client gone, or cut by REQUEST_TIMEOUT_MS) ends the read.
+    const onClose = () => {
+      if (!req.complete) stop(new ValidationError('the request body was cut off before its end', { details: { where: 'body' } }));
+    };
     req.on('data', onData);
     req.on('end', onEnd);
+    req.on('close', onClose);
     req.on('error', (err) => stop(new ValidationError(`the request body could not be read: ${err.message}`, { details: { where: 'body' } })));
   });
 }
