@@ -24,9 +24,10 @@ export interface ComputeFastLaneParts {
  * 4.1 calling the work module directly; BENCHMARKS.md). The calls are the very ones express
  * routes (compute-routes.ts), and each step keeps express's order and answers: the key (401),
  * a compressed body (415), the body's size (413) and JSON (400), the role (403), then the call;
- * errors go through the one mapping (toUpletError). What it does not recognise exactly (another
- * method, case or trailing slash, a content type other than JSON in UTF-8, a compressed body, a
- * malformed percent-encoding) it leaves to express, untouched. Returns whether it took the request.
+ * errors go through the one mapping (toUpletError), and only a JSON parser's complaint is worded
+ * its own way. What it does not recognise exactly (another method, case or trailing slash, a
+ * fragment, a content type other than JSON in UTF-8, a compressed body, a malformed
+ * percent-encoding) it leaves to express, untouched. Returns whether it took the request.
  */
 export function computeFastLane(parts: ComputeFastLaneParts): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
@@ -49,6 +50,8 @@ const DONE_PATH = /^\/(learndone|preddone)\/([^/]+)$/;
 
 /** The route and decoded parameters of a compute call's path, as express would match them; undefined when it is not one. */
 export function matchComputeRoute(url: string): MatchedRoute | undefined {
+  // A fragment in the request line (no browser sends one): Express's to answer.
+  if (url.includes('#')) return undefined;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   try {
@@ -114,50 +117,65 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * The body as express.json({ strict: true }) reads it: at most `limit` bytes (413 without reading
- * when Content-Length says more), UTF-8 without its byte-order mark, `{}` when empty, an object or
- * array at the top (400 otherwise, and for malformed JSON).
+ * The body as express.json({ strict: true }) reads it: none (undefined) when the request frames
+ * no body; at most `limit` bytes, else 413 once the rest has been read and discarded (as
+ * body-parser does: the connection stays usable; REQUEST_TIMEOUT_MS bounds the wait); UTF-8
+ * without its byte-order mark; `{}` when empty; an object or array at the top (400 otherwise,
+ * and for malformed JSON).
  */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const tooLarge = () => new PayloadTooLargeError('request body is too large', { details: { where: 'body' } });
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge());
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const stop = (err: Error) => {
+    let tooLarge = Number(req.headers['content-length']) > limit;
+    const finish = (settle: () => void) => {
       req.removeListener('data', onData);
       req.removeListener('end', onEnd);
       req.removeListener('close', onClose);
-      req.pause();
-      reject(err);
+      settle();
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) return stop(tooLarge());
+      if (tooLarge || size > limit) {
+        // Past the limit: keep reading to the end, keeping nothing.
+        tooLarge = true;
+        chunks.length = 0;
+        return;
+      }
       chunks.push(chunk);
     };
-    const onEnd = () => {
-      let text = Buffer.concat(chunks, size).toString('utf8');
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      if (text.length === 0) return resolve({});
-      const first = /^[ \t\n\r]*(.)/s.exec(text)?.[1];
-      if (first !== '{' && first !== '[') return reject(notJson(`the body must start with { or [, not ${JSON.stringify(first ?? '')}`));
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(notJson((err as Error).message));
-      }
-    };
+    const onEnd = () =>
+      finish(() => {
+        if (tooLarge) return reject(new PayloadTooLargeError('request body is too large', { details: { where: 'body' } }));
+        try {
+          resolve(parseStrictJson(Buffer.concat(chunks, size).toString('utf8')));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
     // A connection that closes before the body is whole (the client gone, or cut by REQUEST_TIMEOUT_MS) ends the read.
     const onClose = () => {
-      if (!req.complete) stop(new ValidationError('the request body was cut off before its end', { details: { where: 'body' } }));
+      if (!req.complete) finish(() => reject(new ValidationError('the request body was cut off before its end', { details: { where: 'body' } })));
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('close', onClose);
-    req.on('error', (err) => stop(new ValidationError(`the request body could not be read: ${err.message}`, { details: { where: 'body' } })));
+    req.on('error', (err) => finish(() => reject(new ValidationError(`the request body could not be read: ${err.message}`, { details: { where: 'body' } }))));
   });
+}
+
+/** JSON with an object or array at the top, as body-parser's strict mode; its byte-order mark dropped, `{}` when empty. */
+function parseStrictJson(received: string): unknown {
+  const text = received.charCodeAt(0) === 0xfeff ? received.slice(1) : received;
+  if (text.length === 0) return {};
+  const first = /^[ \t\n\r]*(.)/s.exec(text)?.[1];
+  if (first !== '{' && first !== '[') throw notJson(`the body must start with { or [, not ${JSON.stringify(first ?? '')}`);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw notJson((err as Error).message);
+  }
 }
 
 function notJson(reason: string): ValidationError {

@@ -89,6 +89,17 @@ describe('orchestrator request limits', () => {
     expect(reply.ms).toBeLessThan(TIMEOUT_MS);
   }, 5_000);
 
+  test('a compute call that frames no body is refused as Express refuses it: the body must be a JSON object', async () => {
+    for (const path of ['/worker/preduplet/x', '/worker/preduplet/x/']) {
+      const reply = await rawRequest(
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${TEST_KEYS.compute.key}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n`,
+        Buffer.alloc(0),
+      );
+      expect(statusOf(reply.text)).toBe(400);
+      expect(reply.text).toContain('the body must be a JSON object');
+    }
+  }, 5_000);
+
   test('headers that stall are cut too', async () => {
     const reply = await rawRequest('POST /problem HTTP/1.1\r\nHost: x\r\n', Buffer.alloc(0));
     expect(reply.ms).toBeLessThan(TIMEOUT_MS * 2 + 500);
