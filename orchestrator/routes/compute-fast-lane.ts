@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { apiKeyFromHeaders, hasAnyRole, type ApiKeyRegistry } from '../../shared/auth/api-keys';
-import { ForbiddenError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../../shared/errors/uplet-error';
-import { toUpletError } from '../../shared/http/express-errors';
-import { REQUEST_ID } from '../../shared/http/request-context';
+import type { ApiKeyRegistry } from '../../shared/auth/api-keys';
+import { PayloadTooLargeError, ValidationError } from '../../shared/errors/uplet-error';
+import { checkRole, principalFrom } from '../../shared/http/authenticate';
+import { answerableError } from '../../shared/http/express-errors';
+import { requestIdOf } from '../../shared/http/request-context';
 import type { Logger } from '../../shared/logging/logger';
 import type { OrchestratorMetrics } from '../metrics';
 import { COMPUTE_ROLE, COMPUTE_ROUTES, type ComputeCall, type ComputeRoute } from './compute-routes';
@@ -24,7 +24,7 @@ export interface ComputeFastLaneParts {
  * 4.1 calling the work module directly; BENCHMARKS.md). The calls are the very ones express
  * routes (compute-routes.ts), and each step keeps express's order and answers: the key (401),
  * a compressed body (415), the body's size (413) and JSON (400), the role (403), then the call;
- * errors go through the one mapping (toUpletError), and only a JSON parser's complaint is worded
+ * errors go through the one mapping (answerableError), and only a JSON parser's complaint is worded
  * its own way. What it does not recognise exactly (another method, case or trailing slash, a
  * fragment, a content type other than JSON in UTF-8, a compressed body, a malformed
  * percent-encoding) it leaves to express, untouched. Returns whether it took the request.
@@ -79,30 +79,19 @@ function isPlainJson(headers: IncomingMessage['headers']): boolean {
 }
 
 async function serve(parts: ComputeFastLaneParts, route: MatchedRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const given = req.headers['x-request-id'];
-  const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+  const requestId = requestIdOf(req.headers);
   res.setHeader('X-Request-Id', requestId);
   // As express labels it: the route once its handler runs, `unmatched` for what was refused before.
   let reached = false;
   res.on('finish', () => parts.metrics.requests.inc({ method: 'POST', route: reached ? COMPUTE_ROUTES[route.name] : 'unmatched', status: res.statusCode }));
   try {
-    const principal = parts.keys.authenticate(apiKeyFromHeaders(req.headers));
-    if (!principal) throw new UnauthenticatedError('a valid API key is required (X-API-Key header or Authorization: Bearer)');
+    const principal = principalFrom(parts.keys, req.headers);
     const body = await readJsonBody(req, parts.bodyLimitBytes);
-    if (!hasAnyRole(principal, [COMPUTE_ROLE])) throw new ForbiddenError(`this call needs the role ${COMPUTE_ROLE}`, { details: { roles: [COMPUTE_ROLE] } });
+    checkRole(principal, [COMPUTE_ROLE]);
     reached = true;
     answer(res, 200, await parts.calls[route.name]({ params: route.params, body, headers: req.headers, principal }));
   } catch (err) {
-    const mapped = toUpletError(err);
-    if (mapped.httpStatus >= 500) {
-      parts.logger.child({ request: requestId }).error('request failed', {
-        method: 'POST',
-        path: (req.url ?? '').split('?')[0],
-        code: mapped.code,
-        error: (err as Error)?.message,
-        stack: (err as Error)?.stack,
-      });
-    }
+    const mapped = answerableError(err, parts.logger.child({ request: requestId }), 'POST', (req.url ?? '').split('?')[0]!);
     if (res.headersSent) return void res.destroy();
     // A body left unread (refused before it was read whole) is not drained: close the connection after the answer.
     if (!req.complete) res.setHeader('Connection', 'close');

@@ -7,16 +7,7 @@ import { requestLogger } from './request-context';
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
-    const mapped = toUpletError(err);
-    if (mapped.httpStatus >= 500) {
-      requestLogger(res, logger).error('request failed', {
-        method: req.method,
-        path: req.path,
-        code: mapped.code,
-        error: (err as Error)?.message,
-        stack: (err as Error)?.stack,
-      });
-    }
+    const mapped = answerableError(err, requestLogger(res, logger), req.method, req.path);
     // A body left unread (refused before it was parsed) is not drained: close the connection after the answer.
     if (!req.complete) res.set('Connection', 'close');
     // A route may have set a blob's Content-Type before failing (a 416 after the headers): a refusal is always JSON.
@@ -29,8 +20,19 @@ class InternalError extends UpletError {
   readonly httpStatus = 500;
 }
 
-/** The UpletError an error is answered as (the fast lane of the compute calls uses the same mapping). */
-export function toUpletError(err: unknown): UpletError {
+/**
+ * The UpletError a request's failure is answered as; a 5xx is logged with what failed (the
+ * error handler's, and the compute calls' fast lane's).
+ */
+export function answerableError(err: unknown, logger: Logger, method: string, path: string): UpletError {
+  const mapped = toUpletError(err);
+  if (mapped.httpStatus >= 500) {
+    logger.error('request failed', { method, path, code: mapped.code, error: (err as Error)?.message, stack: (err as Error)?.stack });
+  }
+  return mapped;
+}
+
+function toUpletError(err: unknown): UpletError {
   if (err instanceof UpletError) return err;
   const e = err as { type?: string; status?: number; message?: string; expose?: boolean };
   // body-parser errors: malformed JSON, too large, wrong charset.

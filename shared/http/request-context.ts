@@ -2,8 +2,13 @@ import crypto from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import type { Logger } from '../logging/logger';
 
-/** A caller's X-Request-Id is kept when it is this sane; else a new one is made. */
-export const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** A request's correlation id: the caller's `X-Request-Id` when it is sane, else a new one. */
+export function requestIdOf(headers: Record<string, string | string[] | undefined>): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}
 
 /**
  * Gives every request a correlation id (the caller's `X-Request-Id` when it is
@@ -11,8 +16,7 @@ export const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
  */
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const id = requestIdOf(req.headers);
     res.set('X-Request-Id', id);
     res.locals.logger = logger.child({ request: id });
     next();
