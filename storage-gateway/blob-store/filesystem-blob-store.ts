@@ -257,7 +257,8 @@ class HashAndLimit extends Transform {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly onBytes: (bytes: number) => void = () => undefined,
+    /** Told the running count of bytes after each chunk. */
+    private readonly onBytes: (bytes: number) => void,
   ) {
     super({ highWaterMark: CHUNK });
   }
