@@ -49,7 +49,7 @@ const WORKER_PATH = /^\/worker\/([^/]+)\/([^/]+)(?:\/(heartbeat|release|report))
 const DONE_PATH = /^\/(learndone|preddone)\/([^/]+)$/;
 
 /** The route and decoded parameters of a compute call's path, as express would match them; undefined when it is not one. */
-export function matchComputeRoute(url: string): MatchedRoute | undefined {
+function matchComputeRoute(url: string): MatchedRoute | undefined {
   // A fragment in the request line (no browser sends one): Express's to answer.
   if (url.includes('#')) return undefined;
   const q = url.indexOf('?');
@@ -112,7 +112,7 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
  * without its byte-order mark; `{}` when empty; an object or array at the top (400 otherwise,
  * and for malformed JSON).
  */
-export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
