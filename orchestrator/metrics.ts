@@ -15,6 +15,12 @@ export class OrchestratorMetrics {
     labelNames: ['kind', 'outcome'],
     registers: [this.registry],
   });
+  readonly claimHints = new Counter({
+    name: 'uplet_claim_hints_total',
+    help: "Claims that reached their capability reads, by kind and whether they started them early from this replica's todo write (used), found it changed (stale) or had none (none)",
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
   readonly leaseExpiries = new Counter({
     name: 'uplet_lease_expiries_total',
     help: 'Leases settled by the reaper',

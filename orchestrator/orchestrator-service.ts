@@ -23,6 +23,7 @@ import { Cancellation } from './work/cancellation';
 import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
+import { ClaimHints } from './work/claim-hints';
 import { capabilityIssuer } from './work/task-capabilities';
 import { parseTeacherAllowlist } from './training/teacher-allowlist';
 import { TrainingEngine } from './training/training-engine';
@@ -71,12 +72,14 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   await broker.start();
 
   const metrics = new OrchestratorMetrics();
-  const dispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
+  const amqpDispatcher = new AmqpWorkDispatcher(broker, topology, collections, logger, metrics);
+  const claimHints = new ClaimHints();
+  const dispatcher = claimHints.recording(amqpDispatcher);
   const events = new AmqpEventPublisher(broker, topology.eventsExchange, logger);
   const chains = new ChainKeeper(collections, dispatcher, logger, events);
   const engine = new TrainingEngine(collections, dispatcher, logger);
   const kinds = taskKindTable(collections, chains, engine);
-  dispatcher.siteOf = async (kind, uuid) => {
+  amqpDispatcher.siteOf = async (kind, uuid) => {
     const doc = await tasksOf(kinds, collections, kind).findOne({ _id: uuid });
     return doc ? rulesOf(kinds, kind).site(doc) : 'default';
   };
@@ -89,6 +92,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
     logger,
     metrics,
     events,
+    claimHints,
   );
   engine.useLeases(leases);
   engine.useEvents(events);

@@ -7,6 +7,8 @@ import { duplicateIndexes, insertUnordered, isDuplicateKey, onlyDuplicateKeys, t
 import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import type { WorkDispatcher } from './work-dispatcher';
 
+/** The learnuplets one call built, by uuid (a rank it starts is dispatched with its document: ClaimHints). */
+type BuiltLearnuplets = ReadonlyMap<string, LearnupletDoc>;
 const LINK = { uuid: 1, rank: 1, status: 1, perf: 1, model_start: 1, model_end: 1, site: 1 } as const;
 
 /**
@@ -47,8 +49,8 @@ export class ChainKeeper {
     // Read after the algo's insert: a concurrent data post reads the algos after
     // inserting its minibatches, so one of us sees both.
     const batches = await this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray();
-    const created = await this.ensureLearnuplets(problem, [algo], batches);
-    await this.advanceChain(problem, algo.uuid);
+    const { created, built } = await this.ensureLearnuplets(problem, [algo], batches);
+    await this.advanceChain(problem, algo.uuid, built);
     return created;
   }
 
@@ -128,13 +130,13 @@ export class ChainKeeper {
     const batches = await this.placeBatches(problem.uuid, site, from, contents, now);
     // A canceled algo's chain takes no new ranks and starts none.
     const algos = (await this.c.algos.find({ problem: problem.uuid }).toArray()).filter((a) => !a.timestamp_canceled);
-    const created = await this.ensureLearnuplets(problem, algos, batches);
+    const { created, built } = await this.ensureLearnuplets(problem, algos, batches);
     const ranks = new Set(batches.map((b) => b.index));
     // Each new rank whose predecessor is not new too may start now (other sites' ranks may sit between them).
     const firsts = [...ranks].filter((k) => !ranks.has(k - 1));
     // A rank runs at its batch's site (ensureLearnuplets): said here, the dispatch need not read it back.
     const siteOfRank = new Map(batches.map((b) => [b.index, siteOf(b)]));
-    await Promise.all(algos.flatMap((a) => firsts.map((k) => this.startAfterAppend(problem, a.uuid, k, siteOfRank.get(k)))));
+    await Promise.all(algos.flatMap((a) => firsts.map((k) => this.startAfterAppend(problem, a.uuid, k, built, siteOfRank.get(k)))));
     await this.hint(siteTrainCursor(problem.uuid, site), { next_batch: upTo });
     return created;
   }
@@ -208,13 +210,14 @@ export class ChainKeeper {
    * report starts it). The ranks were inserted before this read, and a report
    * writes its status before reading the chain: one of the two sees the other.
    */
-  private async startAfterAppend(problem: ProblemDoc, algo: string, first: number, site?: string): Promise<void> {
+  private async startAfterAppend(problem: ProblemDoc, algo: string, first: number, built: BuiltLearnuplets, site?: string): Promise<void> {
     if (first === 0) {
-      await this.startRank(problem, learnupletUuid(problem.uuid, algo, 0), algo, site);
+      const uuid = learnupletUuid(problem.uuid, algo, 0);
+      await this.startRank(problem, uuid, algo, site, built.get(uuid));
       return;
     }
     const before = await this.c.learnuplets.findOne({ _id: learnupletUuid(problem.uuid, algo, first - 1) }, { projection: { status: 1 } });
-    if (before && TERMINAL.has(before.status)) await this.advanceChain(problem, algo);
+    if (before && TERMINAL.has(before.status)) await this.advanceChain(problem, algo, built);
   }
 
   /** Best-effort: a lost or stale hint only costs a few more probes. */
@@ -224,9 +227,13 @@ export class ChainKeeper {
     });
   }
 
-  /** Inserts the learnuplets of these algos × minibatches; returns how many this call created. */
-  private async ensureLearnuplets(problem: ProblemDoc, algos: readonly AlgoDoc[], batches: readonly MinibatchDoc[]): Promise<number> {
-    if (algos.length === 0 || batches.length === 0) return 0;
+  /** Inserts the learnuplets of these algos × minibatches; returns how many this call created, and every one it built by uuid. */
+  private async ensureLearnuplets(
+    problem: ProblemDoc,
+    algos: readonly AlgoDoc[],
+    batches: readonly MinibatchDoc[],
+  ): Promise<{ created: number; built: BuiltLearnuplets }> {
+    if (algos.length === 0 || batches.length === 0) return { created: 0, built: new Map() };
     const now = new Date();
     const missing: LearnupletDoc[] = [];
     for (const algo of algos) {
@@ -259,7 +266,8 @@ export class ChainKeeper {
       }
     }
     // Another writer may have created some of them first: same ids, same content. Those are not ours.
-    return missing.length - (await insertUnordered(this.c.learnuplets, missing)).length;
+    const created = missing.length - (await insertUnordered(this.c.learnuplets, missing)).length;
+    return { created, built: new Map(missing.map((l) => [l.uuid, l])) };
   }
 
   /**
@@ -267,26 +275,27 @@ export class ChainKeeper {
    * "performance increase" rule picks. The values written are a pure function of
    * the chain's finished ranks, which never change, so concurrent advancers agree.
    */
-  async advanceChain(problem: ProblemDoc, algo: string): Promise<boolean> {
+  async advanceChain(problem: ProblemDoc, algo: string, built?: BuiltLearnuplets): Promise<boolean> {
     const chain = await this.c.learnuplets.find({ problem: problem.uuid, algo }, { projection: LINK }).toArray();
-    return this.startNextRank(problem, algo, chain);
+    return this.startNextRank(problem, algo, chain, built);
   }
 
   /** Turns the chain's next runnable rank from waiting to todo, and dispatches it. */
-  private async startNextRank(problem: ProblemDoc, algo: string, chain: readonly ChainLink[]): Promise<boolean> {
+  private async startNextRank(problem: ProblemDoc, algo: string, chain: readonly ChainLink[], built?: BuiltLearnuplets): Promise<boolean> {
     const next = nextRankToStart(chain, algo, problem.metric_direction);
-    return next ? this.startRank(problem, next.uuid, next.model_start, siteOf(chain.find((l) => l.uuid === next.uuid))) : false;
+    return next ? this.startRank(problem, next.uuid, next.model_start, siteOf(chain.find((l) => l.uuid === next.uuid)), built?.get(next.uuid)) : false;
   }
 
-  /** `site`, when the caller has read it, saves the dispatcher a read between the todo write and the publish. */
-  private async startRank(problem: ProblemDoc, uuid: string, modelStart: string, site?: string): Promise<boolean> {
-    const res = await this.c.learnuplets.updateOne(
-      { _id: uuid, status: 'waiting' },
-      { $set: { status: 'todo', model_start: modelStart, timestamp_todo: new Date() } },
-    );
+  /**
+   * `site`, when the caller has read it, saves the dispatcher a read between the todo write and the
+   * publish; `inserted`, the learnuplet as the caller built it, lets its claim start early (ClaimHints).
+   */
+  private async startRank(problem: ProblemDoc, uuid: string, modelStart: string, site?: string, inserted?: LearnupletDoc): Promise<boolean> {
+    const todo = { status: 'todo' as const, model_start: modelStart, timestamp_todo: new Date() };
+    const res = await this.c.learnuplets.updateOne({ _id: uuid, status: 'waiting' }, { $set: todo });
     if (res.modifiedCount === 0) return false;
     this.events.publish({ subject: 'learnuplet', id: uuid, status: 'todo', scope: { problem: problem.uuid } });
-    await this.dispatcher.dispatch('learnuplet', [uuid], site);
+    await this.dispatcher.dispatch('learnuplet', [uuid], site, inserted ? { written: [{ ...inserted, ...todo }] } : undefined);
     return true;
   }
 

@@ -315,13 +315,19 @@ export class Registration {
 
   /** One dispatch per site: its messages are published together and their confirms awaited once, not one round each. */
   private async dispatchBySite(docs: readonly PredupletDoc[]): Promise<void> {
-    const bySite = new Map<string, string[]>();
+    const bySite = new Map<string, PredupletDoc[]>();
     for (const d of docs) {
       const list = bySite.get(siteOf(d));
-      if (list) list.push(d.uuid);
-      else bySite.set(siteOf(d), [d.uuid]);
+      if (list) list.push(d);
+      else bySite.set(siteOf(d), [d]);
     }
-    for (const [s, uuids] of bySite) await this.dispatcher.dispatch('preduplet', uuids, s);
+    for (const [s, written] of bySite)
+      await this.dispatcher.dispatch(
+        'preduplet',
+        written.map((d) => d.uuid),
+        s,
+        { written },
+      );
   }
 
   private async requireProblem(uuid: string, field: string): Promise<ProblemDoc> {

@@ -1,4 +1,4 @@
-import type { TaskKind } from '../domain/documents';
+import type { TaskDoc, TaskKind } from '../domain/documents';
 
 /**
  * Publishes "this task is todo" (kind + uuid only); an agent then claims it through /worker.
@@ -20,4 +20,9 @@ export interface DispatchOptions {
    * write, needs no record: its `timestamp_todo` already tells the sweeper as much.
    */
   republish?: boolean;
+  /**
+   * The tasks as this todo write left them (the caller has them at hand): this replica's claim
+   * of one starts its capability reads beside its read of the task (work/claim-hints.ts).
+   */
+  written?: readonly TaskDoc[];
 }

@@ -15,6 +15,7 @@ import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTable } from './task-kinds';
 import { RecentMap } from '../../shared/recent-map';
 import { SettledLeaseDeleter } from './settled-lease-deleter';
+import { matchesHint, type ClaimHints } from './claim-hints';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -68,6 +69,7 @@ export class WorkLeases {
     private readonly logger: Logger,
     private readonly metrics?: OrchestratorMetrics,
     private readonly events: EventPublisher = NO_EVENTS,
+    private readonly hints?: ClaimHints,
   ) {
     this.settledLeases = new SettledLeaseDeleter(c.leases, logger);
   }
@@ -87,9 +89,14 @@ export class WorkLeases {
   }
 
   async claim(kind: TaskKind, uuid: string, worker: string, principal: Principal, agentSite: string = DEFAULT_SITE): Promise<LeaseGrant> {
+    const rules = rulesOf(this.kinds, kind);
+    // A task this replica just wrote as todo: its capability reads start now, beside the task's read (ClaimHints).
+    const hint = this.hints?.take(kind, uuid);
+    const early = hint?.status === 'todo' ? rules.blobs(hint, hint.attempt + 1) : undefined;
+    early?.catch(() => undefined); // awaited below only if the hint holds; its failure is then the claim's
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
-    const taskSite = rulesOf(this.kinds, kind).site(uplet);
+    const taskSite = rules.site(uplet);
     if (taskSite !== agentSite) {
       // Its data is at another site: only that site's agents compute on it. Nothing is written.
       this.metrics?.claims.inc({ kind, outcome: 'wrong_site' });
@@ -103,8 +110,9 @@ export class WorkLeases {
       throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: uplet.status } });
     }
     const attempt = uplet.attempt + 1;
-    const rules = rulesOf(this.kinds, kind);
-    const blobs = await rules.blobs(uplet, attempt);
+    const hinted = early !== undefined && matchesHint(hint!, uplet);
+    this.metrics?.claimHints.inc({ kind, outcome: early === undefined ? 'none' : hinted ? 'used' : 'stale' });
+    const blobs = hinted ? await early : await rules.blobs(uplet, attempt);
     // Before the lease: a work item that cannot be made leaves the task claimable, unchanged.
     const item = rules.workItem ? await rules.workItem(uplet) : uplet;
     const now = new Date();
