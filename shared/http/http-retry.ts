@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 /** Retries with exponential back-off and jitter, for requests that are safe to repeat. */
 export interface RetryPolicy {
   retries: number;
@@ -42,6 +44,20 @@ function defaultRetryable(err: unknown): boolean {
     (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? '')) ||
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(e?.cause?.code ?? '')
   );
+}
+
+/**
+ * The whole body of an answer as text. A connection lost while it arrives (the server's process
+ * died, a proxy cut it) is retryable like a connection lost before it: every request these
+ * clients retry is safe to repeat.
+ */
+export function readAnswerText(res: IncomingMessage, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', (err) => reject(new RetryableHttpError(`${what}: the answer broke off: ${err.message}`)));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
 }
 
 /**

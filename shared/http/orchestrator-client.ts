@@ -16,7 +16,7 @@ import {
 import { UpletApiError } from './api-error';
 import http from 'node:http';
 import https from 'node:https';
-import { DEFAULT_RETRY, parseJsonText, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
+import { DEFAULT_RETRY, parseJsonText, readAnswerText, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
 export type { Lease, LeaseTerms, Learnuplet, Preduplet, TaskKind } from '../contracts/work-contract';
 
@@ -109,16 +109,9 @@ export class OrchestratorClient {
           },
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err) => reject(new RetryableHttpError(`orchestrator: ${what}: ${err.message}`)));
-          res.on('end', () => {
-            try {
-              resolve(this.parse(res.statusCode ?? 500, Buffer.concat(chunks).toString('utf8'), what));
-            } catch (err) {
-              reject(err instanceof Error ? err : new Error(String(err)));
-            }
-          });
+          readAnswerText(res, `orchestrator: ${what}`)
+            .then((text) => resolve(this.parse(res.statusCode ?? 500, text, what)))
+            .catch(reject);
         },
       );
       // As fetch's default: an orchestrator that answers nothing for 5 minutes is unreachable.

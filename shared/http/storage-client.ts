@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobKind, BlobMeta } from '../contracts/blob-contract';
 import { CAPABILITY_HEADER } from '../auth/capability-token';
 import { UpletApiError } from './api-error';
-import { DEFAULT_RETRY, parseJsonText, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
+import { DEFAULT_RETRY, parseJsonText, readAnswerText, RetryableHttpError, withRetry, type RetryPolicy } from './http-retry';
 
 export type { BlobKind } from '../contracts/blob-contract';
 export type BlobMetadata = BlobMeta;
@@ -197,13 +197,11 @@ export class StorageClient {
     return { 'x-api-key': this.options.apiKey, ...(capability ? { [CAPABILITY_HEADER]: capability } : {}) };
   }
 
-  /** Reads a JSON answer whole; a 4xx becomes a StorageRequestError with the gateway's code, a 5xx is retryable. */
+  /** Reads a JSON answer whole; a 4xx becomes a StorageRequestError with the gateway's code, a 5xx or a broken answer is retryable. */
   private async json(res: http.IncomingMessage, what: string): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
     return parseJsonText(
       res.statusCode ?? 500,
-      Buffer.concat(chunks).toString('utf8'),
+      await readAnswerText(res, `storage gateway: ${what}`),
       `storage gateway: ${what}`,
       (message, status, code, details) => new StorageRequestError(message, status, code, details),
     );
