@@ -17,7 +17,7 @@ export class OrchestratorMetrics {
   });
   readonly claimHints = new Counter({
     name: 'uplet_claim_hints_total',
-    help: "Claims that reached their capability reads, by kind and whether they started them early from this replica's todo write (used), found it changed (stale) or had none (none)",
+    help: "Claims by kind and whether they were made from this replica's todo write of the task (used), found it stale and read the task (stale) or had none (none)",
     labelNames: ['kind', 'outcome'],
     registers: [this.registry],
   });

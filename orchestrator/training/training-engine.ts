@@ -5,7 +5,7 @@ import type { DatasetProfile, JobStatus } from '../../shared/contracts/training-
 import type { EngineSynthesizeTask, TeacherSpec } from '../../shared/contracts/work-contract';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors/uplet-error';
 import type { Logger } from '../../shared/logging/logger';
-import { isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
+import { duplicateIndexes, isDuplicateKey, onlyDuplicateKeys, type Collections } from '../persistence/collections';
 import { NO_EVENTS, type EventPublisher } from '../work/event-publisher';
 import type { WorkDispatcher } from '../work/work-dispatcher';
 import type { WorkLeases } from '../work/work-leases';
@@ -663,11 +663,13 @@ export class TrainingEngine {
       for (const r of rounds) this.rememberRound(r._id, r.history);
     }
     if (created.length > 0) {
-      await insertTolerant(this.c.trials, created);
+      const inserted = await insertTolerant(this.c.trials, created);
+      // Those another advance inserted first are dispatched without their documents (theirs differ in timestamps).
       await this.dispatcher.dispatch(
         'trial',
         created.map((t) => t._id),
         job.site,
+        { written: inserted },
       );
     }
     if (complete) await this.startFinal(await whole(), plan, trials);
@@ -712,11 +714,13 @@ export class TrainingEngine {
       // the same history (it is computed from the same finished round), so the copy kept is right either way.
       await insertTolerant(this.c.trialRounds, [doc]);
       this.rememberRound(doc._id, doc.history);
-      await insertTolerant(this.c.trials, created);
+      const inserted = await insertTolerant(this.c.trials, created);
+      // Those another advance inserted first are dispatched without their documents (theirs differ in timestamps).
       await this.dispatcher.dispatch(
         'trial',
         created.map((t) => t._id),
         job.site,
+        { written: inserted },
       );
       const after = await this.c.jobs.findOne({ _id: job._id }, { projection: { status: 1 } });
       if (after?.status === 'canceled') await this.withdraw(job._id);
@@ -1217,14 +1221,18 @@ function stateOf(t: TrialDoc): TrialState {
   };
 }
 
+/** Inserts what another writer has not inserted first (same ids, same content but timestamps); returns those this call inserted. */
 async function insertTolerant<T extends { _id: string }>(
   collection: { insertMany(docs: OptionalUnlessRequiredId<T>[], o: { ordered: boolean }): Promise<unknown> },
   docs: T[],
-): Promise<void> {
+): Promise<T[]> {
   try {
     await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+    return docs;
   } catch (err) {
     if (!onlyDuplicateKeys(err)) throw err;
+    const existed = new Set(duplicateIndexes(err));
+    return docs.filter((_, i) => !existed.has(i));
   }
 }
 

@@ -227,7 +227,7 @@ export class ChainKeeper {
     });
   }
 
-  /** Inserts the learnuplets of these algos × minibatches; returns how many this call created, and every one it built by uuid. */
+  /** Inserts the learnuplets of these algos × minibatches; returns how many this call created, and those, by uuid. */
   private async ensureLearnuplets(
     problem: ProblemDoc,
     algos: readonly AlgoDoc[],
@@ -266,8 +266,10 @@ export class ChainKeeper {
       }
     }
     // Another writer may have created some of them first: same ids, same content. Those are not ours.
-    const created = missing.length - (await insertUnordered(this.c.learnuplets, missing)).length;
-    return { created, built: new Map(missing.map((l) => [l.uuid, l])) };
+    const existed = new Set(await insertUnordered(this.c.learnuplets, missing));
+    // Only those this call inserted: another writer's copy differs in its timestamps.
+    const built = new Map(missing.filter((_, i) => !existed.has(i)).map((l) => [l.uuid, l]));
+    return { created: missing.length - existed.size, built };
   }
 
   /**

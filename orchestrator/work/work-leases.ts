@@ -15,7 +15,7 @@ import { NO_EVENTS, type EventPublisher } from './event-publisher';
 import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTable } from './task-kinds';
 import { RecentMap } from '../../shared/recent-map';
 import { SettledLeaseDeleter } from './settled-lease-deleter';
-import { matchesHint, type ClaimHints } from './claim-hints';
+import type { ClaimHints } from './claim-hints';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -90,10 +90,13 @@ export class WorkLeases {
 
   async claim(kind: TaskKind, uuid: string, worker: string, principal: Principal, agentSite: string = DEFAULT_SITE): Promise<LeaseGrant> {
     const rules = rulesOf(this.kinds, kind);
-    // A task this replica just wrote as todo: its capability reads start now, beside the task's read (ClaimHints).
+    // A task this replica just wrote as todo is claimed from that document, without reading it back (ClaimHints).
     const hint = this.hints?.take(kind, uuid);
-    const early = hint?.status === 'todo' ? rules.blobs(hint, hint.attempt + 1) : undefined;
-    early?.catch(() => undefined); // awaited below only if the hint holds; its failure is then the claim's
+    if (hint) {
+      const grant = hint.status === 'todo' && rules.site(hint) === agentSite ? await this.grant(kind, hint, worker, principal, true) : undefined;
+      this.metrics?.claimHints.inc({ kind, outcome: grant ? 'used' : 'stale' });
+      if (grant) return grant;
+    } else this.metrics?.claimHints.inc({ kind, outcome: 'none' });
     const uplet = await this.uplets(kind).findOne({ _id: uuid });
     if (!uplet) throw new NotFoundError(`${kind} ${uuid} does not exist`, { details: { where: 'path', field: 'uuid' } });
     const taskSite = rules.site(uplet);
@@ -109,12 +112,25 @@ export class WorkLeases {
       this.metrics?.claims.inc({ kind, outcome: 'not_todo' });
       throw new ConflictError(`${kind} ${uuid} is ${uplet.status}, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: uplet.status } });
     }
-    const attempt = uplet.attempt + 1;
-    const hinted = early !== undefined && matchesHint(hint!, uplet);
-    this.metrics?.claimHints.inc({ kind, outcome: early === undefined ? 'none' : hinted ? 'used' : 'stale' });
-    const blobs = hinted ? await early : await rules.blobs(uplet, attempt);
+    return (await this.grant(kind, uplet, worker, principal, false))!;
+  }
+
+  /**
+   * Claims the next attempt of `task` (todo, at the agent's site): its capability, the lease fence,
+   * then the task's claimed write. `fromHint`: `task` is the document as this replica wrote it, not
+   * as read; whatever says it has moved on since (the fence taken, the write matching nothing: a
+   * claim through another replica, a cancellation) undoes this lease and returns undefined, and the
+   * caller claims from the document as read. Only the fence grants an attempt, so a stale hint
+   * costs commands, never a second grant; and the capability fields of a task never change after
+   * its todo write, so the hint's capability is the task's.
+   */
+  private async grant(kind: TaskKind, task: TaskDoc, worker: string, principal: Principal, fromHint: boolean): Promise<LeaseGrant | undefined> {
+    const rules = rulesOf(this.kinds, kind);
+    const uuid = task._id;
+    const attempt = task.attempt + 1;
+    const blobs = await rules.blobs(task, attempt);
     // Before the lease: a work item that cannot be made leaves the task claimable, unchanged.
-    const item = rules.workItem ? await rules.workItem(uplet) : uplet;
+    const item = rules.workItem ? await rules.workItem(task) : task;
     const now = new Date();
     const expires = new Date(now.getTime() + this.settings.leaseMs);
     const lease: LeaseDoc = {
@@ -130,13 +146,14 @@ export class WorkLeases {
       expiry_minute: minuteOf(expires),
       reads: blobs.reads,
       writes: blobs.writes,
-      site: taskSite,
+      site: rules.site(task),
       ...(blobs.anywhere && blobs.anywhere.length > 0 ? { anywhere: blobs.anywhere } : {}),
     };
     try {
       await this.c.leases.insertOne(lease);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
+      if (fromHint) return undefined;
       if (await this.finishCancellation(kind, uuid, attempt)) {
         throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: 'canceled' } });
       }
@@ -144,12 +161,20 @@ export class WorkLeases {
       throw new ConflictError(`${kind} ${uuid} attempt ${attempt} is already claimed`, { code: WORK_ERROR_CODES.ALREADY_CLAIMED });
     }
     const claimed = { status: 'pending' as const, worker, attempt, timestamp_claimed: now };
-    const written = await this.uplets(kind).updateOne({ _id: uuid, attempt: uplet.attempt }, { $set: claimed });
+    const written = await this.uplets(kind).updateOne(
+      { _id: uuid, attempt: task.attempt, ...(fromHint ? { status: 'todo' as const } : {}) },
+      { $set: claimed },
+    );
+    if (fromHint && written.matchedCount === 0) {
+      // The attempt was claimed and settled elsewhere (its lease deleted since), or the task left todo: not ours to run.
+      await this.c.leases.deleteOne({ _id: lease._id, token: lease.token });
+      return undefined;
+    }
     // Remembered only when the write landed on the document read (no concurrent writer in between).
-    if (written.matchedCount === 1) this.granted.set(lease._id, { lease, task: { ...uplet, ...claimed } });
+    if (written.matchedCount === 1) this.granted.set(lease._id, { lease, task: { ...task, ...claimed } });
     this.announce(kind, uuid, 'pending', attempt, { worker });
     this.metrics?.claims.inc({ kind, outcome: 'won' });
-    if (uplet.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - uplet.timestamp_todo.getTime()) / 1000);
+    if (task.timestamp_todo) this.metrics?.dispatchLag.observe({ kind }, (now.getTime() - task.timestamp_todo.getTime()) / 1000);
     return {
       uplet: { ...item, ...claimed },
       lease_token: lease.token,

@@ -6,15 +6,17 @@ import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { ClaimHints } from '../../orchestrator/work/claim-hints';
 import { Registration } from '../../orchestrator/work/registration';
 import { taskKindTable } from '../../orchestrator/work/task-kinds';
+import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
 import { openTestDatabase, TEST_POOL_SIZE, type TestDatabase } from '../harness/test-database';
 
 /**
- * A replica's claim of a task it has just written as todo starts its capability reads beside
- * its read of the task (issue 22's dispatch latency), and uses them only when the task read is
- * the one written: a changed task is granted what it, as read, may open, never what the hint said.
+ * A replica claims a task it has just written as todo from the document it wrote, without
+ * reading it back (issue 22). The hint is stale when the task moved on through another replica
+ * (claimed and settled there, released, canceled): the claim must then grant exactly what a
+ * claim that reads the task grants, never an attempt a second time.
  */
-describe('claim hints', () => {
+describe('claims from the todo write (claim hints)', () => {
   let database: TestDatabase;
   let client: MongoClient;
   let c: Collections;
@@ -24,25 +26,40 @@ describe('claim hints', () => {
   const commands: string[] = [];
   const owner = { name: 'p', roles: ['organizer', 'data-provider', 'algo-author'] } as never;
   const node = { name: 'node', roles: ['compute'] } as never;
+  const NO_DISPATCH: WorkDispatcher = { dispatch: async () => undefined };
 
   const hintOutcomes = async () =>
     Object.fromEntries((await metrics.claimHints.get()).values.map((v) => [`${String(v.labels.kind)} ${String(v.labels.outcome)}`, v.value]));
+  /** The commands `work` sends, as `<command> <collection>`. */
+  const commandsOf = async (work: () => Promise<unknown>): Promise<string[]> => {
+    commands.length = 0;
+    await work();
+    return [...commands];
+  };
+  /** A replica of its own on the same database, which wrote none of the tasks. */
+  const otherReplica = () =>
+    new WorkLeases(c, taskKindTable(c, new ChainKeeper(c, NO_DISPATCH, silentLogger())), NO_DISPATCH, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
+  const requestOne = async () => {
+    const data = `hx-${commands.length}-${Date.now()}`;
+    await registration.postData({ uuids: [data], problems: [] }, owner);
+    const [p] = await registration.requestPrediction({ data: [data], problem: 'hp' }, owner);
+    return { uuid: p!.uuid, data };
+  };
+  const doneOf = (uuid: string, token: string, attempt = 1) => ({
+    status: 'done' as const,
+    prediction_storage_uuid: `prediction-${uuid}-${attempt}`,
+    lease_token: token,
+  });
 
   beforeAll(async () => {
     database = await openTestDatabase('claimhints');
     client = new MongoClient(database.url, { maxPoolSize: TEST_POOL_SIZE, monitorCommands: true });
     await client.connect();
-    // `<command> <collection>` of each command, by request id: started, then answered.
-    const names = new Map<number, string>();
-    client.on('commandStarted', (e) => {
-      names.set(e.requestId, `${e.commandName} ${String(e.command[e.commandName] as string)}`);
-      commands.push(`started ${names.get(e.requestId)}`);
-    });
-    client.on('commandSucceeded', (e) => void commands.push(`answered ${names.get(e.requestId)}`));
+    client.on('commandStarted', (e) => void commands.push(`${e.commandName} ${String(e.command[e.commandName] as string)}`));
     c = collectionsOf(client.db(database.dbName));
     await ensureIndexes(c);
     const hints = new ClaimHints();
-    const dispatcher = hints.recording({ dispatch: async () => undefined });
+    const dispatcher = hints.recording(NO_DISPATCH);
     const chains = new ChainKeeper(c, dispatcher, silentLogger());
     registration = new Registration(c, chains, dispatcher);
     metrics = new OrchestratorMetrics();
@@ -55,45 +72,63 @@ describe('claim hints', () => {
     await database.cleanup();
   });
 
-  test("a new algo's first rank: the test data's registration check goes out before the task read answers, and grants what the task may read", async () => {
+  test("a new algo's first rank is claimed without reading it back, and granted what it may read", async () => {
     await registration.postAlgo({ uuid: 'ha', name: 'a', problem: 'hp' }, owner);
     const [rank0] = await c.learnuplets.find({ algo: 'ha', rank: 0 }).toArray();
-    commands.length = 0;
-    const grant = await leases.claim('learnuplet', rank0!.uuid, 'w', node);
-    expect(commands.indexOf('started find datas')).toBeGreaterThanOrEqual(0);
-    expect(commands.indexOf('started find datas')).toBeLessThan(commands.indexOf('answered find learnuplets'));
+    let grant!: Awaited<ReturnType<WorkLeases['claim']>>;
+    const sent = await commandsOf(async () => (grant = await leases.claim('learnuplet', rank0!.uuid, 'w', node)));
+    expect(sent).not.toContain('find learnuplets');
+    expect(sent).toEqual(expect.arrayContaining(['find datas', 'insert leases', 'update learnuplets']));
     expect([...(grant.lease.reads ?? [])].sort()).toEqual(['data/hd', 'data/ht']);
-    expect(grant.lease.writes).toEqual([`model/${rank0!.model_end}`]);
+    // The task as answered is the task as stored.
+    expect(grant.uplet).toEqual(await c.learnuplets.findOne({ _id: rank0!.uuid }));
     expect(await hintOutcomes()).toMatchObject({ 'learnuplet used': 1 });
     // A trained model, which the predictions below need.
     await leases.report('learnuplet', rank0!.uuid, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: grant.lease_token }, node);
   });
 
-  test('a task changed after its todo write is granted what it may read as read, not what was written', async () => {
-    await registration.postData({ uuids: ['hx'], problems: [] }, owner);
-    const [uuid] = (await registration.requestPrediction({ data: ['hx'], problem: 'hp' }, owner)).map((p) => p.uuid);
-    // Another writer (as if) hands the prediction to someone who does not own its data.
-    await c.preduplets.updateOne({ _id: uuid! }, { $set: { owner: 'intruder' } });
-    const grant = await leases.claim('preduplet', uuid!, 'w', node);
-    // The hint said the requester owns hx; the task as read says otherwise: nothing to read.
-    expect(grant.lease.reads).toEqual([]);
+  test('a task claimed and settled through another replica (its lease deleted since) is not granted again', async () => {
+    const { uuid } = await requestOne();
+    const other = otherReplica();
+    const first = await other.claim('preduplet', uuid, 'w-other', node);
+    await other.report('preduplet', uuid, doneOf(uuid, first.lease_token), node);
+    await other.flushSettledLeases();
+    expect(await c.leases.countDocuments({ _id: `${uuid}/1` })).toBe(0);
+    // This replica still holds the todo document it wrote: the fence is free again, the claimed write is not.
+    await expect(leases.claim('preduplet', uuid, 'w', node)).rejects.toMatchObject({ code: 'NOT_CLAIMABLE' });
+    expect(await c.leases.countDocuments({ _id: `${uuid}/1` })).toBe(0);
+    expect(await c.preduplets.findOne({ _id: uuid })).toMatchObject({ status: 'done', attempt: 1, worker: 'w-other' });
     expect(await hintOutcomes()).toMatchObject({ 'preduplet stale': 1 });
   });
 
-  test('a claim whose task was not written by this replica (no hint) grants the same as before', async () => {
-    await registration.postData({ uuids: ['hy'], problems: [] }, owner);
-    const [uuid] = (await registration.requestPrediction({ data: ['hy'], problem: 'hp' }, owner)).map((p) => p.uuid);
-    // Taken away as another replica's claim would never have had it.
-    await new WorkLeases(
-      c,
-      taskKindTable(c, new ChainKeeper(c, { dispatch: async () => undefined }, silentLogger())),
-      { dispatch: async () => undefined },
-      { leaseMs: 60_000, maxAttempts: 3 },
-      silentLogger(),
-      metrics,
-    )
-      .claim('preduplet', uuid!, 'w', node)
-      .then((grant) => expect(grant.lease.reads).toEqual(['data/hy']));
-    expect(await hintOutcomes()).toMatchObject({ 'preduplet none': 1 });
+  test('a task released through another replica is claimed at its next attempt', async () => {
+    const { uuid, data } = await requestOne();
+    const other = otherReplica();
+    const first = await other.claim('preduplet', uuid, 'w-other', node);
+    await other.release('preduplet', uuid, first.lease_token, node);
+    const grant = await leases.claim('preduplet', uuid, 'w', node);
+    expect(grant.attempt).toBe(2);
+    expect(grant.lease.reads).toEqual([`data/${data}`]);
+    expect(await c.preduplets.findOne({ _id: uuid })).toMatchObject({ status: 'pending', attempt: 2, worker: 'w' });
+    // The holder of attempt 1 can no longer report; the holder of attempt 2 can.
+    await expect(other.report('preduplet', uuid, doneOf(uuid, first.lease_token), node)).rejects.toMatchObject({ code: 'LEASE_SETTLED' });
+    await leases.report('preduplet', uuid, doneOf(uuid, grant.lease_token, 2), node);
+    expect(await c.preduplets.findOne({ _id: uuid })).toMatchObject({ status: 'done', attempt: 2 });
+  });
+
+  test('a task canceled after its todo write is refused, and its cancellation stands', async () => {
+    const { uuid } = await requestOne();
+    expect(await otherReplica().cancel('preduplet', uuid, 'withdrawn', owner)).toBe(true);
+    await expect(leases.claim('preduplet', uuid, 'w', node)).rejects.toMatchObject({ code: 'NOT_CLAIMABLE' });
+    expect(await c.preduplets.findOne({ _id: uuid })).toMatchObject({ status: 'canceled', failure_reason: 'withdrawn' });
+  });
+
+  test('a second claim of the same todo write (a duplicate message) reads the task and loses to the first', async () => {
+    const { uuid } = await requestOne();
+    const [a, b] = await Promise.allSettled([leases.claim('preduplet', uuid, 'w1', node), leases.claim('preduplet', uuid, 'w2', node)]);
+    expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = (a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason) as { code?: string };
+    expect(['ALREADY_CLAIMED', 'NOT_CLAIMABLE']).toContain(lost.code);
+    expect(await c.leases.countDocuments({ uplet: uuid })).toBe(1);
   });
 });
