@@ -17,7 +17,7 @@ export class OrchestratorMetrics {
   });
   readonly claimHints = new Counter({
     name: 'uplet_claim_hints_total',
-    help: "Claims by kind and whether they were made from this replica's todo write of the task (used), found it stale and read the task (stale) or had none (none)",
+    help: "Claims by kind and whether they were made from this replica's todo write of the task (used), could not use it and read the task (stale: the task moved on, or the agent is of another site) or had none (none)",
     labelNames: ['kind', 'outcome'],
     registers: [this.registry],
   });

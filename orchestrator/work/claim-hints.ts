@@ -30,10 +30,15 @@ export class ClaimHints {
     return hint;
   }
 
-  /** A dispatcher that remembers the tasks its callers say they wrote (`how.written`) before it publishes them. */
+  /**
+   * A dispatcher that remembers the tasks its callers say they wrote (`how.written`) before it
+   * publishes them, and forgets what it held of the others it publishes (a release, a
+   * republish): a hint outliving its todo write would only cost its claim a failed try.
+   */
   recording(inner: WorkDispatcher): WorkDispatcher {
     return {
       dispatch: (kind: TaskKind, uuids: readonly string[], site?: string, how?: DispatchOptions) => {
+        for (const uuid of uuids) this.recent.delete(`${kind}/${uuid}`);
         if (how?.written) this.remember(kind, how.written);
         return inner.dispatch(kind, uuids, site, how);
       },

@@ -22,7 +22,7 @@ export interface DispatchOptions {
   republish?: boolean;
   /**
    * The tasks as this todo write left them (the caller has them at hand): this replica's claim
-   * of one starts its capability reads beside its read of the task (work/claim-hints.ts).
+   * of one is made from that document instead of reading it back (work/claim-hints.ts).
    */
   written?: readonly TaskDoc[];
 }

@@ -26,4 +26,12 @@ describe('ClaimHints', () => {
     expect(hints.take('learnuplet', 'u1')).toBeUndefined();
     expect(hints.take('trial', 'u1')).toBeDefined();
   });
+
+  test('a dispatch without the documents (a release, a republish) drops what was remembered of those tasks', async () => {
+    const hints = new ClaimHints();
+    const dispatcher = hints.recording({ dispatch: async () => undefined });
+    await dispatcher.dispatch('trial', ['u1'], 'default', { written: [task({})] });
+    await dispatcher.dispatch('trial', ['u1'], 'default');
+    expect(hints.take('trial', 'u1')).toBeUndefined();
+  });
 });
