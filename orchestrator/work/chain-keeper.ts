@@ -290,7 +290,7 @@ export class ChainKeeper {
 
   /**
    * `site`, when the caller has read it, saves the dispatcher a read between the todo write and the
-   * publish; `inserted`, the learnuplet as the caller built it, lets its claim start early (ClaimHints).
+   * publish; `inserted`, the learnuplet as the caller built it, spares its claim reading it back (ClaimHints).
    */
   private async startRank(problem: ProblemDoc, uuid: string, modelStart: string, site?: string, inserted?: LearnupletDoc): Promise<boolean> {
     const todo = { status: 'todo' as const, model_start: modelStart, timestamp_todo: new Date() };

@@ -2,7 +2,7 @@ import type { TaskDoc, TaskKind } from '../domain/documents';
 import { RecentMap } from '../../shared/recent-map';
 import type { DispatchOptions, WorkDispatcher } from './work-dispatcher';
 
-/** Tasks remembered at once, at most: a hint lost to the limit costs only a claim's early start. */
+/** Tasks remembered at once, at most: a hint lost to the limit costs only its claim a read. */
 const HINTS_KEPT = 4096;
 
 /**

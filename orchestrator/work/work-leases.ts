@@ -118,9 +118,9 @@ export class WorkLeases {
   /**
    * Claims the next attempt of `task` (todo, at the agent's site): its capability, the lease fence,
    * then the task's claimed write. `fromHint`: `task` is the document as this replica wrote it, not
-   * as read; whatever says it has moved on since (the fence taken, the write matching nothing: a
-   * claim through another replica, a cancellation) undoes this lease and returns undefined, and the
-   * caller claims from the document as read. Only the fence grants an attempt, so a stale hint
+   * as read; whatever says it has moved on since (the fence taken; or the write matching nothing,
+   * after which this lease is deleted: a claim through another replica, a cancellation) returns
+   * undefined, and the caller claims from the document as read. Only the fence grants an attempt, so a stale hint
    * costs commands, never a second grant; and the capability fields of a task never change after
    * its todo write, so the hint's capability is the task's.
    */
