@@ -7,9 +7,10 @@ import { deriveSeed } from './seeds';
  * The study of a job as data: the matrix (model family × metric weighting), the trials of each
  * row, and the fixed-size rounds in which they are proposed.
  *
- * Reproducibility: a row's trials are proposed in rounds of ROUND_SIZE. Round k's proposals are
+ * Reproducibility: a row's trials are proposed in rounds of ROUND_SIZE. A trial's proposal is
  * computed by the Python `propose` from (the row's seed, the params and objective values of
- * rounds 0…k−1 in trial-index order, ROUND_SIZE), and nothing else. A round starts only when
+ * rounds 0…k−1 in trial-index order, its index in round k), and nothing else (each trial asks
+ * for its own proposal only). A round starts only when
  * every trial of the rounds before it has finished, so whatever the number of agents and
  * whatever order trials finish in, every trial gets the same params: results depend on
  * `random_state` only.

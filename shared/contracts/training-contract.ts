@@ -156,7 +156,7 @@ export interface HistoryEntry {
 
 /**
  * The `ask` of a Python trial spec: a propose spec plus `index` (the trial runs proposal `index`
- * of that round). Values in `history` are scalarised objectives oriented higher-is-better, so
+ * of that round, and asks for that one only). Values in `history` are scalarised objectives oriented higher-is-better, so
  * the direction is always `maximize`.
  */
 export interface TrialAsk {

@@ -2,8 +2,9 @@
 
 What a data scientist would write, made reproducible the way the trainer run is: for each matrix
 row (family x metric weighting), rounds of `round_size` proposals from Optuna's TPE (the
-project's own `search.propose`, with one study kept per row and told each round's results, as a
-warm trial worker keeps it; the sampler seeded from the row seed and the history length), each
+project's own `search.propose`, with one study kept per row and given each round's results, as a
+warm trial worker keeps it; each proposal's sampler seeded from the row seed, the history length
+and the trial's index in its round), each
 proposal scored by k-fold on the training portion (the project's own `trial.evaluate`, the
 trial's seed), then the best trial refit and scored on the set-aside test split
 (`final.run_final`). No storage, no processes, no network: the floor the orchestrated run is
@@ -63,11 +64,11 @@ def run(spec):
         space = family.space(data.task_kind)
         row_trials = []
         for first in range(0, row["nTrials"], round_size):
-            # Every round asks round_size proposals (a short last round too), as the trial tasks do.
+            # One proposal per trial of the round (a short last round has fewer), as the trial tasks ask.
             history = [{"params": t["params"], "value": t["objective"]} for t in row_trials]
             asked = time.perf_counter()
             proposals = propose(space, history, round_size, row["seed"], spec.get("strategy", "optuna"), "maximize",
-                                kept=kept, row_key=row["row"])
+                                kept=kept, row_key=row["row"], indices=range(min(round_size, row["nTrials"] - first)))
             last_propose_seconds = time.perf_counter() - asked
             propose_seconds += last_propose_seconds
             rounds += 1
@@ -101,7 +102,7 @@ def run(spec):
         "best": best,
         "test_metrics": report["metrics"] if report else None,
         "search_seconds": searched - started,
-        # Each of the trial tasks of a round runs its round's propose again: this is what that costs once.
+        # What a round's proposals cost in one process (the trial tasks split them: one each).
         "propose_seconds_per_round": propose_seconds / max(1, rounds),
         "propose_seconds_last_round": last_propose_seconds,
         "final_seconds": ended - searched,

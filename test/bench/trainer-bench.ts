@@ -50,7 +50,7 @@ export interface TrialProfile {
   fitPredictMs: [number, number];
   /** A row's round ends (its last trial done) → the next round's trials created (the orchestrator's bookkeeping). */
   roundGapMs: [number, number];
-  /** One round's propose in the baseline (mean, and the last round's, the longest history), ms: each trial task of the round runs it again. */
+  /** One round's proposals in the baseline (mean, and the last round's, the longest history), ms: the round's trial tasks ask one each. */
   proposeMs: { meanPerRound: number; lastRound: number };
   /** A cold `/usr/bin/python3` importing the trial's modules (pandas, scikit-learn, Optuna's search), ms p50 of 3: what a warm worker saves per trial. */
   pythonImportMs: number;

@@ -76,32 +76,51 @@ class KeptStudiesTest(unittest.TestCase):
                         self.assertEqual(extended, study_rounds(space, 16, seed, strategy, None))
 
     def test_a_history_that_does_not_line_up_is_replayed_afresh(self):
-        kept = KeptStudies()
         history = [{"params": p, "value": 0.5 + i / 100} for i, p in enumerate(propose(SPACE, [], 12, seed=9, strategy="random"))]
-        first = propose(SPACE, history, 4, 42, kept=kept, row_key="r")
+        first = propose(SPACE, history, 4, 42)
         done = [{"params": p, "value": 0.6} for p in first]
-        other = propose(SPACE, history[:11], 4, seed=9, strategy="random")[0]
         cases = {
-            "an earlier entry changed": [dict(history[0], value=0.1)] + history[1:] + done,
-            "a result for params the round did not ask": history + [{"params": other, "value": 0.6}] + done[1:],
-            "fewer results than asked": history + done[:2],
-            "a NaN result": history + done[:3] + [dict(done[3], value=float("nan"))],
+            "an earlier entry changed": ([dict(history[0], value=0.1)] + history[1:] + done, 1),
+            "a shorter history (a retried trial of an earlier round)": (history[:8], 1),
+            "a NaN result": (history + done[:3] + [dict(done[3], value=float("nan"))], 1),
+            # Extended, not replayed: whatever finished since, asked here or elsewhere, in the history's order.
+            "results for params this process did not ask": (history + [{"params": history[0]["params"], "value": 0.6}] + done[1:], 0),
+            "fewer results than a round": (history + done[:2], 0),
         }
-        for case, new_history in cases.items():
+        for case, (new_history, replays) in cases.items():
             with self.subTest(case=case):
                 kept_now = KeptStudies()
-                propose(SPACE, history, 4, 42, kept=kept_now, row_key="r")
+                propose(SPACE, history, 4, 42, kept=kept_now, row_key="r", indices=[1])
                 with mock.patch.object(search, "_replay", wraps=search._replay) as replay:
                     try:
                         got = propose(SPACE, new_history, 4, 42, kept=kept_now, row_key="r")
                     except ValueError:
                         got = "refused"
-                self.assertEqual(replay.call_count, 1)
+                self.assertEqual(replay.call_count, replays)
                 try:
                     expected = propose(SPACE, new_history, 4, 42)
                 except ValueError:
                     expected = "refused"
                 self.assertEqual(got, expected)
+
+    def test_a_trials_params_do_not_depend_on_which_other_trials_of_its_round_a_process_asked(self):
+        # Two agents' workers serve a row's rounds, each a different part of every round, in any order.
+        for strategy in ("optuna", "random"):
+            with self.subTest(strategy=strategy):
+                workers = [KeptStudies(), KeptStudies()]
+                parts = [([2, 0], [1, 3]), ([0, 1, 2, 3], []), ([3], [0, 2, 1])]
+                history = []
+                for round_number in range(12):  # past TPE's 10 startup trials
+                    served = {}
+                    for worker, indices in zip(workers, parts[round_number % len(parts)]):
+                        for index in indices:  # one ask per trial, as the trial tasks ask
+                            served[index] = propose(SPACE, history, 4, 7, strategy, kept=worker, row_key="r", indices=[index])[0]
+                    whole = propose(SPACE, history, 4, 7, strategy)  # a fresh replay, the whole round in one process
+                    self.assertEqual([served[i] for i in range(4)], whole)
+                    self.assertEqual(len({tuple(sorted(p.items())) for p in whole}), 4)
+                    for params in whole:
+                        n = len(history)
+                        history.append({"params": params, "value": None if n % 9 == 4 else 0.3 + (n * 37 % 50) / 100})
 
     def test_results_beyond_the_asked_round_are_added_in_order(self):
         # A worker that missed a round (another agent ran all its trials) sees two rounds of results at once.

@@ -36,7 +36,7 @@ class ServeTest(TempDirTest):
                 code = S.serve(work, io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), answers)
         finally:
             dataset._last_frame = dataset._last_data = None  # the cold runs compared with it read the file afresh
-            T._recent_rounds = T._kept_studies = None  # and propose afresh
+            T._kept_studies = None  # and propose afresh
         return code, [json.loads(line) for line in answers.getvalue().splitlines()]
 
     def test_trials_served_one_after_another_match_cold_runs(self):
@@ -60,7 +60,7 @@ class ServeTest(TempDirTest):
         first, third = (without_durations(self.read_json(self.path(f"work/t{i}"), "result.json")) for i in (0, 2))
         self.assertEqual(first, third)
 
-    def test_the_trials_of_a_round_share_one_propose_and_get_a_fresh_processs_params(self):
+    def test_each_trial_asks_for_its_own_params_on_the_rows_kept_study_and_gets_a_fresh_processs(self):
         path, profile, _ = self.sklearn_csv("iris")
         history = [{"params": {"max_depth": 3, "min_samples_leaf": 2}, "value": 0.9}]
         ask = {"strategy": "optuna", "history": history, "round_size": 3, "seed": 5, "metric": "accuracy"}
@@ -68,9 +68,10 @@ class ServeTest(TempDirTest):
         asks = [dict(ask, index=0), dict(ask, index=1), dict(ask, index=2), dict(next_round, index=0), dict(next_round, index=1)]
         specs = [task_spec(path, profile, "classification", family="decision_tree", ask=a, evaluation={"kind": "holdout", "train_fraction": 0.8})
                  for a in asks]
-        with mock.patch.object(search, "propose_from_spec", wraps=search.propose_from_spec) as propose:
+        with mock.patch.object(search, "_ask", wraps=search._ask) as ask, mock.patch.object(search, "_replay", wraps=search._replay) as replay:
             code, answers = self.serve_lines([{"id": str(i), "spec": s, "out": str(i)} for i, s in enumerate(specs)])
-            self.assertEqual(propose.call_count, 2)  # one per round, not one per trial
+            self.assertEqual(ask.call_count, len(specs))  # one proposal per trial, not its whole round
+            self.assertEqual(replay.call_count, 1)  # the second round extends the first's study
         self.assertEqual(code, 0)
         self.assertEqual({a["status"] for a in answers}, {"done"}, answers)
         served = [self.read_json(self.path(f"work/{i}"), "result.json")["params"] for i in range(len(specs))]
@@ -86,7 +87,7 @@ class ServeTest(TempDirTest):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(served[4], self.read_json(self.path("fresh"), "result.json")["params"])
 
-    def test_two_rows_rounds_interleaved_on_one_worker_are_each_proposed_once(self):
+    def test_two_rows_trials_interleaved_on_one_worker_each_extend_their_rows_study(self):
         path, profile, _ = self.sklearn_csv("iris")
         # Two rows of one family (two metric weightings of a multi-metric study: here they differ by
         # their seeds), their trials arriving interleaved, as the rounds of a job's rows reach one worker.
@@ -95,9 +96,10 @@ class ServeTest(TempDirTest):
         order = [(0, 0), (1, 0), (0, 1), (1, 1)]
         specs = [task_spec(path, profile, "classification", family="decision_tree", ask=dict(rows[r], index=i),
                            evaluation={"kind": "holdout", "train_fraction": 0.8}) for r, i in order]
-        with mock.patch.object(search, "propose_from_spec", wraps=search.propose_from_spec) as propose:
+        with mock.patch.object(search, "_ask", wraps=search._ask) as ask, mock.patch.object(search, "_replay", wraps=search._replay) as replay:
             code, answers = self.serve_lines([{"id": str(i), "spec": s, "out": str(i)} for i, s in enumerate(specs)])
-            self.assertEqual(propose.call_count, 2)  # one per row's round, though the rows alternate
+            self.assertEqual(ask.call_count, len(specs))
+            self.assertEqual(replay.call_count, 2)  # one per row, though the rows alternate
         self.assertEqual(code, 0)
         self.assertEqual({a["status"] for a in answers}, {"done"}, answers)
         for i, spec in enumerate(specs):
@@ -106,17 +108,6 @@ class ServeTest(TempDirTest):
             warm = self.path(os.path.join("work", str(i)))
             self.assertEqual(without_durations(self.read_json(warm, "result.json")), without_durations(self.read_json(cold, "result.json")))
             np.testing.assert_array_equal(load_oof(warm), load_oof(cold))
-
-    def test_the_kept_rounds_are_bounded(self):
-        kept = T.RecentRounds()
-        proposed = []
-        for n in range(T.RecentRounds.ROUNDS_KEPT + 1):
-            kept.get(f"round {n}", lambda n=n: proposed.append(n) or [{"n": n}])
-        self.assertEqual(len(kept.rounds), T.RecentRounds.ROUNDS_KEPT)
-        self.assertEqual(kept.get(f"round {T.RecentRounds.ROUNDS_KEPT}", lambda: proposed.append("again") or []), [{"n": T.RecentRounds.ROUNDS_KEPT}])
-        kept.get("round 0", lambda: proposed.append("again") or [{"n": 0}])  # the oldest was dropped: proposed again
-        self.assertEqual(proposed[-1], "again")
-        self.assertEqual(len(proposed), T.RecentRounds.ROUNDS_KEPT + 2)
 
     def test_a_final_served_after_the_jobs_trials_matches_a_cold_final(self):
         path, profile, _ = self.sklearn_csv("breast_cancer")

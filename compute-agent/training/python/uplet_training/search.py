@@ -1,18 +1,21 @@
-"""The propose task: the next round of parameter sets for one matrix row (family x metric).
+"""Proposals: the parameter sets of a round's trials for one matrix row (family x metric).
 
-Reproducible by construction: the proposals depend only on the family's space, the history of
-finished trials (params + objective value, in the order given), the round size and the seed.
-The sampler is seeded with derive_seed(seed, "round", len(history)), the history is replayed
-into a fresh in-memory study (no storage, nothing written), and the round's r proposals are
-`study.ask(distributions)` r times. So however many agents ran the earlier rounds, the same
-history gives the same next round.
+Reproducible by construction: trial `index` of the round that follows `history` gets the params
+that depend only on the family's space, the history of finished trials (params + objective
+value, in the order given), the index and the seed. Each proposal has a sampler of its own,
+seeded with derive_seed(seed, "round", len(history), "trial", index), asked once on a study that
+holds the history as finished trials; the samplers read only finished trials (TPE ignores
+running and failed ones), so a proposal does not depend on which other trials of its round were
+asked before it, in which process. So however many agents ran the earlier rounds, and whichever
+trials of a round each serves, the same history gives the same trials: each trial task asks for
+its own proposal only, never for its round's others.
 
-A process that proposes a row's rounds one after another (a warm trial worker, the benchmark's
-baseline) may keep the row's study (KeptStudies): the next round then tells the asked trials their
-results instead of replaying the whole history (Optuna's in-memory storage deep-copies every
-replayed trial: half of a round's propose at 500 trials). The kept study holds the same trials,
-in the same order, as a fresh replay would, so the proposals are the same; anything that does not
-line up is replayed afresh.
+A process that proposes a row's trials one after another (a warm trial worker, the benchmark's
+baseline) may keep the row's study (KeptStudies): the next ask then adds the history's new
+entries instead of replaying the whole history (Optuna's in-memory storage deep-copies every
+replayed trial: half of a round's propose at 500 trials). A kept study holds the same finished
+trials, in the same order, as a fresh replay would, plus the trials it asked, each told failed
+at once (invisible to the samplers); anything that does not line up is replayed afresh.
 """
 
 import collections
@@ -59,9 +62,10 @@ def _check_entry(space, past, index):
     return params, value
 
 
-def _replay(space, distributions, history, sampler, direction):
+def _replay(space, distributions, history, direction):
     """A fresh in-memory study holding `history` as finished trials, in order."""
-    study = optuna.create_study(sampler=sampler, direction=direction)
+    # Each ask sets the sampler it needs; this one only spares create_study making a default one.
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction=direction)
     for index, past in enumerate(history):
         _add_finished(study, distributions, *_check_entry(space, past, index))
     return study
@@ -75,43 +79,48 @@ def _add_finished(study, distributions, params, value):
     ))
 
 
-def _ask(study, distributions, round_size, sampler):
-    """The round's asked trials and their params."""
-    study.sampler = sampler
-    asked = [study.ask(distributions) for _ in range(round_size)]
-    return asked, [dict(trial.params) for trial in asked]
+def _ask(study, distributions, strategy, seed, finished, index):
+    """Trial `index`'s params, from a sampler of its own. The asked trial is told failed at once:
+    the samplers skip failed trials, so later asks on this study see only the history."""
+    study.sampler = make_sampler(strategy, derive_seed(seed, "round", finished, "trial", index))
+    trial = study.ask(distributions)
+    params = dict(trial.params)
+    study.tell(trial, state=TrialState.FAIL)
+    return params
 
 
-def propose(space, history, round_size, seed, strategy="optuna", direction="maximize", kept=None, row_key=None):
-    """`round_size` new param dicts; history: [{"params": {...}, "value": number or null (failed)}].
-    With `kept` (KeptStudies) and `row_key` (what names the row: family, task kind, strategy,
-    direction, seed), the row's study from its previous round is extended rather than replayed."""
+def propose(space, history, round_size, seed, strategy="optuna", direction="maximize", kept=None, row_key=None,
+            indices=None):
+    """The params of the trials `indices` (default: all `round_size` of them) of the round that
+    follows `history`: [{"params": {...}, "value": number or null (failed)}]. With `kept`
+    (KeptStudies) and `row_key` (what names the row: family, task kind, strategy, direction,
+    seed), the row's study from its previous ask is extended rather than replayed."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    indices = range(round_size) if indices is None else indices
     distributions = {p.name: distribution(p) for p in space}
-    sampler = make_sampler(strategy, derive_seed(seed, "round", len(history)))
     study = kept.extend(row_key, space, distributions, history) if kept is not None else None
     if study is None:
-        study = _replay(space, distributions, history, sampler, direction)
-    asked, proposals = _ask(study, distributions, round_size, sampler)
+        study = _replay(space, distributions, history, direction)
+    proposals = [_ask(study, distributions, strategy, seed, len(history), index) for index in indices]
     if kept is not None:
-        kept.keep(row_key, study, history, asked)
+        kept.keep(row_key, study, history)
     return proposals
 
 
 class KeptStudies:
-    """The studies of the rows this process proposed lately, each with the history it holds and
-    the trials its last round asked. `extend` tells those asked trials the results the new
-    history gives them, in order, and adds any further entries, so the study holds exactly what
-    a fresh replay of the new history would; when the new history does not start with the kept
-    one, or a result is not one a replay would store as is, it returns None (replay afresh)."""
+    """The studies of the rows this process proposed lately, each with the history it holds.
+    `extend` adds the new history's further entries, in order, so the study's finished trials are
+    exactly what a fresh replay of the new history would hold; when the new history does not
+    start with the kept one, or a result is not one a replay would store as is, it returns None
+    (replay afresh)."""
 
     STUDIES_KEPT = 8
 
     def __init__(self):
         self.rows = collections.OrderedDict()
 
-    def keep(self, row_key, study, history, asked):
-        self.rows[row_key] = (study, [dict(h) for h in history], asked)
+    def keep(self, row_key, study, history):
+        self.rows[row_key] = (study, [dict(h) for h in history])
         self.rows.move_to_end(row_key)
         while len(self.rows) > self.STUDIES_KEPT:
             self.rows.popitem(last=False)
@@ -120,26 +129,20 @@ class KeptStudies:
         entry = self.rows.pop(row_key, None)  # taken out: a study that fails half-way is not kept
         if entry is None:
             return None
-        study, held, asked = entry
-        if len(history) < len(held) + len(asked) or history[:len(held)] != held:
+        study, held = entry
+        if len(history) < len(held) or history[:len(held)] != held:
             return None
         new = [_check_entry(space, past, len(held) + i) for i, past in enumerate(history[len(held):])]
         if any(value is not None and not math.isfinite(value) for _, value in new):
             return None
-        if any(params != trial.params for (params, _), trial in zip(new, asked)):
-            return None
-        for (_, value), trial in zip(new, asked):
-            if value is None:
-                study.tell(trial, state=TrialState.FAIL)
-            else:
-                study.tell(trial, float(value))
-        for params, value in new[len(asked):]:
+        for params, value in new:
             _add_finished(study, distributions, params, value)
         return study
 
 
-def propose_from_spec(spec, field=None, kept=None):
-    """Spec: {family, task_kind, strategy, history, round_size, seed, direction or metric}; `kept`: see propose."""
+def propose_from_spec(spec, field=None, kept=None, indices=None):
+    """Spec: {family, task_kind, strategy, history, round_size, seed, direction or metric}; `kept`
+    and `indices` (default: the whole round): see propose."""
     family = get_family(require_string(spec, "family"))
     task_kind = require_choice(spec, "task_kind", ("classification", "regression"))
     strategy = spec.get("strategy") or "optuna"
@@ -155,7 +158,7 @@ def propose_from_spec(spec, field=None, kept=None):
     seed = optional_int(spec, "seed", 42, low=0)
     return propose(
         family.space(task_kind), optional_list(spec, "history"), optional_int(spec, "round_size", 1, low=1, high=1000),
-        seed, strategy, direction, kept=kept, row_key=(family.id, task_kind, strategy, direction, seed),
+        seed, strategy, direction, kept=kept, row_key=(family.id, task_kind, strategy, direction, seed), indices=indices,
     )
 
 

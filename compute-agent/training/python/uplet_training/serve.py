@@ -14,8 +14,9 @@ error.json, also written there) or `crashed` (traceback on stderr; the worker th
 a retry starts in a fresh process, as a cold crash would). EOF on stdin: exit 0.
 
 Whatever the libraries print goes to stderr: stdout carries only answers. The typed dataset is
-kept between trials (dataset.LastFrame): a worker serves one dataset; so are the recent rounds'
-proposals (trial.RecentRounds): the trials of a round ask for the same round.
+kept between trials (dataset.LastFrame): a worker serves one dataset; so are the studies of the
+rows it proposed for (search.KeptStudies): each trial asks for its own proposal, and a row's next
+ask adds what finished since instead of replaying the row's history.
 """
 
 import json
@@ -28,7 +29,7 @@ from .dataset import keep_last_frame
 from .errors import BadInput
 from .outputs import write_json
 from .final import run_final
-from .trial import keep_recent_rounds, run_trial  # the expensive import (numpy, pandas, scikit-learn), done once
+from .trial import keep_studies, run_trial  # the expensive import (numpy, pandas, scikit-learn), done once
 from . import search  # noqa: F401,E402 -- Optuna (about 0.5 s), which every study trial's `ask` needs: imported before the first request too
 
 
@@ -89,7 +90,7 @@ def handle(request, work_dir):
 def serve(work_dir, requests, answers):
     """Answers each line of `requests` on `answers`; 0 at EOF, 1 after a crash."""
     keep_last_frame()  # one dataset per worker: typed once, not once per trial
-    keep_recent_rounds()  # a round's trials share one propose
+    keep_studies()  # a row's asks extend one study
     for line in requests:
         if not line.strip():
             continue

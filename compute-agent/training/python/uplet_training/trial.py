@@ -8,10 +8,6 @@ holdout) aligned to the training portion's row positions, and model.pkl: a Model
 fold models (equal weights), so an ensemble can reuse them without refitting.
 """
 
-import collections
-import copy
-import hashlib
-import json
 import time
 import warnings
 
@@ -48,54 +44,24 @@ def common_settings(spec, task_kind):
     }
 
 
-class RecentRounds:
-    """The recent rounds' proposals, kept by a warm worker (serve.py): each trial of a round asks for
-    the whole round (same history, size and seed) and takes its `index`, and replaying the history
-    into Optuna costs about 0.09 s a trial at a round of 8. Propose is deterministic, so a round
-    asked again (same ask without index, family, task kind) gets the same proposals. A family's
-    rows (one per metric weighting) interleave their rounds on its worker: the last ROUNDS_KEPT
-    rounds are kept (by a digest of the ask), not just one."""
-
-    ROUNDS_KEPT = 32
-
-    def __init__(self):
-        self.rounds = collections.OrderedDict()
-
-    def get(self, key, propose):
-        digest = hashlib.sha256(key.encode("utf-8")).digest()
-        if digest in self.rounds:
-            self.rounds.move_to_end(digest)
-        else:
-            self.rounds[digest] = propose()
-            while len(self.rounds) > self.ROUNDS_KEPT:
-                self.rounds.popitem(last=False)
-        return copy.deepcopy(self.rounds[digest])
-
-
-_recent_rounds = None
 _kept_studies = None
 
 
-def keep_recent_rounds():
-    """Called once by a warm worker: from now on trial_params reuses the rounds it proposed lately,
-    and a row's next round extends the study of its last one (search.KeptStudies)."""
-    global _recent_rounds
-    _recent_rounds = RecentRounds()
-
-
-def round_proposals(ask, family_id, task_kind):
-    """The round an ask belongs to: all its proposals (index not applied)."""
+def keep_studies():
+    """Called once by a warm worker: from now on a row's next ask extends the study of its last
+    one (search.KeptStudies) instead of replaying the row's history."""
     global _kept_studies
-    from .search import KeptStudies, propose_from_spec  # Optuna only when asked
+    from .search import KeptStudies  # Optuna only when asked
 
-    if _recent_rounds is not None and _kept_studies is None:
-        _kept_studies = KeptStudies()
+    _kept_studies = KeptStudies()
+
+
+def asked_params(ask, family_id, task_kind, index):
+    """The params of trial `index` of the ask's round: its own proposal only (search.propose)."""
+    from .search import propose_from_spec  # Optuna only when asked
+
     spec = dict(ask, family=family_id, task_kind=task_kind)
-    propose = lambda: propose_from_spec(spec, field="ask", kept=_kept_studies)  # noqa: E731
-    if _recent_rounds is None:
-        return propose()
-    key = json.dumps([{k: v for k, v in ask.items() if k != "index"}, family_id, task_kind], sort_keys=True)
-    return _recent_rounds.get(key, propose)
+    return propose_from_spec(spec, field="ask", kept=_kept_studies, indices=[index])[0]
 
 
 def trial_params(spec, family, task_kind):
@@ -104,10 +70,9 @@ def trial_params(spec, family, task_kind):
         if not isinstance(ask, dict):
             raise BadInput("invalid_field", "ask must be a propose spec object", "ask")
         index = optional_int(ask, "index", 0, low=0)
-        proposals = round_proposals(ask, family.id, task_kind)
-        if index >= len(proposals):
+        if index >= optional_int(ask, "round_size", 1, low=1, high=1000):
             raise BadInput("invalid_field", "ask.index must be below ask.round_size", "ask.index")
-        return resolve_family_params(family, task_kind, proposals[index], "ask")
+        return resolve_family_params(family, task_kind, asked_params(ask, family.id, task_kind, index), "ask")
     return resolve_family_params(family, task_kind, spec.get("params"))
 
 
