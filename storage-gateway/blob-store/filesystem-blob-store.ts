@@ -203,7 +203,7 @@ const CHUNK = 1024 * 1024;
  * started on a second descriptor (at most one at a time, never awaited by the stream); the final
  * fsync, through the same descriptor, then has little left and is still what makes the blob durable.
  */
-class EarlyFlush {
+export class EarlyFlush {
   private handle: Promise<fs.promises.FileHandle> | undefined;
   private running: Promise<void> | undefined;
   private next: number;
@@ -242,8 +242,16 @@ class EarlyFlush {
     if (handle) await (await handle.catch(() => undefined))?.close();
   }
 
+  /** A failed open is not kept: an early write-back can come before the write stream has created the file. */
   private open(): Promise<fs.promises.FileHandle> {
-    return (this.handle ??= fs.promises.open(this.file, 'r+'));
+    if (!this.handle) {
+      const opening = fs.promises.open(this.file, 'r+');
+      this.handle = opening;
+      opening.catch(() => {
+        if (this.handle === opening) this.handle = undefined;
+      });
+    }
+    return this.handle;
   }
 }
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { FilesystemBlobStore } from '../../storage-gateway/blob-store/filesystem-blob-store';
+import { EarlyFlush, FilesystemBlobStore } from '../../storage-gateway/blob-store/filesystem-blob-store';
 import { describeBlobStoreConformance } from '../harness/blob-store-conformance';
 import { InMemoryBlobStore } from '../harness/in-memory-blob-store';
 
@@ -52,6 +52,22 @@ describe('filesystem store: early write-back of large uploads', () => {
       expect(crypto.createHash('sha256').update(stored).digest('hex')).toBe(meta.sha256);
       expect(fs.readdirSync(path.join(root, 'tmp'))).toEqual([]);
       expect(openFds()).toBe(fds);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a write-back due before the upload file exists does not fail the final sync', async () => {
+    // The bytes pass the hash before the write stream has created its file (its open is queued behind other file work).
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobstore-flush-'));
+    try {
+      const file = path.join(root, 'upload.part');
+      const flush = new EarlyFlush(file, 1);
+      flush.wrote(2);
+      expect(flush.started).toBe(1);
+      fs.writeFileSync(file, 'arrived');
+      await expect(flush.sync()).resolves.toBeUndefined();
+      await flush.close();
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
