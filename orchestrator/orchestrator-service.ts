@@ -24,7 +24,7 @@ import { Registration } from './work/registration';
 import { taskKindTable } from './work/task-kinds';
 import { WorkLeases } from './work/work-leases';
 import { ClaimHints } from './work/claim-hints';
-import { capabilityIssuer } from './work/task-capabilities';
+import { capabilityIssuer, CodeSites } from './work/task-capabilities';
 import { parseTeacherAllowlist } from './training/teacher-allowlist';
 import { TrainingEngine } from './training/training-engine';
 import { AkkioTraining } from './training/akkio';
@@ -78,7 +78,8 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const events = new AmqpEventPublisher(broker, topology.eventsExchange, logger);
   const chains = new ChainKeeper(collections, dispatcher, logger, events);
   const engine = new TrainingEngine(collections, dispatcher, logger);
-  const kinds = taskKindTable(collections, chains, engine);
+  const codeSites = new CodeSites(collections);
+  const kinds = taskKindTable(collections, chains, engine, codeSites);
   amqpDispatcher.siteOf = async (kind, uuid) => {
     const doc = await tasksOf(kinds, collections, kind).findOne({ _id: uuid });
     return doc ? rulesOf(kinds, kind).site(doc) : 'default';
@@ -104,7 +105,7 @@ export async function startOrchestrator(settings: OrchestratorSettings, logger: 
   const akkio = new AkkioTraining(collections, engine, events);
   // An Akkio submission interrupted between its task and its jobs is finished by the sweeper's repair.
   engine.onRepair((olderThan, batch) => akkio.repair(olderThan, batch));
-  const registration = new Registration(collections, chains, dispatcher, sites);
+  const registration = new Registration(collections, chains, dispatcher, sites, codeSites);
   const sweeper = new TodoSweeper(collections, dispatcher, kinds, leases, { republishAfterMs: settings.REPUBLISH_AFTER_MS, batch: 1000 }, logger, metrics);
 
   const readiness = {

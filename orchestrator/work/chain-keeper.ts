@@ -50,7 +50,11 @@ export class ChainKeeper {
     // inserting its minibatches, so one of us sees both.
     const batches = await this.c.minibatches.find({ problem: problem.uuid }).sort({ index: 1 }).toArray();
     const { created, built } = await this.ensureLearnuplets(problem, [algo], batches);
-    await this.advanceChain(problem, algo.uuid, built);
+    const first = built.get(learnupletUuid(problem.uuid, algo.uuid, 0));
+    // Rank 0 inserted here is todo already; one another writer inserted is that writer's to dispatch,
+    // and one left waiting by an older version starts through the chain's read.
+    if (first) await this.dispatchInserted(problem, first);
+    else if (batches.length > 0) await this.advanceChain(problem, algo.uuid, built);
     return created;
   }
 
@@ -213,7 +217,10 @@ export class ChainKeeper {
   private async startAfterAppend(problem: ProblemDoc, algo: string, first: number, built: BuiltLearnuplets, site?: string): Promise<void> {
     if (first === 0) {
       const uuid = learnupletUuid(problem.uuid, algo, 0);
-      await this.startRank(problem, uuid, algo, site, built.get(uuid));
+      const inserted = built.get(uuid);
+      // Not inserted by this call: another writer's (todo, its to dispatch) or an older version's, left waiting.
+      if (inserted) await this.dispatchInserted(problem, inserted);
+      else await this.startRank(problem, uuid, algo, site);
       return;
     }
     const before = await this.c.learnuplets.findOne({ _id: learnupletUuid(problem.uuid, algo, first - 1) }, { projection: { status: 1 } });
@@ -227,7 +234,12 @@ export class ChainKeeper {
     });
   }
 
-  /** Inserts the learnuplets of these algos × minibatches; returns how many this call created, and those, by uuid. */
+  /**
+   * Inserts the learnuplets of these algos × minibatches; returns how many this call created, and
+   * those, by uuid. Rank 0 is inserted todo: it starts from the algo itself and waits for no
+   * other rank, so it is runnable the moment it exists (one write less between a new algo and
+   * its first claim); the caller dispatches the ones it inserted.
+   */
   private async ensureLearnuplets(
     problem: ProblemDoc,
     algos: readonly AlgoDoc[],
@@ -249,9 +261,9 @@ export class ChainKeeper {
           site: siteOf(batch),
           train_data: batch.train_data,
           test_data: problem.test_dataset,
-          model_start: null,
+          model_start: batch.index === 0 ? algo.uuid : null,
           model_end: modelEndUuid(uuid),
-          status: 'waiting',
+          status: batch.index === 0 ? 'todo' : 'waiting',
           worker: null,
           attempt: 0,
           failure_reason: null,
@@ -259,7 +271,7 @@ export class ChainKeeper {
           train_perf: null,
           test_perf: null,
           timestamp_creation: now,
-          timestamp_todo: null,
+          timestamp_todo: batch.index === 0 ? now : null,
           timestamp_claimed: null,
           timestamp_done: null,
         });
@@ -286,6 +298,12 @@ export class ChainKeeper {
   private async startNextRank(problem: ProblemDoc, algo: string, chain: readonly ChainLink[], built?: BuiltLearnuplets): Promise<boolean> {
     const next = nextRankToStart(chain, algo, problem.metric_direction);
     return next ? this.startRank(problem, next.uuid, next.model_start, siteOf(chain.find((l) => l.uuid === next.uuid)), built?.get(next.uuid)) : false;
+  }
+
+  /** Dispatches a rank this call inserted todo (rank 0), with its document (ClaimHints). */
+  private async dispatchInserted(problem: ProblemDoc, inserted: LearnupletDoc): Promise<void> {
+    this.events.publish({ subject: 'learnuplet', id: inserted.uuid, status: 'todo', scope: { problem: problem.uuid } });
+    await this.dispatcher.dispatch('learnuplet', [inserted.uuid], siteOf(inserted), { written: [inserted] });
   }
 
   /**

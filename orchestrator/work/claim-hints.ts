@@ -1,14 +1,41 @@
 import type { TaskDoc, TaskKind } from '../domain/documents';
 import { RecentMap } from '../../shared/recent-map';
+import type { TaskBlobs } from './task-capabilities';
 import type { DispatchOptions, WorkDispatcher } from './work-dispatcher';
 
 /** Tasks remembered at once, at most: a hint lost to the limit costs only its claim a read. */
 const HINTS_KEPT = 4096;
 
 /**
+ * A capability read started at the todo write serves the claim only when it started at most this
+ * long before the claim (the usual idle agent claims within milliseconds); a later claim reads
+ * afresh. A capability outlives its read by its whole lease anyway (heartbeats re-sign the
+ * lease's reads), so reading it up to a second earlier widens nothing that matters.
+ */
+export const PREPARED_FRESH_MS = 1_000;
+
+/** What a task's claim will read before its lease, read as soon as the task is written todo. */
+export type Preparer = (kind: TaskKind, task: TaskDoc) => Promise<TaskBlobs>;
+
+/** A capability read started at the todo write; `blobs` is undefined when the read failed (the claim reads again). */
+export interface PreparedBlobs {
+  startedAt: number;
+  blobs: Promise<TaskBlobs | undefined>;
+}
+
+export interface ClaimHint {
+  /** The task as its todo write left it. */
+  task: TaskDoc;
+  /** Its capability for attempt `task.attempt + 1`, being read since the todo write (when a preparer is set). */
+  prepared?: PreparedBlobs;
+}
+
+/**
  * The tasks this replica has just written as todo, as written, so that its claim of one is made
  * from that document instead of reading it back: one database round trip less between a todo
- * write and its claim (issue 22's dispatch latency), and one command less per claimed task.
+ * write and its claim (issue 22's dispatch latency), and one command less per claimed task. With
+ * a preparer (WorkLeases sets its capability read), the claim's capability is read as the task is
+ * published, beside the message's way to an agent, instead of after the agent's claim arrives.
  *
  * A hint is only trusted as far as WorkLeases.grant checks it: the lease fence and the claimed
  * write conditioned on the hint's attempt and todo status decide, and a hint found stale is
@@ -16,18 +43,32 @@ const HINTS_KEPT = 4096;
  * (`DispatchOptions.written`); a republish or a release does not.
  */
 export class ClaimHints {
-  private readonly recent = new RecentMap<string, TaskDoc>(HINTS_KEPT);
+  private readonly recent = new RecentMap<string, ClaimHint>(HINTS_KEPT);
+  private preparer: Preparer | undefined;
+
+  constructor(readonly freshMs: number = PREPARED_FRESH_MS) {}
+
+  /** Reads each hinted task's capability as soon as it is remembered. */
+  prepareWith(preparer: Preparer): void {
+    this.preparer = preparer;
+  }
 
   remember(kind: TaskKind, tasks: readonly TaskDoc[]): void {
-    for (const task of tasks) this.recent.set(`${kind}/${task._id}`, task);
+    for (const task of tasks) this.recent.set(`${kind}/${task._id}`, { task, prepared: this.prepare(kind, task) });
   }
 
   /** The hint of a task, forgotten as it is taken: one claim per todo write uses it. */
-  take(kind: TaskKind, uuid: string): TaskDoc | undefined {
+  take(kind: TaskKind, uuid: string): ClaimHint | undefined {
     const key = `${kind}/${uuid}`;
     const hint = this.recent.get(key);
     if (hint) this.recent.delete(key);
     return hint;
+  }
+
+  /** The prepared capability of a hint, if its read is fresh enough to serve a claim now. */
+  async preparedBlobs(hint: ClaimHint): Promise<TaskBlobs | undefined> {
+    if (!hint.prepared || Date.now() - hint.prepared.startedAt > this.freshMs) return undefined;
+    return hint.prepared.blobs;
   }
 
   /**
@@ -43,5 +84,12 @@ export class ClaimHints {
         return inner.dispatch(kind, uuids, site, how);
       },
     };
+  }
+
+  private prepare(kind: TaskKind, task: TaskDoc): PreparedBlobs | undefined {
+    const preparer = this.preparer;
+    if (!preparer) return undefined;
+    // A failed read is not the claim's failure: the claim reads again.
+    return { startedAt: Date.now(), blobs: preparer(kind, task).catch(() => undefined) };
   }
 }

@@ -9,6 +9,7 @@ import { insertUnordered, isDuplicateKey, LOOKUP_CONCURRENCY, mapBounded, type C
 import type { WorkDispatcher } from './work-dispatcher';
 import type { ChainKeeper } from './chain-keeper';
 import type { Sites } from './sites';
+import type { CodeSites } from './task-capabilities';
 import { DEFAULT_SITE, siteOf } from '../../shared/contracts/sites';
 import { SiteForbiddenError } from '../../shared/errors/uplet-error';
 
@@ -55,6 +56,8 @@ export class Registration {
     private readonly chains: ChainKeeper,
     private readonly dispatcher: WorkDispatcher,
     private readonly sites?: Sites,
+    /** The claims' cache of code sites (the claim table's): told the site of each algo and problem inserted here. */
+    private readonly codeSites?: CodeSites,
   ) {}
 
   /** A site named in a request must be configured (422 naming the field), and the key's own when it is bound to one (403). */
@@ -80,6 +83,7 @@ export class Registration {
     if (input.site !== undefined) this.requireSite(input.site, { ...owner, site: undefined });
     const doc: ProblemDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.problems.insertOne(doc), 'problem', input.uuid);
+    this.codeSites?.remember('problems', doc._id, siteOf(doc));
     return doc;
   }
 
@@ -88,6 +92,7 @@ export class Registration {
     const problem = requireNotCanceled(await this.requireProblem(input.problem, 'problem'));
     const doc: AlgoDoc = { _id: input.uuid, ...input, owner: owner.name, timestamp_upload: new Date() };
     await insertOnce(() => this.c.algos.insertOne(doc), 'algo', input.uuid);
+    this.codeSites?.remember('algos', doc._id, siteOf(doc));
     return { algo: doc, newLearnuplets: await this.chains.extendForAlgo(problem, doc) };
   }
 

@@ -36,15 +36,17 @@ export class CodeSites {
     return { [`algo/${algo}`]: algoSite, [`workflow/${workflow}`]: problemSite };
   }
 
+  /** The site of an algo or problem this replica has just inserted: its first claims need not read it back. */
+  remember(collection: 'algos' | 'problems', uuid: string, site: string): void {
+    if (this.known.size >= this.limit) this.known.clear();
+    this.known.set(`${collection}/${uuid}`, site);
+  }
+
   private async siteOf(collection: 'algos' | 'problems', uuid: string): Promise<string> {
-    const key = `${collection}/${uuid}`;
-    const known = this.known.get(key);
+    const known = this.known.get(`${collection}/${uuid}`);
     if (known !== undefined) return known;
     const doc = await (this.c[collection] as Collections['algos']).findOne({ _id: uuid }, { projection: { site: 1 } });
-    if (doc) {
-      if (this.known.size >= this.limit) this.known.clear();
-      this.known.set(key, siteOf(doc));
-    }
+    if (doc) this.remember(collection, uuid, siteOf(doc));
     return siteOf(doc);
   }
 }

@@ -59,8 +59,8 @@ export function taskKindTable(
   c: Collections,
   chains: ChainKeeper,
   engine: TrainingEngine = new TrainingEngine(c, { dispatch: async () => undefined }, silentLogger()),
+  code: CodeSites = new CodeSites(c),
 ): TaskKindTable {
-  const code = new CodeSites(c);
   return {
     learnuplet: {
       kind: 'learnuplet',

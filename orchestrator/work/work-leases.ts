@@ -16,6 +16,7 @@ import { rulesOf, tasksOf, type ReceivedDone, type RecordedDone, type TaskKindTa
 import { RecentMap } from '../../shared/recent-map';
 import { SettledLeaseDeleter } from './settled-lease-deleter';
 import type { ClaimHints } from './claim-hints';
+import type { TaskBlobs } from './task-capabilities';
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -72,6 +73,8 @@ export class WorkLeases {
     private readonly hints?: ClaimHints,
   ) {
     this.settledLeases = new SettledLeaseDeleter(c.leases, logger);
+    // The capability a hinted claim will need is read as the task is published (ClaimHints).
+    hints?.prepareWith((kind, task) => rulesOf(kinds, kind).blobs(task, task.attempt + 1));
   }
 
   /** Deletes the settled leases still queued (shutdown; tests that read the leases). */
@@ -93,7 +96,8 @@ export class WorkLeases {
     // A task this replica just wrote as todo is claimed from that document, without reading it back (ClaimHints).
     const hint = this.hints?.take(kind, uuid);
     if (hint) {
-      const grant = hint.status === 'todo' && rules.site(hint) === agentSite ? await this.grant(kind, hint, worker, principal, true) : undefined;
+      const usable = hint.task.status === 'todo' && rules.site(hint.task) === agentSite;
+      const grant = usable ? await this.grant(kind, hint.task, worker, principal, true, await this.hints!.preparedBlobs(hint)) : undefined;
       this.metrics?.claimHints.inc({ kind, outcome: grant ? 'used' : 'stale' });
       if (grant) return grant;
     } else this.metrics?.claimHints.inc({ kind, outcome: 'none' });
@@ -124,11 +128,19 @@ export class WorkLeases {
    * costs commands, never a second grant; and the capability fields of a task never change after
    * its todo write, so the hint's capability is the task's.
    */
-  private async grant(kind: TaskKind, task: TaskDoc, worker: string, principal: Principal, fromHint: boolean): Promise<LeaseGrant | undefined> {
+  private async grant(
+    kind: TaskKind,
+    task: TaskDoc,
+    worker: string,
+    principal: Principal,
+    fromHint: boolean,
+    prepared?: TaskBlobs,
+  ): Promise<LeaseGrant | undefined> {
     const rules = rulesOf(this.kinds, kind);
     const uuid = task._id;
     const attempt = task.attempt + 1;
-    const blobs = await rules.blobs(task, attempt);
+    // `prepared`: this very capability (the hint's task, this attempt), read since the todo write.
+    const blobs = prepared ?? (await rules.blobs(task, attempt));
     // Before the lease: a work item that cannot be made leaves the task claimable, unchanged.
     const item = rules.workItem ? await rules.workItem(task) : task;
     const now = new Date();

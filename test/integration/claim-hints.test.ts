@@ -5,6 +5,8 @@ import { collectionsOf, ensureIndexes, type Collections } from '../../orchestrat
 import { ChainKeeper } from '../../orchestrator/work/chain-keeper';
 import { ClaimHints } from '../../orchestrator/work/claim-hints';
 import { Registration } from '../../orchestrator/work/registration';
+import { learnupletUuid, modelEndUuid } from '../../orchestrator/domain/uplet-ids';
+import { CodeSites } from '../../orchestrator/work/task-capabilities';
 import { taskKindTable } from '../../orchestrator/work/task-kinds';
 import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 import { WorkLeases } from '../../orchestrator/work/work-leases';
@@ -27,6 +29,7 @@ describe('claims from the todo write (claim hints)', () => {
   const owner = { name: 'p', roles: ['organizer', 'data-provider', 'algo-author'] } as never;
   const node = { name: 'node', roles: ['compute'] } as never;
   const NO_DISPATCH: WorkDispatcher = { dispatch: async () => undefined };
+  const dispatched: string[] = [];
 
   const hintOutcomes = async () =>
     Object.fromEntries((await metrics.claimHints.get()).values.map((v) => [`${String(v.labels.kind)} ${String(v.labels.outcome)}`, v.value]));
@@ -59,11 +62,22 @@ describe('claims from the todo write (claim hints)', () => {
     c = collectionsOf(client.db(database.dbName));
     await ensureIndexes(c);
     const hints = new ClaimHints();
-    const dispatcher = hints.recording(NO_DISPATCH);
+    const dispatcher = hints.recording({ dispatch: async (_kind, uuids) => void dispatched.push(...uuids) });
     const chains = new ChainKeeper(c, dispatcher, silentLogger());
-    registration = new Registration(c, chains, dispatcher);
+    // As the service wires them: registration tells the claims' code sites what it inserts.
+    const codeSites = new CodeSites(c);
+    registration = new Registration(c, chains, dispatcher, undefined, codeSites);
     metrics = new OrchestratorMetrics();
-    leases = new WorkLeases(c, taskKindTable(c, chains), dispatcher, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger(), metrics, undefined, hints);
+    leases = new WorkLeases(
+      c,
+      taskKindTable(c, chains, undefined, codeSites),
+      dispatcher,
+      { leaseMs: 60_000, maxAttempts: 3 },
+      silentLogger(),
+      metrics,
+      undefined,
+      hints,
+    );
     await registration.postProblem({ uuid: 'hp', workflow: 'wf', test_dataset: ['ht'], size_train_dataset: 1, metric_direction: 'higher' }, owner);
     await registration.postData({ uuids: ['hd', 'ht'], problems: ['hp'] }, owner);
   });
@@ -72,19 +86,68 @@ describe('claims from the todo write (claim hints)', () => {
     await database.cleanup();
   });
 
-  test("a new algo's first rank is claimed without reading it back, and granted what it may read", async () => {
-    await registration.postAlgo({ uuid: 'ha', name: 'a', problem: 'hp' }, owner);
+  test("a new algo's first rank is inserted todo, its capability read as it is published, and claimed with no read, granted what it may read", async () => {
+    // Rank 0 waits for no other rank: it is written todo by its insert and dispatched, no update, no chain read.
+    const posted = await commandsOf(() => registration.postAlgo({ uuid: 'ha', name: 'a', problem: 'hp' }, owner));
+    expect(posted).toContain('insert learnuplets');
+    expect(posted).not.toContain('update learnuplets');
+    expect(posted).not.toContain('find learnuplets');
     const [rank0] = await c.learnuplets.find({ algo: 'ha', rank: 0 }).toArray();
+    expect(rank0).toMatchObject({ status: 'todo', model_start: 'ha', attempt: 0 });
+    expect(rank0!.timestamp_todo).toBeInstanceOf(Date);
+    expect(dispatched).toEqual([rank0!.uuid]);
+    // Its capability (is the test data registered?) is read as it is published, beside the message's way to an agent.
+    for (let waited = 0; !commands.includes('find datas') && waited < 5_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(commands).toContain('find datas');
     let grant!: Awaited<ReturnType<WorkLeases['claim']>>;
     const sent = await commandsOf(async () => (grant = await leases.claim('learnuplet', rank0!.uuid, 'w', node)));
     expect(sent).not.toContain('find learnuplets');
-    expect(sent).toEqual(expect.arrayContaining(['find datas', 'insert leases', 'update learnuplets']));
+    expect(sent).not.toContain('find datas');
+    // The algo's and the problem's sites were told by the registration that inserted them.
+    expect(sent).not.toContain('find algos');
+    expect(sent).not.toContain('find problems');
+    expect(sent.sort()).toEqual(['insert leases', 'update learnuplets']);
+    expect(grant.locations).toMatchObject({ 'algo/ha': 'default', 'workflow/wf': 'default' });
     expect([...(grant.lease.reads ?? [])].sort()).toEqual(['data/hd', 'data/ht']);
     // The task as answered is the task as stored.
     expect(grant.uplet).toEqual(await c.learnuplets.findOne({ _id: rank0!.uuid }));
     expect(await hintOutcomes()).toMatchObject({ 'learnuplet used': 1 });
     // A trained model, which the predictions below need.
     await leases.report('learnuplet', rank0!.uuid, { status: 'done', perf: 1, train_perf: {}, test_perf: {}, lease_token: grant.lease_token }, node);
+  });
+
+  test('a first rank left waiting (by an older version) is started when its algo is registered', async () => {
+    const leftover = learnupletUuid('hp', 'hw', 0);
+    const now = new Date();
+    await c.learnuplets.insertOne({
+      _id: leftover,
+      uuid: leftover,
+      problem: 'hp',
+      algo: 'hw',
+      workflow: 'wf',
+      rank: 0,
+      site: 'default',
+      train_data: ['hd'],
+      test_data: ['ht'],
+      model_start: null,
+      model_end: modelEndUuid(leftover),
+      status: 'waiting',
+      worker: null,
+      attempt: 0,
+      failure_reason: null,
+      perf: null,
+      train_perf: null,
+      test_perf: null,
+      timestamp_creation: now,
+      timestamp_todo: null,
+      timestamp_claimed: null,
+      timestamp_done: null,
+    });
+    dispatched.length = 0;
+    await registration.postAlgo({ uuid: 'hw', name: 'w', problem: 'hp' }, owner);
+    expect(await c.learnuplets.findOne({ _id: leftover })).toMatchObject({ status: 'todo', model_start: 'hw' });
+    expect(dispatched).toEqual([leftover]);
+    expect(await c.learnuplets.countDocuments({ algo: 'hw' })).toBe(1);
   });
 
   test('a task claimed and settled through another replica (its lease deleted since) is not granted again', async () => {

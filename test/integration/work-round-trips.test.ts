@@ -60,13 +60,14 @@ describe('work round trips', () => {
     await database.cleanup();
   });
 
-  test('a rank started by a new algo is dispatched to its site without reading it back after the todo write', async () => {
+  test('a rank started by a new algo is dispatched to its site straight after its insert', async () => {
     dispatched.length = 0;
     const commands = await commandsOf(() => registration.postAlgo({ uuid: 'ra', name: 'a', problem: 'rp' }, owner));
     expect(dispatched).toHaveLength(1);
     expect(dispatched[0]).toMatchObject({ kind: 'learnuplet', site: 'default' });
-    // The todo write is the last command before the publish.
-    expect(commands[dispatched[0]!.commandsBefore - 1]).toBe('update learnuplets');
+    // The todo write is the last command before the publish: rank 0's insert itself (it waits for no other rank).
+    expect(commands[dispatched[0]!.commandsBefore - 1]).toBe('insert learnuplets');
+    expect(commands).not.toContain('update learnuplets');
   });
 
   test('claim, heartbeat and report of a prediction: 4 + 2 + 2 commands once the sites of its algo and problem are known', async () => {

@@ -8,7 +8,7 @@ describe('ClaimHints', () => {
   test('the recording dispatcher remembers what its caller wrote before it publishes, and a hint is taken once', async () => {
     const hints = new ClaimHints();
     const seen: Array<TaskDoc | undefined> = [];
-    const inner: WorkDispatcher = { dispatch: async (kind, uuids) => void seen.push(hints.take(kind, uuids[0]!)) };
+    const inner: WorkDispatcher = { dispatch: async (kind, uuids) => void seen.push(hints.take(kind, uuids[0]!)?.task) };
     const written = task({ data: 'd' });
     await hints.recording(inner).dispatch('preduplet', ['u1'], 'default', { written: [written] });
     expect(seen).toEqual([written]);
@@ -33,5 +33,38 @@ describe('ClaimHints', () => {
     await dispatcher.dispatch('trial', ['u1'], 'default', { written: [task({})] });
     await dispatcher.dispatch('trial', ['u1'], 'default');
     expect(hints.take('trial', 'u1')).toBeUndefined();
+  });
+
+  test('with a preparer, the capability is read at the todo write, and serves a claim only while fresh', async () => {
+    let now = 1_000_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const hints = new ClaimHints(1_000);
+      const reads: string[] = [];
+      hints.prepareWith(async (kind, t) => {
+        reads.push(`${kind}/${t._id}/${t.attempt + 1}`);
+        return { reads: ['data/d'], writes: [] };
+      });
+      const dispatcher = hints.recording({ dispatch: async () => undefined });
+      await dispatcher.dispatch('preduplet', ['u1'], 'default', { written: [task({})] });
+      await dispatcher.dispatch('preduplet', ['u2'], 'default', { written: [task({ _id: 'u2', attempt: 1 })] });
+      // Read as each task was published, for the attempt its claim will make.
+      expect(reads).toEqual(['preduplet/u1/1', 'preduplet/u2/2']);
+      now += 1_000;
+      expect(await hints.preparedBlobs(hints.take('preduplet', 'u1')!)).toEqual({ reads: ['data/d'], writes: [] });
+      now += 1;
+      expect(await hints.preparedBlobs(hints.take('preduplet', 'u2')!)).toBeUndefined();
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  test('a failed capability read at the todo write leaves the claim to read it', async () => {
+    const hints = new ClaimHints();
+    hints.prepareWith(async () => {
+      throw new Error('database unreachable');
+    });
+    hints.remember('preduplet', [task({})]);
+    expect(await hints.preparedBlobs(hints.take('preduplet', 'u1')!)).toBeUndefined();
   });
 });
