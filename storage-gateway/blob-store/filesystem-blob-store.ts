@@ -66,7 +66,8 @@ export class FilesystemBlobStore implements BlobStore {
         return this.locks.run(`content/${sha256}`, () => this.commit(kind, uuid, tmp, sha256, hasher.bytes, options));
       });
     } finally {
-      await flusher.close();
+      // The blob's fate is decided above (fsynced, or failed): a descriptor that will not close changes neither.
+      await flusher.close().catch(() => undefined);
       if (!tmp.moved) await fs.promises.rm(tmp.path, { force: true });
     }
   }
@@ -98,16 +99,21 @@ export class FilesystemBlobStore implements BlobStore {
       ...(options.writtenUnder ? { written_under: options.writtenUnder } : {}),
     };
     const metaPath = this.metaPath(kind, uuid);
-    await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
     const metaTmp = path.join(this.tmpDir, `${crypto.randomUUID()}.meta`);
-    // Written and fsynced through one descriptor: no second open for the fsync.
-    const metaFile = await fs.promises.open(metaTmp, 'wx', 0o600);
-    try {
-      await metaFile.writeFile(JSON.stringify(meta));
-      await metaFile.sync();
-    } finally {
-      await metaFile.close();
-    }
+    const writeMeta = async () => {
+      await fs.promises.mkdir(path.dirname(metaPath), { recursive: true });
+      // Written and fsynced through one descriptor: no second open for the fsync.
+      const metaFile = await fs.promises.open(metaTmp, 'wx', 0o600);
+      try {
+        await metaFile.writeFile(JSON.stringify(meta));
+        await metaFile.sync();
+      } finally {
+        await metaFile.close();
+      }
+    };
+    // The content's rename is made durable before the metadata that points at it is linked: a crash
+    // must not leave metadata whose content vanished with an unsynced directory.
+    await Promise.all([fsyncDir(path.dirname(contentPath)), writeMeta()]);
     try {
       await fs.promises.link(metaTmp, metaPath);
     } catch (err) {
@@ -201,11 +207,13 @@ const CHUNK = 1024 * 1024;
  * 30 s, so a 1 GiB upload left all its writing to the final fsync (0.37 s here, a tenth of the
  * upload), while the disk sat idle as the bytes arrived. Every `every` bytes an fdatasync is
  * started on a second descriptor (at most one at a time, never awaited by the stream); the final
- * fsync, through the same descriptor, then has little left and is still what makes the blob durable.
+ * fsync, through the same descriptor, then has little left and is still what makes the blob durable
+ * (an early write-back's error fails it: the kernel reports such an error once).
  */
 export class EarlyFlush {
   private handle: Promise<fs.promises.FileHandle> | undefined;
   private running: Promise<void> | undefined;
+  private failure: Error | undefined;
   private next: number;
   /** Early write-backs started. */
   started = 0;
@@ -222,16 +230,21 @@ export class EarlyFlush {
     if (bytes < this.next || this.running) return;
     this.next = bytes + this.every;
     this.started++;
-    // A failed early write-back is not the upload's failure: the final fsync reports the disk's state.
     this.running = this.open()
-      .then((fh) => fh.datasync())
-      .catch(() => undefined)
+      .then(
+        // Linux reports a write-back error once per open file: an fdatasync that saw it leaves the
+        // final fsync nothing to report, so the error is kept for the final sync to throw.
+        (fh) => fh.datasync().catch((err: Error) => void (this.failure ??= err)),
+        // The file is not there yet (the write stream creates it): the next write-back or the final sync opens it.
+        () => undefined,
+      )
       .finally(() => (this.running = undefined));
   }
 
-  /** The final fsync of everything written. */
+  /** The final fsync of everything written; throws what an early write-back met. */
   async sync(): Promise<void> {
     await this.running;
+    if (this.failure) throw this.failure;
     await (await this.open()).sync();
   }
 

@@ -65,11 +65,59 @@ describe('filesystem store: early write-back of large uploads', () => {
       const flush = new EarlyFlush(file, 1);
       flush.wrote(2);
       expect(flush.started).toBe(1);
+      await flush.close(); // waits for the write-back, whose open failed: the file did not exist yet
       fs.writeFileSync(file, 'arrived');
       await expect(flush.sync()).resolves.toBeUndefined();
       await flush.close();
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("the content's directory is fsynced before the metadata that points at it is linked", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uplet-blobstore-order-'));
+    const events: string[] = [];
+    const realOpen = fs.promises.open.bind(fs.promises);
+    const realLink = fs.promises.link.bind(fs.promises);
+    const open = jest.spyOn(fs.promises, 'open').mockImplementation(async (file, flags, mode) => {
+      const fh = await realOpen(file, flags, mode);
+      if (flags === 'r' && String(file).includes(`${path.sep}content${path.sep}`)) {
+        const sync = fh.sync.bind(fh);
+        fh.sync = async () => {
+          await sync();
+          events.push('content directory fsynced');
+        };
+      }
+      return fh;
+    });
+    const link = jest.spyOn(fs.promises, 'link').mockImplementation(async (from, to) => {
+      events.push('metadata linked');
+      return realLink(from, to);
+    });
+    try {
+      const store = new FilesystemBlobStore(root);
+      await store.put('data', 'ordered', Readable.from([Buffer.from('bytes')]), options(1024));
+      expect(events).toEqual(['content directory fsynced', 'metadata linked']);
+    } finally {
+      open.mockRestore();
+      link.mockRestore();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("an early write-back's disk error fails the final sync (the kernel reports it once)", async () => {
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const handle = { datasync: jest.fn(async () => Promise.reject(eio)), sync: jest.fn(async () => undefined), close: jest.fn(async () => undefined) };
+    const open = jest.spyOn(fs.promises, 'open').mockResolvedValue(handle as unknown as fs.promises.FileHandle);
+    try {
+      const flush = new EarlyFlush('/nowhere/upload.part', 1);
+      flush.wrote(2);
+      await expect(flush.sync()).rejects.toBe(eio);
+      expect(handle.sync).not.toHaveBeenCalled();
+      await flush.close();
+      expect(handle.close).toHaveBeenCalledTimes(1);
+    } finally {
+      open.mockRestore();
     }
   });
 
