@@ -14,11 +14,19 @@ const HINTS_KEPT = 4096;
  */
 export const PREPARED_FRESH_MS = 1_000;
 
+/**
+ * Tasks of one dispatch whose capability is read ahead, at most: the first claims of a batch come
+ * within the freshness window, the rest of a large batch (a prediction request of thousands of
+ * items) would not, and reading them all at once would queue ahead of the claims themselves.
+ */
+export const PREPARED_PER_DISPATCH = 8;
+
 /** What a task's claim will read before its lease, read as soon as the task is written todo. */
 export type Preparer = (kind: TaskKind, task: TaskDoc) => Promise<TaskBlobs>;
 
 /** A capability read started at the todo write; `blobs` is undefined when the read failed (the claim reads again). */
 export interface PreparedBlobs {
+  /** performance.now() when the read started (monotonic: a clock step does not make it fresh). */
   startedAt: number;
   blobs: Promise<TaskBlobs | undefined>;
 }
@@ -54,7 +62,11 @@ export class ClaimHints {
   }
 
   remember(kind: TaskKind, tasks: readonly TaskDoc[]): void {
-    for (const task of tasks) this.recent.set(`${kind}/${task._id}`, { task, prepared: this.prepare(kind, task) });
+    tasks.forEach((task, i) => {
+      const hint: ClaimHint = { task };
+      if (i < PREPARED_PER_DISPATCH) hint.prepared = this.prepare(kind, task, hint);
+      this.recent.set(`${kind}/${task._id}`, hint);
+    });
   }
 
   /** The hint of a task, forgotten as it is taken: one claim per todo write uses it. */
@@ -67,7 +79,7 @@ export class ClaimHints {
 
   /** The prepared capability of a hint, if its read is fresh enough to serve a claim now. */
   async preparedBlobs(hint: ClaimHint): Promise<TaskBlobs | undefined> {
-    if (!hint.prepared || Date.now() - hint.prepared.startedAt > this.freshMs) return undefined;
+    if (!hint.prepared || performance.now() - hint.prepared.startedAt > this.freshMs) return undefined;
     return hint.prepared.blobs;
   }
 
@@ -86,10 +98,12 @@ export class ClaimHints {
     };
   }
 
-  private prepare(kind: TaskKind, task: TaskDoc): PreparedBlobs | undefined {
+  private prepare(kind: TaskKind, task: TaskDoc, hint: ClaimHint): PreparedBlobs | undefined {
     const preparer = this.preparer;
     if (!preparer) return undefined;
+    // Past its freshness the read serves no claim: not kept (a learnuplet's lists its train data).
+    setTimeout(() => delete hint.prepared, this.freshMs + 1).unref();
     // A failed read is not the claim's failure: the claim reads again.
-    return { startedAt: Date.now(), blobs: preparer(kind, task).catch(() => undefined) };
+    return { startedAt: performance.now(), blobs: preparer(kind, task).catch(() => undefined) };
   }
 }

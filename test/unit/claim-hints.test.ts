@@ -1,5 +1,5 @@
 import type { TaskDoc } from '../../orchestrator/domain/documents';
-import { ClaimHints } from '../../orchestrator/work/claim-hints';
+import { ClaimHints, PREPARED_PER_DISPATCH } from '../../orchestrator/work/claim-hints';
 import type { WorkDispatcher } from '../../orchestrator/work/work-dispatcher';
 
 const task = (fields: Record<string, unknown>) => ({ _id: 'u1', uuid: 'u1', status: 'todo', attempt: 0, ...fields }) as unknown as TaskDoc;
@@ -37,7 +37,7 @@ describe('ClaimHints', () => {
 
   test('with a preparer, the capability is read at the todo write, and serves a claim only while fresh', async () => {
     let now = 1_000_000;
-    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    const clock = jest.spyOn(performance, 'now').mockImplementation(() => now);
     try {
       const hints = new ClaimHints(1_000);
       const reads: string[] = [];
@@ -57,6 +57,28 @@ describe('ClaimHints', () => {
     } finally {
       clock.mockRestore();
     }
+  });
+
+  test('a large dispatch reads ahead the first few only, and a read past its freshness is not kept', async () => {
+    const hints = new ClaimHints(20);
+    let reads = 0;
+    hints.prepareWith(async () => {
+      reads++;
+      return { reads: [], writes: [] };
+    });
+    const many = Array.from({ length: PREPARED_PER_DISPATCH + 5 }, (_, i) => task({ _id: `m${i}` }));
+    await hints.recording({ dispatch: async () => undefined }).dispatch(
+      'preduplet',
+      many.map((t) => t._id),
+      'default',
+      { written: many },
+    );
+    expect(reads).toBe(PREPARED_PER_DISPATCH);
+    const last = hints.take('preduplet', `m${PREPARED_PER_DISPATCH + 4}`)!;
+    expect(last.task._id).toBe(`m${PREPARED_PER_DISPATCH + 4}`);
+    expect(last.prepared).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(hints.take('preduplet', 'm0')!.prepared).toBeUndefined();
   });
 
   test('a failed capability read at the todo write leaves the claim to read it', async () => {
