@@ -7,6 +7,8 @@ import { trialSpec } from '../../compute-agent/training/trial-runner';
 import type { TrialDoc, TrialWorkItem } from '../../orchestrator/training/engine-documents';
 import { breastCancerCsv } from '../harness/sklearn-tables';
 
+import { ENGINE_SANDBOX } from '../../compute-agent/training/engine-command';
+
 const ENGINE_DIR = path.join(__dirname, '../../compute-agent/training/python');
 
 /** The cold Python `trial` (a fresh process, outside the agents) on a trial's own spec. */
@@ -14,7 +16,12 @@ function trialCold(trial: TrialWorkItem, dataset: string, out: string): any {
   fs.mkdirSync(out, { recursive: true });
   const spec = path.join(out, 'spec.json');
   fs.writeFileSync(spec, JSON.stringify({ ...trialSpec({ ...trial, uuid: trial._id, attempt: 1 }), dataset }));
-  execFileSync('/usr/bin/python3', ['-B', '-m', 'uplet_training', 'trial', '--spec', spec, '--out', out], { cwd: ENGINE_DIR });
+  // In the engine's numeric environment (its sandbox clears the rest): variables such as
+  // OPENBLAS_CORETYPE pick other kernels, and a fit can end elsewhere in its last bits.
+  execFileSync('/usr/bin/python3', ['-B', '-m', 'uplet_training', 'trial', '--spec', spec, '--out', out], {
+    cwd: ENGINE_DIR,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...ENGINE_SANDBOX.env },
+  });
   return JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
 }
 
