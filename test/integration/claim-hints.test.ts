@@ -194,4 +194,38 @@ describe('claims from the todo write (claim hints)', () => {
     expect(['ALREADY_CLAIMED', 'NOT_CLAIMABLE']).toContain(lost.code);
     expect(await c.leases.countDocuments({ uplet: uuid })).toBe(1);
   });
+
+  test('a capability read ahead that went stale is read again by the claim, and reflects the registrations then', async () => {
+    // A replica whose reads ahead are never fresh enough: its claims read the capability themselves.
+    const staleHints = new ClaimHints(0);
+    const dispatcher = staleHints.recording(NO_DISPATCH);
+    const chains = new ChainKeeper(c, dispatcher, silentLogger());
+    const codeSites = new CodeSites(c);
+    const staleRegistration = new Registration(c, chains, dispatcher, undefined, codeSites);
+    const staleLeases = new WorkLeases(
+      c,
+      taskKindTable(c, chains, undefined, codeSites),
+      dispatcher,
+      { leaseMs: 60_000, maxAttempts: 3 },
+      silentLogger(),
+      undefined,
+      undefined,
+      staleHints,
+    );
+    commands.length = 0;
+    await staleRegistration.postAlgo({ uuid: 'hs', name: 's', problem: 'hp' }, owner);
+    for (let waited = 0; !commands.includes('find datas') && waited < 5_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    // The test data leaves the problem after the read ahead (as a registration rolled back would).
+    await c.datas.updateOne({ _id: 'ht' }, { $set: { problems: [] } });
+    try {
+      const [rank0] = await c.learnuplets.find({ algo: 'hs', rank: 0 }).toArray();
+      let grant!: Awaited<ReturnType<WorkLeases['claim']>>;
+      const sent = await commandsOf(async () => (grant = await staleLeases.claim('learnuplet', rank0!.uuid, 'w', node)));
+      expect(sent).toContain('find datas');
+      expect(sent).not.toContain('find learnuplets'); // still claimed from the hint's document
+      expect(grant.lease.reads).toEqual(['data/hd']);
+    } finally {
+      await c.datas.updateOne({ _id: 'ht' }, { $set: { problems: ['hp'] } });
+    }
+  });
 });
