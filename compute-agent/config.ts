@@ -26,6 +26,7 @@ export interface AgentSettings extends LoggingSettings, BrokerSettings {
   TRAINING_PYTHON: string;
   /** The engine's package directory (compute-agent/training/python); default: found beside the agent's code. */
   TRAINING_ENGINE_DIR?: string;
+  TRAINING_BLAS_CORETYPE?: string;
   /** Warm trial workers alive at most (compute-agent/training/warm-workers.ts); 0: every trial runs cold; default warmWorkersFor(AGENT_CONCURRENCY). */
   TRAINING_WARM_WORKERS?: number;
   /** Spare warm workers started ahead of need (imported, no data, no key); 0: none. */
@@ -71,6 +72,10 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .default('/usr/bin/python3')
     .messages({ 'string.pattern.base': 'TRAINING_PYTHON must be under /usr (the sandbox binds only /usr)' }),
   TRAINING_ENGINE_DIR: Joi.string(),
+  // OpenBLAS's core type names (Haswell, SkylakeX, Zen, Nehalem, ARMV8, ...): letters and digits.
+  TRAINING_BLAS_CORETYPE: Joi.string()
+    .pattern(/^[A-Za-z][A-Za-z0-9]{1,31}$/)
+    .messages({ 'string.pattern.base': 'TRAINING_BLAS_CORETYPE must be an OpenBLAS core type name such as Haswell or Nehalem (letters and digits)' }),
   TRAINING_WARM_WORKERS: Joi.number().integer().min(0).max(64),
   // More spares than workers could never all be taken: refused when both are set (the default workers are at least six).
   TRAINING_WARM_SPARES: Joi.number()

@@ -10,6 +10,8 @@ export interface EngineSettings {
   dir: string;
   /** How this node asks a teacher URL (distillation). */
   teacher: TeacherClientSettings;
+  /** OPENBLAS_CORETYPE in the engine's sandbox (TRAINING_BLAS_CORETYPE); unset, OpenBLAS picks its kernels by the CPU. */
+  blasCoreType?: string;
 }
 
 /**
@@ -22,6 +24,7 @@ const CANDIDATES = [path.join(__dirname, 'python'), path.join(__dirname, '../../
 export function resolveEngineSettings(settings: {
   TRAINING_PYTHON: string;
   TRAINING_ENGINE_DIR?: string;
+  TRAINING_BLAS_CORETYPE?: string;
   TEACHER_BATCH_ROWS: number;
   TEACHER_TIMEOUT_MS: number;
   TEACHER_MAX_RESPONSE_BYTES: number;
@@ -45,6 +48,7 @@ export function resolveEngineSettings(settings: {
       maxResponseBytes: settings.TEACHER_MAX_RESPONSE_BYTES,
       retries: settings.TEACHER_RETRIES,
     },
+    ...(settings.TRAINING_BLAS_CORETYPE ? { blasCoreType: settings.TRAINING_BLAS_CORETYPE } : {}),
   };
 }
 

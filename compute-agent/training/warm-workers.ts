@@ -9,7 +9,7 @@ import { SANDBOX_GID, SANDBOX_UID, type SandboxLimits } from '../sandbox/sandbox
 import type { SandboxCapabilities } from '../sandbox/sandbox-probe';
 import { explain, spawnSandboxedProcess, type SandboxResult } from '../sandbox/sandboxed-command';
 import { TaskStepFailed } from '../tasks/task-workspace';
-import { ENGINE_SANDBOX } from './engine-command';
+import { ENGINE_SANDBOX, engineEnv } from './engine-command';
 import type { EngineSettings } from './engine-settings';
 import { RecentMap } from '../../shared/recent-map';
 
@@ -178,7 +178,7 @@ export class WarmWorker {
           { hostPath: work, sandboxPath: '/task/work', writable: true },
         ],
         systemPaths: ENGINE_SANDBOX.systemPaths,
-        env: ENGINE_SANDBOX.env,
+        env: engineEnv(settings.engine),
         limits: settings.limits,
       },
       settings.caps,
