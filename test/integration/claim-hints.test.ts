@@ -39,6 +39,18 @@ describe('claims from the todo write (claim hints)', () => {
     await work();
     return [...commands];
   };
+  /** A replica's leases as the service wires them: its claim table and its registration share one cache of code sites. */
+  const wiredLeases = (chains: ChainKeeper, dispatcher: WorkDispatcher, codeSites: CodeSites, hints: ClaimHints, withMetrics?: OrchestratorMetrics) =>
+    new WorkLeases(
+      c,
+      taskKindTable(c, chains, undefined, codeSites),
+      dispatcher,
+      { leaseMs: 60_000, maxAttempts: 3 },
+      silentLogger(),
+      withMetrics,
+      undefined,
+      hints,
+    );
   /** A replica of its own on the same database, which wrote none of the tasks. */
   const otherReplica = () =>
     new WorkLeases(c, taskKindTable(c, new ChainKeeper(c, NO_DISPATCH, silentLogger())), NO_DISPATCH, { leaseMs: 60_000, maxAttempts: 3 }, silentLogger());
@@ -68,16 +80,7 @@ describe('claims from the todo write (claim hints)', () => {
     const codeSites = new CodeSites(c);
     registration = new Registration(c, chains, dispatcher, undefined, codeSites);
     metrics = new OrchestratorMetrics();
-    leases = new WorkLeases(
-      c,
-      taskKindTable(c, chains, undefined, codeSites),
-      dispatcher,
-      { leaseMs: 60_000, maxAttempts: 3 },
-      silentLogger(),
-      metrics,
-      undefined,
-      hints,
-    );
+    leases = wiredLeases(chains, dispatcher, codeSites, hints, metrics);
     await registration.postProblem({ uuid: 'hp', workflow: 'wf', test_dataset: ['ht'], size_train_dataset: 1, metric_direction: 'higher' }, owner);
     await registration.postData({ uuids: ['hd', 'ht'], problems: ['hp'] }, owner);
   });
@@ -202,16 +205,7 @@ describe('claims from the todo write (claim hints)', () => {
     const chains = new ChainKeeper(c, dispatcher, silentLogger());
     const codeSites = new CodeSites(c);
     const staleRegistration = new Registration(c, chains, dispatcher, undefined, codeSites);
-    const staleLeases = new WorkLeases(
-      c,
-      taskKindTable(c, chains, undefined, codeSites),
-      dispatcher,
-      { leaseMs: 60_000, maxAttempts: 3 },
-      silentLogger(),
-      undefined,
-      undefined,
-      staleHints,
-    );
+    const staleLeases = wiredLeases(chains, dispatcher, codeSites, staleHints);
     commands.length = 0;
     await staleRegistration.postAlgo({ uuid: 'hs', name: 's', problem: 'hp' }, owner);
     for (let waited = 0; !commands.includes('find datas') && waited < 5_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
