@@ -1,4 +1,4 @@
-"""Profile of propose: one row's rounds replayed afresh each round against a kept study told each
+"""Profile of propose: one row's rounds replayed afresh each round against a kept study given each
 round's results (search.KeptStudies), with the same proposals checked round by round.
 
 PYTHONPATH=compute-agent/training/python /usr/bin/python3 -B test/bench/profiles/profile_propose.py [rounds]
