@@ -301,9 +301,14 @@ export class ChainKeeper {
   }
 
   /** Dispatches a rank this call inserted todo (rank 0), with its document (ClaimHints). */
-  private async dispatchInserted(problem: ProblemDoc, inserted: LearnupletDoc): Promise<void> {
-    this.events.publish({ subject: 'learnuplet', id: inserted.uuid, status: 'todo', scope: { problem: problem.uuid } });
-    await this.dispatcher.dispatch('learnuplet', [inserted.uuid], siteOf(inserted), { written: [inserted] });
+  private dispatchInserted(problem: ProblemDoc, inserted: LearnupletDoc): Promise<void> {
+    return this.announceTodo(problem, inserted.uuid, siteOf(inserted), inserted);
+  }
+
+  /** A rank just written todo: its event, then its message (with the document as written, when the caller has it). */
+  private async announceTodo(problem: ProblemDoc, uuid: string, site?: string, written?: LearnupletDoc): Promise<void> {
+    this.events.publish({ subject: 'learnuplet', id: uuid, status: 'todo', scope: { problem: problem.uuid } });
+    await this.dispatcher.dispatch('learnuplet', [uuid], site, written ? { written: [written] } : undefined);
   }
 
   /**
@@ -314,8 +319,7 @@ export class ChainKeeper {
     const todo = { status: 'todo' as const, model_start: modelStart, timestamp_todo: new Date() };
     const res = await this.c.learnuplets.updateOne({ _id: uuid, status: 'waiting' }, { $set: todo });
     if (res.modifiedCount === 0) return false;
-    this.events.publish({ subject: 'learnuplet', id: uuid, status: 'todo', scope: { problem: problem.uuid } });
-    await this.dispatcher.dispatch('learnuplet', [uuid], site, inserted ? { written: [{ ...inserted, ...todo }] } : undefined);
+    await this.announceTodo(problem, uuid, site, inserted ? { ...inserted, ...todo } : undefined);
     return true;
   }
 
