@@ -37,6 +37,8 @@ export interface LeaseDoc {
   /** The site the task runs at, and the reads its capability opens at other sites' gateways (test data). */
   site?: string;
   anywhere?: string[];
+  /** On a cancellation tombstone: the cancellation's reason, for whoever finishes a cancellation that died before its settlement. */
+  cancel_reason?: string;
 }
 
 /** How an attempt ended: inserted once, by the report or by the reaper, whichever comes first. */

@@ -166,7 +166,7 @@ export class WorkLeases {
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       if (fromHint) return undefined;
-      if (await this.finishCancellation(kind, uuid, attempt)) {
+      if ((await this.finishCancellation(kind, uuid, attempt)) || (await this.finishAbandonedCancellation(kind, uuid, attempt))) {
         throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: 'canceled' } });
       }
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
@@ -293,7 +293,7 @@ export class WorkLeases {
       const lease =
         uplet.status === 'pending'
           ? await this.c.leases.findOne({ _id: leaseId(uuid, uplet.attempt) })
-          : await this.cancellationLease(kind, uuid, uplet.attempt + 1, by);
+          : await this.cancellationLease(kind, uuid, uplet.attempt + 1, by, reason);
       // No lease: the attempt was claimed or settled meanwhile; read again.
       if (!lease) continue;
       if (!(await this.settle(lease, 'cancel', 'canceled', null, by))) {
@@ -309,7 +309,7 @@ export class WorkLeases {
   }
 
   /** The tombstone claim of a queued uplet's next attempt; an existing tombstone (a cancellation that died midway) is reused. */
-  private async cancellationLease(kind: TaskKind, uuid: string, attempt: number, by: Principal): Promise<LeaseDoc | null> {
+  private async cancellationLease(kind: TaskKind, uuid: string, attempt: number, by: Principal, reason: string): Promise<LeaseDoc | null> {
     const now = new Date();
     const tombstone: LeaseDoc = {
       _id: leaseId(uuid, attempt),
@@ -321,6 +321,7 @@ export class WorkLeases {
       principal: by.name,
       claimed_at: now,
       expires_at: NEVER,
+      cancel_reason: reason,
     };
     try {
       await this.c.leases.insertOne(tombstone);
@@ -340,6 +341,22 @@ export class WorkLeases {
     const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
     if (settled?.status !== 'canceled') return false;
     await this.applyCanceled(kind, uuid, attempt, 'canceled');
+    return true;
+  }
+
+  /**
+   * Finishes a cancellation that died between its tombstone and its settlement: the tombstone never
+   * expires and refuses every claim of its attempt, so without this the uplet would stay todo and
+   * unclaimable for good. The tombstone is the cancellation's durable intent; its settlement is the
+   * same fence the canceller inserts, so a canceller still alive and this claim agree on one outcome.
+   * True when the uplet is canceled now (by this call or by the canceller it raced).
+   */
+  private async finishAbandonedCancellation(kind: TaskKind, uuid: string, attempt: number): Promise<boolean> {
+    const tombstone = await this.c.leases.findOne({ _id: leaseId(uuid, attempt) });
+    if (tombstone?.worker !== CANCELLATION_WORKER) return false;
+    if (!(await this.settle(tombstone, 'cancel', 'canceled', null))) return this.finishCancellation(kind, uuid, attempt);
+    this.logger.warn('finished a cancellation that had stopped before its settlement', { kind, uuid, attempt });
+    await this.applyCanceled(kind, uuid, attempt, tombstone.cancel_reason ?? 'canceled');
     return true;
   }
 

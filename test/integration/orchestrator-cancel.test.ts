@@ -137,4 +137,34 @@ describe('cancellation', () => {
     expect(claim.body.error.code).toBe('NOT_CLAIMABLE');
     expect(await statusOf(uuid!)).toBe('canceled');
   });
+
+  test('a cancellation that died between its tombstone and its settlement is finished by the next claim, with its reason', async () => {
+    const [uuid] = await todoLearnuplets(t, 'ctomb', 1);
+    // What a canceller leaves when it dies after claiming the next attempt and before settling it:
+    // the tombstone refuses every claim of that attempt, and never expires.
+    await t.database.db.collection('leases').insertOne({
+      _id: `${uuid}/1`,
+      uplet: uuid,
+      kind: 'learnuplet',
+      attempt: 1,
+      token: '1.xxxxxxxxxxxxxxxxxxxxxxxx',
+      worker: 'uplet:cancellation',
+      principal: 'org',
+      claimed_at: new Date(),
+      expires_at: new Date('9999-12-31'),
+      cancel_reason: 'withdrawn by its author',
+    } as never);
+    expect(await statusOf(uuid!)).toBe('todo');
+    const claim = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' });
+    expect(claim.status).toBe(409);
+    expect(claim.body.error).toMatchObject({ code: 'NOT_CLAIMABLE', details: { status: 'canceled' } });
+    const uplet = (await t.call('reader', 'GET', `/learnuplet/${uuid}`)).body;
+    expect(uplet).toMatchObject({ status: 'canceled', attempt: 1, failure_reason: 'withdrawn by its author' });
+    const settlements = await t.database.db.collection('settlements').find({ uplet: uuid }).toArray();
+    expect(settlements).toEqual([expect.objectContaining({ _id: `${uuid}/1`, by: 'cancel', status: 'canceled' })]);
+    // Claiming again, or canceling again, changes nothing more.
+    expect((await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-2' })).body.error.code).toBe('NOT_CLAIMABLE');
+    expect((await t.call('admin', 'POST', '/algo/ctomb-a0/cancel')).body).toEqual({ canceled_learnuplets: 0, canceled_preduplets: 0 });
+    expect(await t.database.db.collection('settlements').countDocuments({ uplet: uuid })).toBe(1);
+  });
 });
