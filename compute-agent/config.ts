@@ -1,6 +1,7 @@
 import os from 'node:os';
 import Joi from 'joi';
 import { siteName } from '../shared/contracts/sites';
+import { withoutReservedPrefix } from '../shared/contracts/work-contract';
 import { brokerSettings, loggingSettings, positiveInt, type BrokerSettings, type LoggingSettings } from '../shared/config/common-settings';
 
 export interface AgentSettings extends LoggingSettings, BrokerSettings {
@@ -51,10 +52,11 @@ export const agentSettingsSchema = Joi.object<AgentSettings>({
     .default('http://127.0.0.1:8100'),
   AGENT_API_KEY: Joi.string().min(16),
   AGENT_API_KEY_FILE: Joi.string(),
-  AGENT_NAME: Joi.string()
-    .max(200)
-    .pattern(/^[\x21-\x7e]+$/)
-    .default(os.hostname()),
+  AGENT_NAME: withoutReservedPrefix(
+    Joi.string()
+      .max(200)
+      .pattern(/^[\x21-\x7e]+$/),
+  ).default(os.hostname()),
   AGENT_CONCURRENCY: positiveInt(1).max(64),
   SITE: siteName().default('default'),
   AGENT_WORK_DIR: Joi.string().default('./.uplet/agent-work'),

@@ -1,6 +1,6 @@
 import { siteName } from '../../shared/contracts/sites';
 import Joi from 'joi';
-import { TASK_KINDS, type TaskKind } from '../../shared/contracts/work-contract';
+import { TASK_KINDS, withoutReservedPrefix, type TaskKind } from '../../shared/contracts/work-contract';
 import { identifier } from '../../shared/contracts/identifiers';
 import { displayText, logText, printableAscii } from '../../shared/contracts/text';
 
@@ -52,7 +52,7 @@ export const predictionBody = Joi.object({
 }).xor('problem', 'model');
 
 export const workerBody = Joi.object({
-  worker: printableAscii().min(1).max(200).required(),
+  worker: withoutReservedPrefix(printableAscii().min(1).max(200)).required(),
   site: siteName(),
 });
 

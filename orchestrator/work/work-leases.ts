@@ -166,7 +166,7 @@ export class WorkLeases {
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       if (fromHint) return undefined;
-      if ((await this.finishCancellation(kind, uuid, attempt)) || (await this.finishAbandonedCancellation(kind, uuid, attempt))) {
+      if (await this.finishCancellationOf(kind, uuid, attempt)) {
         throw new ConflictError(`${kind} ${uuid} is canceled, not todo`, { code: WORK_ERROR_CODES.NOT_CLAIMABLE, details: { status: 'canceled' } });
       }
       this.metrics?.claims.inc({ kind, outcome: 'lost_race' });
@@ -297,12 +297,12 @@ export class WorkLeases {
       // No lease: the attempt was claimed or settled meanwhile; read again.
       if (!lease) continue;
       if (!(await this.settle(lease, 'cancel', 'canceled', null, by))) {
-        if (lease.worker === CANCELLATION_WORKER && (await this.finishCancellation(kind, uuid, lease.attempt))) return true;
+        if (isTombstone(lease) && (await this.finishCancellation(kind, uuid, lease.attempt, reason))) return true;
         continue;
       }
       await this.applyCanceled(kind, uuid, lease.attempt, reason);
       // A running attempt's lease goes; a tombstone stays, refusing claims of its attempt.
-      if (lease.worker !== CANCELLATION_WORKER) this.settledLeases.delete(lease._id);
+      if (!isTombstone(lease)) this.settledLeases.delete(lease._id);
       return true;
     }
     throw new ConflictError(`${kind} ${uuid} changed state under cancellation 6 times; try again`, { code: WORK_ERROR_CODES.CANCEL_CONTENDED });
@@ -329,7 +329,7 @@ export class WorkLeases {
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       const existing = await this.c.leases.findOne({ _id: tombstone._id });
-      return existing?.worker === CANCELLATION_WORKER ? existing : null;
+      return existing && isTombstone(existing) ? existing : null;
     }
   }
 
@@ -337,32 +337,43 @@ export class WorkLeases {
    * Applies a cancellation whose settlement is recorded but whose uplet write was lost or
    * overwritten (the canceller died, or a concurrent whole-document rewrite won). True if so.
    */
-  private async finishCancellation(kind: TaskKind, uuid: string, attempt: number): Promise<boolean> {
+  private async finishCancellation(kind: TaskKind, uuid: string, attempt: number, reason = 'canceled'): Promise<boolean> {
     const settled = await this.c.settlements.findOne({ _id: leaseId(uuid, attempt) });
     if (settled?.status !== 'canceled') return false;
-    await this.applyCanceled(kind, uuid, attempt, 'canceled');
+    await this.applyCanceled(kind, uuid, attempt, reason);
     return true;
   }
 
   /**
-   * Finishes a cancellation that died between its tombstone and its settlement: the tombstone never
-   * expires and refuses every claim of its attempt, so without this the uplet would stay todo and
-   * unclaimable for good. The tombstone is the cancellation's durable intent; its settlement is the
-   * same fence the canceller inserts, so a canceller still alive and this claim agree on one outcome.
-   * True when the uplet is canceled now (by this call or by the canceller it raced).
+   * A claim lost the fence of `attempt`: is that attempt a cancellation's? If so, finishes it and
+   * says true. The settlement and the lease are read side by side. A settled cancellation is applied
+   * (its canceller may have died before its uplet write). A tombstone without a settlement is a
+   * cancellation that died before settling: the tombstone never expires and refuses every claim of
+   * its attempt, so without this the uplet would stay todo and unclaimable for good. The tombstone is
+   * the cancellation's durable intent (with its reason), and its settlement is the fence the
+   * canceller inserts too, so a canceller still alive and this claim agree on one outcome.
    */
-  private async finishAbandonedCancellation(kind: TaskKind, uuid: string, attempt: number): Promise<boolean> {
-    const tombstone = await this.c.leases.findOne({ _id: leaseId(uuid, attempt) });
-    if (tombstone?.worker !== CANCELLATION_WORKER) return false;
-    if (!(await this.settle(tombstone, 'cancel', 'canceled', null))) return this.finishCancellation(kind, uuid, attempt);
+  private async finishCancellationOf(kind: TaskKind, uuid: string, attempt: number): Promise<boolean> {
+    const id = leaseId(uuid, attempt);
+    const [settled, lease] = await Promise.all([this.c.settlements.findOne({ _id: id }), this.c.leases.findOne({ _id: id })]);
+    const tombstone = lease && isTombstone(lease) ? lease : undefined;
+    const reason = tombstone?.cancel_reason ?? 'canceled';
+    if (settled) {
+      if (settled.status !== 'canceled') return false;
+      await this.applyCanceled(kind, uuid, attempt, reason);
+      return true;
+    }
+    if (!tombstone) return false;
+    if (!(await this.settle(tombstone, 'cancel', 'canceled', null))) return this.finishCancellation(kind, uuid, attempt, reason);
     this.logger.warn('finished a cancellation that had stopped before its settlement', { kind, uuid, attempt });
-    await this.applyCanceled(kind, uuid, attempt, tombstone.cancel_reason ?? 'canceled');
+    await this.applyCanceled(kind, uuid, attempt, reason);
     return true;
   }
 
   private async applyCanceled(kind: TaskKind, uuid: string, attempt: number, reason: string): Promise<void> {
+    // Applied once: a second finisher (a claim and the canceller it raced) keeps the first's reason and time.
     await this.uplets(kind).updateOne(
-      { _id: uuid, attempt: { $lte: attempt } },
+      { _id: uuid, attempt: { $lte: attempt }, status: { $ne: 'canceled' } },
       { $set: { status: 'canceled', attempt, worker: null, failure_reason: reason, timestamp_done: new Date() } },
     );
     this.announce(kind, uuid, 'canceled', attempt, { reason });
@@ -534,6 +545,11 @@ export class WorkLeases {
 /** The `worker` of a cancellation's tombstone lease; such a lease never expires. */
 const CANCELLATION_WORKER = 'uplet:cancellation';
 const NEVER = new Date('9999-12-31T00:00:00Z');
+
+/** A cancellation's tombstone: its holder and its expiry both say so (an agent's lease always expires). */
+function isTombstone(lease: LeaseDoc): boolean {
+  return lease.worker === CANCELLATION_WORKER && lease.expires_at.getTime() === NEVER.getTime();
+}
 
 /**
  * The holder is the key that claimed; with a token, also the agent that holds

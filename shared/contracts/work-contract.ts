@@ -8,6 +8,19 @@ import Joi from 'joi';
  * the answer schemas below.
  */
 
+/**
+ * An agent's name as it claims (`worker`) must not start with this: the orchestrator names its own
+ * lease holders with it (a cancellation's tombstone), and a lease is told apart by its holder.
+ */
+export const RESERVED_WORKER_PREFIX = 'uplet:';
+
+/** Refuses a worker name in the orchestrator's reserved prefix (any case), with a message saying so. */
+export function withoutReservedPrefix(schema: Joi.StringSchema): Joi.StringSchema {
+  return schema
+    .pattern(/^(?!uplet:)/i, { name: 'reserved' })
+    .messages({ 'string.pattern.name': `{{#label}} must not start with "${RESERVED_WORKER_PREFIX}", which the orchestrator keeps for its own lease holders` });
+}
+
 /** Every kind of leased task. A new kind is a row of the orchestrator's and the agent's per-kind tables. */
 export const TASK_KINDS = ['learnuplet', 'preduplet', 'profile', 'trial', 'final', 'synthesize', 'teach'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];

@@ -167,4 +167,44 @@ describe('cancellation', () => {
     expect((await t.call('admin', 'POST', '/algo/ctomb-a0/cancel')).body).toEqual({ canceled_learnuplets: 0, canceled_preduplets: 0 });
     expect(await t.database.db.collection('settlements').countDocuments({ uplet: uuid })).toBe(1);
   });
+
+  test('an abandoned tombstone raced by a claim and a new cancellation: one settlement, canceled once, with one of their reasons', async () => {
+    for (let round = 0; round < 6; round++) {
+      const [uuid] = await todoPreduplets(t, `ctrace${round}`, 1);
+      await t.database.db.collection('leases').insertOne({
+        _id: `${uuid}/1`,
+        uplet: uuid,
+        kind: 'preduplet',
+        attempt: 1,
+        token: '1.yyyyyyyyyyyyyyyyyyyyyyyy',
+        worker: 'uplet:cancellation',
+        principal: 'org',
+        claimed_at: new Date(),
+        expires_at: new Date('9999-12-31'),
+        cancel_reason: 'withdrawn earlier',
+      } as never);
+      const [claim, cancel] = await Promise.all([
+        t.call('compute', 'POST', `/worker/preduplet/${uuid}`, { worker: 'node-1' }),
+        t.call('provider', 'POST', `/preduplet/${uuid}/cancel`),
+      ]);
+      expect(claim.body.error.code).toBe('NOT_CLAIMABLE');
+      // Counted by the cancellation when it finished the work itself or met the claim midway; not when the claim had finished it already.
+      expect([0, 1]).toContain(cancel.body.canceled_preduplets);
+      const uplet = (await t.call('reader', 'GET', `/preduplet/${uuid}`)).body;
+      expect(uplet.status).toBe('canceled');
+      expect(['withdrawn earlier', 'preduplet canceled by provider-a']).toContain(uplet.failure_reason);
+      expect(await t.database.db.collection('settlements').countDocuments({ uplet: uuid })).toBe(1);
+    }
+  });
+
+  test("an agent may not take the name of the orchestrator's own lease holders", async () => {
+    const [uuid] = await todoPreduplets(t, 'cname', 1);
+    for (const worker of ['uplet:cancellation', 'UPLET:anything']) {
+      const claim = await t.call('compute', 'POST', `/worker/preduplet/${uuid}`, { worker });
+      expect(claim.status).toBe(400);
+      expect(claim.body.error.message).toMatch(/"worker" must not start with "uplet:"/);
+    }
+    expect(await t.database.db.collection('leases').countDocuments({ uplet: uuid })).toBe(0);
+    expect(await statusOf(uuid!, 'preduplet')).toBe('todo');
+  });
 });
