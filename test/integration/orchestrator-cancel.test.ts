@@ -9,6 +9,20 @@ describe('cancellation', () => {
   afterAll(async () => t.cleanup());
 
   const statusOf = async (uuid: string, kind = 'learnuplet') => (await t.call('reader', 'GET', `/${kind}/${uuid}`)).body.status;
+  /** A cancellation's tombstone on the uplet's first attempt, as a canceller that died after claiming it leaves it. */
+  const insertTombstone = (uuid: string, kind: string, cancel_reason?: string) =>
+    t.database.db.collection('leases').insertOne({
+      _id: `${uuid}/1`,
+      uplet: uuid,
+      kind,
+      attempt: 1,
+      token: '1.xxxxxxxxxxxxxxxxxxxxxxxx',
+      worker: 'uplet:cancellation',
+      principal: 'org',
+      claimed_at: new Date(),
+      expires_at: new Date('9999-12-31'),
+      ...(cancel_reason ? { cancel_reason } : {}),
+    } as never);
 
   test("an algo's remaining chain: queued ranks canceled, the running one stopped at its heartbeat, new data adds no rank", async () => {
     await t.call('organizer', 'POST', '/problem', { uuid: 'cp', workflow: 'wf', test_dataset: ['t1'], size_train_dataset: 1 });
@@ -111,17 +125,7 @@ describe('cancellation', () => {
   test('a cancellation that died after its settlement is finished by the next claim', async () => {
     const [uuid] = await todoLearnuplets(t, 'cdead', 1);
     // What a canceller leaves when it dies between the settlement and the uplet write.
-    await t.database.db.collection('leases').insertOne({
-      _id: `${uuid}/1`,
-      uplet: uuid,
-      kind: 'learnuplet',
-      attempt: 1,
-      token: '1.xxxxxxxxxxxxxxxxxxxxxxxx',
-      worker: 'uplet:cancellation',
-      principal: 'org',
-      claimed_at: new Date(),
-      expires_at: new Date('9999-12-31'),
-    } as never);
+    await insertTombstone(uuid!, 'learnuplet');
     await t.database.db.collection('settlements').insertOne({
       _id: `${uuid}/1`,
       uplet: uuid,
@@ -142,18 +146,7 @@ describe('cancellation', () => {
     const [uuid] = await todoLearnuplets(t, 'ctomb', 1);
     // What a canceller leaves when it dies after claiming the next attempt and before settling it:
     // the tombstone refuses every claim of that attempt, and never expires.
-    await t.database.db.collection('leases').insertOne({
-      _id: `${uuid}/1`,
-      uplet: uuid,
-      kind: 'learnuplet',
-      attempt: 1,
-      token: '1.xxxxxxxxxxxxxxxxxxxxxxxx',
-      worker: 'uplet:cancellation',
-      principal: 'org',
-      claimed_at: new Date(),
-      expires_at: new Date('9999-12-31'),
-      cancel_reason: 'withdrawn by its author',
-    } as never);
+    await insertTombstone(uuid!, 'learnuplet', 'withdrawn by its author');
     expect(await statusOf(uuid!)).toBe('todo');
     const claim = await t.call('compute', 'POST', `/worker/learnuplet/${uuid}`, { worker: 'node-1' });
     expect(claim.status).toBe(409);
@@ -171,18 +164,7 @@ describe('cancellation', () => {
   test('an abandoned tombstone raced by a claim and a new cancellation: one settlement, canceled once, with one of their reasons', async () => {
     for (let round = 0; round < 6; round++) {
       const [uuid] = await todoPreduplets(t, `ctrace${round}`, 1);
-      await t.database.db.collection('leases').insertOne({
-        _id: `${uuid}/1`,
-        uplet: uuid,
-        kind: 'preduplet',
-        attempt: 1,
-        token: '1.yyyyyyyyyyyyyyyyyyyyyyyy',
-        worker: 'uplet:cancellation',
-        principal: 'org',
-        claimed_at: new Date(),
-        expires_at: new Date('9999-12-31'),
-        cancel_reason: 'withdrawn earlier',
-      } as never);
+      await insertTombstone(uuid!, 'preduplet', 'withdrawn earlier');
       const [claim, cancel] = await Promise.all([
         t.call('compute', 'POST', `/worker/preduplet/${uuid}`, { worker: 'node-1' }),
         t.call('provider', 'POST', `/preduplet/${uuid}/cancel`),
