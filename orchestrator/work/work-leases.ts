@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Principal } from '../../shared/auth/api-keys';
-import { WORK_ERROR_CODES } from '../../shared/contracts/work-contract';
+import { RESERVED_WORKER_PREFIX, WORK_ERROR_CODES } from '../../shared/contracts/work-contract';
 import { ConflictError, NotFoundError, SiteForbiddenError } from '../../shared/errors/uplet-error';
 import { DEFAULT_SITE } from '../../shared/contracts/sites';
 import type { Logger } from '../../shared/logging/logger';
@@ -543,7 +543,7 @@ export class WorkLeases {
 }
 
 /** The `worker` of a cancellation's tombstone lease; such a lease never expires. */
-const CANCELLATION_WORKER = 'uplet:cancellation';
+const CANCELLATION_WORKER = `${RESERVED_WORKER_PREFIX}cancellation`;
 const NEVER = new Date('9999-12-31T00:00:00Z');
 
 /** A cancellation's tombstone: its holder and its expiry both say so (an agent's lease always expires). */

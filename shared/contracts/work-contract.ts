@@ -17,7 +17,7 @@ export const RESERVED_WORKER_PREFIX = 'uplet:';
 /** Refuses a worker name in the orchestrator's reserved prefix (any case), with a message saying so. */
 export function withoutReservedPrefix(schema: Joi.StringSchema): Joi.StringSchema {
   return schema
-    .pattern(/^(?!uplet:)/i, { name: 'reserved' })
+    .pattern(new RegExp(`^(?!${RESERVED_WORKER_PREFIX})`, 'i'), { name: 'reserved' })
     .messages({ 'string.pattern.name': `{{#label}} must not start with "${RESERVED_WORKER_PREFIX}", which the orchestrator keeps for its own lease holders` });
 }
 
